@@ -1,0 +1,98 @@
+# tg — build, test, install.
+#   make            build/libtg.a, build/libtg.so, build/tg
+#   make demo       install what is missing, build, run the demo
+#   make check      install what is missing, build, run every test
+#   make check SANITIZE=1   the same under AddressSanitizer + UBSan
+#   make install PREFIX=/usr/local
+#   make fixtures   regenerate tests/fixtures from PyTorch (needs python3-torch)
+
+CC ?= cc
+PREFIX ?= /usr/local
+OPT ?= -O2 -g
+CFLAGS_ALL = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -fPIC -Iinclude $(OPT) $(CFLAGS)
+LDLIBS_ALL = -lm $(LDLIBS)
+
+BUILD = build
+ifeq ($(SANITIZE),1)
+BUILD = build-san
+CFLAGS_ALL += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# The Debian packages each job needs (see scripts/deps.sh).
+DEPS_BUILD = pkg-config zlib1g-dev libstb-dev
+DEPS_CHECK = $(DEPS_BUILD) check
+
+LIB_SRC = $(wildcard src/*.c src/kernels/*.c src/ops/*.c src/nn/*.c models/*.c datasets/*.c)
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_SRC = $(wildcard src/cli/*.c)
+CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC = $(wildcard tests/check_*.c)
+TESTS = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+HEADERS = include/tg.h $(wildcard src/*.h src/kernels/*.h)
+
+.PHONY: all demo check test deps deps-check install uninstall clean fixtures examples
+
+all: $(BUILD)/libtg.a $(BUILD)/libtg.so $(BUILD)/tg
+
+$(BUILD)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libtg.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libtg.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tg: $(CLI_OBJ) $(BUILD)/libtg.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libtg.a $(LDLIBS_ALL)
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libtg.a include/tg.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libtg.a $(LDLIBS_ALL)
+
+examples: $(EXAMPLES)
+
+# Tests see the private headers too: kernels are tested directly.
+$(BUILD)/tests/%: tests/%.c tests/tg_test.h $(wildcard tests/fixtures/*.h) $(BUILD)/libtg.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Isrc -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libtg.a \
+	    $$(pkg-config --cflags --libs check) $(LDLIBS_ALL)
+
+deps:
+	@scripts/deps.sh $(DEPS_BUILD)
+
+deps-check:
+	@scripts/deps.sh $(DEPS_CHECK)
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/examples/two_moons
+	$(BUILD)/examples/two_moons
+
+check: deps-check
+	@$(MAKE) --no-print-directory test
+
+test: all $(TESTS) $(EXAMPLES)
+	@BUILD=$(BUILD) CC="$(CC)" CFLAGS="$(CFLAGS_ALL)" LDFLAGS="$(LDFLAGS)" tests/run.sh $(TESTS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(BUILD)/libtg.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libtg.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/tg.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/tg $(DESTDIR)$(PREFIX)/bin/
+	sed 's|@PREFIX@|$(PREFIX)|; s|@VERSION@|'"$$(sed -n 's/#define TG_VERSION "\(.*\)"/\1/p' include/tg.h)"'|' \
+	    tg.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tg.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libtg.a $(DESTDIR)$(PREFIX)/lib/libtg.so $(DESTDIR)$(PREFIX)/include/tg.h \
+	    $(DESTDIR)$(PREFIX)/bin/tg $(DESTDIR)$(PREFIX)/lib/pkgconfig/tg.pc
+
+fixtures:
+	/usr/bin/python3 tests/fixtures/gen_fixtures.py > tests/fixtures/torch_ref.h
+
+clean:
+	rm -rf build build-san

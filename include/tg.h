@@ -1,0 +1,495 @@
+/* tg.h — a tiny autograd neural-network framework in C.
+ *
+ * tg records every operation you run on a graph and can then walk it backwards
+ * to compute gradients (reverse-mode automatic differentiation), the way
+ * PyTorch and micrograd do. This header is the whole public API; read it top
+ * to bottom once and you know the library.
+ *
+ * A complete program (make check compiles and runs this very text):
+ *
+ * --- example ---
+ * #include <stdio.h>
+ * #include <tg.h>
+ *
+ * int main(void)
+ * {
+ *     tg_rng rng;
+ *     tg_rng_seed(&rng, 42);
+ *     // A parameter: long-lived, owned by us, its gradient kept across steps.
+ *     tg_tensor *w = tg_randn(NULL, &rng, 2, (int[]){3, 1});
+ *     tg_tensor_requires_grad(w, true);
+ *     float xs[4 * 3] = {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1};
+ *     float ys[4] = {1, 2, 3, 6};                  // y = x @ [1, 2, 3]
+ *
+ *     tg_graph *g = tg_graph_new();
+ *     for (int step = 0; step < 200; step++) {
+ *         tg_tensor *x = tg_from_data(g, xs, 2, (int[]){4, 3});
+ *         tg_tensor *y = tg_from_data(g, ys, 2, (int[]){4, 1});
+ *         tg_tensor *loss = tg_mse_loss(g, tg_matmul(g, x, w), y, TG_REDUCE_MEAN);
+ *         if (!loss) { fprintf(stderr, "%s\n", tg_last_error()); return 1; }
+ *         tg_tensor_zero_grad(w);
+ *         tg_backward(loss);
+ *         for (int i = 0; i < 3; i++) w->data[i] -= 0.1f * w->grad[i];
+ *         if (step % 50 == 0) printf("step %3d  loss %.6f\n", step, loss->data[0]);
+ *         tg_graph_reset(g);           // frees this step's tensors, keeps the memory
+ *     }
+ *     printf("w = %.3f %.3f %.3f\n", w->data[0], w->data[1], w->data[2]);
+ *     tg_graph_free(g);
+ *     tg_tensor_free(w);
+ *     return 0;
+ * }
+ * --- end ---
+ *
+ * Build with: cc prog.c $(pkg-config --cflags --libs tg)
+ *
+ * Conventions used below
+ *   N   batch size (rows)           C   number of classes
+ *   (a,b)  a tensor's shape; ()  a scalar (0 dimensions, one element)
+ *   "owned by g": the tensor lives until tg_graph_reset(g) or tg_graph_free(g);
+ *   never free it yourself.
+ *   Every function that builds a tensor returns NULL on failure and leaves a
+ *   message in tg_last_error(). Passing a NULL tensor to an op makes it return
+ *   NULL too and keeps the first message, so a chain of calls can be checked
+ *   once, at its end. The library never exits and never prints.
+ *   Semantics follow PyTorch's documentation; where tg differs it says so here.
+ */
+#ifndef TG_H
+#define TG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TG_VERSION "0.1.0"
+#define TG_MAX_DIMS 4
+
+/* ======================================================================
+ * Errors
+ * ====================================================================== */
+
+/* Status codes of functions that do not return a tensor. */
+typedef enum tg_status {
+    TG_OK = 0,
+    TG_ERR_ARG = -1,    /* bad argument: shape, range, NULL */
+    TG_ERR_NOMEM = -2,  /* an allocation failed */
+    TG_ERR_IO = -3,     /* a file could not be read or written */
+    TG_ERR_FORMAT = -4  /* a file's contents are not what they claim */
+} tg_status;
+
+/* The message of the most recent failure in this thread, naming the function
+ * and the shapes involved, e.g.
+ *   "tg_matmul: (64,784) @ (512,10): inner dimensions 784 and 512 differ".
+ * "" when nothing has failed since the last tg_clear_error(). The string is
+ * owned by tg and valid until the next tg call in this thread. */
+const char *tg_last_error(void);
+void tg_clear_error(void);
+/* Sets the message (printf format), for code built on tg (models, datasets,
+ * your own optimizer) that reports failures the same way. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+void tg_set_error(const char *fmt, ...);
+
+/* ======================================================================
+ * Random numbers
+ * ====================================================================== */
+
+/* A seeded generator (xoshiro256**, seeded through splitmix64). Every random
+ * choice tg makes draws from one you pass in, so the same seed gives the same
+ * bits. Plain data: copy it to save its state. Its bits differ from PyTorch's
+ * generator, so random tensors do not match torch.manual_seed's. */
+typedef struct tg_rng {
+    uint64_t s[4];
+    int has_spare;   /* tg_rng_normal makes normals in pairs */
+    float spare;
+} tg_rng;
+
+void tg_rng_seed(tg_rng *r, uint64_t seed);
+uint64_t tg_rng_u64(tg_rng *r);
+float tg_rng_uniform(tg_rng *r);           /* U[0, 1), 24 random bits */
+float tg_rng_normal(tg_rng *r);            /* N(0, 1), Box-Muller */
+uint32_t tg_rng_below(tg_rng *r, uint32_t n); /* uniform in [0, n), unbiased; 0 if n == 0 */
+
+/* ======================================================================
+ * Tensors
+ * ====================================================================== */
+
+typedef struct tg_graph tg_graph;
+typedef struct tg_tensor tg_tensor;
+
+/* Every operation tg can record, for the graph, its picture and gradcheck. */
+typedef enum tg_op {
+    TG_OP_LEAF,          /* made by a creation function, not by an op */
+    TG_OP_VIEW,          /* reshape/flatten/detach: same data, new shape */
+    TG_OP_ADD, TG_OP_SUB, TG_OP_MUL, TG_OP_DIV,
+    TG_OP_NEG, TG_OP_ADD_SCALAR, TG_OP_MUL_SCALAR, TG_OP_POW,
+    TG_OP_EXP, TG_OP_LOG, TG_OP_SQRT, TG_OP_ABS, TG_OP_SQUARE, TG_OP_CLAMP,
+    TG_OP_RELU, TG_OP_LEAKY_RELU, TG_OP_SIGMOID, TG_OP_TANH, TG_OP_GELU, TG_OP_SOFTPLUS,
+    TG_OP_HUBER,
+    TG_OP_MATMUL, TG_OP_TRANSPOSE, TG_OP_LINEAR,
+    TG_OP_SUM, TG_OP_MEAN, TG_OP_SUM_AXIS, TG_OP_MEAN_AXIS, TG_OP_MAX_AXIS,
+    TG_OP_SOFTMAX, TG_OP_LOG_SOFTMAX, TG_OP_DROPOUT,
+    TG_OP_NLL, TG_OP_CROSS_ENTROPY, TG_OP_BCE, TG_OP_BCE_LOGITS, TG_OP_KL_DIV,
+    TG_OP_MULTI_MARGIN,
+    TG_OP_COUNT
+} tg_op;
+
+/* The op's name as tg_graph_dot and tg gradcheck print it ("matmul"). */
+const char *tg_op_name(tg_op op);
+
+/* A tensor: float32, contiguous, row-major, 0 to 4 dimensions.
+ * Read data, grad, shape and size freely; write data and grad of tensors you
+ * own (parameters). The fields after "private" belong to the graph. */
+struct tg_tensor {
+    float *data;                 /* (size) values */
+    float *grad;                 /* (size) dL/d(this) after tg_backward, or NULL */
+    int ndim;                    /* 0 (a scalar) .. TG_MAX_DIMS */
+    int shape[TG_MAX_DIMS];      /* unused dimensions are 1 */
+    size_t size;                 /* number of elements, product of shape */
+    bool requires_grad;          /* does backward compute a gradient for it */
+    char name[24];               /* optional, shown by tg_graph_dot */
+
+    /* private */
+    tg_op op;                    /* how it was made */
+    tg_tensor *src[3];           /* its inputs, when recorded for backward */
+    tg_graph *graph;             /* owner, or NULL for a standalone tensor */
+    size_t id;                   /* position in the graph's creation order */
+    float fparam[4];             /* op arguments (scalars) */
+    int iparam[4];               /* op arguments (axis, reduction, ...) */
+    void *aux;                   /* op data saved for backward, owned by the graph */
+    unsigned flags;
+};
+
+/* Creation. g == NULL makes a standalone tensor that you free with
+ * tg_tensor_free; otherwise the tensor is owned by g. shape holds ndim
+ * positive sizes (ndim 0..4). All return NULL on a bad shape or when memory
+ * runs out. */
+tg_tensor *tg_zeros(tg_graph *g, int ndim, const int *shape);
+tg_tensor *tg_ones(tg_graph *g, int ndim, const int *shape);
+tg_tensor *tg_full(tg_graph *g, int ndim, const int *shape, float value);
+/* 1-D [start, start+step, ...) up to but excluding stop, as torch.arange:
+ * ceil((stop - start) / step) elements. step != 0. */
+tg_tensor *tg_arange(tg_graph *g, float start, float stop, float step);
+/* A copy of size floats from data. */
+tg_tensor *tg_from_data(tg_graph *g, const float *data, int ndim, const int *shape);
+/* Wraps the caller's buffer without copying (like libtorch's from_blob): the
+ * buffer must outlive the tensor, and tg never frees it. */
+tg_tensor *tg_from_blob(tg_graph *g, float *data, int ndim, const int *shape);
+tg_tensor *tg_rand(tg_graph *g, tg_rng *rng, int ndim, const int *shape);  /* U[0,1) */
+tg_tensor *tg_randn(tg_graph *g, tg_rng *rng, int ndim, const int *shape); /* N(0,1) */
+tg_tensor *tg_uniform(tg_graph *g, tg_rng *rng, float lo, float hi, int ndim, const int *shape);
+
+/* Frees a standalone tensor, its data (unless borrowed) and its gradient.
+ * NULL and graph-owned tensors are ignored. */
+void tg_tensor_free(tg_tensor *t);
+
+/* Turns gradient tracking on or off (PyTorch's requires_grad_). For a
+ * standalone tensor, on allocates a zeroed grad that accumulates across
+ * tg_backward calls until tg_tensor_zero_grad. Returns TG_OK, or TG_ERR_NOMEM. */
+tg_status tg_tensor_requires_grad(tg_tensor *t, bool on);
+/* grad = 0 (no-op when there is no grad). */
+void tg_tensor_zero_grad(tg_tensor *t);
+/* Copies name (truncated to 23 characters) for tg_graph_dot. */
+void tg_tensor_set_name(tg_tensor *t, const char *name);
+bool tg_same_shape(const tg_tensor *a, const tg_tensor *b);
+/* "(64,784)": the shape written into buf (at least 64 bytes), returned. */
+const char *tg_shape_str(const tg_tensor *t, char *buf);
+/* Prints shape and values (at most 6 per dimension) for humans. */
+void tg_tensor_print(const tg_tensor *t, FILE *f);
+
+/* ======================================================================
+ * The graph
+ * ====================================================================== */
+
+/* An empty graph. Ops run on it as they are called (define-by-run) and it
+ * owns every tensor they return. NULL when memory runs out. */
+tg_graph *tg_graph_new(void);
+void tg_graph_free(tg_graph *g);
+/* Drops every tensor owned by g at once and keeps their memory for the next
+ * step: after the first step, a training loop allocates nothing. */
+void tg_graph_reset(tg_graph *g);
+/* Turns recording on (the default) or off and returns the previous setting
+ * (torch.set_grad_enabled). Off, ops still compute but record nothing to
+ * differentiate, for evaluation. */
+bool tg_graph_set_grad(tg_graph *g, bool enabled);
+/* Bytes of memory g holds, and how many tensors it owns now. */
+size_t tg_graph_bytes(const tg_graph *g);
+size_t tg_graph_size(const tg_graph *g);
+
+/* Backpropagation from a scalar: seeds d(loss)/d(loss) = 1 and sweeps the
+ * graph in reverse creation order (a topological order, since an op's inputs
+ * exist before it), so every tensor that loss depends on receives
+ * d(loss)/d(tensor) in grad. A tensor used twice receives the sum.
+ * Intermediate gradients are recomputed on each call; gradients of leaves
+ * (parameters) accumulate until zeroed, as in PyTorch. Fails (TG_ERR_ARG) if
+ * loss is not a single element or does not require grad. */
+tg_status tg_backward(tg_tensor *loss);
+/* The same from a non-scalar y, seeded with dy (y->size floats): PyTorch's
+ * y.backward(gradient=dy). */
+tg_status tg_backward_grad(tg_tensor *y, const float *dy);
+
+/* A tensor on g sharing x's data that records no history and requires no
+ * grad (torch.Tensor.detach). */
+tg_tensor *tg_detach(tg_graph *g, tg_tensor *x);
+
+/* Writes the graph that root depends on as Graphviz DOT: one node per tensor
+ * with its op, name and shape, and after backward the L2 norm of its
+ * gradient. Render with `dot -Tpng`. Returns TG_OK or TG_ERR_IO. */
+tg_status tg_graph_dot(const tg_tensor *root, FILE *f);
+
+/* ======================================================================
+ * Ops. Each returns a new tensor owned by g, or NULL (see tg_last_error).
+ * ====================================================================== */
+
+/* Elementwise with PyTorch broadcasting: shapes are aligned on their last
+ * dimension, and each pair of sizes must be equal or one of them 1.
+ * y = a + b, a - b, a * b, a / b. */
+tg_tensor *tg_add(tg_graph *g, tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_sub(tg_graph *g, tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_mul(tg_graph *g, tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_div(tg_graph *g, tg_tensor *a, tg_tensor *b);
+
+/* Elementwise, y has x's shape. */
+tg_tensor *tg_neg(tg_graph *g, tg_tensor *x);                  /* -x */
+tg_tensor *tg_add_scalar(tg_graph *g, tg_tensor *x, float c);  /* x + c */
+tg_tensor *tg_mul_scalar(tg_graph *g, tg_tensor *x, float c);  /* c x */
+tg_tensor *tg_pow(tg_graph *g, tg_tensor *x, float p);         /* x^p; dy/dx = p x^(p-1) */
+tg_tensor *tg_exp(tg_graph *g, tg_tensor *x);                  /* e^x */
+tg_tensor *tg_log(tg_graph *g, tg_tensor *x);                  /* ln x */
+tg_tensor *tg_sqrt(tg_graph *g, tg_tensor *x);                 /* sqrt(x) */
+tg_tensor *tg_abs(tg_graph *g, tg_tensor *x);                  /* |x|; gradient sign(x), 0 at 0 */
+tg_tensor *tg_square(tg_graph *g, tg_tensor *x);               /* x^2 */
+/* min(max(x, lo), hi); pass -INFINITY / INFINITY for no bound. The gradient
+ * passes where lo <= x <= hi, as in torch.clamp. */
+tg_tensor *tg_clamp(tg_graph *g, tg_tensor *x, float lo, float hi);
+tg_tensor *tg_relu(tg_graph *g, tg_tensor *x);                 /* max(0, x) */
+tg_tensor *tg_leaky_relu(tg_graph *g, tg_tensor *x, float slope); /* x > 0 ? x : slope x (torch default 0.01) */
+tg_tensor *tg_sigmoid(tg_graph *g, tg_tensor *x);              /* 1 / (1 + e^-x) */
+tg_tensor *tg_tanh(tg_graph *g, tg_tensor *x);                 /* tanh x */
+tg_tensor *tg_gelu(tg_graph *g, tg_tensor *x);                 /* x Phi(x), the exact (erf) form */
+/* log(1 + e^(beta x)) / beta, and x itself where beta x > threshold
+ * (torch defaults: beta 1, threshold 20). */
+tg_tensor *tg_softplus(tg_graph *g, tg_tensor *x, float beta, float threshold);
+
+/* y = a @ b.   a: (n,k), b: (k,m) -> y: (n,m).
+ * NULL if either is not 2-D or the inner dimensions differ. */
+tg_tensor *tg_matmul(tg_graph *g, tg_tensor *a, tg_tensor *b);
+/* y = x^T.   x: (n,m) -> y: (m,n), a copy. */
+tg_tensor *tg_transpose(tg_graph *g, tg_tensor *x);
+/* y = x W^T + b, fused (torch.nn.functional.linear).
+ * x: (N,in), W: (out,in), b: (out) or NULL -> y: (N,out). */
+tg_tensor *tg_linear(tg_graph *g, tg_tensor *x, tg_tensor *W, tg_tensor *b);
+/* The same elements in a new shape (shares x's data). One size may be -1 and
+ * is then inferred. NULL if the sizes do not multiply to x->size. */
+tg_tensor *tg_reshape(tg_graph *g, tg_tensor *x, int ndim, const int *shape);
+/* Collapses dimensions start_dim..last into one (torch.flatten(x, start_dim));
+ * nn.Flatten is start_dim = 1: (N,28,28) -> (N,784). */
+tg_tensor *tg_flatten(tg_graph *g, tg_tensor *x, int start_dim);
+
+/* Reductions. Sums accumulate in double. axis may be negative (-1 = last);
+ * keepdim keeps the reduced dimension with size 1. */
+tg_tensor *tg_sum(tg_graph *g, tg_tensor *x);     /* () = sum of all elements */
+tg_tensor *tg_mean(tg_graph *g, tg_tensor *x);    /* () = sum / size */
+tg_tensor *tg_sum_axis(tg_graph *g, tg_tensor *x, int axis, bool keepdim);
+tg_tensor *tg_mean_axis(tg_graph *g, tg_tensor *x, int axis, bool keepdim);
+/* Maximum along axis (torch.max(x, dim).values); the gradient flows to the
+ * first maximal element, as PyTorch's CPU kernel picks it. */
+tg_tensor *tg_max_axis(tg_graph *g, tg_tensor *x, int axis, bool keepdim);
+/* Not an op: writes the index of the first maximum along axis for every
+ * other position (x->size / x->shape[axis] ints) into out. Returns TG_OK or
+ * TG_ERR_ARG. */
+tg_status tg_argmax(const tg_tensor *x, int axis, int *out);
+
+/* softmax(x)_i = e^(x_i - max x) / sum_j e^(x_j - max x) along axis, and its
+ * logarithm computed without taking log of a rounded exp (stable for huge
+ * logits). */
+tg_tensor *tg_softmax(tg_graph *g, tg_tensor *x, int axis);
+tg_tensor *tg_log_softmax(tg_graph *g, tg_tensor *x, int axis);
+
+/* Dropout (torch.nn.functional.dropout): in training, zeroes each element
+ * with probability p, drawing from rng, and scales the rest by 1/(1-p); with
+ * train false or p == 0 it returns x itself. 0 <= p <= 1. */
+tg_tensor *tg_dropout(tg_graph *g, tg_tensor *x, float p, bool train, tg_rng *rng);
+
+/* ======================================================================
+ * Losses (torch.nn.functional), each returning () or, with TG_REDUCE_NONE,
+ * one loss per element or per row.
+ * ====================================================================== */
+
+typedef enum tg_reduction {
+    TG_REDUCE_MEAN = 0,   /* PyTorch's default */
+    TG_REDUCE_SUM,
+    TG_REDUCE_NONE,
+    TG_REDUCE_BATCHMEAN   /* kl_div only: sum / N, the mathematically right KL */
+} tg_reduction;
+
+/* (x - y)^2, elementwise; x and y of the same shape. */
+tg_tensor *tg_mse_loss(tg_graph *g, tg_tensor *x, tg_tensor *y, tg_reduction r);
+/* |x - y|. */
+tg_tensor *tg_l1_loss(tg_graph *g, tg_tensor *x, tg_tensor *y, tg_reduction r);
+/* d = x - y: 0.5 d^2 / beta if |d| < beta, else |d| - 0.5 beta. beta >= 0;
+ * beta == 0 is the L1 loss, including its gradient 0 where d == 0 exactly
+ * (torch's smooth_l1 kernel gives -1 there). torch default beta = 1. */
+tg_tensor *tg_smooth_l1_loss(tg_graph *g, tg_tensor *x, tg_tensor *y, float beta, tg_reduction r);
+/* d = x - y: 0.5 d^2 if |d| <= delta, else delta (|d| - 0.5 delta). delta > 0. */
+tg_tensor *tg_huber_loss(tg_graph *g, tg_tensor *x, tg_tensor *y, float delta, tg_reduction r);
+
+/* Options of the class-index losses (nll, cross_entropy). Pass NULL for
+ * PyTorch's defaults: mean, no weights, ignore_index -100, no smoothing.
+ * A zeroed struct is the same except it ignores no label (C cannot default
+ * a field to -100, and ignoring class 0 silently would be worse). */
+typedef struct tg_class_loss_opts {
+    tg_reduction reduction;   /* MEAN: divided by the sum of the weights of the counted rows */
+    tg_tensor *weight;        /* (C) weight per class, or NULL for all 1 */
+    bool ignore;              /* skip rows whose label is ignore_index */
+    int ignore_index;
+    float label_smoothing;    /* 0 <= eps <= 1: targets (1-eps) onehot + eps/C */
+} tg_class_loss_opts;
+
+/* Negative log-likelihood: l_n = -w[y_n] logp[n, y_n].
+ * logp: (N,C) log-probabilities; labels: N ints in [0,C) (or ignore_index),
+ * copied. NULL on a label out of range or a weight not of shape (C). */
+tg_tensor *tg_nll_loss(tg_graph *g, tg_tensor *logp, const int *labels, const tg_class_loss_opts *opts);
+/* Cross-entropy from logits (N,C), fused with log_softmax so it is stable:
+ *   l_n = (1-eps) w[y_n] (-log p_n,y_n) + eps/C sum_c w_c (-log p_n,c),
+ *   p_n = softmax(x_n), exactly torch's cross_entropy(weight, ignore_index,
+ *   label_smoothing). Ignored rows give 0; MEAN divides by the sum of
+ *   w[y_n] over the rows counted (NaN when every row is ignored, as torch). */
+tg_tensor *tg_cross_entropy(tg_graph *g, tg_tensor *logits, const int *labels, const tg_class_loss_opts *opts);
+/* Cross-entropy against class probabilities (N,C) (torch's probability
+ * targets): l_n = -sum_c w_c q_nc log softmax(x_n)_c, q = (1-eps) p + eps/C.
+ * MEAN divides by N. opts->ignore must be false. Differentiable in probs too. */
+tg_tensor *tg_cross_entropy_probs(tg_graph *g, tg_tensor *logits, tg_tensor *probs, const tg_class_loss_opts *opts);
+/* Binary cross-entropy on probabilities: -w [y log p + (1-y) log(1-p)], each
+ * log clamped to >= -100 as torch does. p, y: same shape; weight: NULL or
+ * broadcastable to p. NULL if some p is outside [0, 1]. The gradient in y is
+ * that of the clamped logs (finite; torch's is inf at p = 0 or 1). */
+tg_tensor *tg_bce_loss(tg_graph *g, tg_tensor *p, tg_tensor *y, tg_tensor *weight, tg_reduction r);
+/* The same from logits, stable: -w [pw y log s(x) + (1-y) log(1-s(x))].
+ * pos_weight: NULL or (C) over the last dimension of x; weight: as above. */
+tg_tensor *tg_bce_with_logits(tg_graph *g, tg_tensor *x, tg_tensor *y, tg_tensor *weight,
+                              tg_tensor *pos_weight, tg_reduction r);
+/* Kullback-Leibler divergence, input given as log-probabilities:
+ * l = t (log t - input), 0 where t = 0; with log_target, t is given as log t:
+ * l = e^t (t - input). TG_REDUCE_BATCHMEAN divides the sum by N = shape[0]. */
+tg_tensor *tg_kl_div(tg_graph *g, tg_tensor *input, tg_tensor *target, bool log_target, tg_reduction r);
+/* Multiclass hinge (SVM) loss, torch's multi_margin_loss:
+ * l_n = sum_{i != y_n} w[y_n] max(0, margin - x[n,y_n] + x[n,i])^p / C.
+ * x: (N,C); p is 1 or 2; weight: NULL or (C). Note the 1/C, which the
+ * lectures' SVM loss does not have. MEAN divides by N. */
+tg_tensor *tg_multi_margin_loss(tg_graph *g, tg_tensor *x, const int *labels, int p, float margin,
+                                tg_tensor *weight, tg_reduction r);
+
+/* ======================================================================
+ * Penalties: a scalar to add to a loss, differentiable in every parameter.
+ * ====================================================================== */
+
+/* lambda * sum_p sum_i |p_i|  (L1, lasso) */
+tg_tensor *tg_l1_penalty(tg_graph *g, tg_tensor *const *params, int n, float lambda);
+/* lambda * sum_p sum_i p_i^2  (L2 squared, ridge). Note: SGD's weight_decay
+ * wd adds wd * p to the gradient, the gradient of this with lambda = wd / 2. */
+tg_tensor *tg_l2_penalty(tg_graph *g, tg_tensor *const *params, int n, float lambda);
+/* l1 * sum |p_i| + l2 * sum p_i^2 (elastic net). */
+tg_tensor *tg_elastic_net_penalty(tg_graph *g, tg_tensor *const *params, int n, float l1, float l2);
+
+/* ======================================================================
+ * Initialisation (torch.nn.init), in place on a tensor you own.
+ * fan_in = size / shape[0] (the product of the dimensions after the first).
+ * Each returns TG_OK, or TG_ERR_ARG for a NULL or 0-dimensional tensor.
+ * ====================================================================== */
+
+tg_status tg_init_uniform(tg_tensor *t, float lo, float hi, tg_rng *rng);
+tg_status tg_init_normal(tg_tensor *t, float mean, float std, tg_rng *rng);
+/* U(-bound, bound), bound = sqrt(6 / ((1 + a^2) fan_in)): kaiming_uniform_
+ * with mode fan_in and leaky_relu gain. */
+tg_status tg_init_kaiming_uniform(tg_tensor *t, float a, tg_rng *rng);
+/* U(-bound, bound), bound = gain sqrt(6 / (fan_in + fan_out)), fan_out = shape[0]. */
+tg_status tg_init_xavier_uniform(tg_tensor *t, float gain, tg_rng *rng);
+/* nn.Linear's reset_parameters: W (out,in) kaiming_uniform with a = sqrt(5),
+ * which is U(-1/sqrt(in), 1/sqrt(in)), and b (out) U(-1/sqrt(in), 1/sqrt(in)).
+ * b may be NULL. */
+tg_status tg_init_linear(tg_tensor *W, tg_tensor *b, tg_rng *rng);
+
+/* ======================================================================
+ * Gradient checking
+ * ====================================================================== */
+
+/* The function under test: builds y from inputs on g. It must be a pure
+ * function of the inputs' data (re-seed any rng inside it). */
+typedef tg_tensor *(*tg_gradcheck_fn)(tg_graph *g, tg_tensor *const *inputs, void *ctx);
+
+typedef struct tg_gradcheck_opts {
+    float eps;      /* finite-difference step, relative to max(1, |x|); default 1e-3 */
+    double atol;    /* pass when |analytic - numeric| <= atol + rtol |numeric|; default 1e-3 */
+    double rtol;    /* default 1e-2 */
+    uint64_t seed;  /* seed of the random projection below */
+} tg_gradcheck_opts;
+
+typedef struct tg_gradcheck_result {
+    double max_abs_err;   /* largest |analytic - numeric| */
+    double max_rel_err;   /* largest |analytic - numeric| / max(|numeric|, atol) */
+    size_t n_checked;     /* elements compared */
+    bool ok;
+} tg_gradcheck_result;
+
+/* Compares the gradient of L = sum_i w_i y_i, w a fixed random vector in
+ * [0.5, 1.5) (so every output and its sign matter), computed by tg_backward,
+ * with central finite differences (L(x+h) - L(x-h)) / 2h accumulated in
+ * double, for every element of every input that requires grad. Inputs are
+ * standalone tensors; their data is restored afterwards. opts NULL means the
+ * defaults. Returns TG_OK (check res->ok) or an error if f failed. */
+tg_status tg_gradcheck(tg_gradcheck_fn f, void *ctx, tg_tensor *const *inputs, int n_inputs,
+                       const tg_gradcheck_opts *opts, tg_gradcheck_result *res);
+
+/* The built-in suite behind `tg gradcheck`: one case per op and loss, on
+ * random inputs kept away from the points where the op is not smooth. */
+int tg_gradcheck_suite_size(void);
+const char *tg_gradcheck_suite_name(int i);
+tg_op tg_gradcheck_suite_op(int i);   /* the op the case exercises */
+tg_status tg_gradcheck_suite_run(int i, uint64_t seed, tg_gradcheck_result *res);
+
+/* ======================================================================
+ * Models (models/): built only on the API above.
+ * ====================================================================== */
+
+typedef enum tg_activation { TG_ACT_RELU, TG_ACT_TANH, TG_ACT_SIGMOID, TG_ACT_GELU } tg_activation;
+
+/* A multilayer perceptron: Linear(n_in, hidden[0]), act, [dropout], ...,
+ * Linear(hidden[n_hidden-1], n_out). n_hidden 0 is softmax/linear regression.
+ * Layers use nn.Linear's default initialisation drawn from rng. */
+typedef struct tg_mlp {
+    int n_layers;          /* n_hidden + 1 linear layers */
+    tg_tensor **W;         /* [n_layers] (out,in) */
+    tg_tensor **b;         /* [n_layers] (out) */
+    tg_activation act;
+    float dropout;         /* dropout after each hidden activation, 0 for none */
+} tg_mlp;
+
+tg_mlp *tg_mlp_new(int n_in, const int *hidden, int n_hidden, int n_out, tg_activation act,
+                   float dropout, tg_rng *rng);
+void tg_mlp_free(tg_mlp *m);
+/* logits (N,n_out) for x (N,n_in); train enables dropout (rng may be NULL
+ * when dropout is 0 or train is false). */
+tg_tensor *tg_mlp_forward(tg_graph *g, const tg_mlp *m, tg_tensor *x, bool train, tg_rng *rng);
+/* Its parameters, W0, b0, W1, b1, ...: writes up to max pointers (borrowed)
+ * and returns how many there are. */
+int tg_mlp_params(const tg_mlp *m, tg_tensor **params, int max);
+
+/* ======================================================================
+ * Datasets (datasets/)
+ * ====================================================================== */
+
+/* Two interleaving half circles (scikit-learn's make_moons, shuffled):
+ * x (n,2), labels 0 (upper moon) and 1 (lower moon), Gaussian noise of
+ * standard deviation noise. Returns TG_OK or TG_ERR_ARG (n < 2). */
+tg_status tg_make_moons(int n, float noise, tg_rng *rng, float *x, int *labels);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TG_H */

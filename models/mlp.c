@@ -1,0 +1,94 @@
+/* mlp.c — the multilayer perceptron of the lectures, on tg's public API:
+ * Linear, activation, [dropout], ..., Linear (PyTorch's nn.Sequential of
+ * the optimization tutorial when hidden = {512, 512} and act = relu). */
+#include <stdlib.h>
+
+#include <tg.h>
+
+tg_mlp *tg_mlp_new(int n_in, const int *hidden, int n_hidden, int n_out, tg_activation act, float dropout,
+                   tg_rng *rng)
+{
+    if (n_in <= 0 || n_out <= 0 || n_hidden < 0 || (n_hidden > 0 && !hidden) || !rng) {
+        tg_set_error("tg_mlp_new: %d inputs, %d outputs, %d hidden layers%s: sizes must be positive", n_in,
+                     n_out, n_hidden, rng ? "" : ", rng NULL");
+        return NULL;
+    }
+    if (!(dropout >= 0.0f && dropout < 1.0f) || act < TG_ACT_RELU || act > TG_ACT_GELU) {
+        tg_set_error("tg_mlp_new: dropout %g must be in [0, 1) and the activation one of tg_activation", dropout);
+        return NULL;
+    }
+    for (int k = 0; k < n_hidden; k++)
+        if (hidden[k] <= 0) {
+            tg_set_error("tg_mlp_new: hidden layer %d has %d units: sizes must be positive", k + 1, hidden[k]);
+            return NULL;
+        }
+    tg_mlp *m = calloc(1, sizeof *m);
+    if (!m) {
+        tg_set_error("tg_mlp_new: out of memory");
+        return NULL;
+    }
+    m->n_layers = n_hidden + 1;
+    m->act = act;
+    m->dropout = dropout;
+    m->W = calloc((size_t)m->n_layers, sizeof *m->W);
+    m->b = calloc((size_t)m->n_layers, sizeof *m->b);
+    if (!m->W || !m->b) {
+        tg_set_error("tg_mlp_new: out of memory");
+        goto fail;
+    }
+    for (int k = 0; k < m->n_layers; k++) {
+        int in = k == 0 ? n_in : hidden[k - 1], out = k == n_hidden ? n_out : hidden[k];
+        m->W[k] = tg_zeros(NULL, 2, (int[]){out, in});
+        m->b[k] = tg_zeros(NULL, 1, (int[]){out});
+        if (!m->W[k] || !m->b[k] || tg_init_linear(m->W[k], m->b[k], rng) != TG_OK ||
+            tg_tensor_requires_grad(m->W[k], true) != TG_OK || tg_tensor_requires_grad(m->b[k], true) != TG_OK)
+            goto fail;
+    }
+    return m;
+fail:
+    tg_mlp_free(m);
+    return NULL;
+}
+
+void tg_mlp_free(tg_mlp *m)
+{
+    if (!m) return;
+    for (int k = 0; k < m->n_layers; k++) {
+        if (m->W) tg_tensor_free(m->W[k]);
+        if (m->b) tg_tensor_free(m->b[k]);
+    }
+    free(m->W);
+    free(m->b);
+    free(m);
+}
+
+static tg_tensor *activate(tg_graph *g, tg_activation act, tg_tensor *x)
+{
+    switch (act) {
+    case TG_ACT_TANH: return tg_tanh(g, x);
+    case TG_ACT_SIGMOID: return tg_sigmoid(g, x);
+    case TG_ACT_GELU: return tg_gelu(g, x);
+    default: return tg_relu(g, x);
+    }
+}
+
+tg_tensor *tg_mlp_forward(tg_graph *g, const tg_mlp *m, tg_tensor *x, bool train, tg_rng *rng)
+{
+    if (!m) return NULL;
+    tg_tensor *h = tg_flatten(g, x, 1);
+    for (int k = 0; k < m->n_layers; k++) {
+        h = tg_linear(g, h, m->W[k], m->b[k]);
+        if (k + 1 < m->n_layers) h = tg_dropout(g, activate(g, m->act, h), m->dropout, train, rng);
+    }
+    return h;
+}
+
+int tg_mlp_params(const tg_mlp *m, tg_tensor **params, int max)
+{
+    if (!m) return 0;
+    for (int k = 0; k < m->n_layers; k++) {
+        if (params && 2 * k < max) params[2 * k] = m->W[k];
+        if (params && 2 * k + 1 < max) params[2 * k + 1] = m->b[k];
+    }
+    return 2 * m->n_layers;
+}

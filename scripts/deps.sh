@@ -1,0 +1,26 @@
+#!/bin/sh
+# deps.sh PACKAGE... — make sure these Debian packages are installed.
+# As root it installs the missing ones with apt-get; otherwise it prints the
+# exact command to run and fails, so nothing half-builds.
+set -u
+command -v dpkg-query >/dev/null 2>&1 || {
+    echo "tg: not a Debian system; make sure these (or their equivalents) are installed: $*" >&2
+    exit 0
+}
+missing=""
+for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "tg: missing Debian packages:$missing" >&2
+    echo "tg: install them with:" >&2
+    echo "    sudo apt-get install -y$missing" >&2
+    exit 1
+fi
+echo "tg: installing Debian packages:$missing"
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine may have no package lists yet; refresh them only when the
+# install cannot find something.
+apt-get install -y --no-install-recommends $missing ||
+    { apt-get update && apt-get install -y --no-install-recommends $missing; }

@@ -1,0 +1,84 @@
+/* main.c — the `tg` command. Each subcommand parses its own flags strictly:
+ * an unknown flag or a malformed value is an error, never ignored. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tg.h>
+
+static const char usage[] =
+    "usage: tg <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  gradcheck [--seed N] [--only NAME]\n"
+    "              compare every op's and loss's analytic gradient with central\n"
+    "              finite differences; one line per case; exit 1 if any fails\n"
+    "  version     print tg's version\n"
+    "  help        print this text\n";
+
+/* Parses a whole unsigned decimal number, or fails with a message. */
+static bool parse_u64(const char *flag, const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = text ? strtoull(text, &end, 10) : 0;
+    if (!text || !*text || *end || errno || text[0] == '-') {
+        fprintf(stderr, "tg: %s needs a non-negative integer, got '%s'\n", flag, text ? text : "");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static int cmd_gradcheck(int argc, char **argv)
+{
+    uint64_t seed = 0;
+    const char *only = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+            if (!parse_u64("--seed", argv[++i], &seed)) return 2;
+        } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+            only = argv[++i];
+        } else {
+            fprintf(stderr, "tg gradcheck: unknown or incomplete option '%s'\n%s", argv[i], usage);
+            return 2;
+        }
+    }
+    int failed = 0, ran = 0;
+    printf("%-28s %12s %12s  %s\n", "case", "max_abs_err", "max_rel_err", "result");
+    for (int i = 0; i < tg_gradcheck_suite_size(); i++) {
+        const char *name = tg_gradcheck_suite_name(i);
+        if (only && strcmp(only, name)) continue;
+        tg_gradcheck_result r;
+        tg_status s = tg_gradcheck_suite_run(i, seed, &r);
+        bool ok = s == TG_OK && r.ok;
+        ran++;
+        failed += !ok;
+        if (s != TG_OK)
+            printf("%-28s %12s %12s  FAIL (%s)\n", name, "-", "-", tg_last_error());
+        else
+            printf("%-28s %12.3e %12.3e  %s\n", name, r.max_abs_err, r.max_rel_err, ok ? "ok" : "FAIL");
+    }
+    if (!ran) {
+        fprintf(stderr, "tg gradcheck: no case is named '%s'\n", only);
+        return 2;
+    }
+    printf("%d of %d cases ok\n", ran - failed, ran);
+    return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+        printf("tg %s\n", TG_VERSION);
+        return 0;
+    }
+    if (!strcmp(argv[1], "gradcheck")) return cmd_gradcheck(argc - 2, argv + 2);
+    fprintf(stderr, "tg: unknown command '%s'\n%s", argv[1], usage);
+    return 2;
+}

@@ -1,0 +1,508 @@
+/* graph.c — the define-by-run graph: it owns every tensor ops create, runs
+ * backward, draws itself as DOT and checks gradients numerically.
+ *
+ * Memory: tensors and their data come from an arena of chunks. Resetting the
+ * graph rewinds the arena instead of freeing it, so a training loop that
+ * builds the same graph every step stops allocating after its first step. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "tg_internal.h"
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t cap, used;
+    unsigned char *mem;     /* (cap) bytes, TG_ALIGN-aligned */
+} chunk;
+
+struct tg_graph {
+    chunk *first, *cur;     /* the arena; cur is where allocation resumes */
+    tg_tensor **nodes;      /* (n_nodes) every tensor on the graph, in creation order */
+    size_t n_nodes, cap_nodes;
+    bool grad_enabled;
+};
+
+enum { MIN_CHUNK = 1 << 16 };
+
+/* ---- the arena ---- */
+
+static chunk *chunk_new(size_t cap)
+{
+    chunk *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->mem = tg__aligned_alloc(cap);
+    if (!c->mem) {
+        free(c);
+        return NULL;
+    }
+    c->cap = cap;
+    return c;
+}
+
+static void chunks_free(chunk *c)
+{
+    while (c) {
+        chunk *next = c->next;
+        free(c->mem);
+        free(c);
+        c = next;
+    }
+}
+
+static void *arena_alloc(tg_graph *g, size_t bytes)
+{
+    bytes = (bytes + TG_ALIGN - 1) / TG_ALIGN * TG_ALIGN;
+    chunk *last = NULL;
+    for (chunk *c = g->cur; c; c = c->next) {
+        if (c->cap - c->used >= bytes) {
+            g->cur = c;
+            void *p = c->mem + c->used;
+            c->used += bytes;
+            return p;
+        }
+        last = c;
+    }
+    /* Grow geometrically so a step needs few chunks; reset merges them. */
+    size_t cap = bytes > MIN_CHUNK ? bytes : MIN_CHUNK;
+    if (last && last->cap * 2 > cap) cap = last->cap * 2;
+    chunk *c = chunk_new(cap);
+    if (!c) return NULL;
+    if (last)
+        last->next = c;
+    else
+        g->first = c;
+    g->cur = c;
+    c->used = bytes;
+    return c->mem;
+}
+
+tg_graph *tg_graph_new(void)
+{
+    tg_graph *g = calloc(1, sizeof *g);
+    if (!g) {
+        tg__error("tg_graph_new: out of memory");
+        return NULL;
+    }
+    g->grad_enabled = true;
+    return g;
+}
+
+void tg_graph_free(tg_graph *g)
+{
+    if (!g) return;
+    chunks_free(g->first);
+    free(g->nodes);
+    free(g);
+}
+
+void tg_graph_reset(tg_graph *g)
+{
+    if (!g) return;
+    /* A step that needed several chunks gets them merged into one, so the
+     * next identical step fits in a single block. If that allocation fails
+     * the old chunks serve just as well. */
+    if (g->first && g->first->next) {
+        size_t total = 0;
+        for (chunk *c = g->first; c; c = c->next) total += c->cap;
+        chunk *merged = chunk_new(total);
+        if (merged) {
+            chunks_free(g->first);
+            g->first = merged;
+        }
+    }
+    for (chunk *c = g->first; c; c = c->next) c->used = 0;
+    g->cur = g->first;
+    g->n_nodes = 0;
+}
+
+bool tg_graph_set_grad(tg_graph *g, bool enabled)
+{
+    if (!g) return false;
+    bool previous = g->grad_enabled;
+    g->grad_enabled = enabled;
+    return previous;
+}
+
+size_t tg_graph_bytes(const tg_graph *g)
+{
+    if (!g) return 0;
+    size_t bytes = sizeof *g + g->cap_nodes * sizeof *g->nodes;
+    for (const chunk *c = g->first; c; c = c->next) bytes += sizeof *c + c->cap;
+    return bytes;
+}
+
+size_t tg_graph_size(const tg_graph *g) { return g ? g->n_nodes : 0; }
+
+/* ---- nodes ---- */
+
+void *tg__graph_alloc(const char *fn, tg_graph *g, size_t bytes)
+{
+    void *p = arena_alloc(g, bytes);
+    if (!p) tg__error("%s: out of memory (the graph needed %zu more bytes)", fn, bytes);
+    return p;
+}
+
+bool tg__inputs_ok(const char *fn, tg_graph *g, int n, tg_tensor *const *inputs)
+{
+    if (!g) {
+        tg__error("%s: graph is NULL", fn);
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!inputs[i]) {
+            if (!tg_last_error()[0]) tg__error("%s: input %d is NULL", fn, i + 1);
+            return false;
+        }
+        if (inputs[i]->graph && inputs[i]->graph != g) {
+            tg__error("%s: input %d belongs to another graph", fn, i + 1);
+            return false;
+        }
+    }
+    return true;
+}
+
+tg_tensor *tg__node_new(const char *fn, tg_graph *g, tg_op op, int ndim, const int *shape,
+                        bool with_data)
+{
+    size_t size = tg__shape_size(fn, ndim, shape);
+    if (!size) return NULL;
+    if (g->n_nodes == g->cap_nodes) {
+        size_t cap = g->cap_nodes ? 2 * g->cap_nodes : 256;
+        tg_tensor **nodes = realloc(g->nodes, cap * sizeof *nodes);
+        if (!nodes) goto nomem;
+        g->nodes = nodes;
+        g->cap_nodes = cap;
+    }
+    tg_tensor *t = arena_alloc(g, sizeof *t);
+    if (!t) goto nomem;
+    memset(t, 0, sizeof *t);
+    if (with_data && !(t->data = arena_alloc(g, size * sizeof(float)))) goto nomem;
+    tg__set_shape(t, ndim, shape, size);
+    t->op = op;
+    t->graph = g;
+    t->id = g->n_nodes;
+    g->nodes[g->n_nodes++] = t;
+    return t;
+nomem:
+    tg__error("%s: out of memory for a tensor of %zu floats", fn, size);
+    return NULL;
+}
+
+/* Links y to its inputs when backward will need them. */
+static void record(tg_graph *g, tg_tensor *y, tg_tensor *a, tg_tensor *b, tg_tensor *c)
+{
+    bool needed = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);
+    if (!g->grad_enabled || !needed) return;
+    y->requires_grad = true;
+    y->src[0] = a;
+    y->src[1] = b;
+    y->src[2] = c;
+}
+
+tg_tensor *tg__op_new(const char *fn, tg_graph *g, tg_op op, int ndim, const int *shape,
+                      tg_tensor *a, tg_tensor *b, tg_tensor *c)
+{
+    tg_tensor *y = tg__node_new(fn, g, op, ndim, shape, true);
+    if (y) record(g, y, a, b, c);
+    return y;
+}
+
+tg_tensor *tg__view_new(const char *fn, tg_graph *g, tg_tensor *x, int ndim, const int *shape)
+{
+    tg_tensor *y = tg__node_new(fn, g, TG_OP_VIEW, ndim, shape, false);
+    if (!y) return NULL;
+    y->data = x->data;
+    record(g, y, x, NULL, NULL);
+    return y;
+}
+
+/* ---- view: y shares x's data, so its gradient passes straight through ---- */
+void tg__view_backward(tg_tensor *y)
+{
+    tg_tensor *x = y->src[0];
+    if (x->requires_grad) tg__k_acc(y->size, y->grad, x->grad);
+}
+
+tg_tensor *tg_detach(tg_graph *g, tg_tensor *x)
+{
+    if (!TG__INPUTS_OK("tg_detach", g, x)) return NULL;
+    tg_tensor *y = tg__node_new("tg_detach", g, TG_OP_VIEW, x->ndim, x->shape, false);
+    if (y) y->data = x->data;
+    return y;
+}
+
+/* ---- backward ---- */
+
+/* Marks every tensor of g that needs a gradient on the way from y down to
+ * the leaves. Creation order is a topological order, so one sweep down from
+ * y's position visits each tensor after everything that uses it. */
+static void mark_reachable(tg_graph *g, tg_tensor *y)
+{
+    y->flags |= TG__MARK;
+    for (size_t i = y->id + 1; i-- > 0;) {
+        tg_tensor *t = g->nodes[i];
+        if (!(t->flags & TG__MARK) || !t->requires_grad) continue;
+        for (int k = 0; k < 3; k++) {
+            tg_tensor *s = t->src[k];
+            if (s && s->requires_grad && s->graph == g) s->flags |= TG__MARK;
+        }
+    }
+}
+
+static void clear_marks(tg_graph *g, size_t top)
+{
+    for (size_t i = 0; i <= top; i++) g->nodes[i]->flags &= ~(unsigned)TG__MARK;
+}
+
+/* Gives each marked tensor a zeroed gradient. Leaves keep theirs, so they
+ * accumulate across calls; so does a standalone input whose requires_grad
+ * was set by hand. */
+static tg_status prepare_grads(tg_graph *g, tg_tensor *y)
+{
+    for (size_t i = 0; i <= y->id; i++) {
+        tg_tensor *t = g->nodes[i];
+        if (!(t->flags & TG__MARK)) continue;
+        if (!t->grad) {
+            if (!(t->grad = arena_alloc(g, t->size * sizeof(float)))) return TG_ERR_NOMEM;
+            memset(t->grad, 0, t->size * sizeof(float));
+        } else if (t->op != TG_OP_LEAF) {
+            memset(t->grad, 0, t->size * sizeof(float));
+        }
+        for (int k = 0; k < 3; k++) {
+            tg_tensor *s = t->src[k];
+            if (s && s->requires_grad && !s->graph && !s->grad &&
+                tg_tensor_requires_grad(s, true) != TG_OK)
+                return TG_ERR_NOMEM;
+        }
+    }
+    return TG_OK;
+}
+
+tg_status tg_backward_grad(tg_tensor *y, const float *dy)
+{
+    if (!y) {
+        if (!tg_last_error()[0]) tg__error("tg_backward: tensor is NULL");
+        return TG_ERR_ARG;
+    }
+    if (!y->requires_grad) {
+        tg__error("tg_backward: the tensor does not require grad (none of its inputs does, or "
+                  "recording was off when it was made)");
+        return TG_ERR_ARG;
+    }
+    tg_graph *g = y->graph;
+    if (g) {
+        mark_reachable(g, y);
+        if (prepare_grads(g, y) != TG_OK) {
+            clear_marks(g, y->id);
+            tg__error("tg_backward: out of memory for gradients");
+            return TG_ERR_NOMEM;
+        }
+    } else if (!y->grad && tg_tensor_requires_grad(y, true) != TG_OK) {
+        return TG_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < y->size; i++) y->grad[i] += dy ? dy[i] : 1.0f;
+    if (!g) return TG_OK;
+    for (size_t i = y->id + 1; i-- > 0;) {
+        tg_tensor *t = g->nodes[i];
+        if (!(t->flags & TG__MARK)) continue;
+        t->flags &= ~(unsigned)TG__MARK;
+        if (t->src[0]) tg__ops[t->op].backward(t);
+    }
+    return TG_OK;
+}
+
+tg_status tg_backward(tg_tensor *loss)
+{
+    if (loss && loss->size != 1) {
+        char shape[64];
+        tg__error("tg_backward: loss has shape %s: backward needs a single element "
+                  "(use tg_backward_grad for a seeded gradient)",
+                  tg_shape_str(loss, shape));
+        return TG_ERR_ARG;
+    }
+    return tg_backward_grad(loss, NULL);
+}
+
+/* ---- Graphviz DOT ---- */
+
+/* Standalone tensors (parameters) have no id on the graph; they are named
+ * p0, p1, ... in order of first appearance. */
+typedef struct dot_names {
+    const tg_tensor **params;
+    size_t n, cap;
+} dot_names;
+
+static int dot_id(dot_names *names, const tg_tensor *t, char *buf, bool *is_new)
+{
+    *is_new = false;
+    if (t->graph) return snprintf(buf, 32, "n%zu", t->id);
+    size_t k = 0;
+    while (k < names->n && names->params[k] != t) k++;
+    if (k == names->n) {
+        if (names->n == names->cap) {
+            size_t cap = names->cap ? 2 * names->cap : 16;
+            const tg_tensor **p = realloc(names->params, cap * sizeof *p);
+            if (!p) return -1;
+            names->params = p;
+            names->cap = cap;
+        }
+        names->params[names->n++] = t;
+        *is_new = true;
+    }
+    return snprintf(buf, 32, "p%zu", k);
+}
+
+static void dot_node(FILE *f, const char *id, const tg_tensor *t)
+{
+    char shape[64];
+    const char *what = t->op == TG_OP_LEAF ? (t->graph ? "input" : "parameter") : tg_op_name(t->op);
+    fprintf(f, "  %s [label=\"%s%s%s\\n%s", id, t->name, t->name[0] ? ": " : "", what,
+            tg_shape_str(t, shape));
+    if (t->grad) fprintf(f, "\\n|grad| %.4g", sqrt(tg__k_sum_sq(t->size, t->grad)));
+    fprintf(f, "\", shape=%s%s];\n", t->op == TG_OP_LEAF ? "ellipse" : "box",
+            t->graph ? "" : ", style=filled, fillcolor=lightblue");
+}
+
+tg_status tg_graph_dot(const tg_tensor *root, FILE *f)
+{
+    if (!root || !f) {
+        tg__error("tg_graph_dot: %s is NULL", root ? "file" : "tensor");
+        return TG_ERR_ARG;
+    }
+    dot_names names = {0};
+    char id[32], sid[32];
+    bool is_new;
+    tg_status status = TG_OK;
+    fprintf(f, "digraph tg {\n  rankdir=BT;\n  node [fontname=\"Helvetica\"];\n");
+    if (!root->graph) {
+        dot_node(f, "p0", root);
+    } else {
+        tg_graph *g = root->graph;
+        tg_tensor *top = (tg_tensor *)root;
+        top->flags |= TG__MARK;
+        for (size_t i = root->id + 1; i-- > 0;) {
+            tg_tensor *t = g->nodes[i];
+            if (!(t->flags & TG__MARK)) continue;
+            t->flags &= ~(unsigned)TG__MARK;
+            dot_id(&names, t, id, &is_new);
+            dot_node(f, id, t);
+            for (int k = 0; k < 3 && t->src[k]; k++) {
+                tg_tensor *s = t->src[k];
+                if (dot_id(&names, s, sid, &is_new) < 0) {
+                    status = TG_ERR_NOMEM;
+                    break;
+                }
+                if (s->graph)
+                    s->flags |= TG__MARK;
+                else if (is_new)
+                    dot_node(f, sid, s);
+                fprintf(f, "  %s -> %s;\n", sid, id);
+            }
+        }
+        clear_marks(g, root->id);
+    }
+    fprintf(f, "}\n");
+    free(names.params);
+    if (status != TG_OK) {
+        tg__error("tg_graph_dot: out of memory");
+        return status;
+    }
+    if (ferror(f)) {
+        tg__error("tg_graph_dot: write failed");
+        return TG_ERR_IO;
+    }
+    return TG_OK;
+}
+
+/* ---- gradient checking ---- */
+
+/* L = sum_i w_i y_i in double, on a fresh pass with recording off. */
+static tg_status projected_loss(tg_graph *g, tg_gradcheck_fn f, void *ctx, tg_tensor *const *inputs,
+                                const float *w, size_t n_out, double *loss)
+{
+    tg_graph_reset(g);
+    bool was = tg_graph_set_grad(g, false);
+    tg_tensor *y = f(g, inputs, ctx);
+    tg_graph_set_grad(g, was);
+    if (!y || y->size != n_out) return TG_ERR_ARG;
+    double sum = 0.0;
+    for (size_t i = 0; i < n_out; i++) sum += (double)w[i] * y->data[i];
+    *loss = sum;
+    return TG_OK;
+}
+
+/* Compares one element's analytic gradient with the central difference. */
+static tg_status check_element(tg_graph *g, tg_gradcheck_fn f, void *ctx, tg_tensor *const *inputs,
+                               const float *w, size_t n_out, tg_tensor *x, size_t i,
+                               const tg_gradcheck_opts *o, tg_gradcheck_result *res)
+{
+    float orig = x->data[i];
+    float h = o->eps * fmaxf(1.0f, fabsf(orig));
+    float up = orig + h, down = orig - h;
+    double l_up, l_down;
+    x->data[i] = up;
+    tg_status s = projected_loss(g, f, ctx, inputs, w, n_out, &l_up);
+    x->data[i] = down;
+    if (s == TG_OK) s = projected_loss(g, f, ctx, inputs, w, n_out, &l_down);
+    x->data[i] = orig;
+    if (s != TG_OK) return s;
+    /* Divide by the step actually taken, after rounding to float. */
+    double numeric = (l_up - l_down) / ((double)up - (double)down);
+    double analytic = x->grad[i];
+    double err = fabs(analytic - numeric);
+    double rel = err / fmax(fabs(numeric), o->atol);
+    if (!(err <= o->atol + o->rtol * fabs(numeric))) res->ok = false;
+    if (err > res->max_abs_err || isnan(err)) res->max_abs_err = err;
+    if (rel > res->max_rel_err || isnan(rel)) res->max_rel_err = rel;
+    res->n_checked++;
+    return TG_OK;
+}
+
+tg_status tg_gradcheck(tg_gradcheck_fn f, void *ctx, tg_tensor *const *inputs, int n_inputs,
+                       const tg_gradcheck_opts *opts, tg_gradcheck_result *res)
+{
+    tg_gradcheck_opts o = {.eps = 1e-3f, .atol = 1e-3, .rtol = 1e-2, .seed = 0};
+    if (opts) o = *opts;
+    if (!f || !res || n_inputs < 0 || (n_inputs > 0 && !inputs)) {
+        tg__error("tg_gradcheck: function, inputs or result is NULL");
+        return TG_ERR_ARG;
+    }
+    for (int k = 0; k < n_inputs; k++) {
+        if (!inputs[k] || inputs[k]->graph) {
+            tg__error("tg_gradcheck: input %d is %s", k + 1,
+                      inputs[k] ? "owned by a graph (inputs must be standalone)" : "NULL");
+            return TG_ERR_ARG;
+        }
+        if (inputs[k]->requires_grad && tg_tensor_requires_grad(inputs[k], true) != TG_OK)
+            return TG_ERR_NOMEM;
+        tg_tensor_zero_grad(inputs[k]);
+    }
+    *res = (tg_gradcheck_result){.ok = true};
+    tg_graph *g = tg_graph_new();
+    if (!g) return TG_ERR_NOMEM;
+    float *w = NULL;
+    tg_status s = TG_ERR_ARG;
+    tg_tensor *y = f(g, inputs, ctx);
+    if (!y) goto done;
+    s = TG_ERR_NOMEM;
+    if (!(w = malloc(y->size * sizeof *w))) goto done;
+    tg_rng rng;
+    tg_rng_seed(&rng, o.seed);
+    for (size_t i = 0; i < y->size; i++) w[i] = 0.5f + tg_rng_uniform(&rng);
+    size_t n_out = y->size;
+    if ((s = tg_backward_grad(y, w)) != TG_OK) goto done;
+    for (int k = 0; k < n_inputs && s == TG_OK; k++) {
+        if (!inputs[k]->requires_grad) continue;
+        for (size_t i = 0; i < inputs[k]->size && s == TG_OK; i++)
+            s = check_element(g, f, ctx, inputs, w, n_out, inputs[k], i, &o, res);
+    }
+    if (s != TG_OK && !tg_last_error()[0]) tg__error("tg_gradcheck: the function failed");
+done:
+    if (s == TG_ERR_NOMEM && !tg_last_error()[0]) tg__error("tg_gradcheck: out of memory");
+    if (s != TG_OK) res->ok = false;
+    free(w);
+    tg_graph_free(g);
+    return s;
+}

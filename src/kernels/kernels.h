@@ -1,0 +1,96 @@
+/* kernels.h — plain float loops on pointers. Every hot loop of tg lives
+ * behind these functions; the rest of the library never loops over a whole
+ * tensor in a hot path by itself. Each kernel that has a fast path also has a reference
+ * version that is obviously right, and the tests compare the two.
+ * Gradient buffers carry a d prefix (dx, dy) and are always accumulated (+=). */
+#ifndef TG_KERNELS_H
+#define TG_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tg.h"
+
+/* ---- GEMM (gemm.c) ----
+ * C = op(A) op(B) + beta C, where op(A) is A (M,K) or, with ta, A^T for A
+ * stored (K,M); op(B) is B (K,N) or, with tb, B^T for B stored (N,K).
+ * Row-major, leading dimensions lda, ldb, ldc. beta is 0 (overwrite) or 1
+ * (accumulate, for gradients). The three cases Linear needs:
+ *   y  = x W^T   gemm(false, true)
+ *   dx = dy W    gemm(false, false)
+ *   dW = dy^T x  gemm(true, false)                                        */
+void tg__gemm(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc);
+/* Triple loop, double accumulator: the definition. */
+void tg__gemm_ref(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
+                  int ldb, float beta, float *C, int ldc);
+/* Cache-blocked: what tg__gemm runs. */
+void tg__gemm_blocked(bool ta, bool tb, int M, int N, int K, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc);
+
+/* ---- elementwise (elementwise.c) ---- */
+/* One unary op: y = f(x) and dx += dy f'(x) given x and y = f(x).
+ * p holds the op's scalar arguments (tensor->fparam). */
+typedef struct tg__unary_kernel {
+    void (*forward)(size_t n, const float *x, float *y, const float *p);
+    void (*backward)(size_t n, const float *x, const float *y, const float *dy, float *dx,
+                     const float *p);
+} tg__unary_kernel;
+/* Indexed by TG_OP_*; forward NULL for ops that are not unary. */
+extern const tg__unary_kernel tg__unary_kernels[TG_OP_COUNT];
+
+/* How two broadcast operands map onto a contiguous output, padded to four
+ * dimensions: element (i0,i1,i2,i3) of y reads a[sum i_k sa[k]] and
+ * b[sum i_k sb[k]]; a stride is 0 along a dimension the operand repeats. */
+typedef struct tg__bcast {
+    size_t shape[4];
+    size_t sa[4], sb[4];
+    bool same;      /* a, b and y all have one shape: a flat loop */
+} tg__bcast;
+
+/* y = a op b for op in ADD, SUB, MUL, DIV. */
+void tg__k_binary(tg_op op, const tg__bcast *bc, const float *a, const float *b, float *y);
+/* da += dy d(a op b)/da, db += dy d(a op b)/db, summed over repeated
+ * elements; da or db NULL to skip. */
+void tg__k_binary_backward(tg_op op, const tg__bcast *bc, const float *a, const float *b,
+                           const float *dy, float *da, float *db);
+
+/* dx += dy */
+void tg__k_acc(size_t n, const float *dy, float *dx);
+/* y (cols,rows) = x (rows,cols)^T, or y += x^T when accumulate. */
+void tg__k_transpose(size_t rows, size_t cols, const float *x, float *y, bool accumulate);
+/* y[r,c] += b[c] for a (rows,cols) y, and its gradient db[c] += sum_r dy[r,c]. */
+void tg__k_add_bias(size_t rows, size_t cols, const float *b, float *y);
+void tg__k_bias_backward(size_t rows, size_t cols, const float *dy, float *db);
+/* y += a * b, elementwise. */
+void tg__k_mul_acc(size_t n, const float *a, const float *b, float *y);
+/* mask[i] = 0 with probability p, else 1/(1-p) (all 0 when p = 1);
+ * y = x * mask. */
+void tg__k_dropout(size_t n, const float *x, float p, tg_rng *rng, float *mask, float *y);
+
+/* ---- reductions (reduce.c) ----
+ * Axis kernels see a tensor as (outer, n, inner) around the reduced axis. */
+double tg__k_sum(size_t n, const float *x);
+double tg__k_sum_sq(size_t n, const float *x);
+/* y (outer,inner) = sum over n, accumulated in double. */
+void tg__k_sum_axis(size_t outer, size_t n, size_t inner, const float *x, float *y);
+/* dx (outer,n,inner) += scale dy (outer,inner), repeated along n. */
+void tg__k_spread_axis(size_t outer, size_t n, size_t inner, const float *dy, float scale, float *dx);
+/* y = max over n, idx = position of the first maximum (NaN wins, as torch);
+ * y or idx may be NULL. */
+void tg__k_max_axis(size_t outer, size_t n, size_t inner, const float *x, float *y, int *idx);
+/* dx[o, idx[o,i], i] += dy[o,i]: the gradient of max goes to the maximum. */
+void tg__k_max_axis_backward(size_t outer, size_t n, size_t inner, const int *idx, const float *dy,
+                             float *dx);
+/* y = softmax (or log_softmax with log) over n, with the max subtracted. */
+void tg__k_softmax(size_t outer, size_t n, size_t inner, const float *x, float *y, bool log);
+/* dx += softmax backward given its output y:
+ *   softmax:     dx = y (dy - sum(dy y))
+ *   log_softmax: dx = dy - e^y sum(dy)                                       */
+void tg__k_softmax_backward(size_t outer, size_t n, size_t inner, const float *y, const float *dy,
+                            float *dx, bool log);
+/* lse[r] = log sum_c e^x[r,c] for the rows of x (rows,cols), stable; in
+ * double so that lse - x keeps its digits when the logits are huge. */
+void tg__k_logsumexp_rows(size_t rows, size_t cols, const float *x, double *lse);
+
+#endif /* TG_KERNELS_H */

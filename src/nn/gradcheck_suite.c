@@ -1,0 +1,317 @@
+/* gradcheck_suite.c — the cases behind `tg gradcheck`: every op and loss on
+ * small random inputs, each compared with central finite differences by
+ * tg_gradcheck. Inputs are drawn away from the points where an op has a
+ * kink (relu at 0, clamp at its bounds, a hinge at its margin), so the
+ * check needs no extra tolerance there. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "../kernels/kernels.h"
+#include "../tg_internal.h"
+
+typedef enum dist {
+    NORMAL,     /* N(0,1), minus a band of 0.05 around each kink */
+    POSITIVE,   /* U[0.5, 2): log, sqrt, pow */
+    AWAY,       /* +-U[0.5, 2): divisors */
+    PROB,       /* U[0.05, 0.95): probabilities */
+    ROW_PROB,   /* positive rows summing to 1 along the last dimension */
+    DISTINCT    /* distinct values 0.3 apart, shuffled: max has one winner */
+} dist;
+
+typedef struct input_spec {
+    int ndim;
+    int shape[TG_MAX_DIMS];
+    dist dist;
+    bool grad;
+    int n_kinks;
+    float kinks[2];
+} input_spec;
+
+typedef struct suite_case {
+    const char *name;
+    tg_op op;
+    tg_tensor *(*build)(tg_graph *g, tg_tensor *const *in);
+    void (*prepare)(tg_tensor *const *in);   /* moves inputs off kinks that depend on two inputs */
+    int n_inputs;
+    input_spec in[3];
+} suite_case;
+
+#define T(...) {__VA_ARGS__}
+#define IN(nd, sh, d, gr) {nd, sh, d, gr, 0, {0, 0}}
+#define IN_KINK(nd, sh, k0) {nd, sh, NORMAL, true, 1, {k0, 0}}
+
+/* ---- builders ---- */
+static tg_tensor *b_add(tg_graph *g, tg_tensor *const *in) { return tg_add(g, in[0], in[1]); }
+static tg_tensor *b_sub(tg_graph *g, tg_tensor *const *in) { return tg_sub(g, in[0], in[1]); }
+static tg_tensor *b_mul(tg_graph *g, tg_tensor *const *in) { return tg_mul(g, in[0], in[1]); }
+static tg_tensor *b_div(tg_graph *g, tg_tensor *const *in) { return tg_div(g, in[0], in[1]); }
+static tg_tensor *b_neg(tg_graph *g, tg_tensor *const *in) { return tg_neg(g, in[0]); }
+static tg_tensor *b_add_scalar(tg_graph *g, tg_tensor *const *in) { return tg_add_scalar(g, in[0], 0.7f); }
+static tg_tensor *b_mul_scalar(tg_graph *g, tg_tensor *const *in) { return tg_mul_scalar(g, in[0], -1.3f); }
+static tg_tensor *b_pow(tg_graph *g, tg_tensor *const *in) { return tg_pow(g, in[0], 2.5f); }
+static tg_tensor *b_pow3(tg_graph *g, tg_tensor *const *in) { return tg_pow(g, in[0], 3.0f); }
+static tg_tensor *b_exp(tg_graph *g, tg_tensor *const *in) { return tg_exp(g, in[0]); }
+static tg_tensor *b_log(tg_graph *g, tg_tensor *const *in) { return tg_log(g, in[0]); }
+static tg_tensor *b_sqrt(tg_graph *g, tg_tensor *const *in) { return tg_sqrt(g, in[0]); }
+static tg_tensor *b_abs(tg_graph *g, tg_tensor *const *in) { return tg_abs(g, in[0]); }
+static tg_tensor *b_square(tg_graph *g, tg_tensor *const *in) { return tg_square(g, in[0]); }
+static tg_tensor *b_clamp(tg_graph *g, tg_tensor *const *in) { return tg_clamp(g, in[0], -0.5f, 0.8f); }
+static tg_tensor *b_relu(tg_graph *g, tg_tensor *const *in) { return tg_relu(g, in[0]); }
+static tg_tensor *b_leaky_relu(tg_graph *g, tg_tensor *const *in) { return tg_leaky_relu(g, in[0], 0.1f); }
+static tg_tensor *b_sigmoid(tg_graph *g, tg_tensor *const *in) { return tg_sigmoid(g, in[0]); }
+static tg_tensor *b_tanh(tg_graph *g, tg_tensor *const *in) { return tg_tanh(g, in[0]); }
+static tg_tensor *b_gelu(tg_graph *g, tg_tensor *const *in) { return tg_gelu(g, in[0]); }
+static tg_tensor *b_softplus(tg_graph *g, tg_tensor *const *in) { return tg_softplus(g, in[0], 1.0f, 20.0f); }
+static tg_tensor *b_softplus_thr(tg_graph *g, tg_tensor *const *in) { return tg_softplus(g, in[0], 2.0f, 1.0f); }
+static tg_tensor *b_matmul(tg_graph *g, tg_tensor *const *in) { return tg_matmul(g, in[0], in[1]); }
+static tg_tensor *b_transpose(tg_graph *g, tg_tensor *const *in) { return tg_transpose(g, in[0]); }
+static tg_tensor *b_linear(tg_graph *g, tg_tensor *const *in) { return tg_linear(g, in[0], in[1], in[2]); }
+static tg_tensor *b_linear_nobias(tg_graph *g, tg_tensor *const *in) { return tg_linear(g, in[0], in[1], NULL); }
+static tg_tensor *b_reshape(tg_graph *g, tg_tensor *const *in) { return tg_reshape(g, in[0], 2, (int[]){3, -1}); }
+static tg_tensor *b_flatten(tg_graph *g, tg_tensor *const *in) { return tg_flatten(g, in[0], 1); }
+static tg_tensor *b_sum(tg_graph *g, tg_tensor *const *in) { return tg_sum(g, in[0]); }
+static tg_tensor *b_mean(tg_graph *g, tg_tensor *const *in) { return tg_mean(g, in[0]); }
+static tg_tensor *b_sum_axis(tg_graph *g, tg_tensor *const *in) { return tg_sum_axis(g, in[0], 1, false); }
+static tg_tensor *b_mean_axis(tg_graph *g, tg_tensor *const *in) { return tg_mean_axis(g, in[0], -1, true); }
+static tg_tensor *b_max_axis1(tg_graph *g, tg_tensor *const *in) { return tg_max_axis(g, in[0], 1, false); }
+static tg_tensor *b_max_axis0(tg_graph *g, tg_tensor *const *in) { return tg_max_axis(g, in[0], 0, true); }
+static tg_tensor *b_softmax(tg_graph *g, tg_tensor *const *in) { return tg_softmax(g, in[0], -1); }
+static tg_tensor *b_softmax0(tg_graph *g, tg_tensor *const *in) { return tg_softmax(g, in[0], 0); }
+static tg_tensor *b_log_softmax(tg_graph *g, tg_tensor *const *in) { return tg_log_softmax(g, in[0], 1); }
+
+static tg_tensor *b_dropout(tg_graph *g, tg_tensor *const *in)
+{
+    tg_rng rng; /* re-seeded on every call: the same mask for every evaluation */
+    tg_rng_seed(&rng, 7);
+    return tg_dropout(g, in[0], 0.4f, true, &rng);
+}
+
+static tg_tensor *b_mse(tg_graph *g, tg_tensor *const *in) { return tg_mse_loss(g, in[0], in[1], TG_REDUCE_MEAN); }
+static tg_tensor *b_mse_sum(tg_graph *g, tg_tensor *const *in) { return tg_mse_loss(g, in[0], in[1], TG_REDUCE_SUM); }
+static tg_tensor *b_l1(tg_graph *g, tg_tensor *const *in) { return tg_l1_loss(g, in[0], in[1], TG_REDUCE_MEAN); }
+static tg_tensor *b_smooth_l1(tg_graph *g, tg_tensor *const *in) { return tg_smooth_l1_loss(g, in[0], in[1], 1.0f, TG_REDUCE_MEAN); }
+static tg_tensor *b_smooth_l1_half(tg_graph *g, tg_tensor *const *in) { return tg_smooth_l1_loss(g, in[0], in[1], 0.5f, TG_REDUCE_SUM); }
+static tg_tensor *b_huber(tg_graph *g, tg_tensor *const *in) { return tg_huber_loss(g, in[0], in[1], 0.7f, TG_REDUCE_NONE); }
+
+static const int labels4[] = {1, 0, 4, 2};
+static const int labels4_ignored[] = {1, 3, 4, 2}; /* row 2 is ignored below */
+static const float class_weight5[] = {0.5f, 1.0f, 2.0f, 1.5f, 0.8f};
+
+static tg_tensor *weight5(tg_graph *g) { return tg_from_data(g, class_weight5, 1, (int[]){5}); }
+
+static tg_tensor *b_nll(tg_graph *g, tg_tensor *const *in) { return tg_nll_loss(g, in[0], labels4, NULL); }
+
+static tg_tensor *b_nll_weighted(tg_graph *g, tg_tensor *const *in)
+{
+    tg_class_loss_opts o = {.weight = weight5(g), .ignore = true, .ignore_index = 3, .reduction = TG_REDUCE_MEAN};
+    return tg_nll_loss(g, in[0], labels4_ignored, &o);
+}
+
+static tg_tensor *b_ce(tg_graph *g, tg_tensor *const *in) { return tg_cross_entropy(g, in[0], labels4, NULL); }
+
+static tg_tensor *b_ce_all_options(tg_graph *g, tg_tensor *const *in)
+{
+    tg_class_loss_opts o = {.weight = weight5(g), .ignore = true, .ignore_index = 3, .label_smoothing = 0.2f};
+    return tg_cross_entropy(g, in[0], labels4_ignored, &o);
+}
+
+static tg_tensor *b_ce_none(tg_graph *g, tg_tensor *const *in)
+{
+    tg_class_loss_opts o = {.reduction = TG_REDUCE_NONE, .label_smoothing = 0.1f};
+    return tg_cross_entropy(g, in[0], labels4, &o);
+}
+
+static tg_tensor *b_ce_probs(tg_graph *g, tg_tensor *const *in)
+{
+    tg_class_loss_opts o = {.weight = weight5(g), .label_smoothing = 0.1f};
+    return tg_cross_entropy_probs(g, in[0], in[1], &o);
+}
+
+static tg_tensor *b_bce(tg_graph *g, tg_tensor *const *in) { return tg_bce_loss(g, in[0], in[1], NULL, TG_REDUCE_MEAN); }
+static tg_tensor *b_bce_weighted(tg_graph *g, tg_tensor *const *in) { return tg_bce_loss(g, in[0], in[1], in[2], TG_REDUCE_SUM); }
+static tg_tensor *b_bce_logits(tg_graph *g, tg_tensor *const *in) { return tg_bce_with_logits(g, in[0], in[1], NULL, in[2], TG_REDUCE_MEAN); }
+static tg_tensor *b_bce_logits_weighted(tg_graph *g, tg_tensor *const *in) { return tg_bce_with_logits(g, in[0], in[1], in[2], NULL, TG_REDUCE_NONE); }
+static tg_tensor *b_kl_div(tg_graph *g, tg_tensor *const *in) { return tg_kl_div(g, in[0], in[1], false, TG_REDUCE_MEAN); }
+static tg_tensor *b_kl_div_log(tg_graph *g, tg_tensor *const *in) { return tg_kl_div(g, in[0], in[1], true, TG_REDUCE_BATCHMEAN); }
+static tg_tensor *b_margin(tg_graph *g, tg_tensor *const *in) { return tg_multi_margin_loss(g, in[0], labels4, 1, 1.0f, NULL, TG_REDUCE_MEAN); }
+static tg_tensor *b_margin2(tg_graph *g, tg_tensor *const *in) { return tg_multi_margin_loss(g, in[0], labels4, 2, 0.5f, weight5(g), TG_REDUCE_SUM); }
+static tg_tensor *b_l1_penalty(tg_graph *g, tg_tensor *const *in) { return tg_l1_penalty(g, in, 2, 0.3f); }
+static tg_tensor *b_l2_penalty(tg_graph *g, tg_tensor *const *in) { return tg_l2_penalty(g, in, 2, 0.3f); }
+static tg_tensor *b_elastic(tg_graph *g, tg_tensor *const *in) { return tg_elastic_net_penalty(g, in, 2, 0.2f, 0.4f); }
+
+/* ---- kinks that depend on two inputs ---- */
+
+/* l1: keep |x - y| >= 0.05. */
+static void off_diagonal(tg_tensor *const *in)
+{
+    for (size_t i = 0; i < in[0]->size; i++)
+        if (fabsf(in[0]->data[i] - in[1]->data[i]) < 0.05f) in[0]->data[i] = in[1]->data[i] + 0.1f;
+}
+
+/* multi_margin: keep every hinge |margin - x_y + x_i| >= 0.05, for the
+ * margins the cases use (1 and 0.5). */
+static void off_hinges(tg_tensor *const *in)
+{
+    tg_tensor *x = in[0];
+    int C = x->shape[1];
+    for (int n = 0; n < x->shape[0]; n++)
+        for (int i = 0; i < C; i++) {
+            float *xi = &x->data[n * C + i], xy = x->data[n * C + labels4[n]];
+            if (i == labels4[n]) continue;
+            while (fabsf(1.0f - xy + *xi) < 0.05f || fabsf(0.5f - xy + *xi) < 0.05f) *xi += 0.07f;
+        }
+}
+
+#define S2(a, b) T(a, b)
+#define S3(a, b, c) T(a, b, c)
+
+static const suite_case cases[] = {
+    {"add", TG_OP_ADD, b_add, NULL, 2, {IN(2, S2(2, 3), NORMAL, true), IN(2, S2(2, 3), NORMAL, true)}},
+    {"add_broadcast", TG_OP_ADD, b_add, NULL, 2, {IN(3, S3(2, 3, 4), NORMAL, true), IN(2, S2(3, 1), NORMAL, true)}},
+    {"sub_broadcast", TG_OP_SUB, b_sub, NULL, 2, {IN(2, S2(4, 3), NORMAL, true), IN(1, T(3), NORMAL, true)}},
+    {"mul", TG_OP_MUL, b_mul, NULL, 2, {IN(3, S3(2, 3, 2), NORMAL, true), IN(3, S3(2, 3, 2), NORMAL, true)}},
+    {"mul_broadcast", TG_OP_MUL, b_mul, NULL, 2, {IN(2, S2(3, 1), NORMAL, true), IN(2, S2(1, 4), NORMAL, true)}},
+    {"div", TG_OP_DIV, b_div, NULL, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), AWAY, true)}},
+    {"div_broadcast", TG_OP_DIV, b_div, NULL, 2, {IN(2, S2(2, 3), NORMAL, true), IN(1, T(3), AWAY, true)}},
+    {"neg", TG_OP_NEG, b_neg, NULL, 1, {IN(2, S2(2, 3), NORMAL, true)}},
+    {"add_scalar", TG_OP_ADD_SCALAR, b_add_scalar, NULL, 1, {IN(2, S2(2, 3), NORMAL, true)}},
+    {"mul_scalar", TG_OP_MUL_SCALAR, b_mul_scalar, NULL, 1, {IN(2, S2(2, 3), NORMAL, true)}},
+    {"pow", TG_OP_POW, b_pow, NULL, 1, {IN(2, S2(2, 3), POSITIVE, true)}},
+    {"pow_integer", TG_OP_POW, b_pow3, NULL, 1, {IN(2, S2(2, 3), NORMAL, true)}},
+    {"exp", TG_OP_EXP, b_exp, NULL, 1, {IN(2, S2(2, 3), NORMAL, true)}},
+    {"log", TG_OP_LOG, b_log, NULL, 1, {IN(2, S2(2, 3), POSITIVE, true)}},
+    {"sqrt", TG_OP_SQRT, b_sqrt, NULL, 1, {IN(2, S2(2, 3), POSITIVE, true)}},
+    {"abs", TG_OP_ABS, b_abs, NULL, 1, {IN_KINK(2, S2(3, 4), 0.0f)}},
+    {"square", TG_OP_SQUARE, b_square, NULL, 1, {IN(2, S2(2, 3), NORMAL, true)}},
+    {"clamp", TG_OP_CLAMP, b_clamp, NULL, 1, {{2, S2(4, 4), NORMAL, true, 2, {-0.5f, 0.8f}}}},
+    {"relu", TG_OP_RELU, b_relu, NULL, 1, {IN_KINK(2, S2(4, 4), 0.0f)}},
+    {"leaky_relu", TG_OP_LEAKY_RELU, b_leaky_relu, NULL, 1, {IN_KINK(2, S2(4, 4), 0.0f)}},
+    {"sigmoid", TG_OP_SIGMOID, b_sigmoid, NULL, 1, {IN(2, S2(3, 4), NORMAL, true)}},
+    {"tanh", TG_OP_TANH, b_tanh, NULL, 1, {IN(2, S2(3, 4), NORMAL, true)}},
+    {"gelu", TG_OP_GELU, b_gelu, NULL, 1, {IN(2, S2(3, 4), NORMAL, true)}},
+    {"softplus", TG_OP_SOFTPLUS, b_softplus, NULL, 1, {IN(2, S2(3, 4), NORMAL, true)}},
+    {"softplus_threshold", TG_OP_SOFTPLUS, b_softplus_thr, NULL, 1, {IN_KINK(2, S2(3, 4), 0.5f)}},
+    {"matmul", TG_OP_MATMUL, b_matmul, NULL, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(4, 5), NORMAL, true)}},
+    {"transpose", TG_OP_TRANSPOSE, b_transpose, NULL, 1, {IN(2, S2(3, 4), NORMAL, true)}},
+    {"linear", TG_OP_LINEAR, b_linear, NULL, 3,
+     {IN(2, S2(4, 3), NORMAL, true), IN(2, S2(5, 3), NORMAL, true), IN(1, T(5), NORMAL, true)}},
+    {"linear_no_bias", TG_OP_LINEAR, b_linear_nobias, NULL, 2, {IN(2, S2(4, 3), NORMAL, true), IN(2, S2(5, 3), NORMAL, true)}},
+    {"reshape", TG_OP_VIEW, b_reshape, NULL, 1, {IN(2, S2(2, 6), NORMAL, true)}},
+    {"flatten", TG_OP_VIEW, b_flatten, NULL, 1, {IN(3, S3(2, 3, 4), NORMAL, true)}},
+    {"sum", TG_OP_SUM, b_sum, NULL, 1, {IN(2, S2(2, 3), NORMAL, true)}},
+    {"mean", TG_OP_MEAN, b_mean, NULL, 1, {IN(2, S2(3, 4), NORMAL, true)}},
+    {"sum_axis", TG_OP_SUM_AXIS, b_sum_axis, NULL, 1, {IN(3, S3(2, 3, 4), NORMAL, true)}},
+    {"mean_axis", TG_OP_MEAN_AXIS, b_mean_axis, NULL, 1, {IN(3, S3(2, 3, 4), NORMAL, true)}},
+    {"max_axis", TG_OP_MAX_AXIS, b_max_axis1, NULL, 1, {IN(2, S2(3, 4), DISTINCT, true)}},
+    {"max_axis_keepdim", TG_OP_MAX_AXIS, b_max_axis0, NULL, 1, {IN(3, S3(3, 2, 2), DISTINCT, true)}},
+    {"softmax", TG_OP_SOFTMAX, b_softmax, NULL, 1, {IN(2, S2(3, 5), NORMAL, true)}},
+    {"softmax_axis0", TG_OP_SOFTMAX, b_softmax0, NULL, 1, {IN(2, S2(4, 3), NORMAL, true)}},
+    {"log_softmax", TG_OP_LOG_SOFTMAX, b_log_softmax, NULL, 1, {IN(3, S3(2, 3, 4), NORMAL, true)}},
+    {"dropout", TG_OP_DROPOUT, b_dropout, NULL, 1, {IN(2, S2(4, 5), NORMAL, true)}},
+    {"mse_loss", TG_OP_SQUARE, b_mse, NULL, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true)}},
+    {"mse_loss_sum", TG_OP_SQUARE, b_mse_sum, NULL, 2, {IN(1, T(5), NORMAL, true), IN(1, T(5), NORMAL, true)}},
+    {"l1_loss", TG_OP_ABS, b_l1, off_diagonal, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true)}},
+    {"smooth_l1_loss", TG_OP_HUBER, b_smooth_l1, NULL, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true)}},
+    {"smooth_l1_loss_beta", TG_OP_HUBER, b_smooth_l1_half, NULL, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true)}},
+    {"huber_loss", TG_OP_HUBER, b_huber, NULL, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true)}},
+    {"nll_loss", TG_OP_NLL, b_nll, NULL, 1, {IN(2, S2(4, 5), NORMAL, true)}},
+    {"nll_loss_weighted", TG_OP_NLL, b_nll_weighted, NULL, 1, {IN(2, S2(4, 5), NORMAL, true)}},
+    {"cross_entropy", TG_OP_CROSS_ENTROPY, b_ce, NULL, 1, {IN(2, S2(4, 5), NORMAL, true)}},
+    {"cross_entropy_options", TG_OP_CROSS_ENTROPY, b_ce_all_options, NULL, 1, {IN(2, S2(4, 5), NORMAL, true)}},
+    {"cross_entropy_none", TG_OP_CROSS_ENTROPY, b_ce_none, NULL, 1, {IN(2, S2(4, 5), NORMAL, true)}},
+    {"cross_entropy_probs", TG_OP_CROSS_ENTROPY, b_ce_probs, NULL, 2,
+     {IN(2, S2(3, 5), NORMAL, true), IN(2, S2(3, 5), ROW_PROB, true)}},
+    {"bce_loss", TG_OP_BCE, b_bce, NULL, 2, {IN(2, S2(3, 4), PROB, true), IN(2, S2(3, 4), PROB, true)}},
+    {"bce_loss_weighted", TG_OP_BCE, b_bce_weighted, NULL, 3,
+     {IN(2, S2(3, 4), PROB, true), IN(2, S2(3, 4), PROB, true), IN(1, T(4), POSITIVE, true)}},
+    {"bce_with_logits", TG_OP_BCE_LOGITS, b_bce_logits, NULL, 3,
+     {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), PROB, true), IN(1, T(4), POSITIVE, true)}},
+    {"bce_with_logits_weighted", TG_OP_BCE_LOGITS, b_bce_logits_weighted, NULL, 3,
+     {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), PROB, true), IN(2, S2(3, 1), POSITIVE, true)}},
+    {"kl_div", TG_OP_KL_DIV, b_kl_div, NULL, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), ROW_PROB, true)}},
+    {"kl_div_log_target", TG_OP_KL_DIV, b_kl_div_log, NULL, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true)}},
+    {"multi_margin_loss", TG_OP_MULTI_MARGIN, b_margin, off_hinges, 1, {IN(2, S2(4, 5), NORMAL, true)}},
+    {"multi_margin_loss_p2", TG_OP_MULTI_MARGIN, b_margin2, off_hinges, 1, {IN(2, S2(4, 5), NORMAL, true)}},
+    {"l1_penalty", TG_OP_ABS, b_l1_penalty, NULL, 2, {IN_KINK(2, S2(3, 4), 0.0f), IN_KINK(1, T(4), 0.0f)}},
+    {"l2_penalty", TG_OP_SQUARE, b_l2_penalty, NULL, 2, {IN(2, S2(3, 4), NORMAL, true), IN(1, T(4), NORMAL, true)}},
+    {"elastic_net_penalty", TG_OP_ABS, b_elastic, NULL, 2, {IN_KINK(2, S2(3, 4), 0.0f), IN_KINK(1, T(4), 0.0f)}},
+};
+
+enum { N_CASES = sizeof cases / sizeof cases[0] };
+
+/* ---- inputs ---- */
+
+static bool near_kink(const input_spec *s, float v)
+{
+    for (int k = 0; k < s->n_kinks; k++)
+        if (fabsf(v - s->kinks[k]) < 0.05f) return true;
+    return false;
+}
+
+static void fill(tg_tensor *t, const input_spec *s, tg_rng *rng)
+{
+    size_t n = t->size, row = (size_t)(t->ndim ? t->shape[t->ndim - 1] : 1);
+    for (size_t i = 0; i < n; i++) {
+        float u = tg_rng_uniform(rng), v;
+        switch (s->dist) {
+        case POSITIVE: v = 0.5f + 1.5f * u; break;
+        case AWAY: v = (0.5f + 1.5f * u) * (tg_rng_uniform(rng) < 0.5f ? -1.0f : 1.0f); break;
+        case PROB: v = 0.05f + 0.9f * u; break;
+        case ROW_PROB: v = 0.2f + u; break;
+        case DISTINCT: v = 0.3f * (float)i - 0.15f * (float)n + 0.05f * u; break;
+        default:
+            do v = tg_rng_normal(rng);
+            while (near_kink(s, v));
+            break;
+        }
+        t->data[i] = v;
+    }
+    if (s->dist == DISTINCT) /* shuffle the ladder so the maximum moves around */
+        for (size_t i = n - 1; i > 0; i--) {
+            size_t j = tg_rng_below(rng, (uint32_t)i + 1);
+            float tmp = t->data[i];
+            t->data[i] = t->data[j];
+            t->data[j] = tmp;
+        }
+    if (s->dist == ROW_PROB)
+        for (size_t r = 0; r < n / row; r++) {
+            double sum = tg__k_sum(row, t->data + r * row);
+            for (size_t i = 0; i < row; i++) t->data[r * row + i] = (float)(t->data[r * row + i] / sum);
+        }
+}
+
+static tg_tensor *run_case(tg_graph *g, tg_tensor *const *inputs, void *ctx)
+{
+    return ((const suite_case *)ctx)->build(g, inputs);
+}
+
+int tg_gradcheck_suite_size(void) { return N_CASES; }
+
+const char *tg_gradcheck_suite_name(int i) { return i >= 0 && i < N_CASES ? cases[i].name : NULL; }
+
+tg_op tg_gradcheck_suite_op(int i) { return i >= 0 && i < N_CASES ? cases[i].op : TG_OP_COUNT; }
+
+tg_status tg_gradcheck_suite_run(int i, uint64_t seed, tg_gradcheck_result *res)
+{
+    if (i < 0 || i >= N_CASES || !res) {
+        tg__error("tg_gradcheck_suite_run: case %d of %d%s", i, N_CASES, res ? "" : ", result NULL");
+        return TG_ERR_ARG;
+    }
+    const suite_case *c = &cases[i];
+    tg_tensor *in[3] = {NULL, NULL, NULL};
+    tg_rng rng;
+    tg_rng_seed(&rng, seed * 1000003u + (uint64_t)i);
+    tg_status s = TG_OK;
+    for (int k = 0; k < c->n_inputs && s == TG_OK; k++) {
+        in[k] = tg_zeros(NULL, c->in[k].ndim, c->in[k].shape);
+        if (!in[k]) s = TG_ERR_NOMEM;
+        else {
+            fill(in[k], &c->in[k], &rng);
+            s = tg_tensor_requires_grad(in[k], c->in[k].grad);
+        }
+    }
+    if (s == TG_OK && c->prepare) c->prepare(in);
+    if (s == TG_OK) s = tg_gradcheck(run_case, (void *)c, in, c->n_inputs, NULL, res);
+    for (int k = 0; k < 3; k++) tg_tensor_free(in[k]);
+    return s;
+}

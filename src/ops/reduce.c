@@ -1,0 +1,106 @@
+/* reduce.c — sum, mean and max, over everything or along one axis. */
+#include "../kernels/kernels.h"
+#include "../tg_internal.h"
+
+/* ---- sum / mean of all elements: y = s sum_i x_i (s = 1 or 1/size);
+ *      dx_i += s dy ---- */
+static tg_tensor *sum_all(const char *fn, tg_graph *g, tg_op op, tg_tensor *x, float scale)
+{
+    if (!TG__INPUTS_OK(fn, g, x)) return NULL;
+    tg_tensor *y = tg__op_new(fn, g, op, 0, NULL, x, NULL, NULL);
+    if (!y) return NULL;
+    y->fparam[0] = scale;
+    double sum = tg__k_sum(x->size, x->data);
+    y->data[0] = (float)(op == TG_OP_MEAN ? sum / (double)x->size : sum);
+    return y;
+}
+
+void tg__sum_backward(tg_tensor *y)
+{
+    tg_tensor *x = y->src[0];
+    if (x->requires_grad) tg__k_spread_axis(1, x->size, 1, y->grad, y->fparam[0], x->grad);
+}
+
+tg_tensor *tg_sum(tg_graph *g, tg_tensor *x) { return sum_all("tg_sum", g, TG_OP_SUM, x, 1.0f); }
+
+tg_tensor *tg_mean(tg_graph *g, tg_tensor *x)
+{
+    return sum_all("tg_mean", g, TG_OP_MEAN, x, x ? 1.0f / (float)x->size : 0.0f);
+}
+
+/* ---- sum / mean along an axis: y[o,i] = s sum_k x[o,k,i];
+ *      dx[o,k,i] += s dy[o,i] ---- */
+static tg_tensor *sum_axis(const char *fn, tg_graph *g, tg_op op, tg_tensor *x, int axis, bool keepdim)
+{
+    if (!TG__INPUTS_OK(fn, g, x) || (axis = tg__axis(fn, x, axis)) < 0) return NULL;
+    int shape[TG_MAX_DIMS];
+    int ndim = tg__reduced_shape(x, axis, keepdim, shape);
+    tg_tensor *y = tg__op_new(fn, g, op, ndim, shape, x, NULL, NULL);
+    if (!y) return NULL;
+    size_t outer, n, inner;
+    tg__split_axis(x, axis, &outer, &n, &inner);
+    y->iparam[0] = axis;
+    y->fparam[0] = op == TG_OP_MEAN_AXIS ? 1.0f / (float)n : 1.0f;
+    tg__k_sum_axis(outer, n, inner, x->data, y->data);
+    if (op == TG_OP_MEAN_AXIS)
+        for (size_t i = 0; i < y->size; i++) y->data[i] = (float)((double)y->data[i] / (double)n);
+    return y;
+}
+
+void tg__sum_axis_backward(tg_tensor *y)
+{
+    tg_tensor *x = y->src[0];
+    if (!x->requires_grad) return;
+    size_t outer, n, inner;
+    tg__split_axis(x, y->iparam[0], &outer, &n, &inner);
+    tg__k_spread_axis(outer, n, inner, y->grad, y->fparam[0], x->grad);
+}
+
+tg_tensor *tg_sum_axis(tg_graph *g, tg_tensor *x, int axis, bool keepdim)
+{
+    return sum_axis("tg_sum_axis", g, TG_OP_SUM_AXIS, x, axis, keepdim);
+}
+
+tg_tensor *tg_mean_axis(tg_graph *g, tg_tensor *x, int axis, bool keepdim)
+{
+    return sum_axis("tg_mean_axis", g, TG_OP_MEAN_AXIS, x, axis, keepdim);
+}
+
+/* ---- max along an axis: y[o,i] = max_k x[o,k,i]; the gradient goes to
+ * the first maximal element, whose index is saved for backward ---- */
+tg_tensor *tg_max_axis(tg_graph *g, tg_tensor *x, int axis, bool keepdim)
+{
+    static const char fn[] = "tg_max_axis";
+    if (!TG__INPUTS_OK(fn, g, x) || (axis = tg__axis(fn, x, axis)) < 0) return NULL;
+    int shape[TG_MAX_DIMS];
+    int ndim = tg__reduced_shape(x, axis, keepdim, shape);
+    tg_tensor *y = tg__op_new(fn, g, TG_OP_MAX_AXIS, ndim, shape, x, NULL, NULL);
+    if (!y || !(y->aux = tg__graph_alloc(fn, g, y->size * sizeof(int)))) return NULL;
+    size_t outer, n, inner;
+    tg__split_axis(x, axis, &outer, &n, &inner);
+    y->iparam[0] = axis;
+    tg__k_max_axis(outer, n, inner, x->data, y->data, y->aux);
+    return y;
+}
+
+void tg__max_axis_backward(tg_tensor *y)
+{
+    tg_tensor *x = y->src[0];
+    if (!x->requires_grad) return;
+    size_t outer, n, inner;
+    tg__split_axis(x, y->iparam[0], &outer, &n, &inner);
+    tg__k_max_axis_backward(outer, n, inner, y->aux, y->grad, x->grad);
+}
+
+tg_status tg_argmax(const tg_tensor *x, int axis, int *out)
+{
+    if (!x || !out) {
+        tg__error("tg_argmax: %s is NULL", x ? "out" : "tensor");
+        return TG_ERR_ARG;
+    }
+    if ((axis = tg__axis("tg_argmax", x, axis)) < 0) return TG_ERR_ARG;
+    size_t outer, n, inner;
+    tg__split_axis(x, axis, &outer, &n, &inner);
+    tg__k_max_axis(outer, n, inner, x->data, NULL, out);
+    return TG_OK;
+}

@@ -1,0 +1,102 @@
+/* tg_internal.h — what the library's own files share and users never see.
+ * Names here are tg__ (shared-private); anything file-local is static. */
+#ifndef TG_INTERNAL_H
+#define TG_INTERNAL_H
+
+#include "tg.h"
+
+/* Every buffer tg allocates starts on a cache line, so SIMD kernels may use
+ * aligned loads and two tensors never share a line. */
+#define TG_ALIGN 64
+
+/* tensor->flags */
+enum {
+    TG__OWNS_DATA = 1u,  /* data was allocated by tg (not borrowed, not a view) */
+    TG__MARK = 2u        /* reachable from the tensor being differentiated */
+};
+
+/* Aborts with file:line. Only for a broken internal invariant, never for a
+ * user's mistake (those return NULL or a status with a message). */
+_Noreturn void tg__assert_fail(const char *expr, const char *file, int line);
+#define TG_ASSERT(c) ((c) ? (void)0 : tg__assert_fail(#c, __FILE__, __LINE__))
+
+/* ---- errors (error.c) ---- */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+void tg__error(const char *fmt, ...);
+
+/* ---- memory (tensor.c) ---- */
+/* size bytes aligned to TG_ALIGN, or NULL. Free with free(). */
+void *tg__aligned_alloc(size_t size);
+/* Checks ndim and shape and returns the element count, or 0 with a message
+ * naming fn. */
+size_t tg__shape_size(const char *fn, int ndim, const int *shape);
+/* Sets ndim, shape (unused dimensions 1) and size. */
+void tg__set_shape(tg_tensor *t, int ndim, const int *shape, size_t size);
+
+/* ---- the graph (graph.c) ---- */
+/* True when an op may run: g is set, none of the n inputs is NULL (a NULL
+ * keeps the message of whatever failed first), and every input is standalone
+ * or owned by g. Otherwise sets a message naming fn and returns false. */
+bool tg__inputs_ok(const char *fn, tg_graph *g, int n, tg_tensor *const *inputs);
+#define TG__INPUTS_OK(fn, g, ...) \
+    tg__inputs_ok(fn, g, (int)(sizeof((tg_tensor *[]){__VA_ARGS__}) / sizeof(tg_tensor *)), \
+                  (tg_tensor *[]){__VA_ARGS__})
+
+/* A new tensor on g with no inputs recorded: data allocated (uninitialised)
+ * when with_data, else NULL for the caller to point somewhere. NULL with a
+ * message naming fn on a bad shape or when memory runs out. */
+tg_tensor *tg__node_new(const char *fn, tg_graph *g, tg_op op, int ndim, const int *shape,
+                        bool with_data);
+/* The result of op applied to a, b, c (unused ones NULL), with uninitialised
+ * data. It requires grad, and records its inputs for backward, when
+ * recording is on and an input requires grad. */
+tg_tensor *tg__op_new(const char *fn, tg_graph *g, tg_op op, int ndim, const int *shape,
+                      tg_tensor *a, tg_tensor *b, tg_tensor *c);
+/* The same, but sharing x's data (no copy): reshape, flatten. */
+tg_tensor *tg__view_new(const char *fn, tg_graph *g, tg_tensor *x, int ndim, const int *shape);
+/* bytes of scratch that lives as long as the graph's tensors (saved masks,
+ * indices, labels), or NULL with a message naming fn. */
+void *tg__graph_alloc(const char *fn, tg_graph *g, size_t bytes);
+
+/* ---- ops (ops/table.c) ---- */
+typedef void (*tg__backward_fn)(tg_tensor *y);
+typedef struct tg__op_info {
+    const char *name;
+    tg__backward_fn backward;   /* adds y's contribution to its inputs' grads */
+} tg__op_info;
+extern const tg__op_info tg__ops[TG_OP_COUNT];
+
+/* Every backward, each beside its forward in src/ops and src/nn. */
+void tg__view_backward(tg_tensor *y);
+void tg__binary_backward(tg_tensor *y);
+void tg__unary_backward(tg_tensor *y);
+void tg__matmul_backward(tg_tensor *y);
+void tg__transpose_backward(tg_tensor *y);
+void tg__linear_backward(tg_tensor *y);
+void tg__sum_backward(tg_tensor *y);
+void tg__sum_axis_backward(tg_tensor *y);
+void tg__max_axis_backward(tg_tensor *y);
+void tg__softmax_backward(tg_tensor *y);
+void tg__dropout_backward(tg_tensor *y);
+void tg__nll_backward(tg_tensor *y);
+void tg__cross_entropy_backward(tg_tensor *y);
+void tg__bce_backward(tg_tensor *y);
+void tg__bce_logits_backward(tg_tensor *y);
+void tg__kl_div_backward(tg_tensor *y);
+void tg__multi_margin_backward(tg_tensor *y);
+
+/* ---- elementwise (ops/arith.c) ---- */
+/* A unary op y = f(x) from tg__unary_kernels, with scalar arguments p0, p1. */
+tg_tensor *tg__unary(const char *fn, tg_graph *g, tg_op op, tg_tensor *x, float p0, float p1);
+
+/* ---- shape helpers (ops/shape.c) ---- */
+/* axis in [-ndim, ndim) made non-negative, or -1 with a message naming fn. */
+int tg__axis(const char *fn, const tg_tensor *x, int axis);
+/* x seen as (outer, n, inner) around axis: n = shape[axis]. */
+void tg__split_axis(const tg_tensor *x, int axis, size_t *outer, size_t *n, size_t *inner);
+/* x's shape without axis (keepdim false) or with it set to 1 (keepdim true). */
+int tg__reduced_shape(const tg_tensor *x, int axis, bool keepdim, int *shape);
+
+#endif /* TG_INTERNAL_H */

@@ -1,0 +1,226 @@
+/* check_torch_ref.c — every op and loss against PyTorch: the same inputs, the
+ * forward values and the gradients of sum(upstream * output) that
+ * tests/fixtures/gen_fixtures.py recorded from torch. */
+#include "tg_test.h"
+
+#include "fixtures/torch_ref.h"
+
+/* float32 on both sides; the rest is summation order and libm's last bits. */
+#define RTOL 1e-5
+#define ATOL 1e-6
+
+typedef tg_tensor *(*builder)(tg_graph *g, tg_tensor *const *in, const int *labels);
+
+typedef struct named_builder {
+    const char *name;
+    builder build;
+} named_builder;
+
+#define B(name, expr)                                                                              \
+    static tg_tensor *b_##name(tg_graph *g, tg_tensor *const *in, const int *labels)               \
+    {                                                                                              \
+        (void)labels;                                                                              \
+        return expr;                                                                               \
+    }
+
+B(add, tg_add(g, in[0], in[1]))
+B(sub, tg_sub(g, in[0], in[1]))
+B(mul, tg_mul(g, in[0], in[1]))
+B(mul_self, tg_mul(g, in[0], in[0]))
+B(div, tg_div(g, in[0], in[1]))
+B(neg, tg_neg(g, in[0]))
+B(add_scalar, tg_add_scalar(g, in[0], 0.7f))
+B(mul_scalar, tg_mul_scalar(g, in[0], -1.3f))
+B(pow, tg_pow(g, in[0], 2.5f))
+B(pow_integer, tg_pow(g, in[0], 3.0f))
+B(pow_zero, tg_pow(g, in[0], 0.0f))
+B(pow_negative, tg_pow(g, in[0], -1.5f))
+B(exp, tg_exp(g, in[0]))
+B(log, tg_log(g, in[0]))
+B(sqrt, tg_sqrt(g, in[0]))
+B(abs, tg_abs(g, in[0]))
+B(square, tg_square(g, in[0]))
+B(clamp, tg_clamp(g, in[0], -0.5f, 0.8f))
+B(clamp_inverted, tg_clamp(g, in[0], 1.0f, 0.5f))
+B(relu, tg_relu(g, in[0]))
+B(leaky_relu, tg_leaky_relu(g, in[0], 0.1f))
+B(sigmoid, tg_sigmoid(g, in[0]))
+B(tanh, tg_tanh(g, in[0]))
+B(gelu, tg_gelu(g, in[0]))
+B(softplus, tg_softplus(g, in[0], 1.0f, 20.0f))
+B(softplus_beta, tg_softplus(g, in[0], 2.0f, 1.0f))
+B(matmul, tg_matmul(g, in[0], in[1]))
+B(transpose, tg_transpose(g, in[0]))
+B(linear, tg_linear(g, in[0], in[1], in[2]))
+B(linear_no_bias, tg_linear(g, in[0], in[1], NULL))
+B(reshape, tg_reshape(g, in[0], 2, (int[]){3, 4}))
+B(flatten, tg_flatten(g, in[0], 1))
+B(flatten_all, tg_flatten(g, in[0], 0))
+B(sum, tg_sum(g, in[0]))
+B(mean, tg_mean(g, in[0]))
+B(sum_axis, tg_sum_axis(g, in[0], 1, false))
+B(sum_axis_keepdim, tg_sum_axis(g, in[0], 0, true))
+B(mean_axis, tg_mean_axis(g, in[0], -1, true))
+B(max_axis, tg_max_axis(g, in[0], 1, false))
+B(max_axis_keepdim, tg_max_axis(g, in[0], 0, true))
+B(softmax, tg_softmax(g, in[0], -1))
+B(softmax_axis0, tg_softmax(g, in[0], 0))
+B(log_softmax, tg_log_softmax(g, in[0], 1))
+B(log_softmax_last, tg_log_softmax(g, in[0], -1))
+B(mse_mean, tg_mse_loss(g, in[0], in[1], TG_REDUCE_MEAN))
+B(mse_sum, tg_mse_loss(g, in[0], in[1], TG_REDUCE_SUM))
+B(mse_none, tg_mse_loss(g, in[0], in[1], TG_REDUCE_NONE))
+B(l1_mean, tg_l1_loss(g, in[0], in[1], TG_REDUCE_MEAN))
+B(l1_none, tg_l1_loss(g, in[0], in[1], TG_REDUCE_NONE))
+B(smooth_l1_mean, tg_smooth_l1_loss(g, in[0], in[1], 1.0f, TG_REDUCE_MEAN))
+B(smooth_l1_beta_sum, tg_smooth_l1_loss(g, in[0], in[1], 0.5f, TG_REDUCE_SUM))
+B(smooth_l1_beta0, tg_smooth_l1_loss(g, in[0], in[1], 0.0f, TG_REDUCE_MEAN))
+B(huber_mean, tg_huber_loss(g, in[0], in[1], 1.0f, TG_REDUCE_MEAN))
+B(huber_delta_none, tg_huber_loss(g, in[0], in[1], 0.7f, TG_REDUCE_NONE))
+B(nll_mean, tg_nll_loss(g, in[0], labels, NULL))
+B(nll_weighted_ignore,
+  tg_nll_loss(g, in[0], labels, &(tg_class_loss_opts){.weight = in[1], .ignore = true, .ignore_index = 3}))
+B(nll_sum, tg_nll_loss(g, in[0], labels, &(tg_class_loss_opts){.reduction = TG_REDUCE_SUM}))
+B(nll_none_default_ignore,
+  tg_nll_loss(g, in[0], labels,
+              &(tg_class_loss_opts){.reduction = TG_REDUCE_NONE, .ignore = true, .ignore_index = -100}))
+B(cross_entropy, tg_cross_entropy(g, in[0], labels, NULL))
+B(cross_entropy_options,
+  tg_cross_entropy(g, in[0], labels,
+                   &(tg_class_loss_opts){.weight = in[1], .ignore = true, .ignore_index = 3, .label_smoothing = 0.2f}))
+B(cross_entropy_none_smooth,
+  tg_cross_entropy(g, in[0], labels, &(tg_class_loss_opts){.reduction = TG_REDUCE_NONE, .label_smoothing = 0.1f}))
+B(cross_entropy_sum_weighted,
+  tg_cross_entropy(g, in[0], labels, &(tg_class_loss_opts){.reduction = TG_REDUCE_SUM, .weight = in[1]}))
+B(cross_entropy_all_ignored,
+  tg_cross_entropy(g, in[0], labels, &(tg_class_loss_opts){.ignore = true, .ignore_index = 3}))
+B(cross_entropy_probs, tg_cross_entropy_probs(g, in[0], in[1], NULL))
+B(cross_entropy_probs_options,
+  tg_cross_entropy_probs(g, in[0], in[1], &(tg_class_loss_opts){.weight = in[2], .label_smoothing = 0.1f}))
+B(bce_mean, tg_bce_loss(g, in[0], in[1], NULL, TG_REDUCE_MEAN))
+B(bce_weighted_sum, tg_bce_loss(g, in[0], in[1], in[2], TG_REDUCE_SUM))
+B(bce_none, tg_bce_loss(g, in[0], in[1], NULL, TG_REDUCE_NONE))
+B(bce_logits_pos_weight, tg_bce_with_logits(g, in[0], in[1], NULL, in[2], TG_REDUCE_MEAN))
+B(bce_logits_weight_none, tg_bce_with_logits(g, in[0], in[1], in[2], NULL, TG_REDUCE_NONE))
+B(bce_logits_mean, tg_bce_with_logits(g, in[0], in[1], NULL, NULL, TG_REDUCE_MEAN))
+B(kl_div_mean, tg_kl_div(g, in[0], in[1], false, TG_REDUCE_MEAN))
+B(kl_div_sum, tg_kl_div(g, in[0], in[1], false, TG_REDUCE_SUM))
+B(kl_div_log_target_batchmean, tg_kl_div(g, in[0], in[1], true, TG_REDUCE_BATCHMEAN))
+B(multi_margin, tg_multi_margin_loss(g, in[0], labels, 1, 1.0f, NULL, TG_REDUCE_MEAN))
+B(multi_margin_p2_weighted_sum, tg_multi_margin_loss(g, in[0], labels, 2, 0.5f, in[1], TG_REDUCE_SUM))
+B(multi_margin_none, tg_multi_margin_loss(g, in[0], labels, 1, 1.0f, NULL, TG_REDUCE_NONE))
+B(l1_penalty, tg_l1_penalty(g, in, 2, 0.3f))
+B(l2_penalty, tg_l2_penalty(g, in, 2, 0.3f))
+B(elastic_net_penalty, tg_elastic_net_penalty(g, in, 2, 0.2f, 0.4f))
+
+/* Fixture name -> tg builder. A fixture without a builder, or a builder
+ * without a fixture, fails the tests below. */
+static const named_builder builders[] = {
+    {"add", b_add}, {"add_broadcast", b_add}, {"add_scalar_tensor", b_add},
+    {"sub_broadcast", b_sub}, {"sub_outer", b_sub},
+    {"mul", b_mul}, {"mul_broadcast", b_mul}, {"mul_4d", b_mul}, {"mul_self", b_mul_self},
+    {"div", b_div}, {"div_broadcast", b_div},
+    {"neg", b_neg}, {"add_scalar", b_add_scalar}, {"mul_scalar", b_mul_scalar},
+    {"pow", b_pow}, {"pow_integer", b_pow_integer}, {"pow_zero", b_pow_zero}, {"pow_negative", b_pow_negative},
+    {"exp", b_exp}, {"log", b_log}, {"sqrt", b_sqrt}, {"abs", b_abs}, {"square", b_square},
+    {"clamp", b_clamp}, {"clamp_inverted", b_clamp_inverted},
+    {"relu", b_relu}, {"leaky_relu", b_leaky_relu}, {"sigmoid", b_sigmoid}, {"tanh", b_tanh},
+    {"gelu", b_gelu}, {"softplus", b_softplus}, {"softplus_beta", b_softplus_beta},
+    {"matmul", b_matmul}, {"matmul_row_col", b_matmul}, {"transpose", b_transpose},
+    {"linear", b_linear}, {"linear_no_bias", b_linear_no_bias},
+    {"reshape", b_reshape}, {"flatten", b_flatten}, {"flatten_all", b_flatten_all},
+    {"sum", b_sum}, {"mean", b_mean}, {"sum_axis", b_sum_axis}, {"sum_axis_keepdim", b_sum_axis_keepdim},
+    {"mean_axis", b_mean_axis}, {"max_axis_ties", b_max_axis}, {"max_axis_keepdim", b_max_axis_keepdim},
+    {"softmax", b_softmax}, {"softmax_axis0", b_softmax_axis0}, {"log_softmax", b_log_softmax},
+    {"softmax_huge", b_softmax}, {"log_softmax_huge", b_log_softmax_last},
+    {"mse_mean", b_mse_mean}, {"mse_sum", b_mse_sum}, {"mse_none", b_mse_none},
+    {"l1_mean", b_l1_mean}, {"l1_none", b_l1_none},
+    {"smooth_l1_mean", b_smooth_l1_mean}, {"smooth_l1_beta_sum", b_smooth_l1_beta_sum},
+    {"smooth_l1_beta0", b_smooth_l1_beta0}, {"huber_mean", b_huber_mean}, {"huber_delta_none", b_huber_delta_none},
+    {"nll_mean", b_nll_mean}, {"nll_weighted_ignore", b_nll_weighted_ignore}, {"nll_sum", b_nll_sum},
+    {"nll_none_default_ignore", b_nll_none_default_ignore},
+    {"cross_entropy", b_cross_entropy}, {"cross_entropy_options", b_cross_entropy_options},
+    {"cross_entropy_none_smooth", b_cross_entropy_none_smooth},
+    {"cross_entropy_sum_weighted", b_cross_entropy_sum_weighted},
+    {"cross_entropy_all_ignored", b_cross_entropy_all_ignored}, {"cross_entropy_huge", b_cross_entropy},
+    {"cross_entropy_probs", b_cross_entropy_probs}, {"cross_entropy_probs_options", b_cross_entropy_probs_options},
+    {"bce_mean", b_bce_mean}, {"bce_weighted_sum", b_bce_weighted_sum}, {"bce_saturated", b_bce_none},
+    {"bce_logits_pos_weight", b_bce_logits_pos_weight}, {"bce_logits_weight_none", b_bce_logits_weight_none},
+    {"bce_logits_huge", b_bce_logits_mean},
+    {"kl_div_mean", b_kl_div_mean}, {"kl_div_zero_target_sum", b_kl_div_sum},
+    {"kl_div_log_target_batchmean", b_kl_div_log_target_batchmean},
+    {"multi_margin", b_multi_margin}, {"multi_margin_p2_weighted_sum", b_multi_margin_p2_weighted_sum},
+    {"multi_margin_none", b_multi_margin_none},
+    {"l1_penalty", b_l1_penalty}, {"l2_penalty", b_l2_penalty}, {"elastic_net_penalty", b_elastic_net_penalty},
+};
+
+enum { N_BUILDERS = sizeof builders / sizeof builders[0] };
+
+static builder find_builder(const char *name)
+{
+    for (int i = 0; i < N_BUILDERS; i++)
+        if (!strcmp(builders[i].name, name)) return builders[i].build;
+    return NULL;
+}
+
+static size_t ref_size(const ref_tensor *r)
+{
+    size_t n = 1;
+    for (int d = 0; d < r->ndim; d++) n *= (size_t)r->shape[d];
+    return n;
+}
+
+static void assert_shape_is(const tg_tensor *t, const ref_tensor *r, const char *what)
+{
+    ck_assert_msg(t->ndim == r->ndim, "%s has %d dimensions, torch %d", what, t->ndim, r->ndim);
+    for (int d = 0; d < r->ndim; d++)
+        ck_assert_msg(t->shape[d] == r->shape[d], "%s dimension %d is %d, torch %d", what, d, t->shape[d], r->shape[d]);
+}
+
+START_TEST(test_torch_ref_case)
+{
+    const ref_case *c = &torch_ref[_i];
+    builder build = find_builder(c->name);
+    ck_assert_msg(build != NULL, "fixture %s has no tg builder", c->name);
+    tg_tensor *in[3] = {NULL, NULL, NULL};
+    for (int k = 0; k < c->n_inputs; k++) {
+        in[k] = tg_from_data(NULL, c->input[k].data, c->input[k].ndim, c->input[k].shape);
+        ck_assert_ptr_nonnull(in[k]);
+        ck_assert_int_eq(tg_tensor_requires_grad(in[k], c->grad[k].ndim >= 0), TG_OK);
+    }
+    tg_graph *g = tg_graph_new();
+    tg_tensor *y = build(g, in, c->labels);
+    ck_assert_msg(y != NULL, "%s: %s", c->name, tg_last_error());
+    assert_shape_is(y, &c->output, "output");
+    ck_assert_close_array(y->data, c->output.data, ref_size(&c->output), RTOL, ATOL);
+    if (y->requires_grad) {
+        ck_assert_int_eq(tg_backward_grad(y, c->upstream.data), TG_OK);
+        for (int k = 0; k < c->n_inputs; k++)
+            if (c->grad[k].ndim >= 0) ck_assert_close_array(in[k]->grad, c->grad[k].data, in[k]->size, RTOL, ATOL);
+    }
+    tg_graph_free(g);
+    for (int k = 0; k < 3; k++) tg_tensor_free(in[k]);
+}
+END_TEST
+
+START_TEST(test_torch_ref_every_builder_has_a_fixture)
+{
+    for (int i = 0; i < N_BUILDERS; i++) {
+        int found = 0;
+        for (int k = 0; k < N_TORCH_REF && !found; k++) found = !strcmp(torch_ref[k].name, builders[i].name);
+        ck_assert_msg(found, "builder %s has no fixture: regenerate with make fixtures", builders[i].name);
+    }
+}
+END_TEST
+
+static Suite *torch_ref_suite(void)
+{
+    Suite *s = suite_create("torch_ref");
+    TCase *tc = tcase_create("vs_pytorch");
+    tcase_add_loop_test(tc, test_torch_ref_case, 0, N_TORCH_REF);
+    tcase_add_test(tc, test_torch_ref_every_builder_has_a_fixture);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TG_TEST_MAIN(torch_ref_suite)
