@@ -2,7 +2,8 @@
 #   make            build/libtg.a, build/libtg.so, build/tg
 #   make demo       install what is missing, build, run the demo
 #   make check      install what is missing, build, run every test
-#   make check SANITIZE=1   the same under AddressSanitizer + UBSan
+#   make check SANITIZE=1   the same under AddressSanitizer + UBSan (in build-san/)
+#   make check CC=clang BUILD=build-clang   with another compiler, beside the first
 #   make install PREFIX=/usr/local
 #   make fixtures   regenerate tests/fixtures from PyTorch (needs python3-torch)
 
@@ -12,11 +13,14 @@ OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -fPIC -Iinclude $(OPT) $(CFLAGS)
 LDLIBS_ALL = -lm $(LDLIBS)
 
-BUILD = build
 ifeq ($(SANITIZE),1)
-BUILD = build-san
+BUILD ?= build-san
 CFLAGS_ALL += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
+# One process for the whole suite, so LeakSanitizer sees every test's leaks.
+TEST_ENV = CK_FORK=no
+else
+BUILD ?= build
 endif
 
 # The Debian packages each job needs (see scripts/deps.sh).
@@ -76,7 +80,7 @@ check: deps-check
 	@$(MAKE) --no-print-directory test
 
 test: all $(TESTS) $(EXAMPLES)
-	@BUILD=$(BUILD) CC="$(CC)" CFLAGS="$(CFLAGS_ALL)" LDFLAGS="$(LDFLAGS)" tests/run.sh $(TESTS)
+	@$(TEST_ENV) BUILD=$(BUILD) CC="$(CC)" CFLAGS="$(CFLAGS_ALL)" LDFLAGS="$(LDFLAGS)" tests/run.sh $(TESTS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
@@ -95,4 +99,4 @@ fixtures:
 	/usr/bin/python3 tests/fixtures/gen_fixtures.py > tests/fixtures/torch_ref.h
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-clang

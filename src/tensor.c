@@ -75,17 +75,22 @@ nomem:
 
 /* ---- creation ---- */
 
-tg_tensor *tg_full(tg_graph *g, int ndim, const int *shape, float value)
+static tg_tensor *filled(const char *fn, tg_graph *g, int ndim, const int *shape, float value)
 {
-    tg_tensor *t = tensor_new("tg_full", g, ndim, shape, true);
+    tg_tensor *t = tensor_new(fn, g, ndim, shape, true);
     if (t)
         for (size_t i = 0; i < t->size; i++) t->data[i] = value;
     return t;
 }
 
-tg_tensor *tg_zeros(tg_graph *g, int ndim, const int *shape) { return tg_full(g, ndim, shape, 0.0f); }
+tg_tensor *tg_full(tg_graph *g, int ndim, const int *shape, float value)
+{
+    return filled("tg_full", g, ndim, shape, value);
+}
 
-tg_tensor *tg_ones(tg_graph *g, int ndim, const int *shape) { return tg_full(g, ndim, shape, 1.0f); }
+tg_tensor *tg_zeros(tg_graph *g, int ndim, const int *shape) { return filled("tg_zeros", g, ndim, shape, 0.0f); }
+
+tg_tensor *tg_ones(tg_graph *g, int ndim, const int *shape) { return filled("tg_ones", g, ndim, shape, 1.0f); }
 
 tg_tensor *tg_arange(tg_graph *g, float start, float stop, float step)
 {
@@ -122,20 +127,25 @@ tg_tensor *tg_from_blob(tg_graph *g, float *data, int ndim, const int *shape)
     return t;
 }
 
-tg_tensor *tg_uniform(tg_graph *g, tg_rng *rng, float lo, float hi, int ndim, const int *shape)
+static tg_tensor *uniform(const char *fn, tg_graph *g, tg_rng *rng, float lo, float hi, int ndim, const int *shape)
 {
     if (!rng || !(lo <= hi)) {
-        tg__error("tg_uniform: %s", rng ? "needs lo <= hi" : "rng is NULL");
+        tg__error("%s: %s", fn, rng ? "needs lo <= hi" : "rng is NULL");
         return NULL;
     }
-    tg_tensor *t = tensor_new("tg_uniform", g, ndim, shape, true);
+    tg_tensor *t = tensor_new(fn, g, ndim, shape, true);
     if (t) tg_init_uniform(t, lo, hi, rng);
     return t;
 }
 
+tg_tensor *tg_uniform(tg_graph *g, tg_rng *rng, float lo, float hi, int ndim, const int *shape)
+{
+    return uniform("tg_uniform", g, rng, lo, hi, ndim, shape);
+}
+
 tg_tensor *tg_rand(tg_graph *g, tg_rng *rng, int ndim, const int *shape)
 {
-    return tg_uniform(g, rng, 0.0f, 1.0f, ndim, shape);
+    return uniform("tg_rand", g, rng, 0.0f, 1.0f, ndim, shape);
 }
 
 tg_tensor *tg_randn(tg_graph *g, tg_rng *rng, int ndim, const int *shape)

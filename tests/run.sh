@@ -3,6 +3,7 @@
 # fails if anything failed. Prints the total number of checks.
 set -u
 BUILD=${BUILD:-build}
+export TG_BIN=${TG_BIN:-$BUILD/tg}
 total=0
 failed=0
 for t in "$@"; do
@@ -22,6 +23,18 @@ if ${CC:-cc} ${CFLAGS:-} ${LDFLAGS:-} -o "$example" "$example.c" "$BUILD/libtg.a
 else
     echo "header example: FAILED" >&2
     failed=$((failed + 1))
+fi
+
+# The README's program is examples/readme_fit.c, and prints what the README says.
+awk '/^## tg in 30 lines/{f=1} f&&/^```c$/{p=1;next} p&&/^```$/{exit} p' README.md > "$BUILD/tests/readme_fit.c"
+if ! cmp -s "$BUILD/tests/readme_fit.c" examples/readme_fit.c; then
+    echo "README: its 30-line program differs from examples/readme_fit.c" >&2
+    failed=$((failed + 1))
+elif [ "$("$BUILD/examples/readme_fit")" != "w = 2.000, b = -1.000" ]; then
+    echo "README: examples/readme_fit printed something else than the README says" >&2
+    failed=$((failed + 1))
+else
+    echo "README program: matches examples/readme_fit.c and prints what it says"
 fi
 
 echo "total: $total checks in $# programs, $failed failed"

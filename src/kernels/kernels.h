@@ -89,8 +89,9 @@ void tg__k_softmax(size_t outer, size_t n, size_t inner, const float *x, float *
  *   log_softmax: dx = dy - e^y sum(dy)                                       */
 void tg__k_softmax_backward(size_t outer, size_t n, size_t inner, const float *y, const float *dy,
                             float *dx, bool log);
-/* lse[r] = log sum_c e^x[r,c] for the rows of x (rows,cols), stable; in
- * double so that lse - x keeps its digits when the logits are huge. */
-void tg__k_logsumexp_rows(size_t rows, size_t cols, const float *x, double *lse);
+/* For the rows of x (rows,cols): max[r] = max_c x[r,c] and
+ * log_sum[r] = log sum_c e^(x[r,c] - max[r]), so that
+ * log softmax = (x - max) - log_sum keeps its digits for huge logits. */
+void tg__k_logsumexp_rows(size_t rows, size_t cols, const float *x, float *max, float *log_sum);
 
 #endif /* TG_KERNELS_H */

@@ -92,7 +92,7 @@ void tg__k_softmax_backward(size_t outer, size_t n, size_t inner, const float *y
         }
 }
 
-void tg__k_logsumexp_rows(size_t rows, size_t cols, const float *x, double *lse)
+void tg__k_logsumexp_rows(size_t rows, size_t cols, const float *x, float *max, float *log_sum)
 {
     for (size_t r = 0; r < rows; r++) {
         const float *row = x + r * cols;
@@ -100,6 +100,7 @@ void tg__k_logsumexp_rows(size_t rows, size_t cols, const float *x, double *lse)
         for (size_t c = 1; c < cols; c++) m = fmaxf(m, row[c]);
         double sum = 0.0;
         for (size_t c = 0; c < cols; c++) sum += exp((double)row[c] - m);
-        lse[r] = m + log(sum);
+        max[r] = m;
+        log_sum[r] = (float)log(sum);
     }
 }

@@ -87,7 +87,8 @@ static const tg_class_loss_opts class_defaults = {
 typedef struct class_loss {
     int *labels;          /* (N) copied, or NULL for probability targets */
     float *weight;        /* (C) copied, or NULL for all 1 */
-    double *lse;          /* (N) log sum_c e^x_nc (cross-entropy) */
+    float *row_max;       /* (N) max_c x_nc (cross-entropy) */
+    float *row_log_sum;   /* (N) log sum_c e^(x_nc - max) */
     float *rows;          /* (N) per-row losses before reduction */
     tg_reduction reduction;
     bool ignore;
@@ -158,7 +159,9 @@ static tg_tensor *class_loss_new(const char *fn, tg_graph *g, tg_op op, tg_tenso
     *cl = (class_loss){.reduction = o->reduction, .ignore = o->ignore, .ignore_index = o->ignore_index,
                        .eps = o->label_smoothing};
     y->aux = cl;
-    if (!(cl->lse = tg__graph_alloc(fn, g, (size_t)N * sizeof *cl->lse))) return NULL;
+    if (!(cl->row_max = tg__graph_alloc(fn, g, (size_t)N * sizeof *cl->row_max)) ||
+        !(cl->row_log_sum = tg__graph_alloc(fn, g, (size_t)N * sizeof *cl->row_log_sum)))
+        return NULL;
     if (!(cl->rows = none ? y->data : tg__graph_alloc(fn, g, (size_t)N * sizeof *cl->rows))) return NULL;
     if (labels) {
         if (!(cl->labels = tg__graph_alloc(fn, g, (size_t)N * sizeof *cl->labels))) return NULL;
@@ -228,13 +231,19 @@ void tg__nll_backward(tg_tensor *y)
     }
 }
 
-/* ---- cross_entropy, fused with log_softmax. With log p_nc = x_nc - lse_n,
- *   l_n = sum_c a_nc (lse_n - x_nc),  a_nc = w_c ((1-eps) t_nc + eps/C),
+/* ---- cross_entropy, fused with log_softmax:
+ *   l_n = -sum_c a_nc log p_nc,  a_nc = w_c ((1-eps) t_nc + eps/C),
  * t_n the one-hot label or the given probabilities; then
  *   dx_nc += g_n (p_nc sum_k a_nk - a_nc),
- *   dt_nc += g_n (1-eps) w_c (lse_n - x_nc)   (probability targets).
+ *   dt_nc -= g_n (1-eps) w_c log p_nc   (probability targets).
  * For a label, w_c t_nc = w[y_n] [c = y_n]: torch's nll term, and the eps/C
- * term is torch's smoothing term. ---- */
+ * term is torch's smoothing term. log p = (x - max) - log_sum, in that order,
+ * as torch's log_softmax: it stays exact for logits like 1e30. ---- */
+
+static float log_p(const class_loss *cl, const float *xr, size_t n, size_t c)
+{
+    return (xr[c] - cl->row_max[n]) - cl->row_log_sum[n];
+}
 
 static float ce_coef(const class_loss *cl, const float *t_row, int label, size_t c, size_t C)
 {
@@ -251,13 +260,13 @@ static tg_tensor *cross_entropy(const char *fn, tg_graph *g, tg_tensor *x, const
     if (!y) return NULL;
     class_loss *cl = y->aux;
     size_t N = (size_t)x->shape[0], C = (size_t)x->shape[1];
-    tg__k_logsumexp_rows(N, C, x->data, cl->lse);
+    tg__k_logsumexp_rows(N, C, x->data, cl->row_max, cl->row_log_sum);
     for (size_t n = 0; n < N; n++) {
         double l = 0.0;
         const float *xr = x->data + n * C, *tr = probs ? probs->data + n * C : NULL;
         int label = labels ? labels[n] : -1;
         for (size_t c = 0; c < C && !ignored(cl, n); c++)
-            l += ce_coef(cl, tr, label, c, C) * (cl->lse[n] - xr[c]);
+            l -= (double)ce_coef(cl, tr, label, c, C) * log_p(cl, xr, n, c);
         cl->rows[n] = (float)l;
     }
     finish_rows(y, cl, N);
@@ -297,13 +306,13 @@ void tg__cross_entropy_backward(tg_tensor *y)
             double total = 0.0;
             for (size_t c = 0; c < C; c++) total += ce_coef(cl, tr, label, c, C);
             for (size_t c = 0; c < C; c++) {
-                float p = (float)exp(xr[c] - cl->lse[n]);
+                float p = expf(log_p(cl, xr, n, c));
                 x->grad[n * C + c] += gn * (p * (float)total - ce_coef(cl, tr, label, c, C));
             }
         }
         if (probs && probs->requires_grad)
             for (size_t c = 0; c < C; c++)
-                probs->grad[n * C + c] += gn * (1.0f - cl->eps) * class_weight(cl, (int)c) * (float)(cl->lse[n] - xr[c]);
+                probs->grad[n * C + c] -= gn * (1.0f - cl->eps) * class_weight(cl, (int)c) * log_p(cl, xr, n, c);
     }
 }
 

@@ -1,0 +1,514 @@
+/* check_graph.c — the graph: backward's order and accumulation, recording
+ * on and off, detach, errors and their messages, memory reuse, DOT, and the
+ * gradient checker itself. Expected gradients come from the chain rule worked
+ * out in each test. */
+#include "tg_test.h"
+
+static tg_tensor *param(int n, const float *values)
+{
+    tg_tensor *t = tg_from_data(NULL, values, 1, (int[]){n});
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(tg_tensor_requires_grad(t, true), TG_OK);
+    return t;
+}
+
+/* ---- backward ---- */
+
+START_TEST(test_graph_chain_rule)
+{
+    /* L = sum((2x + 1)^2): dL/dx = 4 (2x + 1) */
+    const float xs[] = {-1.5f, 0.0f, 0.25f, 2.0f};
+    tg_tensor *x = param(4, xs);
+    tg_graph *g = tg_graph_new();
+    tg_tensor *loss = tg_sum(g, tg_square(g, tg_add_scalar(g, tg_mul_scalar(g, x, 2.0f), 1.0f)));
+    ck_assert_ptr_nonnull(loss);
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    double want_loss = 0;
+    for (int i = 0; i < 4; i++) {
+        ck_assert_close(x->grad[i], 4.0 * (2.0 * xs[i] + 1.0), 1e-6, 1e-6);
+        want_loss += (2.0 * xs[i] + 1) * (2.0 * xs[i] + 1);
+    }
+    ck_assert_close(loss->data[0], want_loss, 1e-6, 0);
+    tg_graph_free(g);
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_graph_reused_node_sums_gradients)
+{
+    /* y = x * x + x uses x three times: dy/dx = 2x + 1 */
+    const float xs[] = {-2.0f, 0.5f, 3.0f};
+    tg_tensor *x = param(3, xs);
+    tg_graph *g = tg_graph_new();
+    ck_assert_int_eq(tg_backward(tg_sum(g, tg_add(g, tg_mul(g, x, x), x))), TG_OK);
+    for (int i = 0; i < 3; i++) ck_assert_close(x->grad[i], 2.0 * xs[i] + 1.0, 1e-6, 0);
+    tg_graph_free(g);
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_graph_diamond)
+{
+    /* a = x + 1; L = sum(a^2 + 3a): the intermediate a feeds two branches,
+     * dL/da = 2a + 3 must be complete before it flows on to x. */
+    const float xs[] = {0.5f, -4.0f};
+    tg_tensor *x = param(2, xs);
+    tg_graph *g = tg_graph_new();
+    tg_tensor *a = tg_add_scalar(g, x, 1.0f);
+    ck_assert_int_eq(tg_backward(tg_sum(g, tg_add(g, tg_square(g, a), tg_mul_scalar(g, a, 3.0f)))), TG_OK);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_close(a->grad[i], 2.0 * (xs[i] + 1) + 3.0, 1e-6, 0);
+        ck_assert_close(x->grad[i], 2.0 * (xs[i] + 1) + 3.0, 1e-6, 0);
+    }
+    tg_graph_free(g);
+    tg_tensor_free(x);
+}
+END_TEST
+
+/* A chain of n ops: x -> c x -> c^2 x ... with c = 1 + 1/n, so
+ * d/dx = c^n ~ e. Backward walks it without recursion, so depth is no limit.
+ * Each float multiply may round by 2^-24 relative: n of them bound the error. */
+static void check_chain(int n)
+{
+    tg_tensor *x = param(1, (float[]){1.0f});
+    tg_graph *g = tg_graph_new();
+    tg_tensor *h = x;
+    float c = 1.0f + 1.0f / (float)n;
+    for (int i = 0; i < n; i++) h = tg_mul_scalar(g, h, c);
+    ck_assert_int_eq(tg_graph_size(g), n);
+    ck_assert_int_eq(tg_backward(h), TG_OK);
+    double want = pow(c, n), rtol = n * 0x1p-24;
+    ck_assert_close(x->grad[0], want, rtol, 0);
+    ck_assert_close(h->data[0], want, rtol, 0);
+    tg_graph_free(g);
+    tg_tensor_free(x);
+}
+
+START_TEST(test_graph_chain_1000_nodes) { check_chain(1000); }
+END_TEST
+
+START_TEST(test_graph_chain_100000_nodes) { check_chain(100000); }
+END_TEST
+
+START_TEST(test_graph_leaf_gradients_accumulate_until_zeroed)
+{
+    const float xs[] = {1.0f, 2.0f};
+    tg_tensor *x = param(2, xs);
+    tg_graph *g = tg_graph_new();
+    for (int step = 1; step <= 3; step++) {
+        ck_assert_int_eq(tg_backward(tg_sum(g, tg_mul_scalar(g, x, 5.0f))), TG_OK);
+        for (int i = 0; i < 2; i++) ck_assert_close(x->grad[i], 5.0 * step, 0, 0);
+        tg_graph_reset(g);
+    }
+    tg_tensor_zero_grad(x);
+    ck_assert_int_eq(tg_backward(tg_sum(g, tg_mul_scalar(g, x, 5.0f))), TG_OK);
+    ck_assert_close(x->grad[0], 5.0, 0, 0);
+    tg_graph_free(g);
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_graph_intermediate_gradients_recomputed)
+{
+    /* A second backward through the same graph: the leaf gets twice the
+     * gradient, intermediates hold this pass's gradient, not a sum. */
+    tg_tensor *x = param(1, (float[]){3.0f});
+    tg_graph *g = tg_graph_new();
+    tg_tensor *y = tg_mul_scalar(g, x, 2.0f);
+    tg_tensor *loss = tg_sum(g, tg_square(g, y));
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    ck_assert_close(y->grad[0], 2.0 * 6.0, 0, 0);
+    ck_assert_close(x->grad[0], 2 * (2.0 * 6.0 * 2.0), 0, 0);
+    tg_graph_free(g);
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_graph_backward_grad_seeds_non_scalar)
+{
+    /* y = 3x, seeded with dy: dx = 3 dy (PyTorch's y.backward(gradient)) */
+    const float xs[] = {1, 2, 3}, dy[] = {0.5f, -1.0f, 2.0f};
+    tg_tensor *x = param(3, xs);
+    tg_graph *g = tg_graph_new();
+    tg_tensor *y = tg_mul_scalar(g, x, 3.0f);
+    ck_assert_int_eq(tg_backward_grad(y, dy), TG_OK);
+    for (int i = 0; i < 3; i++) ck_assert_close(x->grad[i], 3.0 * dy[i], 0, 0);
+    tg_graph_free(g);
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_graph_backward_needs_a_scalar)
+{
+    tg_tensor *x = param(3, (float[]){1, 2, 3});
+    tg_graph *g = tg_graph_new();
+    tg_clear_error();
+    ck_assert_int_eq(tg_backward(tg_relu(g, x)), TG_ERR_ARG);
+    ck_assert_str_eq(tg_last_error(), "tg_backward: loss has shape (3): backward needs a single element "
+                                      "(use tg_backward_grad for a seeded gradient)");
+    ck_assert_float_eq(x->grad[0], 0.0f);
+    tg_graph_free(g);
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_graph_backward_needs_requires_grad)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *c = tg_ones(g, 1, (int[]){2});
+    tg_clear_error();
+    ck_assert_int_eq(tg_backward(tg_sum(g, c)), TG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "does not require grad"));
+    ck_assert_int_eq(tg_backward(NULL), TG_ERR_ARG);
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_graph_backward_from_a_leaf)
+{
+    tg_tensor *x = param(1, (float[]){4.0f});
+    ck_assert_int_eq(tg_backward(x), TG_OK);
+    ck_assert_close(x->grad[0], 1.0, 0, 0);
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_graph_constants_get_no_gradient)
+{
+    /* Only the parameter requires grad: the constant operand's grad stays
+     * NULL and backward does not touch it. */
+    tg_tensor *w = param(2, (float[]){1, 2});
+    tg_graph *g = tg_graph_new();
+    tg_tensor *c = tg_from_data(g, (float[]){3, 4}, 1, (int[]){2});
+    ck_assert_int_eq(tg_backward(tg_sum(g, tg_mul(g, w, c))), TG_OK);
+    ck_assert_ptr_null(c->grad);
+    ck_assert_close(w->grad[0], 3.0, 0, 0);
+    ck_assert_close(w->grad[1], 4.0, 0, 0);
+    tg_graph_free(g);
+    tg_tensor_free(w);
+}
+END_TEST
+
+/* ---- recording off, detach ---- */
+
+START_TEST(test_graph_no_grad_records_nothing)
+{
+    tg_tensor *w = param(2, (float[]){1, 2});
+    tg_graph *g = tg_graph_new();
+    ck_assert(tg_graph_set_grad(g, false) == true);
+    tg_tensor *y = tg_sum(g, tg_mul_scalar(g, w, 2.0f));
+    ck_assert_ptr_nonnull(y);
+    ck_assert_close(y->data[0], 6.0, 0, 0);
+    ck_assert(!y->requires_grad);
+    ck_assert_ptr_null(y->src[0]);
+    ck_assert_int_eq(tg_backward(y), TG_ERR_ARG);
+    ck_assert(tg_graph_set_grad(g, true) == false);
+    ck_assert(tg_sum(g, w)->requires_grad);
+    tg_graph_free(g);
+    tg_tensor_free(w);
+}
+END_TEST
+
+START_TEST(test_graph_detach_stops_gradient)
+{
+    /* L = sum(x * detach(x)): only the first factor is differentiated, so
+     * dL/dx = x, not 2x; detach shares x's data. */
+    const float xs[] = {1.5f, -2.0f};
+    tg_tensor *x = param(2, xs);
+    tg_graph *g = tg_graph_new();
+    tg_tensor *d = tg_detach(g, x);
+    ck_assert_ptr_eq(d->data, x->data);
+    ck_assert(!d->requires_grad);
+    ck_assert_int_eq(tg_backward(tg_sum(g, tg_mul(g, x, d))), TG_OK);
+    for (int i = 0; i < 2; i++) ck_assert_close(x->grad[i], xs[i], 0, 0);
+    tg_graph_free(g);
+    tg_tensor_free(x);
+}
+END_TEST
+
+/* ---- errors ---- */
+
+START_TEST(test_graph_null_propagates_first_message)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *a = tg_ones(g, 2, (int[]){2, 3}), *b = tg_ones(g, 2, (int[]){4, 5});
+    tg_clear_error();
+    tg_tensor *y = tg_sum(g, tg_relu(g, tg_add_scalar(g, tg_matmul(g, a, b), 1.0f)));
+    ck_assert_ptr_null(y);
+    ck_assert_str_eq(tg_last_error(), "tg_matmul: (2,3) @ (4,5): inner dimensions 3 and 4 differ");
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_graph_null_input_is_named)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *a = tg_ones(g, 1, (int[]){2});
+    tg_clear_error();
+    ck_assert_ptr_null(tg_add(g, a, NULL));
+    ck_assert_str_eq(tg_last_error(), "tg_add: input 2 is NULL");
+    tg_clear_error();
+    ck_assert_ptr_null(tg_relu(NULL, a));
+    ck_assert_str_eq(tg_last_error(), "tg_relu: graph is NULL");
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_graph_rejects_another_graphs_tensor)
+{
+    tg_graph *g1 = tg_graph_new(), *g2 = tg_graph_new();
+    tg_tensor *a = tg_ones(g1, 1, (int[]){2});
+    tg_clear_error();
+    ck_assert_ptr_null(tg_neg(g2, a));
+    ck_assert_str_eq(tg_last_error(), "tg_neg: input 1 belongs to another graph");
+    tg_graph_free(g1);
+    tg_graph_free(g2);
+}
+END_TEST
+
+START_TEST(test_graph_free_null_and_reset_null)
+{
+    tg_graph_free(NULL);
+    tg_graph_reset(NULL);
+    ck_assert_int_eq(tg_graph_size(NULL), 0);
+    ck_assert_int_eq(tg_graph_bytes(NULL), 0);
+}
+END_TEST
+
+/* ---- memory ---- */
+
+/* One training-like step of a small MLP on g; returns the loss. */
+static tg_tensor *mlp_step(tg_graph *g, tg_tensor *W1, tg_tensor *b1, tg_tensor *W2, const float *x, const int *y)
+{
+    tg_tensor *in = tg_from_data(g, x, 2, (int[]){8, 4});
+    tg_tensor *h = tg_relu(g, tg_linear(g, in, W1, b1));
+    tg_tensor *loss = tg_cross_entropy(g, tg_linear(g, h, W2, NULL), y, NULL);
+    ck_assert_ptr_nonnull(loss);
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    return loss;
+}
+
+START_TEST(test_graph_reset_reuses_memory)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 1);
+    tg_tensor *W1 = tg_randn(NULL, &rng, 2, (int[]){300, 4}), *b1 = tg_zeros(NULL, 1, (int[]){300});
+    tg_tensor *W2 = tg_randn(NULL, &rng, 2, (int[]){3, 300});
+    tg_tensor_requires_grad(W1, true), tg_tensor_requires_grad(b1, true), tg_tensor_requires_grad(W2, true);
+    float x[32];
+    int y[8];
+    for (int i = 0; i < 32; i++) x[i] = tg_rng_normal(&rng);
+    for (int i = 0; i < 8; i++) y[i] = i % 3;
+    tg_graph *g = tg_graph_new();
+    mlp_step(g, W1, b1, W2, x, y);
+    size_t nodes = tg_graph_size(g);
+    tg_graph_reset(g);
+    ck_assert_int_eq(tg_graph_size(g), 0);
+    tg_tensor *first = mlp_step(g, W1, b1, W2, x, y);
+    size_t bytes = tg_graph_bytes(g);
+    const float *data = first->data;
+    for (int step = 0; step < 10; step++) {
+        tg_graph_reset(g);
+        tg_tensor *loss = mlp_step(g, W1, b1, W2, x, y);
+        ck_assert_int_eq(tg_graph_size(g), nodes);
+        ck_assert_int_eq(tg_graph_bytes(g), bytes);
+        ck_assert_ptr_eq(loss, first);      /* the same memory, step after step */
+        ck_assert_ptr_eq(loss->data, data);
+    }
+    tg_graph_free(g);
+    tg_tensor_free(W1), tg_tensor_free(b1), tg_tensor_free(W2);
+}
+END_TEST
+
+START_TEST(test_graph_grows_past_one_chunk)
+{
+    /* Tensors larger than any chunk, and many of them: all distinct and
+     * intact, then merged into one block by reset. */
+    tg_graph *g = tg_graph_new();
+    tg_tensor *t[20];
+    for (int i = 0; i < 20; i++) t[i] = tg_full(g, 1, (int[]){50000 + i}, (float)i);
+    for (int i = 0; i < 20; i++) {
+        ck_assert_ptr_nonnull(t[i]);
+        ck_assert_float_eq(t[i]->data[0], (float)i);
+        ck_assert_float_eq(t[i]->data[t[i]->size - 1], (float)i);
+    }
+    size_t bytes = tg_graph_bytes(g);
+    tg_graph_reset(g);
+    ck_assert_int_ge(tg_graph_bytes(g), bytes - 4096);
+    for (int i = 0; i < 20; i++) t[i] = tg_full(g, 1, (int[]){50000 + i}, (float)-i);
+    ck_assert_float_eq(t[0]->data[0], 0.0f);
+    ck_assert_float_eq(t[19]->data[50018], -19.0f);
+    ck_assert_int_le(tg_graph_bytes(g), bytes + 4096);
+    tg_graph_free(g);
+}
+END_TEST
+
+/* ---- DOT ---- */
+
+static char *read_all(FILE *f)
+{
+    long n = ftell(f);
+    rewind(f);
+    char *s = calloc((size_t)n + 1, 1);
+    ck_assert_int_eq(fread(s, 1, (size_t)n, f), n);
+    return s;
+}
+
+START_TEST(test_graph_dot_shows_ops_params_and_gradients)
+{
+    tg_tensor *W = param(2, (float[]){1, 2});
+    tg_tensor_set_name(W, "W");
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_from_data(g, (float[]){3, 4}, 1, (int[]){2});
+    tg_tensor *loss = tg_sum(g, tg_relu(g, tg_mul(g, W, x)));
+    tg_tensor_set_name(loss, "loss");
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    FILE *f = tmpfile();
+    ck_assert_int_eq(tg_graph_dot(loss, f), TG_OK);
+    char *dot = read_all(f);
+    ck_assert_ptr_nonnull(strstr(dot, "digraph tg {"));
+    ck_assert_ptr_nonnull(strstr(dot, "W: parameter\\n(2)"));
+    ck_assert_ptr_nonnull(strstr(dot, "loss: sum\\n()"));
+    ck_assert_ptr_nonnull(strstr(dot, "relu\\n(2)"));
+    ck_assert_ptr_nonnull(strstr(dot, "input\\n(2)"));
+    /* |dL/dW| = |x| = 5 */
+    ck_assert_ptr_nonnull(strstr(dot, "W: parameter\\n(2)\\n|grad| 5\""));
+    int edges = 0;
+    for (const char *p = dot; (p = strstr(p, "->")); p++) edges++;
+    ck_assert_int_eq(edges, 4); /* W->mul, x->mul, mul->relu, relu->sum */
+    free(dot);
+    fclose(f);
+    tg_graph_free(g);
+    tg_tensor_free(W);
+}
+END_TEST
+
+START_TEST(test_graph_dot_of_a_parameter_and_null)
+{
+    tg_tensor *W = param(2, (float[]){1, 2});
+    FILE *f = tmpfile();
+    ck_assert_int_eq(tg_graph_dot(W, f), TG_OK);
+    char *dot = read_all(f);
+    ck_assert_ptr_nonnull(strstr(dot, "p0 [label=\"parameter\\n(2)"));
+    free(dot);
+    ck_assert_int_eq(tg_graph_dot(NULL, f), TG_ERR_ARG);
+    fclose(f);
+    tg_tensor_free(W);
+}
+END_TEST
+
+/* ---- gradcheck ---- */
+
+static tg_tensor *f_square(tg_graph *g, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    return tg_mul(g, in[0], in[0]);
+}
+
+/* x * detach(x) has the value x^2 but the "analytic" gradient x: a wrong
+ * gradient the checker must catch. */
+static tg_tensor *f_wrong(tg_graph *g, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    return tg_mul(g, in[0], tg_detach(g, in[0]));
+}
+
+static tg_tensor *f_fails(tg_graph *g, tg_tensor *const *in, void *ctx)
+{
+    (void)ctx;
+    return tg_matmul(g, in[0], in[0]);
+}
+
+START_TEST(test_graph_gradcheck_passes_a_right_gradient)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 3);
+    tg_tensor *x = tg_randn(NULL, &rng, 2, (int[]){3, 4});
+    tg_tensor_requires_grad(x, true);
+    float before = x->data[5];
+    tg_gradcheck_result r;
+    ck_assert_int_eq(tg_gradcheck(f_square, NULL, &x, 1, NULL, &r), TG_OK);
+    ck_assert(r.ok);
+    ck_assert_int_eq(r.n_checked, 12);
+    ck_assert_float_eq(x->data[5], before); /* restored */
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_graph_gradcheck_catches_a_wrong_gradient)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 3);
+    tg_tensor *x = tg_randn(NULL, &rng, 1, (int[]){5});
+    tg_tensor_requires_grad(x, true);
+    tg_gradcheck_result r;
+    ck_assert_int_eq(tg_gradcheck(f_wrong, NULL, &x, 1, NULL, &r), TG_OK);
+    ck_assert(!r.ok);
+    ck_assert_double_gt(r.max_abs_err, 0.1);
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_graph_gradcheck_reports_failures)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *owned = tg_ones(g, 1, (int[]){2});
+    tg_gradcheck_result r;
+    ck_assert_int_eq(tg_gradcheck(f_square, NULL, &owned, 1, NULL, &r), TG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "standalone"));
+    tg_tensor *x = tg_ones(NULL, 2, (int[]){2, 3});
+    tg_tensor_requires_grad(x, true);
+    tg_clear_error();
+    ck_assert_int_eq(tg_gradcheck(f_fails, NULL, &x, 1, NULL, &r), TG_ERR_ARG);
+    ck_assert(!r.ok);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "tg_matmul"));
+    tg_tensor_free(x);
+    tg_graph_free(g);
+}
+END_TEST
+
+static Suite *graph_suite(void)
+{
+    Suite *s = suite_create("graph");
+    TCase *tc = tcase_create("backward");
+    tcase_add_test(tc, test_graph_chain_rule);
+    tcase_add_test(tc, test_graph_reused_node_sums_gradients);
+    tcase_add_test(tc, test_graph_diamond);
+    tcase_add_test(tc, test_graph_chain_1000_nodes);
+    tcase_add_test(tc, test_graph_chain_100000_nodes);
+    tcase_add_test(tc, test_graph_leaf_gradients_accumulate_until_zeroed);
+    tcase_add_test(tc, test_graph_intermediate_gradients_recomputed);
+    tcase_add_test(tc, test_graph_backward_grad_seeds_non_scalar);
+    tcase_add_test(tc, test_graph_backward_needs_a_scalar);
+    tcase_add_test(tc, test_graph_backward_needs_requires_grad);
+    tcase_add_test(tc, test_graph_backward_from_a_leaf);
+    tcase_add_test(tc, test_graph_constants_get_no_gradient);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("recording");
+    tcase_add_test(tc, test_graph_no_grad_records_nothing);
+    tcase_add_test(tc, test_graph_detach_stops_gradient);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("errors");
+    tcase_add_test(tc, test_graph_null_propagates_first_message);
+    tcase_add_test(tc, test_graph_null_input_is_named);
+    tcase_add_test(tc, test_graph_rejects_another_graphs_tensor);
+    tcase_add_test(tc, test_graph_free_null_and_reset_null);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("memory");
+    tcase_add_test(tc, test_graph_reset_reuses_memory);
+    tcase_add_test(tc, test_graph_grows_past_one_chunk);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("dot");
+    tcase_add_test(tc, test_graph_dot_shows_ops_params_and_gradients);
+    tcase_add_test(tc, test_graph_dot_of_a_parameter_and_null);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("gradcheck");
+    tcase_add_test(tc, test_graph_gradcheck_passes_a_right_gradient);
+    tcase_add_test(tc, test_graph_gradcheck_catches_a_wrong_gradient);
+    tcase_add_test(tc, test_graph_gradcheck_reports_failures);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TG_TEST_MAIN(graph_suite)

@@ -1,0 +1,158 @@
+/* check_models.c — the MLP of models/ and the two-moons data of datasets/. */
+#include "tg_test.h"
+
+START_TEST(test_models_mlp_layers_and_init)
+{
+    /* The lecture MLP: 784-512-512-10, nn.Linear's default init. */
+    tg_rng rng;
+    tg_rng_seed(&rng, 0);
+    tg_mlp *m = tg_mlp_new(784, (int[]){512, 512}, 2, 10, TG_ACT_RELU, 0.0f, &rng);
+    ck_assert_ptr_nonnull(m);
+    tg_tensor *p[6];
+    ck_assert_int_eq(tg_mlp_params(m, p, 6), 6);
+    ck_assert_shape(p[0], 512, 784);
+    ck_assert_shape(p[1], 512);
+    ck_assert_shape(p[2], 512, 512);
+    ck_assert_shape(p[4], 10, 512);
+    ck_assert_shape(p[5], 10);
+    const int fan_in[] = {784, 784, 512, 512, 512, 512};
+    size_t total = 0;
+    for (int k = 0; k < 6; k++) {
+        float bound = 1.0f / sqrtf((float)fan_in[k]);
+        for (size_t i = 0; i < p[k]->size; i++) ck_assert(fabsf(p[k]->data[i]) <= bound);
+        ck_assert(p[k]->requires_grad && p[k]->grad != NULL);
+        total += p[k]->size;
+    }
+    ck_assert_int_eq(total, 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10); /* 669,706 */
+    tg_mlp_free(m);
+}
+END_TEST
+
+START_TEST(test_models_mlp_forward_shapes)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 1);
+    tg_graph *g = tg_graph_new();
+    tg_activation acts[] = {TG_ACT_RELU, TG_ACT_TANH, TG_ACT_SIGMOID, TG_ACT_GELU};
+    for (int a = 0; a < 4; a++) {
+        tg_mlp *m = tg_mlp_new(12, (int[]){5}, 1, 3, acts[a], 0.25f, &rng);
+        tg_tensor *x = tg_randn(g, &rng, 3, (int[]){4, 3, 4}); /* flattened to (4,12) */
+        ck_assert_shape(tg_mlp_forward(g, m, x, true, &rng), 4, 3);
+        ck_assert_shape(tg_mlp_forward(g, m, x, false, NULL), 4, 3);
+        tg_mlp_free(m);
+    }
+    tg_mlp *linear = tg_mlp_new(12, NULL, 0, 3, TG_ACT_RELU, 0.0f, &rng); /* softmax regression */
+    ck_assert_int_eq(tg_mlp_params(linear, NULL, 0), 2);
+    ck_assert_shape(tg_mlp_forward(g, linear, tg_ones(g, 2, (int[]){2, 12}), false, NULL), 2, 3);
+    tg_mlp_free(linear);
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_models_mlp_rejects_bad_shapes)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 1);
+    ck_assert_ptr_null(tg_mlp_new(0, NULL, 0, 3, TG_ACT_RELU, 0.0f, &rng));
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "tg_mlp_new"));
+    ck_assert_ptr_null(tg_mlp_new(4, (int[]){8, -2}, 2, 3, TG_ACT_RELU, 0.0f, &rng));
+    ck_assert_str_eq(tg_last_error(), "tg_mlp_new: hidden layer 2 has -2 units: sizes must be positive");
+    ck_assert_ptr_null(tg_mlp_new(4, (int[]){8}, 1, 3, TG_ACT_RELU, 1.0f, &rng));
+    ck_assert_ptr_null(tg_mlp_new(4, (int[]){8}, 1, 3, TG_ACT_RELU, 0.0f, NULL));
+    tg_mlp_free(NULL);
+}
+END_TEST
+
+START_TEST(test_models_moons_shape_and_balance)
+{
+    /* Without noise every point lies on its circle: the upper moon on
+     * x^2 + y^2 = 1, the lower on (x-1)^2 + (y-0.5)^2 = 1. */
+    enum { N = 101 };
+    float x[2 * N];
+    int y[N], count[2] = {0, 0};
+    tg_rng rng;
+    tg_rng_seed(&rng, 2);
+    ck_assert_int_eq(tg_make_moons(N, 0.0f, &rng, x, y), TG_OK);
+    for (int i = 0; i < N; i++) {
+        ck_assert(y[i] == 0 || y[i] == 1);
+        count[y[i]]++;
+        double cx = y[i] ? 1.0 : 0.0, cy = y[i] ? 0.5 : 0.0;
+        ck_assert_close(hypot(x[2 * i] - cx, x[2 * i + 1] - cy), 1.0, 1e-6, 1e-6);
+    }
+    ck_assert_int_eq(count[0], N / 2);
+    ck_assert_int_eq(count[1], N - N / 2);
+    ck_assert_int_eq(tg_make_moons(1, 0.0f, &rng, x, y), TG_ERR_ARG);
+}
+END_TEST
+
+START_TEST(test_models_moons_deterministic)
+{
+    float a[200], b[200];
+    int la[100], lb[100];
+    tg_rng r1, r2;
+    tg_rng_seed(&r1, 7);
+    tg_rng_seed(&r2, 7);
+    tg_make_moons(100, 0.2f, &r1, a, la);
+    tg_make_moons(100, 0.2f, &r2, b, lb);
+    ck_assert_mem_eq(a, b, sizeof a);
+    ck_assert_mem_eq(la, lb, sizeof la);
+}
+END_TEST
+
+START_TEST(test_models_mlp_learns_moons)
+{
+    /* A linear model cannot separate the moons (about 85-88%); the MLP
+     * must, on held-out points. */
+    enum { N = 400, TEST = 400 };
+    static float x[2 * N], xt[2 * TEST];
+    static int y[N], yt[TEST];
+    tg_rng rng;
+    tg_rng_seed(&rng, 11);
+    tg_make_moons(N, 0.1f, &rng, x, y);
+    tg_make_moons(TEST, 0.1f, &rng, xt, yt);
+    tg_mlp *m = tg_mlp_new(2, (int[]){32, 32}, 2, 2, TG_ACT_TANH, 0.0f, &rng);
+    tg_tensor *p[6];
+    tg_mlp_params(m, p, 6);
+    tg_graph *g = tg_graph_new();
+    double first = 0, last = 0;
+    for (int epoch = 0; epoch < 150; epoch++) {
+        for (int s = 0; s < N; s += 40) {
+            tg_tensor *loss = tg_cross_entropy(g, tg_mlp_forward(g, m, tg_from_blob(g, x + 2 * s, 2, (int[]){40, 2}),
+                                                                 true, NULL), y + s, NULL);
+            for (int k = 0; k < 6; k++) tg_tensor_zero_grad(p[k]);
+            ck_assert_int_eq(tg_backward(loss), TG_OK);
+            for (int k = 0; k < 6; k++)
+                for (size_t i = 0; i < p[k]->size; i++) p[k]->data[i] -= 0.2f * p[k]->grad[i];
+            if (epoch == 0 && s == 0) first = loss->data[0];
+            last = loss->data[0];
+            tg_graph_reset(g);
+        }
+    }
+    ck_assert_double_lt(last, first / 10);
+    tg_tensor *logits = tg_mlp_forward(g, m, tg_from_blob(g, xt, 2, (int[]){TEST, 2}), false, NULL);
+    int pred[TEST], right = 0;
+    tg_argmax(logits, 1, pred);
+    for (int i = 0; i < TEST; i++) right += pred[i] == yt[i];
+    ck_assert_int_ge(right, TEST * 97 / 100);
+    tg_graph_free(g);
+    tg_mlp_free(m);
+}
+END_TEST
+
+static Suite *models_suite(void)
+{
+    Suite *s = suite_create("models");
+    TCase *tc = tcase_create("mlp");
+    tcase_add_test(tc, test_models_mlp_layers_and_init);
+    tcase_add_test(tc, test_models_mlp_forward_shapes);
+    tcase_add_test(tc, test_models_mlp_rejects_bad_shapes);
+    tcase_add_test(tc, test_models_mlp_learns_moons);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("datasets");
+    tcase_add_test(tc, test_models_moons_shape_and_balance);
+    tcase_add_test(tc, test_models_moons_deterministic);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TG_TEST_MAIN(models_suite)
