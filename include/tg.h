@@ -109,8 +109,9 @@ typedef struct tg_rng {
     float spare;
 } tg_rng;
 
+/* Sets r to the start of the stream of seed (any value, 0 included). */
 void tg_rng_seed(tg_rng *r, uint64_t seed);
-uint64_t tg_rng_u64(tg_rng *r);
+uint64_t tg_rng_u64(tg_rng *r);            /* 64 random bits */
 float tg_rng_uniform(tg_rng *r);           /* U[0, 1), 24 random bits */
 float tg_rng_normal(tg_rng *r);            /* N(0, 1), Box-Muller */
 uint32_t tg_rng_below(tg_rng *r, uint32_t n); /* uniform in [0, n), unbiased; 0 if n == 0 */
@@ -196,6 +197,7 @@ tg_status tg_tensor_requires_grad(tg_tensor *t, bool on);
 void tg_tensor_zero_grad(tg_tensor *t);
 /* Copies name (truncated to 23 characters) for tg_graph_dot. */
 void tg_tensor_set_name(tg_tensor *t, const char *name);
+/* Same ndim and sizes (a 1-element (1) is not the same as a scalar ()). */
 bool tg_same_shape(const tg_tensor *a, const tg_tensor *b);
 /* "(64,784)": the shape written into buf (at least 64 bytes), returned. */
 const char *tg_shape_str(const tg_tensor *t, char *buf);
@@ -209,6 +211,8 @@ void tg_tensor_print(const tg_tensor *t, FILE *f);
 /* An empty graph. Ops run on it as they are called (define-by-run) and it
  * owns every tensor they return. NULL when memory runs out. */
 tg_graph *tg_graph_new(void);
+/* Frees g and every tensor it owns; standalone tensors are untouched.
+ * NULL is ignored. */
 void tg_graph_free(tg_graph *g);
 /* Drops every tensor owned by g at once and keeps their memory for the next
  * step: after the first step, a training loop allocates nothing. */
@@ -400,11 +404,12 @@ tg_tensor *tg_elastic_net_penalty(tg_graph *g, tg_tensor *const *params, int n, 
 /* ======================================================================
  * Initialisation (torch.nn.init), in place on a tensor you own.
  * fan_in = size / shape[0] (the product of the dimensions after the first).
- * Each returns TG_OK, or TG_ERR_ARG for a NULL or 0-dimensional tensor.
+ * Each returns TG_OK, or TG_ERR_ARG for a NULL tensor or rng, or (kaiming,
+ * xavier) a tensor of fewer than 2 dimensions, as torch.
  * ====================================================================== */
 
-tg_status tg_init_uniform(tg_tensor *t, float lo, float hi, tg_rng *rng);
-tg_status tg_init_normal(tg_tensor *t, float mean, float std, tg_rng *rng);
+tg_status tg_init_uniform(tg_tensor *t, float lo, float hi, tg_rng *rng);   /* U[lo, hi) */
+tg_status tg_init_normal(tg_tensor *t, float mean, float std, tg_rng *rng);  /* N(mean, std^2) */
 /* U(-bound, bound), bound = sqrt(6 / ((1 + a^2) fan_in)): kaiming_uniform_
  * with mode fan_in and leaky_relu gain. */
 tg_status tg_init_kaiming_uniform(tg_tensor *t, float a, tg_rng *rng);
@@ -470,8 +475,12 @@ typedef struct tg_mlp {
     float dropout;         /* dropout after each hidden activation, 0 for none */
 } tg_mlp;
 
+/* A new MLP owned by the caller (tg_mlp_free), its parameters standalone
+ * tensors with requires_grad. NULL with a message for a non-positive size,
+ * dropout outside [0, 1), a NULL rng, or no memory. */
 tg_mlp *tg_mlp_new(int n_in, const int *hidden, int n_hidden, int n_out, tg_activation act,
                    float dropout, tg_rng *rng);
+/* Frees the model and its parameters; NULL is ignored. */
 void tg_mlp_free(tg_mlp *m);
 /* logits (N,n_out) for x (N,n_in); train enables dropout (rng may be NULL
  * when dropout is 0 or train is false). */

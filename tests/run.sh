@@ -37,5 +37,18 @@ else
     echo "README program: matches examples/readme_fit.c and prints what it says"
 fi
 
+# make install gives a library, tg.h and tg.pc that a program builds against.
+prefix=$(mktemp -d)
+if ${MAKE:-make} --no-print-directory -s install PREFIX="$prefix" BUILD="$BUILD" >/dev/null &&
+    PKG_CONFIG_PATH="$prefix/lib/pkgconfig" ${CC:-cc} ${LDFLAGS:-} -o "$BUILD/tests/installed_fit" examples/readme_fit.c \
+        $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs --static tg) &&
+    [ "$(LD_LIBRARY_PATH="$prefix/lib" "$BUILD/tests/installed_fit")" = "w = 2.000, b = -1.000" ]; then
+    echo "make install: a program builds with pkg-config tg and runs"
+else
+    echo "make install: FAILED" >&2
+    failed=$((failed + 1))
+fi
+rm -rf "$prefix"
+
 echo "total: $total checks in $# programs, $failed failed"
 [ $failed -eq 0 ]
