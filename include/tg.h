@@ -183,7 +183,7 @@ tg_tensor *tg_from_data(tg_graph *g, const float *data, int ndim, const int *sha
 tg_tensor *tg_from_blob(tg_graph *g, float *data, int ndim, const int *shape);
 tg_tensor *tg_rand(tg_graph *g, tg_rng *rng, int ndim, const int *shape);  /* U[0,1) */
 tg_tensor *tg_randn(tg_graph *g, tg_rng *rng, int ndim, const int *shape); /* N(0,1) */
-tg_tensor *tg_uniform(tg_graph *g, tg_rng *rng, float lo, float hi, int ndim, const int *shape);
+tg_tensor *tg_uniform(tg_graph *g, tg_rng *rng, float lo, float hi, int ndim, const int *shape); /* U[lo,hi) */
 
 /* Frees a standalone tensor, its data (unless borrowed) and its gradient.
  * NULL and graph-owned tensors are ignored. */
@@ -413,7 +413,8 @@ tg_status tg_init_normal(tg_tensor *t, float mean, float std, tg_rng *rng);  /* 
 /* U(-bound, bound), bound = sqrt(6 / ((1 + a^2) fan_in)): kaiming_uniform_
  * with mode fan_in and leaky_relu gain. */
 tg_status tg_init_kaiming_uniform(tg_tensor *t, float a, tg_rng *rng);
-/* U(-bound, bound), bound = gain sqrt(6 / (fan_in + fan_out)), fan_out = shape[0]. */
+/* U(-bound, bound), bound = gain sqrt(6 / (fan_in + fan_out)), fan_out =
+ * shape[0] times the product of the dimensions after the second (torch). */
 tg_status tg_init_xavier_uniform(tg_tensor *t, float gain, tg_rng *rng);
 /* nn.Linear's reset_parameters: W (out,in) kaiming_uniform with a = sqrt(5),
  * which is U(-1/sqrt(in), 1/sqrt(in)), and b (out) U(-1/sqrt(in), 1/sqrt(in)).

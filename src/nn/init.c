@@ -21,7 +21,13 @@ static bool init_ok(const char *fn, const tg_tensor *t, tg_rng *rng, int min_dim
 tg_status tg_init_uniform(tg_tensor *t, float lo, float hi, tg_rng *rng)
 {
     if (!init_ok("tg_init_uniform", t, rng, 0)) return TG_ERR_ARG;
-    for (size_t i = 0; i < t->size; i++) t->data[i] = lo + (hi - lo) * tg_rng_uniform(rng);
+    /* lo + (hi - lo) u can round up to hi when |lo| >> hi - lo; the largest
+     * float below hi keeps the interval half-open as documented. */
+    float below_hi = lo < hi ? nextafterf(hi, lo) : lo;
+    for (size_t i = 0; i < t->size; i++) {
+        float v = (float)(lo + ((double)hi - lo) * tg_rng_uniform(rng));
+        t->data[i] = v < hi ? v : below_hi;
+    }
     return TG_OK;
 }
 

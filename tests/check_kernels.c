@@ -1,0 +1,663 @@
+/* check_kernels.c — the private kernels (src/kernels) on raw buffers: GEMM's
+ * fast path against its reference, the axis reductions and softmax against
+ * sums done here in double, the broadcast binary ops against a naive index
+ * computation, and every unary derivative against a finite difference of its
+ * own forward. */
+#include "tg_test.h"
+
+#include <stdint.h>
+
+#include "kernels/kernels.h"
+
+/* One float rounding: 2^-24 relative (round to nearest). */
+#define FLT_U 0x1.0p-24
+/* One double rounding. */
+#define DBL_U 0x1.0p-53
+
+/* A buffer of n floats from malloc, checked. */
+static float *fbuf(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+/* n values uniform in [lo, hi). */
+static void fill_uniform(float *x, size_t n, float lo, float hi, tg_rng *r)
+{
+    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * tg_rng_uniform(r);
+}
+
+/* ======================================================================
+ * GEMM
+ * ====================================================================== */
+
+typedef struct gemm_shape {
+    int M, N, K;
+    int pad; /* extra columns in every leading dimension */
+} gemm_shape;
+
+/* Awkward sizes around the blocking (KC = 64 along K, NC = 256 along N):
+ * K > 64 and N > 256 take several panels, 63/65 and 257/513 leave partial
+ * ones, 1 and 7 are degenerate; pad > 0 makes ld larger than the width. */
+static const gemm_shape gemm_shapes[] = {
+    {1, 1, 1, 0},      {7, 17, 63, 0},   {17, 7, 64, 3},    {64, 65, 65, 0},  {63, 257, 17, 5},
+    {65, 1, 513, 0},   {1, 513, 257, 2}, {257, 63, 7, 1},   {513, 17, 1, 0},  {17, 300, 130, 4},
+};
+enum { N_GEMM_SHAPES = sizeof gemm_shapes / sizeof gemm_shapes[0] };
+
+typedef void (*gemm_fn)(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
+                        int ldb, float beta, float *C, int ldc);
+
+/* A (rows, cols) matrix stored with leading dimension ld >= cols: the
+ * logical part uniform in [-1, 1), the padding NaN so that a kernel reading
+ * it poisons its result (and, in C, so that a write to it is seen). */
+static float *padded_matrix(int rows, int cols, int ld, tg_rng *r)
+{
+    float *m = fbuf((size_t)rows * ld);
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < ld; j++) m[(size_t)i * ld + j] = j < cols ? 2.0f * tg_rng_uniform(r) - 1.0f : NAN;
+    return m;
+}
+
+/* Element (r, c) of op(M), M stored row-major with leading dimension ld. */
+static double op_at(const float *m, int ld, bool t, int r, int c)
+{
+    return t ? m[(size_t)c * ld + r] : m[(size_t)r * ld + c];
+}
+
+/* Runs f on a copy of C0 and checks every element against want (the
+ * reference's result) within tol (per element), and the padding of C
+ * unchanged bit for bit. */
+static void check_gemm(const char *name, gemm_fn f, const gemm_shape *s, bool ta, bool tb, float beta,
+                       const float *A, int lda, const float *B, int ldb, const float *C0, int ldc,
+                       const float *want, const double *tol)
+{
+    size_t nc = (size_t)s->M * ldc;
+    float *C = fbuf(nc);
+    memcpy(C, C0, nc * sizeof *C);
+    f(ta, tb, s->M, s->N, s->K, A, lda, B, ldb, beta, C, ldc);
+    for (int i = 0; i < s->M; i++)
+        for (int j = 0; j < ldc; j++) {
+            size_t at = (size_t)i * ldc + j;
+            if (j >= s->N) {
+                if (memcmp(&C[at], &C0[at], sizeof *C))
+                    ck_abort_msg("%s (%d,%d,%d) ta %d tb %d: padding C[%d,%d] written", name, s->M, s->N, s->K, ta, tb,
+                                 i, j);
+                continue;
+            }
+            double err = fabs((double)C[at] - want[at]);
+            if (!(err <= tol[at]))
+                ck_abort_msg("%s (M,N,K) = (%d,%d,%d) ta %d tb %d beta %g: C[%d,%d] = %.9g, reference %.9g, "
+                             "|diff| %.3g > tol %.3g", name, s->M, s->N, s->K, ta, tb, (double)beta, i, j,
+                             (double)C[at], (double)want[at], err, tol[at]);
+        }
+    free(C);
+}
+
+/* Tolerance. C = C0 beta + sum_k a_ik b_kj is an inner product of K + 1
+ * terms; summed in float in any order, its error is at most
+ * gamma_{K+1} S, gamma_n = n u / (1 - n u), u = 2^-24, with
+ * S = beta |C0_ij| + sum_k |a_ik b_kj| (Higham, Accuracy and Stability of
+ * Numerical Algorithms, 3.1; an FMA only makes it smaller). The reference
+ * sums in double and rounds once: within u |C| <= u S of the exact value.
+ * So |fast - ref| <= (K + 2) u S to first order; we allow twice that,
+ * (K + 2) 2^-23 S, for the 1/(1 - n u) factor and the double sums' own
+ * rounding. A missing, doubled or misplaced term costs about S / K, far
+ * above it (K u < 3.1e-5 for K <= 513). The reference itself must agree with
+ * the exact sum (computed here in double) within its final rounding,
+ * u |exact|, plus the double sums' error, 2 (K + 1) 2^-53 S each. */
+START_TEST(test_kernels_gemm_fast_matches_reference)
+{
+    const gemm_shape *s = &gemm_shapes[_i];
+    tg_rng r;
+    tg_rng_seed(&r, 1000 + (uint64_t)_i);
+    for (int t = 0; t < 4; t++) {
+        bool ta = t & 1, tb = t & 2;
+        int a_rows = ta ? s->K : s->M, a_cols = ta ? s->M : s->K;
+        int b_rows = tb ? s->N : s->K, b_cols = tb ? s->K : s->N;
+        int lda = a_cols + s->pad, ldb = b_cols + s->pad, ldc = s->N + s->pad;
+        float *A = padded_matrix(a_rows, a_cols, lda, &r);
+        float *B = padded_matrix(b_rows, b_cols, ldb, &r);
+        size_t nc = (size_t)s->M * ldc;
+        float *C0 = fbuf(nc), *ref = fbuf(nc);
+        double *tol = malloc(nc * sizeof *tol);
+        ck_assert_ptr_nonnull(tol);
+        for (int b = 0; b < 2; b++) {
+            float beta = (float)b;
+            if (beta == 0.0f) /* overwrite: whatever C held must not matter, not even NaN */
+                for (size_t k = 0; k < nc; k++) C0[k] = NAN;
+            else {
+                free(C0);
+                C0 = padded_matrix(s->M, s->N, ldc, &r);
+            }
+            memcpy(ref, C0, nc * sizeof *ref);
+            tg__gemm_ref(ta, tb, s->M, s->N, s->K, A, lda, B, ldb, beta, ref, ldc);
+            for (int i = 0; i < s->M; i++)
+                for (int j = 0; j < s->N; j++) {
+                    size_t at = (size_t)i * ldc + j;
+                    double exact = beta != 0.0f ? C0[at] : 0.0, S = beta != 0.0f ? fabs(C0[at]) : 0.0;
+                    for (int k = 0; k < s->K; k++) {
+                        double p = op_at(A, lda, ta, i, k) * op_at(B, ldb, tb, k, j);
+                        exact += p;
+                        S += fabs(p);
+                    }
+                    double ref_tol = FLT_U * fabs(exact) + 4.0 * (s->K + 1) * DBL_U * S;
+                    if (!(fabs(ref[at] - exact) <= ref_tol))
+                        ck_abort_msg("tg__gemm_ref (%d,%d,%d) ta %d tb %d beta %g: C[%d,%d] = %.9g, exact %.9g",
+                                     s->M, s->N, s->K, ta, tb, (double)beta, i, j, (double)ref[at], exact);
+                    tol[at] = (s->K + 2) * 2.0 * FLT_U * S;
+                }
+            check_gemm("tg__gemm_ref padding", tg__gemm_ref, s, ta, tb, beta, A, lda, B, ldb, C0, ldc, ref, tol);
+            check_gemm("tg__gemm_blocked", tg__gemm_blocked, s, ta, tb, beta, A, lda, B, ldb, C0, ldc, ref, tol);
+            check_gemm("tg__gemm", tg__gemm, s, ta, tb, beta, A, lda, B, ldb, C0, ldc, ref, tol);
+        }
+        free(A);
+        free(B);
+        free(C0);
+        free(ref);
+        free(tol);
+    }
+}
+END_TEST
+
+/* ======================================================================
+ * Reductions (seen as (outer, n, inner) around the axis)
+ * ====================================================================== */
+
+#define AT(o, k, i) (((o) * n + (k)) * inner + (i))
+
+START_TEST(test_kernels_sum_axis_matches_double_sum)
+{
+    const size_t shapes[][3] = {{3, 5, 4}, {1, 1000, 1}, {4, 1, 6}, {2, 37, 1}, {1, 9, 11}};
+    tg_rng r;
+    tg_rng_seed(&r, 21);
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        size_t outer = shapes[c][0], n = shapes[c][1], inner = shapes[c][2];
+        float *x = fbuf(outer * n * inner), *y = fbuf(outer * inner);
+        fill_uniform(x, outer * n * inner, -10.0f, 10.0f, &r);
+        tg__k_sum_axis(outer, n, inner, x, y);
+        for (size_t o = 0; o < outer; o++)
+            for (size_t i = 0; i < inner; i++) {
+                double s = 0.0, abs_s = 0.0;
+                for (size_t k = 0; k < n; k++) s += x[AT(o, k, i)], abs_s += fabs(x[AT(o, k, i)]);
+                /* summed in double then rounded once to float */
+                double tol = FLT_U * fabs(s) + 2.0 * n * DBL_U * abs_s;
+                ck_assert_msg(fabs(y[o * inner + i] - s) <= tol, "(%zu,%zu,%zu) y[%zu,%zu] = %.9g, expected %.9g",
+                              outer, n, inner, o, i, (double)y[o * inner + i], s);
+            }
+        if (c == 0) { /* the whole-tensor sums on the same data */
+            size_t m = outer * n * inner;
+            double s = 0.0, ss = 0.0;
+            for (size_t k = 0; k < m; k++) s += x[k], ss += (double)x[k] * x[k];
+            ck_assert_close(tg__k_sum(m, x), s, 4.0 * m * DBL_U, 0.0);
+            ck_assert_close(tg__k_sum_sq(m, x), ss, 4.0 * m * DBL_U, 0.0);
+        }
+        free(x);
+        free(y);
+    }
+}
+END_TEST
+
+START_TEST(test_kernels_max_axis_first_index_and_nan)
+{
+    /* (outer, n, inner) = (2, 4, 3): six lines of four values, each line
+     * (o, i) with the expected maximum and index. */
+    enum { OUTER = 2, NN = 4, INNER = 3 };
+    const size_t n = NN, inner = INNER;
+    const float lines[OUTER][INNER][NN] = {
+        {{1, 3, 3, 2}, {1, NAN, 5, NAN}, {NAN, 3, NAN, 4}},
+        {{-INFINITY, -INFINITY, -INFINITY, -INFINITY}, {-2, -1, -1.5f, -1}, {-1, 0, -0.0f, 0}},
+    };
+    /* the zeros tie: +0 and -0 compare equal, so the first one wins */
+    const float want_y[OUTER][INNER] = {{3, NAN, NAN}, {-INFINITY, -1, 0}};
+    const int want_idx[OUTER][INNER] = {{1, 1, 0}, {0, 1, 1}};
+    float x[OUTER * NN * INNER], y[OUTER * INNER], y2[OUTER * INNER];
+    int idx[OUTER * INNER], idx2[OUTER * INNER];
+    for (size_t o = 0; o < OUTER; o++)
+        for (size_t k = 0; k < n; k++)
+            for (size_t i = 0; i < inner; i++) x[AT(o, k, i)] = lines[o][i][k];
+    tg__k_max_axis(OUTER, n, inner, x, y, idx);
+    tg__k_max_axis(OUTER, n, inner, x, NULL, idx2); /* either output may be NULL */
+    tg__k_max_axis(OUTER, n, inner, x, y2, NULL);
+    for (size_t o = 0; o < OUTER; o++)
+        for (size_t i = 0; i < inner; i++) {
+            size_t at = o * inner + i;
+            ck_assert_msg(idx[at] == want_idx[o][i] && idx2[at] == want_idx[o][i],
+                          "line (%zu,%zu): index %d, expected %d", o, i, idx[at], want_idx[o][i]);
+            ck_assert_msg(tg_test_close(y[at], want_y[o][i], 0, 0) && tg_test_close(y2[at], want_y[o][i], 0, 0),
+                          "line (%zu,%zu): max %g, expected %g", o, i, (double)y[at], (double)want_y[o][i]);
+        }
+
+    /* backward: dx[o, idx, i] += dy[o, i], nothing elsewhere */
+    float dy[OUTER * INNER], dx[OUTER * NN * INNER];
+    for (size_t k = 0; k < OUTER * INNER; k++) dy[k] = (float)k + 1.0f;
+    for (size_t k = 0; k < OUTER * NN * INNER; k++) dx[k] = 0.5f;
+    tg__k_max_axis_backward(OUTER, n, inner, idx, dy, dx);
+    for (size_t o = 0; o < OUTER; o++)
+        for (size_t k = 0; k < n; k++)
+            for (size_t i = 0; i < inner; i++) {
+                float want = 0.5f + ((int)k == want_idx[o][i] ? dy[o * inner + i] : 0.0f);
+                ck_assert_float_eq(dx[AT(o, k, i)], want);
+            }
+}
+END_TEST
+
+/* softmax and log_softmax over n for (outer, n, inner) = (2, 7, 3), against
+ * the definition in double. Each softmax value is a double quotient rounded
+ * once (u relative), so a line sums to 1 within u plus the test's own double
+ * sum. log_softmax is (x - m) - log_sum with three float roundings, each at
+ * most u times the magnitude rounded; log of the float softmax is off by at
+ * most u (relative error u of the softmax value). */
+START_TEST(test_kernels_softmax_and_log_softmax)
+{
+    enum { OUTER = 2, NN = 7, INNER = 3 };
+    const size_t n = NN, inner = INNER;
+    float x[OUTER * NN * INNER], y[OUTER * NN * INNER], ly[OUTER * NN * INNER];
+    tg_rng r;
+    tg_rng_seed(&r, 22);
+    fill_uniform(x, OUTER * NN * INNER, -8.0f, 8.0f, &r);
+    tg__k_softmax(OUTER, n, inner, x, y, false);
+    tg__k_softmax(OUTER, n, inner, x, ly, true);
+    for (size_t o = 0; o < OUTER; o++)
+        for (size_t i = 0; i < inner; i++) {
+            double m = -INFINITY, sum = 0.0, ysum = 0.0;
+            for (size_t k = 0; k < n; k++) m = fmax(m, x[AT(o, k, i)]);
+            for (size_t k = 0; k < n; k++) sum += exp(x[AT(o, k, i)] - m);
+            for (size_t k = 0; k < n; k++) {
+                size_t at = AT(o, k, i);
+                double p = exp(x[at] - m) / sum, logp = (x[at] - m) - log(sum);
+                ysum += y[at];
+                ck_assert_close(y[at], p, 2 * FLT_U, 0.0);
+                double ltol = 2 * FLT_U * (fabs(x[at] - m) + log(sum) + fabs(logp));
+                ck_assert_msg(fabs(ly[at] - logp) <= ltol, "log_softmax (%zu,%zu,%zu) = %.9g, expected %.9g", o, k, i,
+                              (double)ly[at], logp);
+                ck_assert_msg(fabs(ly[at] - log(y[at])) <= ltol + 2 * FLT_U,
+                              "log_softmax %.9g but log(softmax) %.9g at (%zu,%zu,%zu)", (double)ly[at], log(y[at]), o,
+                              k, i);
+            }
+            ck_assert_close(ysum, 1.0, 2 * FLT_U, 0.0);
+        }
+}
+END_TEST
+
+START_TEST(test_kernels_softmax_stable_for_huge_logits)
+{
+    /* One line of n = 5 (outer = inner = 1). Naively e^1e30 is inf and the
+     * result NaN; with the maximum subtracted: two equal maxima share 1/2,
+     * the rest is 0, and log_softmax is x - max - ln 2 exactly. */
+    const float x[5] = {1e30f, -1e30f, 1e30f, 0.0f, -INFINITY};
+    float y[5], ly[5];
+    tg__k_softmax(1, 5, 1, x, y, false);
+    tg__k_softmax(1, 5, 1, x, ly, true);
+    const float want_y[5] = {0.5f, 0.0f, 0.5f, 0.0f, 0.0f};
+    ck_assert_close_array(y, want_y, 5, FLT_U, 0.0);
+    for (int k = 0; k < 5; k++) {
+        double want = ((double)x[k] - 1e30f) - log(2.0);
+        ck_assert_msg(tg_test_close(ly[k], want, 2 * FLT_U, 2 * FLT_U), "log_softmax[%d] = %.9g, expected %.9g", k,
+                      (double)ly[k], want);
+    }
+    /* A line of one element: probability 1, log 0. */
+    float one = 3e38f, p, lp;
+    tg__k_softmax(1, 1, 1, &one, &p, false);
+    tg__k_softmax(1, 1, 1, &one, &lp, true);
+    ck_assert_float_eq(p, 1.0f);
+    ck_assert_float_eq(lp, 0.0f);
+}
+END_TEST
+
+/* For each row: max[r] = max_c x[r,c] exactly, and log_sum[r] =
+ * log sum_c e^(x[r,c] - max[r]) rounded to float. Checked two ways:
+ *  - max + log_sum against lse = log sum_c e^x computed directly in double
+ *    (no shift; fine for |x| <= 20): log_sum is within u |log_sum| of its
+ *    double value, and each side's double sum of n exponentials and its log
+ *    are within about (n + 4) 2^-53 (1 + |lse|), so allow twice that;
+ *  - rows whose exponentials overflow or underflow double, against values
+ *    worked out by hand. */
+START_TEST(test_kernels_logsumexp_rows)
+{
+    enum { ROWS = 6, COLS = 13 };
+    float x[ROWS * COLS], mx[ROWS], ls[ROWS];
+    tg_rng r;
+    tg_rng_seed(&r, 23);
+    fill_uniform(x, ROWS * COLS, -20.0f, 20.0f, &r);
+    tg__k_logsumexp_rows(ROWS, COLS, x, mx, ls);
+    for (int i = 0; i < ROWS; i++) {
+        float m = x[i * COLS];
+        double s = 0.0;
+        for (int c = 0; c < COLS; c++) {
+            m = x[i * COLS + c] > m ? x[i * COLS + c] : m;
+            s += exp((double)x[i * COLS + c]);
+        }
+        ck_assert_float_eq(mx[i], m);
+        double lse = log(s), got = (double)mx[i] + ls[i];
+        double tol = FLT_U * fabs(ls[i]) + (2.0 * COLS + 8) * DBL_U * (1 + fabs(lse));
+        ck_assert_msg(fabs(got - lse) <= tol, "row %d: max + log_sum = %.17g, log sum e^x = %.17g", i, got, lse);
+    }
+
+    const float huge[5 * 3] = {
+        1000.0f, 1000.0f, -INFINITY,    /* 1000, ln 2 (e^1000 overflows double) */
+        -1000.0f, -1000.0f, -1000.0f,   /* -1000, ln 3 (e^-1000 underflows to 0) */
+        1e30f, 0.0f, -1e30f,            /* 1e30, 0: the others add e^-1e30 */
+        5.0f, 5.0f, 5.0f,               /* 5, ln 3 */
+        -INFINITY, 2.0f, -INFINITY,     /* 2, 0 */
+    };
+    const float want_max[5] = {1000.0f, -1000.0f, 1e30f, 5.0f, 2.0f};
+    const double want_ls[5] = {log(2.0), log(3.0), 0.0, log(3.0), 0.0};
+    float got_max[5], got_ls[5];
+    tg__k_logsumexp_rows(5, 3, huge, got_max, got_ls);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_float_eq(got_max[i], want_max[i]);
+        ck_assert_close(got_ls[i], want_ls[i], FLT_U, 0.0);
+    }
+}
+END_TEST
+
+START_TEST(test_kernels_spread_axis_accumulates)
+{
+    /* dx (outer, n, inner) += scale dy (outer, inner) for every k. Small
+     * integers and scale 0.5: every value is exact. */
+    enum { OUTER = 3, NN = 4, INNER = 2 };
+    const size_t n = NN, inner = INNER;
+    float dy[OUTER * INNER], dx[OUTER * NN * INNER];
+    for (int k = 0; k < OUTER * INNER; k++) dy[k] = (float)(k * k - 5);
+    for (int k = 0; k < OUTER * NN * INNER; k++) dx[k] = (float)k;
+    tg__k_spread_axis(OUTER, n, inner, dy, 0.5f, dx);
+    for (size_t o = 0; o < OUTER; o++)
+        for (size_t k = 0; k < n; k++)
+            for (size_t i = 0; i < inner; i++)
+                ck_assert_float_eq(dx[AT(o, k, i)], (float)AT(o, k, i) + 0.5f * dy[o * inner + i]);
+}
+END_TEST
+
+START_TEST(test_kernels_transpose_and_accumulate)
+{
+    enum { ROWS = 3, COLS = 5 };
+    float x[ROWS * COLS], y[COLS * ROWS];
+    for (int k = 0; k < ROWS * COLS; k++) x[k] = (float)(10 * (k / COLS) + k % COLS); /* x[r,c] = 10 r + c */
+    for (int k = 0; k < ROWS * COLS; k++) y[k] = -1.0f;
+    tg__k_transpose(ROWS, COLS, x, y, false);
+    for (int c = 0; c < COLS; c++)
+        for (int r = 0; r < ROWS; r++) ck_assert_float_eq(y[c * ROWS + r], (float)(10 * r + c));
+    tg__k_transpose(ROWS, COLS, x, y, true); /* y += x^T: twice x^T now */
+    for (int c = 0; c < COLS; c++)
+        for (int r = 0; r < ROWS; r++) ck_assert_float_eq(y[c * ROWS + r], (float)(2 * (10 * r + c)));
+}
+END_TEST
+
+START_TEST(test_kernels_bias_and_its_gradient)
+{
+    enum { ROWS = 4, COLS = 3 };
+    const float b[COLS] = {0.5f, -1.0f, 2.0f};
+    float y[ROWS * COLS], dy[ROWS * COLS], db[COLS] = {1.0f, 1.0f, 1.0f};
+    for (int k = 0; k < ROWS * COLS; k++) y[k] = (float)k, dy[k] = (float)(k % 5) - 2.0f;
+    tg__k_add_bias(ROWS, COLS, b, y);
+    for (int r = 0; r < ROWS; r++)
+        for (int c = 0; c < COLS; c++) ck_assert_float_eq(y[r * COLS + c], (float)(r * COLS + c) + b[c]);
+    tg__k_bias_backward(ROWS, COLS, dy, db); /* db[c] += sum over rows of dy[r,c] */
+    for (int c = 0; c < COLS; c++) {
+        float s = 1.0f;
+        for (int r = 0; r < ROWS; r++) s += (float)((r * COLS + c) % 5) - 2.0f;
+        ck_assert_float_eq(db[c], s);
+    }
+}
+END_TEST
+
+/* ---- broadcasting binary ops ---- */
+
+typedef struct bcast_case {
+    int a[4], b[4]; /* shapes padded to four dimensions */
+} bcast_case;
+
+static const bcast_case bcast_cases[] = {
+    {{2, 3, 1, 4}, {1, 3, 5, 1}}, /* both operands repeat */
+    {{1, 1, 1, 1}, {2, 3, 5, 4}}, /* a scalar */
+    {{2, 1, 5, 4}, {2, 3, 5, 4}}, /* one dimension */
+    {{2, 3, 5, 1}, {1, 1, 1, 4}}, /* the last (contiguous) dimension */
+    {{2, 3, 5, 4}, {2, 3, 5, 4}}, /* no broadcasting: the flat loop */
+};
+
+/* The description a caller builds: contiguous strides, 0 where an operand
+ * has size 1 (and the output does not). */
+static tg__bcast make_bcast(const bcast_case *c)
+{
+    tg__bcast bc = {.same = true};
+    size_t st_a = 1, st_b = 1;
+    for (int d = 3; d >= 0; d--) {
+        bc.shape[d] = (size_t)(c->a[d] > c->b[d] ? c->a[d] : c->b[d]);
+        bc.sa[d] = c->a[d] == 1 && bc.shape[d] > 1 ? 0 : st_a;
+        bc.sb[d] = c->b[d] == 1 && bc.shape[d] > 1 ? 0 : st_b;
+        bc.same = bc.same && c->a[d] == c->b[d];
+        st_a *= (size_t)c->a[d];
+        st_b *= (size_t)c->b[d];
+    }
+    return bc;
+}
+
+/* Row-major position of output index i in an operand of shape s: an index
+ * along a dimension of size 1 is 0 (i mod 1), else i itself. */
+static size_t naive_index(const int *s, const size_t *i)
+{
+    size_t at = 0;
+    for (int d = 0; d < 4; d++) at = at * (size_t)s[d] + i[d] % (size_t)s[d];
+    return at;
+}
+
+static size_t prod4(const int *s) { return (size_t)s[0] * s[1] * s[2] * s[3]; }
+
+static const tg_op binary_ops[] = {TG_OP_ADD, TG_OP_SUB, TG_OP_MUL, TG_OP_DIV};
+
+/* Runs the statement that follows for each output index i, row-major. */
+#define FOR_EACH_INDEX(shape, i)                                                                   \
+    for (i[0] = 0; i[0] < (shape)[0]; i[0]++)                                                      \
+        for (i[1] = 0; i[1] < (shape)[1]; i[1]++)                                                  \
+            for (i[2] = 0; i[2] < (shape)[2]; i[2]++)                                              \
+                for (i[3] = 0; i[3] < (shape)[3]; i[3]++)
+
+/* y = a op b for ADD, SUB, MUL, DIV. +, -, *, / in double rounded to
+ * float equal the float operation (double has more than 2 * 24 + 2 bits),
+ * so the expected values are exact. */
+static void check_binary_forward(const bcast_case *c, const tg__bcast *bc, const float *a, const float *b, float *y)
+{
+    for (size_t o = 0; o < sizeof binary_ops / sizeof binary_ops[0]; o++) {
+        tg_op op = binary_ops[o];
+        tg__k_binary(op, bc, a, b, y);
+        size_t i[4], at = 0;
+        FOR_EACH_INDEX(bc->shape, i) {
+            double va = a[naive_index(c->a, i)], vb = b[naive_index(c->b, i)];
+            double w = op == TG_OP_ADD ? va + vb : op == TG_OP_SUB ? va - vb : op == TG_OP_MUL ? va * vb : va / vb;
+            if (y[at] != (float)w)
+                ck_abort_msg("%s: y[%zu] = %.9g, expected %.9g", tg_op_name(op), at, (double)y[at], (double)(float)w);
+            at++;
+        }
+    }
+}
+
+
+/* Forward as above; backward: da += dy d(a op b)/da summed over every
+ * output element that read that a element (and the same for b). Expected
+ * sums in double; the kernel adds R terms in float to an initial value,
+ * within (R + 1) u times the sum of their magnitudes (each gradient term
+ * itself within 2 u), so allow (R + 3) 2^-23 of it. */
+START_TEST(test_kernels_binary_broadcast)
+{
+    const bcast_case *c = &bcast_cases[_i];
+    tg__bcast bc = make_bcast(c);
+    size_t na = prod4(c->a), nb = prod4(c->b), ny = bc.shape[0] * bc.shape[1] * bc.shape[2] * bc.shape[3];
+    float *a = fbuf(na), *b = fbuf(nb), *y = fbuf(ny), *dy = fbuf(ny), *da = fbuf(na), *db = fbuf(nb);
+    double *wa = malloc(na * sizeof *wa), *wb = malloc(nb * sizeof *wb), *ma = malloc(na * sizeof *ma),
+           *mb = malloc(nb * sizeof *mb);
+    ck_assert(wa && wb && ma && mb);
+    tg_rng r;
+    tg_rng_seed(&r, 40 + (uint64_t)_i);
+    fill_uniform(a, na, -4.0f, 4.0f, &r);
+    fill_uniform(b, nb, 0.5f, 3.0f, &r);
+    fill_uniform(dy, ny, -1.0f, 1.0f, &r);
+    check_binary_forward(c, &bc, a, b, y);
+    size_t reps_a = ny / na, reps_b = ny / nb;
+    for (size_t o = 0; o < sizeof binary_ops / sizeof binary_ops[0]; o++) {
+        tg_op op = binary_ops[o];
+        for (size_t k = 0; k < na; k++) da[k] = 0.25f, wa[k] = 0.25, ma[k] = 0.25;
+        for (size_t k = 0; k < nb; k++) db[k] = -0.25f, wb[k] = -0.25, mb[k] = 0.25;
+        tg__k_binary_backward(op, &bc, a, b, dy, da, db);
+        size_t i[4], at = 0;
+        FOR_EACH_INDEX(bc.shape, i) {
+            size_t ia = naive_index(c->a, i), ib = naive_index(c->b, i);
+            double va = a[ia], vb = b[ib], g = dy[at++];
+            double ga = op == TG_OP_MUL ? g * vb : op == TG_OP_DIV ? g / vb : g;
+            double gb = op == TG_OP_ADD ? g : op == TG_OP_SUB ? -g : op == TG_OP_MUL ? g * va : -g * va / (vb * vb);
+            wa[ia] += ga, ma[ia] += fabs(ga);
+            wb[ib] += gb, mb[ib] += fabs(gb);
+        }
+        for (size_t k = 0; k < na; k++)
+            ck_assert_msg(fabs(da[k] - wa[k]) <= (reps_a + 3) * 2 * FLT_U * ma[k], "%s: da[%zu] = %.9g, expected %.9g",
+                          tg_op_name(op), k, (double)da[k], wa[k]);
+        for (size_t k = 0; k < nb; k++)
+            ck_assert_msg(fabs(db[k] - wb[k]) <= (reps_b + 3) * 2 * FLT_U * mb[k], "%s: db[%zu] = %.9g, expected %.9g",
+                          tg_op_name(op), k, (double)db[k], wb[k]);
+    }
+    /* NULL skips an operand */
+    for (size_t k = 0; k < na; k++) da[k] = 0.0f;
+    tg__k_binary_backward(TG_OP_ADD, &bc, a, b, dy, da, NULL);
+    double s = 0.0;
+    for (size_t k = 0; k < ny; k++) s += dy[k];
+    double got = 0.0;
+    for (size_t k = 0; k < na; k++) got += da[k];
+    ck_assert_close(got, s, 0.0, (reps_a + 3) * 2 * FLT_U * ny); /* |dy| <= 1 */
+    free(a), free(b), free(y), free(dy), free(da), free(db), free(wa), free(wb), free(ma), free(mb);
+}
+END_TEST
+
+/* ======================================================================
+ * Unary ops: backward against a central difference of forward
+ * ====================================================================== */
+
+/* Central difference D = (f(x+h) - f(x-h)) / 2h of the float forward, in
+ * double, against dx from backward:
+ *   truncation   |D - f'(x)| <= h^2 / 6 max|f'''|  (Taylor), m3 below is
+ *                that maximum over the op's domain, worked out per op;
+ *   rounding     each float forward is within a few ulp (we allow
+ *                2^-21 = 8u) of max(1, |x|, |f|), the magnitude of its
+ *                intermediates, so D is within 2 * 2^-21 * max / 2h;
+ *   backward     dx = 1 + dy f'(x) in float: a few roundings, 2^-21 of
+ *                max(1, |dy f'|).
+ * Points closer than 2h to a kink (where f' jumps) are redrawn. */
+#define FD_H 0x1.0p-6
+
+typedef struct unary_case {
+    tg_op op;
+    float p[4];         /* the op's fparam, as the header documents them */
+    double lo, hi;      /* domain of x */
+    double kinks[2];
+    int n_kinks;
+    double m3;          /* max |f'''| on the domain, away from kinks */
+} unary_case;
+
+static const unary_case unary_cases[] = {
+    {TG_OP_NEG, {0}, -3, 3, {0}, 0, 0},
+    {TG_OP_ADD_SCALAR, {0.7f}, -3, 3, {0}, 0, 0},
+    {TG_OP_MUL_SCALAR, {-1.3f}, -3, 3, {0}, 0, 0},
+    {TG_OP_POW, {2.5f}, 0.5, 2, {0}, 0, 2.7},          /* 2.5 1.5 0.5 x^-0.5 <= 2.66 */
+    {TG_OP_EXP, {0}, -2, 2, {0}, 0, 7.4},               /* e^2 */
+    {TG_OP_LOG, {0}, 0.5, 3, {0}, 0, 16},               /* 2 / x^3 at 0.5 */
+    {TG_OP_SQRT, {0}, 0.5, 3, {0}, 0, 2.2},             /* 3/8 x^-2.5 at 0.5 = 2.12 */
+    {TG_OP_ABS, {0}, -3, 3, {0}, 1, 0},
+    {TG_OP_SQUARE, {0}, -3, 3, {0}, 0, 0},
+    {TG_OP_CLAMP, {-0.5f, 0.8f}, -2, 2, {-0.5, 0.8}, 2, 0},
+    {TG_OP_RELU, {0}, -3, 3, {0}, 1, 0},
+    {TG_OP_LEAKY_RELU, {0.1f}, -3, 3, {0}, 1, 0},
+    {TG_OP_SIGMOID, {0}, -4, 4, {0}, 0, 0.125},         /* q (1 - 6q), q = s(1-s) <= 1/4 */
+    {TG_OP_TANH, {0}, -3, 3, {0}, 0, 2.0},              /* 2 (1-t^2)(1-3t^2) at 0 */
+    {TG_OP_GELU, {0}, -4, 4, {0}, 0, 0.8},              /* x phi(x) (x^2 - 4): 0.779 */
+    {TG_OP_SOFTPLUS, {1.0f, 20.0f}, -5, 25, {20}, 1, 0.1}, /* s(1-s)(1-2s) <= 0.0962; linear past 20 */
+    {TG_OP_HUBER, {1.0f, 1.0f}, -3, 3, {-1, 1}, 2, 0},
+};
+enum { N_UNARY = sizeof unary_cases / sizeof unary_cases[0] };
+
+static bool near_kink(const unary_case *c, double x)
+{
+    for (int k = 0; k < c->n_kinks; k++)
+        if (fabs(x - c->kinks[k]) < 2 * FD_H) return true;
+    return false;
+}
+
+START_TEST(test_kernels_unary_backward_matches_finite_difference)
+{
+    enum { NPTS = 64 };
+    const unary_case *c = &unary_cases[_i];
+    const tg__unary_kernel *k = &tg__unary_kernels[c->op];
+    ck_assert_msg(k->forward && k->backward, "%s has no kernel", tg_op_name(c->op));
+    float x[NPTS], xp[NPTS], xm[NPTS], y[NPTS], yp[NPTS], ym[NPTS], dy[NPTS], dx[NPTS];
+    tg_rng r;
+    tg_rng_seed(&r, 50 + (uint64_t)_i);
+    for (int i = 0; i < NPTS; i++) {
+        do x[i] = (float)(c->lo + (c->hi - c->lo) * tg_rng_uniform(&r));
+        while (near_kink(c, x[i]));
+        xp[i] = (float)(x[i] + FD_H);
+        xm[i] = (float)(x[i] - FD_H);
+        dy[i] = 0.5f + tg_rng_uniform(&r);
+        dx[i] = 1.0f; /* backward accumulates */
+    }
+    k->forward(NPTS, x, y, c->p);
+    k->forward(NPTS, xp, yp, c->p);
+    k->forward(NPTS, xm, ym, c->p);
+    k->backward(NPTS, x, y, dy, dx, c->p);
+    for (int i = 0; i < NPTS; i++) {
+        double width = (double)xp[i] - xm[i], h = width / 2;
+        double fd = ((double)yp[i] - ym[i]) / width;
+        double mag = fmax(fmax(1.0, fabs(x[i]) + h), fmax(fabs(yp[i]), fabs(ym[i])));
+        double trunc = h * h / 6 * c->m3, round = 2 * 0x1.0p-21 * mag / width;
+        double want = 1.0 + dy[i] * fd;
+        double tol = dy[i] * (trunc + round) + 0x1.0p-21 * fmax(1.0, fabs(dy[i] * fd));
+        ck_assert_msg(fabs(dx[i] - want) <= tol,
+                      "%s at x = %.9g (p = %g, %g): dx = 1 + %.9g * %.9g, finite difference %.9g, tol %.3g",
+                      tg_op_name(c->op), (double)x[i], (double)c->p[0], (double)c->p[1], (double)dy[i],
+                      (dx[i] - 1.0) / dy[i], fd, tol);
+    }
+}
+END_TEST
+
+START_TEST(test_kernels_unary_table_is_covered)
+{
+    /* Every op with a kernel has a row above, and a kernel has both halves:
+     * no unary op ships without its derivative being checked. */
+    for (int op = 0; op < TG_OP_COUNT; op++) {
+        const tg__unary_kernel *k = &tg__unary_kernels[op];
+        ck_assert_msg((k->forward == NULL) == (k->backward == NULL), "%s has only half a kernel",
+                      tg_op_name((tg_op)op));
+        if (!k->forward) continue;
+        bool found = false;
+        for (int c = 0; c < N_UNARY && !found; c++) found = unary_cases[c].op == (tg_op)op;
+        ck_assert_msg(found, "unary kernel %s has no finite-difference case", tg_op_name((tg_op)op));
+    }
+}
+END_TEST
+
+static Suite *kernels_suite(void)
+{
+    Suite *s = suite_create("kernels");
+
+    TCase *tc = tcase_create("gemm");
+    tcase_add_loop_test(tc, test_kernels_gemm_fast_matches_reference, 0, N_GEMM_SHAPES);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("reduce");
+    tcase_add_test(tc, test_kernels_sum_axis_matches_double_sum);
+    tcase_add_test(tc, test_kernels_max_axis_first_index_and_nan);
+    tcase_add_test(tc, test_kernels_softmax_and_log_softmax);
+    tcase_add_test(tc, test_kernels_softmax_stable_for_huge_logits);
+    tcase_add_test(tc, test_kernels_logsumexp_rows);
+    tcase_add_test(tc, test_kernels_spread_axis_accumulates);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("elementwise");
+    tcase_add_test(tc, test_kernels_transpose_and_accumulate);
+    tcase_add_test(tc, test_kernels_bias_and_its_gradient);
+    tcase_add_loop_test(tc, test_kernels_binary_broadcast, 0, (int)(sizeof bcast_cases / sizeof bcast_cases[0]));
+    tcase_add_loop_test(tc, test_kernels_unary_backward_matches_finite_difference, 0, N_UNARY);
+    tcase_add_test(tc, test_kernels_unary_table_is_covered);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TG_TEST_MAIN(kernels_suite)
