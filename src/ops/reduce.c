@@ -28,18 +28,28 @@ tg_tensor *tg_mean(tg_graph *g, tg_tensor *x)
     return sum_all("tg_mean", g, TG_OP_MEAN, x, x ? 1.0f / (float)x->size : 0.0f);
 }
 
-/* ---- sum / mean along an axis: y[o,i] = s sum_k x[o,k,i];
- *      dx[o,k,i] += s dy[o,i] ---- */
-static tg_tensor *sum_axis(const char *fn, tg_graph *g, tg_op op, tg_tensor *x, int axis, bool keepdim)
+/* A new tensor for op reducing x along axis, shaped as torch's reductions
+ * (keepdim or not), with x seen as (outer, n, inner) around the axis. */
+static tg_tensor *axis_reduction(const char *fn, tg_graph *g, tg_op op, tg_tensor *x, int axis, bool keepdim,
+                                 size_t *outer, size_t *n, size_t *inner)
 {
     if (!TG__INPUTS_OK(fn, g, x) || (axis = tg__axis(fn, x, axis)) < 0) return NULL;
     int shape[TG_MAX_DIMS];
     int ndim = tg__reduced_shape(x, axis, keepdim, shape);
     tg_tensor *y = tg__op_new(fn, g, op, ndim, shape, x, NULL, NULL);
     if (!y) return NULL;
-    size_t outer, n, inner;
-    tg__split_axis(x, axis, &outer, &n, &inner);
     y->iparam[0] = axis;
+    tg__split_axis(x, axis, outer, n, inner);
+    return y;
+}
+
+/* ---- sum / mean along an axis: y[o,i] = s sum_k x[o,k,i];
+ *      dx[o,k,i] += s dy[o,i] ---- */
+static tg_tensor *sum_axis(const char *fn, tg_graph *g, tg_op op, tg_tensor *x, int axis, bool keepdim)
+{
+    size_t outer, n, inner;
+    tg_tensor *y = axis_reduction(fn, g, op, x, axis, keepdim, &outer, &n, &inner);
+    if (!y) return NULL;
     y->fparam[0] = op == TG_OP_MEAN_AXIS ? 1.0f / (float)n : 1.0f;
     tg__k_sum_axis(outer, n, inner, x->data, y->data);
     if (op == TG_OP_MEAN_AXIS)
@@ -71,14 +81,9 @@ tg_tensor *tg_mean_axis(tg_graph *g, tg_tensor *x, int axis, bool keepdim)
 tg_tensor *tg_max_axis(tg_graph *g, tg_tensor *x, int axis, bool keepdim)
 {
     static const char fn[] = "tg_max_axis";
-    if (!TG__INPUTS_OK(fn, g, x) || (axis = tg__axis(fn, x, axis)) < 0) return NULL;
-    int shape[TG_MAX_DIMS];
-    int ndim = tg__reduced_shape(x, axis, keepdim, shape);
-    tg_tensor *y = tg__op_new(fn, g, TG_OP_MAX_AXIS, ndim, shape, x, NULL, NULL);
-    if (!y || !(y->aux = tg__graph_alloc(fn, g, y->size * sizeof(int)))) return NULL;
     size_t outer, n, inner;
-    tg__split_axis(x, axis, &outer, &n, &inner);
-    y->iparam[0] = axis;
+    tg_tensor *y = axis_reduction(fn, g, TG_OP_MAX_AXIS, x, axis, keepdim, &outer, &n, &inner);
+    if (!y || !(y->aux = tg__graph_alloc(fn, g, y->size * sizeof(int)))) return NULL;
     tg__k_max_axis(outer, n, inner, x->data, y->data, y->aux);
     return y;
 }
