@@ -74,7 +74,10 @@ static tg_tensor *activate(tg_graph *g, tg_activation act, tg_tensor *x)
 
 tg_tensor *tg_mlp_forward(tg_graph *g, const tg_mlp *m, tg_tensor *x, bool train, tg_rng *rng)
 {
-    if (!m) return NULL;
+    if (!m) {
+        tg_set_error("tg_mlp_forward: model is NULL");
+        return NULL;
+    }
     tg_tensor *h = tg_flatten(g, x, 1);
     for (int k = 0; k < m->n_layers; k++) {
         h = tg_linear(g, h, m->W[k], m->b[k]);

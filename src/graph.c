@@ -163,6 +163,23 @@ bool tg__inputs_ok(const char *fn, tg_graph *g, int n, tg_tensor *const *inputs)
     return true;
 }
 
+bool tg__vector_arg_ok(const char *fn, tg_graph *g, const char *what, const tg_tensor *t, int len,
+                       const char *of_what, const tg_tensor *of)
+{
+    if (!t) return true;
+    char ts[64], os[64];
+    if (t->ndim != 1 || t->shape[0] != len) {
+        tg__error("%s: %s %s: expected (%d) for %s %s", fn, what, tg_shape_str(t, ts), len, of_what,
+                  tg_shape_str(of, os));
+        return false;
+    }
+    if (t->graph && t->graph != g) {
+        tg__error("%s: %s belongs to another graph", fn, what);
+        return false;
+    }
+    return true;
+}
+
 tg_tensor *tg__node_new(const char *fn, tg_graph *g, tg_op op, int ndim, const int *shape,
                         bool with_data)
 {
@@ -228,7 +245,8 @@ void tg__view_backward(tg_tensor *y)
 tg_tensor *tg_detach(tg_graph *g, tg_tensor *x)
 {
     if (!TG__INPUTS_OK("tg_detach", g, x)) return NULL;
-    tg_tensor *y = tg__node_new("tg_detach", g, TG_OP_VIEW, x->ndim, x->shape, false);
+    /* A leaf, as torch's detach: made to require grad, it accumulates. */
+    tg_tensor *y = tg__node_new("tg_detach", g, TG_OP_LEAF, x->ndim, x->shape, false);
     if (y) y->data = x->data;
     return y;
 }
@@ -292,6 +310,10 @@ tg_status tg_backward_grad(tg_tensor *y, const float *dy)
         return TG_ERR_ARG;
     }
     tg_graph *g = y->graph;
+    if (g && (y->id >= g->n_nodes || g->nodes[y->id] != y)) {
+        tg__error("tg_backward: the tensor was dropped by tg_graph_reset");
+        return TG_ERR_ARG;
+    }
     if (g) {
         mark_reachable(g, y);
         if (prepare_grads(g, y) != TG_OK) {
@@ -354,12 +376,22 @@ static int dot_id(dot_names *names, const tg_tensor *t, char *buf, bool *is_new)
     return snprintf(buf, 32, "p%zu", k);
 }
 
+/* A tensor's name inside a quoted DOT label: quotes and backslashes escaped. */
+static void dot_name(FILE *f, const char *name)
+{
+    for (; *name; name++) {
+        if (*name == '"' || *name == '\\') fputc('\\', f);
+        fputc(*name, f);
+    }
+}
+
 static void dot_node(FILE *f, const char *id, const tg_tensor *t)
 {
     char shape[64];
     const char *what = t->op == TG_OP_LEAF ? (t->graph ? "input" : "parameter") : tg_op_name(t->op);
-    fprintf(f, "  %s [label=\"%s%s%s\\n%s", id, t->name, t->name[0] ? ": " : "", what,
-            tg_shape_str(t, shape));
+    fprintf(f, "  %s [label=\"", id);
+    dot_name(f, t->name);
+    fprintf(f, "%s%s\\n%s", t->name[0] ? ": " : "", what, tg_shape_str(t, shape));
     if (t->grad) fprintf(f, "\\n|grad| %.4g", sqrt(tg__k_sum_sq(t->size, t->grad)));
     fprintf(f, "\", shape=%s%s];\n", t->op == TG_OP_LEAF ? "ellipse" : "box",
             t->graph ? "" : ", style=filled, fillcolor=lightblue");

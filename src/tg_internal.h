@@ -44,6 +44,11 @@ bool tg__inputs_ok(const char *fn, tg_graph *g, int n, tg_tensor *const *inputs)
     tg__inputs_ok(fn, g, (int)(sizeof((tg_tensor *[]){__VA_ARGS__}) / sizeof(tg_tensor *)), \
                   (tg_tensor *[]){__VA_ARGS__})
 
+/* An optional 1-D argument (a bias, class weights, pos_weight): NULL means
+ * absent; otherwise it must be (len), standalone or on g. what names it,
+ * of names the tensor whose shape decides len. False with a message. */
+bool tg__vector_arg_ok(const char *fn, tg_graph *g, const char *what, const tg_tensor *t, int len,
+                       const char *of_what, const tg_tensor *of);
 /* A new tensor on g with no inputs recorded: data allocated (uninitialised)
  * when with_data, else NULL for the caller to point somewhere. NULL with a
  * message naming fn on a bad shape or when memory runs out. */

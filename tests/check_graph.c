@@ -227,7 +227,39 @@ START_TEST(test_graph_detach_stops_gradient)
 }
 END_TEST
 
+START_TEST(test_graph_detached_tensor_is_a_leaf)
+{
+    /* torch: x.detach().requires_grad_() is a leaf: its grad accumulates. */
+    tg_tensor *x = param(2, (float[]){1, 2});
+    tg_graph *g = tg_graph_new();
+    tg_tensor *d = tg_detach(g, x);
+    tg_tensor_requires_grad(d, true);
+    tg_tensor *loss = tg_sum(g, tg_mul_scalar(g, d, 3.0f));
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    ck_assert_close(d->grad[0], 6.0, 0, 0);
+    ck_assert_float_eq(x->grad[0], 0.0f);
+    tg_graph_free(g);
+    tg_tensor_free(x);
+}
+END_TEST
+
 /* ---- errors ---- */
+
+START_TEST(test_graph_backward_refuses_a_dropped_tensor)
+{
+    tg_tensor *x = param(2, (float[]){1, 2});
+    tg_graph *g = tg_graph_new();
+    tg_tensor *a = tg_sum(g, tg_square(g, x));
+    tg_graph_reset(g);
+    tg_tensor *b = tg_neg(g, x); /* reuses a's place in the arena */
+    (void)b;
+    ck_assert_int_eq(tg_backward(a), TG_ERR_ARG);
+    ck_assert_str_eq(tg_last_error(), "tg_backward: the tensor was dropped by tg_graph_reset");
+    tg_graph_free(g);
+    tg_tensor_free(x);
+}
+END_TEST
 
 START_TEST(test_graph_null_propagates_first_message)
 {
@@ -384,6 +416,20 @@ START_TEST(test_graph_dot_shows_ops_params_and_gradients)
 }
 END_TEST
 
+START_TEST(test_graph_dot_escapes_names)
+{
+    tg_tensor *W = param(1, (float[]){1});
+    tg_tensor_set_name(W, "say \"hi\" \\o/");
+    FILE *f = tmpfile();
+    ck_assert_int_eq(tg_graph_dot(W, f), TG_OK);
+    char *dot = read_all(f);
+    ck_assert_ptr_nonnull(strstr(dot, "label=\"say \\\"hi\\\" \\\\o/: parameter"));
+    free(dot);
+    fclose(f);
+    tg_tensor_free(W);
+}
+END_TEST
+
 START_TEST(test_graph_dot_of_a_parameter_and_null)
 {
     tg_tensor *W = param(2, (float[]){1, 2});
@@ -488,12 +534,14 @@ static Suite *graph_suite(void)
     tc = tcase_create("recording");
     tcase_add_test(tc, test_graph_no_grad_records_nothing);
     tcase_add_test(tc, test_graph_detach_stops_gradient);
+    tcase_add_test(tc, test_graph_detached_tensor_is_a_leaf);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_graph_null_propagates_first_message);
     tcase_add_test(tc, test_graph_null_input_is_named);
     tcase_add_test(tc, test_graph_rejects_another_graphs_tensor);
     tcase_add_test(tc, test_graph_free_null_and_reset_null);
+    tcase_add_test(tc, test_graph_backward_refuses_a_dropped_tensor);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_test(tc, test_graph_reset_reuses_memory);
@@ -502,6 +550,7 @@ static Suite *graph_suite(void)
     tc = tcase_create("dot");
     tcase_add_test(tc, test_graph_dot_shows_ops_params_and_gradients);
     tcase_add_test(tc, test_graph_dot_of_a_parameter_and_null);
+    tcase_add_test(tc, test_graph_dot_escapes_names);
     suite_add_tcase(s, tc);
     tc = tcase_create("gradcheck");
     tcase_add_test(tc, test_graph_gradcheck_passes_a_right_gradient);

@@ -60,7 +60,7 @@ START_TEST(test_loss_class_weight_shape)
     fixture f = setup();
     tg_tensor *w = tg_ones(f.g, 1, (int[]){4});
     ck_assert_ptr_null(tg_cross_entropy(f.g, f.logits, (int[]){0, 1, 2, 0}, &(tg_class_loss_opts){.weight = w}));
-    ck_assert_str_eq(tg_last_error(), "tg_cross_entropy: weight (4) for input (4,3): expected (3), one per class");
+    ck_assert_str_eq(tg_last_error(), "tg_cross_entropy: weight (4): expected (3) for input (4,3)");
     ck_assert_ptr_null(tg_nll_loss(f.g, f.x, (int[]){0, 1}, &(tg_class_loss_opts){.weight = w}));
     tg_graph_free(f.g);
 }
@@ -150,8 +150,49 @@ START_TEST(test_loss_bce_logits_pos_weight_shape)
 {
     fixture f = setup();
     ck_assert_ptr_null(tg_bce_with_logits(f.g, f.x, f.y, NULL, tg_ones(f.g, 1, (int[]){2}), TG_REDUCE_MEAN));
-    ck_assert_str_eq(tg_last_error(), "tg_bce_with_logits: pos_weight (2) for input (2,3): expected one weight "
-                                      "per class of the last dimension");
+    ck_assert_str_eq(tg_last_error(), "tg_bce_with_logits: pos_weight (2): expected (3) for input (2,3)");
+    tg_graph_free(f.g);
+}
+END_TEST
+
+START_TEST(test_loss_bce_weight_must_not_grow_the_loss)
+{
+    fixture f = setup();
+    tg_tensor *w = tg_ones(f.g, 2, (int[]){2, 2});
+    ck_assert_ptr_null(tg_bce_loss(f.g, f.x, f.y, w, TG_REDUCE_SUM));
+    ck_assert_str_eq(tg_last_error(), "tg_bce_loss: weight (2,2) does not broadcast to input (2,3)");
+    tg_tensor *big = tg_ones(f.g, 3, (int[]){4, 2, 3});
+    ck_assert_ptr_null(tg_bce_with_logits(f.g, f.x, f.y, big, NULL, TG_REDUCE_SUM));
+    ck_assert_ptr_nonnull(tg_bce_loss(f.g, f.x, f.y, tg_ones(f.g, 2, (int[]){2, 1}), TG_REDUCE_SUM));
+    tg_graph_free(f.g);
+}
+END_TEST
+
+START_TEST(test_loss_failed_input_keeps_its_message)
+{
+    /* The first failure is reported, not a later complaint about an
+     * argument of the loss it flowed into. */
+    fixture f = setup();
+    tg_tensor *bad = tg_matmul(f.g, f.x, f.x);
+    const char *want = "tg_matmul: (2,3) @ (2,3): inner dimensions 3 and 2 differ";
+    ck_assert_ptr_null(tg_huber_loss(f.g, bad, f.y, 0.0f, TG_REDUCE_MEAN));
+    ck_assert_str_eq(tg_last_error(), want);
+    ck_assert_ptr_null(tg_smooth_l1_loss(f.g, bad, f.y, -1.0f, TG_REDUCE_MEAN));
+    ck_assert_str_eq(tg_last_error(), want);
+    ck_assert_ptr_null(tg_softplus(f.g, bad, 0.0f, 20.0f));
+    ck_assert_str_eq(tg_last_error(), want);
+    tg_graph_free(f.g);
+}
+END_TEST
+
+START_TEST(test_loss_class_weight_on_another_graph)
+{
+    fixture f = setup();
+    tg_graph *other = tg_graph_new();
+    tg_tensor *w = tg_ones(other, 1, (int[]){3});
+    ck_assert_ptr_null(tg_cross_entropy(f.g, f.logits, (int[]){0, 1, 2, 0}, &(tg_class_loss_opts){.weight = w}));
+    ck_assert_str_eq(tg_last_error(), "tg_cross_entropy: weight belongs to another graph");
+    tg_graph_free(other);
     tg_graph_free(f.g);
 }
 END_TEST
@@ -289,6 +330,9 @@ static Suite *loss_suite(void)
     tcase_add_test(tc, test_loss_parameter_ranges);
     tcase_add_test(tc, test_loss_bce_needs_probabilities);
     tcase_add_test(tc, test_loss_bce_logits_pos_weight_shape);
+    tcase_add_test(tc, test_loss_bce_weight_must_not_grow_the_loss);
+    tcase_add_test(tc, test_loss_failed_input_keeps_its_message);
+    tcase_add_test(tc, test_loss_class_weight_on_another_graph);
     suite_add_tcase(s, tc);
     tc = tcase_create("properties");
     tcase_add_test(tc, test_loss_bce_target_gradient_is_finite_at_saturation);

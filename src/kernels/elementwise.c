@@ -279,7 +279,7 @@ static inline void binary_grads(tg_op op, float a, float b, float dy, float *da,
     case TG_OP_ADD: *da = dy, *db = dy; break;
     case TG_OP_SUB: *da = dy, *db = -dy; break;
     case TG_OP_MUL: *da = dy * b, *db = dy * a; break;
-    default: *da = dy / b, *db = -dy * a / (b * b); break;
+    default: *da = dy / b, *db = -dy * (a / b) / b; break; /* torch's order: no b*b to overflow */
     }
 }
 
@@ -312,21 +312,68 @@ void tg__k_binary(tg_op op, const tg__bcast *bc, const float *a, const float *b,
     }
 }
 
+/* Adds to *oy, *oa, *ob the offsets of index idx spread over dims (the last
+ * of them fastest) of the output, a and b. */
+static void add_offsets(const tg__bcast *bc, const size_t *ys, const int *dims, int nd, size_t idx, size_t *oy,
+                        size_t *oa, size_t *ob)
+{
+    for (int k = nd - 1; k >= 0; k--) {
+        int d = dims[k];
+        size_t i = idx % bc->shape[d];
+        idx /= bc->shape[d];
+        *oy += i * ys[d], *oa += i * bc->sa[d], *ob += i * bc->sb[d];
+    }
+}
+
+/* dx += the gradient of one operand (a when wrt_a, else b). Each of its
+ * elements sums the contributions of every output element that read it,
+ * in double: the dimensions it repeats along are looped innermost, so one
+ * accumulator serves each element (a bias added to a million rows keeps
+ * its digits). */
+static void operand_backward(tg_op op, const tg__bcast *bc, const float *a, const float *b, const float *dy,
+                             float *dx, bool wrt_a)
+{
+    const size_t *sx = wrt_a ? bc->sa : bc->sb;
+    size_t ys[4] = {0, 0, 0, 1};
+    for (int d = 2; d >= 0; d--) ys[d] = ys[d + 1] * bc->shape[d + 1];
+    int kept[4], summed[4], nk = 0, ns = 0;
+    size_t n_kept = 1, n_summed = 1;
+    for (int d = 0; d < 4; d++) {
+        if (sx[d] == 0 && bc->shape[d] > 1)
+            summed[ns++] = d, n_summed *= bc->shape[d];
+        else
+            kept[nk++] = d, n_kept *= bc->shape[d];
+    }
+    for (size_t k = 0; k < n_kept; k++) {
+        size_t oy = 0, oa = 0, ob = 0;
+        add_offsets(bc, ys, kept, nk, k, &oy, &oa, &ob);
+        double acc = 0.0;
+        for (size_t r = 0; r < n_summed; r++) {
+            size_t iy = oy, ia = oa, ib = ob;
+            add_offsets(bc, ys, summed, ns, r, &iy, &ia, &ib);
+            float ga, gb;
+            binary_grads(op, a[ia], b[ib], dy[iy], &ga, &gb);
+            acc += wrt_a ? ga : gb;
+        }
+        dx[wrt_a ? oa : ob] += (float)acc;
+    }
+}
+
 void tg__k_binary_backward(tg_op op, const tg__bcast *bc, const float *a, const float *b,
                            const float *dy, float *da, float *db)
 {
-    size_t rows = bc->shape[0] * bc->shape[1] * bc->shape[2], cols = bc->shape[3];
-    for (size_t r = 0; r < rows; r++) {
-        size_t oa, ob;
-        row_offsets(bc, r, &oa, &ob);
-        for (size_t j = 0; j < cols; j++) {
-            size_t ia = oa + j * bc->sa[3], ib = ob + j * bc->sb[3];
+    if (bc->same) {
+        size_t n = bc->shape[0] * bc->shape[1] * bc->shape[2] * bc->shape[3];
+        for (size_t i = 0; i < n; i++) {
             float ga, gb;
-            binary_grads(op, a[ia], b[ib], dy[r * cols + j], &ga, &gb);
-            if (da) da[ia] += ga;
-            if (db) db[ib] += gb;
+            binary_grads(op, a[i], b[i], dy[i], &ga, &gb);
+            if (da) da[i] += ga;
+            if (db) db[i] += gb;
         }
+        return;
     }
+    if (da) operand_backward(op, bc, a, b, dy, da, true);
+    if (db) operand_backward(op, bc, a, b, dy, db, false);
 }
 
 /* ---- copies and accumulation ---- */

@@ -58,17 +58,18 @@ tg_tensor *tg_l1_loss(tg_graph *g, tg_tensor *x, tg_tensor *y, tg_reduction r)
 
 tg_tensor *tg_huber_loss(tg_graph *g, tg_tensor *x, tg_tensor *y, float delta, tg_reduction r)
 {
-    if (!(delta > 0.0f)) {
+    tg_tensor *d = difference("tg_huber_loss", g, x, y, r);
+    if (d && !(delta > 0.0f)) {
         tg__error("tg_huber_loss: delta %g: must be positive", delta);
         return NULL;
     }
-    tg_tensor *d = difference("tg_huber_loss", g, x, y, r);
     return reduce(g, tg__unary("tg_huber_loss", g, TG_OP_HUBER, d, delta, 1.0f), r);
 }
 
 /* smooth_l1(beta) = huber(delta = beta) / beta; beta = 0 is l1 (torch). */
 tg_tensor *tg_smooth_l1_loss(tg_graph *g, tg_tensor *x, tg_tensor *y, float beta, tg_reduction r)
 {
+    if (!TG__INPUTS_OK("tg_smooth_l1_loss", g, x, y)) return NULL;
     if (!(beta >= 0.0f)) {
         tg__error("tg_smooth_l1_loss: beta %g: must be >= 0", beta);
         return NULL;
@@ -118,12 +119,7 @@ static bool class_args_ok(const char *fn, tg_graph *g, const tg_tensor *x, const
     }
     int C = x->shape[1];
     if (!reduction_ok(fn, o->reduction, false)) return false;
-    if (o->weight && (o->weight->ndim != 1 || o->weight->shape[0] != C ||
-                      (o->weight->graph && o->weight->graph != g))) {
-        tg__error("%s: weight %s for input %s: expected (%d), one per class", fn,
-                  tg_shape_str(o->weight, ws), tg_shape_str(x, xs), C);
-        return false;
-    }
+    if (!tg__vector_arg_ok(fn, g, "weight", o->weight, C, "input", x)) return false;
     if (!(o->label_smoothing >= 0.0f && o->label_smoothing <= 1.0f)) {
         tg__error("%s: label_smoothing %g: must be in [0, 1]", fn, o->label_smoothing);
         return false;
@@ -265,8 +261,10 @@ static tg_tensor *cross_entropy(const char *fn, tg_graph *g, tg_tensor *x, const
         double l = 0.0;
         const float *xr = x->data + n * C, *tr = probs ? probs->data + n * C : NULL;
         int label = labels ? labels[n] : -1;
-        for (size_t c = 0; c < C && !ignored(cl, n); c++)
-            l -= (double)ce_coef(cl, tr, label, c, C) * log_p(cl, xr, n, c);
+        for (size_t c = 0; c < C && !ignored(cl, n); c++) {
+            float a = ce_coef(cl, tr, label, c, C);
+            if (a != 0.0f) l -= (double)a * log_p(cl, xr, n, c); /* a masked (-inf) logit counts only if targeted */
+        }
         cl->rows[n] = (float)l;
     }
     finish_rows(y, cl, N);
@@ -385,10 +383,26 @@ static tg_tensor *pair_op(const char *fn, tg_graph *g, tg_op op, tg_tensor *x, t
     return tg__op_new(fn, g, op, x->ndim, x->shape, x, t, extra);
 }
 
-/* Applies an optional elementwise weight (broadcast) and the reduction. */
-static tg_tensor *weigh_and_reduce(tg_graph *g, tg_tensor *l, tg_tensor *weight, tg_reduction r)
+/* An elementwise weight must broadcast to the loss's shape without growing
+ * it (torch: "output with shape ... doesn't match the broadcast shape"). */
+static bool weight_fits(const char *fn, const tg_tensor *w, const tg_tensor *x)
 {
-    return reduce(g, weight && l ? tg_mul(g, l, weight) : l, r);
+    bool fits = w->ndim <= x->ndim;
+    for (int d = 1; fits && d <= w->ndim; d++)
+        fits = w->shape[w->ndim - d] == 1 || w->shape[w->ndim - d] == x->shape[x->ndim - d];
+    if (!fits) {
+        char ws[64], xs[64];
+        tg__error("%s: weight %s does not broadcast to input %s", fn, tg_shape_str(w, ws), tg_shape_str(x, xs));
+    }
+    return fits;
+}
+
+/* Applies an optional elementwise weight (broadcast) and the reduction. */
+static tg_tensor *weigh_and_reduce(const char *fn, tg_graph *g, tg_tensor *l, tg_tensor *weight, tg_reduction r)
+{
+    if (weight && !TG__INPUTS_OK(fn, g, weight)) return NULL;
+    if (weight && !weight_fits(fn, weight, l)) return NULL;
+    return reduce(g, weight ? tg_mul(g, l, weight) : l, r);
 }
 
 /* ---- binary_cross_entropy on probabilities p, targets t, logs clamped at
@@ -409,7 +423,7 @@ tg_tensor *tg_bce_loss(tg_graph *g, tg_tensor *p, tg_tensor *t, tg_tensor *weigh
         }
         l->data[i] = -(t->data[i] * clamped_log(p->data[i]) + (1.0f - t->data[i]) * clamped_log1m(p->data[i]));
     }
-    return weigh_and_reduce(g, l, weight, r);
+    return weigh_and_reduce(fn, g, l, weight, r);
 }
 
 void tg__bce_backward(tg_tensor *l)
@@ -435,13 +449,9 @@ tg_tensor *tg_bce_with_logits(tg_graph *g, tg_tensor *x, tg_tensor *t, tg_tensor
                               tg_reduction r)
 {
     static const char fn[] = "tg_bce_with_logits";
-    if (pos_weight && x && (pos_weight->ndim != 1 || x->ndim == 0 || pos_weight->shape[0] != x->shape[x->ndim - 1] ||
-                            (pos_weight->graph && pos_weight->graph != g))) {
-        char xs[64], ps[64];
-        tg__error("%s: pos_weight %s for input %s: expected one weight per class of the last dimension", fn,
-                  tg_shape_str(pos_weight, ps), tg_shape_str(x, xs));
+    if (!TG__INPUTS_OK(fn, g, x, t)) return NULL;
+    if (!tg__vector_arg_ok(fn, g, "pos_weight", pos_weight, x->ndim ? x->shape[x->ndim - 1] : 1, "input", x))
         return NULL;
-    }
     tg_tensor *l = pair_op(fn, g, TG_OP_BCE_LOGITS, x, t, pos_weight, r, false);
     if (!l) return NULL;
     for (size_t i = 0; i < x->size; i++) {
@@ -449,7 +459,7 @@ tg_tensor *tg_bce_with_logits(tg_graph *g, tg_tensor *x, tg_tensor *t, tg_tensor
         float log_weight = 1.0f + (pos_weight_at(pos_weight, i) - 1.0f) * ti;
         l->data[i] = (1.0f - ti) * xi + log_weight * softplus_neg(xi);
     }
-    return weigh_and_reduce(g, l, weight, r);
+    return weigh_and_reduce(fn, g, l, weight, r);
 }
 
 void tg__bce_logits_backward(tg_tensor *l)

@@ -110,6 +110,7 @@ tg_tensor *tg_gelu(tg_graph *g, tg_tensor *x) { return tg__unary("tg_gelu", g, T
 
 tg_tensor *tg_softplus(tg_graph *g, tg_tensor *x, float beta, float threshold)
 {
+    if (!TG__INPUTS_OK("tg_softplus", g, x)) return NULL;
     if (!(beta > 0.0f)) {
         tg__error("tg_softplus: beta %g: must be positive", beta);
         return NULL;

@@ -60,16 +60,12 @@ tg_tensor *tg_linear(tg_graph *g, tg_tensor *x, tg_tensor *W, tg_tensor *b)
     if (!TG__INPUTS_OK(fn, g, x, W) || !is_matrix(fn, "x", x) || !is_matrix(fn, "W", W))
         return NULL;
     int N = x->shape[0], in = x->shape[1], out = W->shape[0];
-    char xs[64], ws[64], bs[64];
+    char xs[64], ws[64];
     if (W->shape[1] != in) {
         tg__error("%s: x %s, W %s: W must be (out, %d)", fn, tg_shape_str(x, xs), tg_shape_str(W, ws), in);
         return NULL;
     }
-    if (b && (b->ndim != 1 || b->shape[0] != out || (b->graph && b->graph != g))) {
-        tg__error("%s: W %s, b %s: b must be (%d) on the same graph", fn, tg_shape_str(W, ws),
-                  tg_shape_str(b, bs), out);
-        return NULL;
-    }
+    if (!tg__vector_arg_ok(fn, g, "b", b, out, "W", W)) return NULL;
     tg_tensor *y = tg__op_new(fn, g, TG_OP_LINEAR, 2, (int[]){N, out}, x, W, b);
     if (!y) return NULL;
     tg__gemm(false, true, N, out, in, x->data, in, W->data, in, 0.0f, y->data, out);

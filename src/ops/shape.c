@@ -4,8 +4,8 @@
 
 int tg__axis(const char *fn, const tg_tensor *x, int axis)
 {
-    int n = x->ndim;
-    if (n == 0 || axis < -n || axis >= n) {
+    int n = x->ndim ? x->ndim : 1; /* a scalar has axis 0 (and -1), as in torch */
+    if (axis < -n || axis >= n) {
         char s[64];
         tg__error("%s: axis %d is out of range for shape %s", fn, axis, tg_shape_str(x, s));
         return -1;
