@@ -27,14 +27,14 @@ endif
 DEPS_BUILD = pkg-config zlib1g-dev libstb-dev
 DEPS_CHECK = $(DEPS_BUILD) check
 
-LIB_SRC = $(wildcard src/*.c src/kernels/*.c src/ops/*.c src/nn/*.c models/*.c datasets/*.c)
+LIB_SRC = $(wildcard src/*.c src/kernels/*.c src/ops/*.c src/nn/*.c src/optim/*.c models/*.c datasets/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC = $(wildcard src/cli/*.c)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC = $(wildcard tests/check_*.c)
 TESTS = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
-HEADERS = include/tg.h $(wildcard src/*.h src/kernels/*.h)
+HEADERS = include/tg.h $(wildcard src/*.h src/*/*.h)
 
 .PHONY: all demo check test deps deps-check install uninstall clean fixtures examples
 
@@ -97,6 +97,7 @@ uninstall:
 
 fixtures:
 	/usr/bin/python3 tests/fixtures/gen_fixtures.py > tests/fixtures/torch_ref.h
+	/usr/bin/python3 tests/fixtures/gen_optim_fixtures.py > tests/fixtures/optim_ref.h
 
 clean:
 	rm -rf build build-san build-clang

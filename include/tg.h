@@ -50,7 +50,9 @@
  *   Every function that builds a tensor returns NULL on failure and leaves a
  *   message in tg_last_error(). Passing a NULL tensor to an op makes it return
  *   NULL too and keeps the first message, so a chain of calls can be checked
- *   once, at its end. The library never exits and never prints.
+ *   once, at its end. Optional tensor arguments (a bias, class weights) mean
+ *   "absent" when NULL, so check those before passing them. The library never
+ *   exits and never prints.
  *   Semantics follow PyTorch's documentation; where tg differs it says so here.
  */
 #ifndef TG_H
@@ -422,6 +424,252 @@ tg_status tg_init_xavier_uniform(tg_tensor *t, float gain, tg_rng *rng);
 tg_status tg_init_linear(tg_tensor *W, tg_tensor *b, tg_rng *rng);
 
 /* ======================================================================
+ * Byte buffers, for saving and restoring state (optimizers, schedulers).
+ * Numbers are stored little-endian whatever the machine.
+ * ====================================================================== */
+
+typedef struct tg_buf {
+    unsigned char *data;   /* (len) bytes, owned by the buffer */
+    size_t len, cap;
+    size_t pos;            /* where the next read starts */
+} tg_buf;
+
+/* Appends n bytes (TG_ERR_NOMEM if the buffer cannot grow). */
+tg_status tg_buf_put(tg_buf *b, const void *p, size_t n);
+/* Reads the next n bytes into p; TG_ERR_FORMAT if fewer are left. */
+tg_status tg_buf_get(tg_buf *b, void *p, size_t n);
+tg_status tg_buf_put_u64(tg_buf *b, uint64_t v);
+tg_status tg_buf_get_u64(tg_buf *b, uint64_t *v);
+tg_status tg_buf_put_f64(tg_buf *b, double v);
+tg_status tg_buf_get_f64(tg_buf *b, double *v);
+/* n floats, preceded by n: reading checks that the stored count is n. */
+tg_status tg_buf_put_floats(tg_buf *b, const float *v, size_t n);
+tg_status tg_buf_get_floats(tg_buf *b, float *v, size_t n);
+/* Frees the bytes and empties the buffer (a zeroed tg_buf is empty). */
+void tg_buf_free(tg_buf *b);
+
+/* ======================================================================
+ * Optimizers (src/optim), with torch.optim's update rules and defaults.
+ *
+ *   tg_optim_opts o = tg_optim_defaults(TG_OPTIM_ADAM);   // lr 1e-3, betas (0.9, 0.999) ...
+ *   o.weight_decay = 1e-4;
+ *   tg_optim *opt = tg_optim_new(TG_OPTIM_ADAM, params, n_params, &o);
+ *   ... per step: tg_optim_zero_grad(opt); tg_backward(loss); tg_optim_step(opt);
+ *
+ * Every rule is the single-tensor algorithm of torch 1.13's torch.optim,
+ * in float32 with the scalar factors (bias corrections, step sizes) in
+ * double as Python computes them. Parameters whose grad is NULL are skipped,
+ * as torch skips those whose .grad is None. Where tg goes beyond torch 1.13
+ * it says so: maximize for RAdam and NAdam, Lion, and NAdam's
+ * mu_product fixed as in PyTorch 2.0.
+ * ====================================================================== */
+
+typedef enum tg_optim_kind {
+    TG_OPTIM_SGD, TG_OPTIM_ADAGRAD, TG_OPTIM_RMSPROP, TG_OPTIM_ADAM, TG_OPTIM_ADAMW,
+    TG_OPTIM_NADAM, TG_OPTIM_RADAM, TG_OPTIM_LION, TG_OPTIM_LBFGS,
+    TG_OPTIM_KIND_COUNT
+} tg_optim_kind;
+
+/* Every optimizer's hyperparameters, named after torch's arguments; each
+ * optimizer reads the ones it has. Start from tg_optim_defaults(kind). */
+typedef struct tg_optim_opts {
+    double lr;
+    double weight_decay;             /* L2 added to the gradient; decoupled for AdamW, Lion */
+    bool maximize;                   /* ascend instead of descend */
+    double momentum, dampening;      /* SGD, RMSprop (momentum) */
+    bool nesterov;                   /* SGD */
+    double beta1, beta2;             /* torch's betas: Adam family, Lion */
+    double eps;
+    bool amsgrad;                    /* Adam, AdamW */
+    double alpha;                    /* RMSprop smoothing */
+    bool centered;                   /* RMSprop */
+    double lr_decay;                 /* Adagrad */
+    double initial_accumulator_value;/* Adagrad */
+    double momentum_decay;           /* NAdam */
+    int max_iter, max_eval;          /* LBFGS: iterations and evaluations per step() */
+    double tolerance_grad, tolerance_change;
+    int history_size;
+    bool strong_wolfe;               /* LBFGS line search: strong Wolfe, or none */
+} tg_optim_opts;
+
+/* torch's defaults for kind: e.g. SGD lr 1e-3 (torch requires an lr; 1e-3 is
+ * the lectures' base), Adagrad lr 1e-2 eps 1e-10, RMSprop lr 1e-2 alpha 0.99,
+ * Adam lr 1e-3 betas (0.9, 0.999) eps 1e-8, AdamW the same with weight_decay
+ * 1e-2, NAdam lr 2e-3 momentum_decay 4e-3, RAdam lr 1e-3, Lion lr 1e-4 betas
+ * (0.9, 0.99), LBFGS lr 1 max_iter 20 max_eval 25 tolerance_grad 1e-7
+ * tolerance_change 1e-9 history_size 100. */
+tg_optim_opts tg_optim_defaults(tg_optim_kind kind);
+/* Sets one option from text, by torch's name: "lr", "momentum", "betas"
+ * ("0.9,0.999"), "beta1", "beta2", "nesterov" ("1"/"0"/"true"/"false"),
+ * "line_search" ("strong_wolfe"/"none"), ... Fails (TG_ERR_ARG, with a
+ * message) on an unknown key, a malformed or out-of-range value (negative
+ * lr, betas outside [0, 1), ...). */
+tg_status tg_optim_opts_set(tg_optim_opts *o, const char *key, const char *value);
+/* Applies "key=value,key=value" (betas as "betas=0.9:0.999"). */
+tg_status tg_optim_opts_parse(tg_optim_opts *o, const char *spec);
+/* Checks every option's range for kind; TG_ERR_ARG with a message. */
+tg_status tg_optim_opts_check(tg_optim_kind kind, const tg_optim_opts *o);
+const char *tg_optim_kind_name(tg_optim_kind kind);   /* "sgd", "adam", ... */
+/* The kind named name, or -1. */
+int tg_optim_kind_from_name(const char *name);
+
+/* A group of parameters sharing options (torch's param_groups). The
+ * parameters are borrowed: they must outlive the optimizer. */
+typedef struct tg_param_group {
+    tg_tensor **params;      /* [n_params] */
+    int n_params;
+    tg_optim_opts opts;      /* opts.lr is the current rate (schedulers set it) */
+    double initial_lr;       /* the rate schedulers start from */
+} tg_param_group;
+
+typedef struct tg_optim tg_optim;
+
+/* Re-evaluates the model for LBFGS: zero the gradients, compute the loss,
+ * run tg_backward, write the loss. Return TG_OK or an error. */
+typedef tg_status (*tg_closure)(void *ctx, float *loss);
+
+/* What an optimizer is: fill one of these to plug in your own (see
+ * examples/signum.c). Only step is required. */
+typedef struct tg_optim_ops {
+    const char *name;
+    /* One update of every group's parameters from their grads. */
+    tg_status (*step)(tg_optim *o);
+    /* A step that may re-evaluate the loss (LBFGS); NULL: step, ignoring f. */
+    tg_status (*step_closure)(tg_optim *o, tg_closure f, void *ctx, float *loss);
+    /* NULL: set every parameter's grad to 0. */
+    void (*zero_grad)(tg_optim *o);
+    /* The optimizer's own state (o->state), after what tg_optim_save writes
+     * itself. NULL: there is none. */
+    tg_status (*save)(const tg_optim *o, tg_buf *out);
+    tg_status (*load)(tg_optim *o, tg_buf *in);
+    /* Frees o->state. NULL: free(o->state). */
+    void (*free)(tg_optim *o);
+} tg_optim_ops;
+
+struct tg_optim {
+    const tg_optim_ops *ops;
+    int kind;                 /* tg_optim_kind, or -1 for your own */
+    tg_param_group *groups;   /* [n_groups] */
+    int n_groups;
+    uint64_t steps;           /* completed tg_optim_step calls */
+    void *state;              /* the optimizer's own, lazily made by step */
+};
+
+/* A new optimizer of kind over params (one group with opts; NULL: the
+ * defaults). NULL with a message for a bad option, a NULL or duplicate
+ * parameter, or (LBFGS) anything but one group. Free with tg_optim_free. */
+tg_optim *tg_optim_new(tg_optim_kind kind, tg_tensor *const *params, int n, const tg_optim_opts *opts);
+/* The same for your own optimizer: ops is borrowed (static, usually),
+ * state owned by the optimizer from now on. */
+tg_optim *tg_optim_new_custom(const tg_optim_ops *ops, tg_tensor *const *params, int n,
+                              const tg_optim_opts *opts, void *state);
+/* Adds a group with its own options (e.g. no weight decay on biases). */
+tg_status tg_optim_add_group(tg_optim *o, tg_tensor *const *params, int n, const tg_optim_opts *opts);
+/* One update from the current gradients. LBFGS needs tg_optim_step_closure. */
+tg_status tg_optim_step(tg_optim *o);
+/* One update for optimizers that re-evaluate (LBFGS, up to max_iter
+ * iterations); the others evaluate f once and step. loss (may be NULL)
+ * receives f's first value, as torch's step(closure) returns. */
+tg_status tg_optim_step_closure(tg_optim *o, tg_closure f, void *ctx, float *loss);
+void tg_optim_zero_grad(tg_optim *o);
+void tg_optim_free(tg_optim *o);
+/* Group g's current learning rate, and setting it (schedulers do). */
+double tg_optim_lr(const tg_optim *o, int group);
+tg_status tg_optim_set_lr(tg_optim *o, int group, double lr);
+/* Appends / restores everything needed to continue exactly: kind, each
+ * group's options and parameter sizes, the step count and the optimizer's
+ * state. Loading checks that the optimizer has the same kind and groups of
+ * parameters of the same sizes (TG_ERR_FORMAT with a message otherwise) and
+ * changes nothing when it fails. */
+tg_status tg_optim_save(const tg_optim *o, tg_buf *out);
+tg_status tg_optim_load(tg_optim *o, tg_buf *in);
+
+/* ---- gradient clipping (torch.nn.utils) ---- */
+
+/* Scales every gradient by max_norm / (total + 1e-6) when the total L2 norm
+ * of all gradients exceeds max_norm (torch's clip_grad_norm_); returns that
+ * total norm (before clipping), NaN/Inf passed on as torch does. */
+double tg_clip_grad_norm(tg_tensor *const *params, int n, double max_norm);
+/* Clamps every gradient element to [-clip, clip] (clip_grad_value_). */
+void tg_clip_grad_value(tg_tensor *const *params, int n, double clip);
+
+/* ======================================================================
+ * Learning-rate schedules (torch.optim.lr_scheduler), stepped after
+ * tg_optim_step, per step or per epoch as you choose. Each sets every
+ * group's lr exactly as torch's chainable form does, in double.
+ * ====================================================================== */
+
+typedef enum tg_sched_kind {
+    TG_SCHED_CONSTANT,       /* ConstantLR: lr * factor until total_iters */
+    TG_SCHED_STEP,           /* StepLR: * gamma every step_size */
+    TG_SCHED_MULTISTEP,      /* MultiStepLR: * gamma at each milestone */
+    TG_SCHED_EXPONENTIAL,    /* ExponentialLR: * gamma every step */
+    TG_SCHED_COSINE,         /* CosineAnnealingLR(T_max, eta_min) */
+    TG_SCHED_WARMUP_COSINE,  /* the lectures' LambdaLR: linear warmup, then cosine to 0 at total */
+    TG_SCHED_LINEAR_WARMUP,  /* LambdaLR: min(1, step / warmup) */
+    TG_SCHED_ONECYCLE,       /* OneCycleLR, cycling momentum or beta1 too */
+    TG_SCHED_PLATEAU,        /* ReduceLROnPlateau: tg_sched_step_metric */
+    TG_SCHED_LAMBDA,         /* LambdaLR with your function */
+    TG_SCHED_KIND_COUNT
+} tg_sched_kind;
+
+/* lr = initial_lr * f(step) for TG_SCHED_LAMBDA. */
+typedef double (*tg_lr_lambda)(uint64_t step, void *ctx);
+
+typedef struct tg_sched_opts {
+    double factor;            /* constant (torch 1/3), plateau (0.1) */
+    int total_iters;          /* constant (5) */
+    int step_size;            /* step */
+    double gamma;             /* step, multistep (0.1), exponential */
+    int milestones[16];       /* multistep, increasing */
+    int n_milestones;
+    int T_max;                /* cosine */
+    double eta_min;
+    int warmup, total;        /* warmup_cosine, linear_warmup (steps) */
+    double max_lr;            /* onecycle */
+    int total_steps;
+    double pct_start;         /* 0.3 */
+    bool anneal_linear;       /* false: cos */
+    double div_factor, final_div_factor;   /* 25, 1e4 */
+    bool three_phase;
+    bool cycle_momentum;      /* true */
+    double base_momentum, max_momentum;    /* 0.85, 0.95 */
+    bool mode_max;            /* plateau: false = min */
+    int patience;             /* 10 */
+    double threshold;         /* 1e-4 */
+    bool threshold_abs;       /* false = rel */
+    int cooldown;
+    double min_lr;
+    double eps;               /* 1e-8 */
+    tg_lr_lambda fn;          /* lambda */
+    void *ctx;
+} tg_sched_opts;
+
+tg_sched_opts tg_sched_defaults(tg_sched_kind kind);
+/* Sets one option from text by torch's name ("gamma", "T_max",
+ * "milestones" as "30:80", "anneal_strategy" cos/linear, "mode" min/max,
+ * "threshold_mode" rel/abs, ...). TG_ERR_ARG with a message otherwise. */
+tg_status tg_sched_opts_set(tg_sched_opts *o, const char *key, const char *value);
+tg_status tg_sched_opts_parse(tg_sched_opts *o, const char *spec);
+const char *tg_sched_kind_name(tg_sched_kind kind);   /* "cosine", ... */
+int tg_sched_kind_from_name(const char *name);        /* or -1 */
+
+typedef struct tg_sched tg_sched;
+/* A schedule driving o's learning rates (borrowed: o must outlive it). Like
+ * torch, it takes the current lrs as initial_lr and applies step 0 at once.
+ * NULL with a message for bad options. */
+tg_sched *tg_sched_new(tg_optim *o, tg_sched_kind kind, const tg_sched_opts *opts);
+/* Advances one step (TG_ERR_ARG for plateau, which needs a metric, and for
+ * onecycle past total_steps). */
+tg_status tg_sched_step(tg_sched *s);
+/* ReduceLROnPlateau's step with the monitored value; others ignore it. */
+tg_status tg_sched_step_metric(tg_sched *s, double metric);
+uint64_t tg_sched_last_step(const tg_sched *s);   /* torch's last_epoch */
+tg_status tg_sched_save(const tg_sched *s, tg_buf *out);
+tg_status tg_sched_load(tg_sched *s, tg_buf *in);
+void tg_sched_free(tg_sched *s);
+
+/* ======================================================================
  * Gradient checking
  * ====================================================================== */
 
@@ -447,8 +695,9 @@ typedef struct tg_gradcheck_result {
  * [0.5, 1.5) (so every output and its sign matter), computed by tg_backward,
  * with central finite differences (L(x+h) - L(x-h)) / 2h accumulated in
  * double, for every element of every input that requires grad. Inputs are
- * standalone tensors; their data is restored afterwards. opts NULL means the
- * defaults. Returns TG_OK (check res->ok) or an error if f failed. */
+ * standalone tensors; their data is restored afterwards, and their grad is
+ * left holding the analytic gradient. opts NULL means the defaults. Returns
+ * TG_OK (check res->ok) or an error if f failed. */
 tg_status tg_gradcheck(tg_gradcheck_fn f, void *ctx, tg_tensor *const *inputs, int n_inputs,
                        const tg_gradcheck_opts *opts, tg_gradcheck_result *res);
 

@@ -75,6 +75,95 @@ START_TEST(test_cli_commands)
 }
 END_TEST
 
+/* The last line's "final: x=<x> y=<y> f=<f>". */
+static void final_point(double *x, double *y, double *f)
+{
+    const char *line = strstr(output, "final: ");
+    ck_assert_msg(line != NULL, "no final line in:\n%s", output);
+    ck_assert_int_eq(sscanf(line, "final: x=%lf y=%lf f=%lf", x, y, f), 3);
+    const char *end = strchr(line, '\n');
+    ck_assert_msg(end && end[1] == '\0', "the final line is not the last one:\n%s", output);
+}
+
+START_TEST(test_cli_optimize_follows_the_update_rule)
+{
+    /* SGD on (x-2)^2 + 10 (y+1)^2: x_k - 2 = (1 - 2 lr)^k (x_0 - 2) and
+     * y_k + 1 = (1 - 20 lr)^k (y_0 + 1). */
+    ck_assert_int_eq(run_tg("optimize quadratic --optimizer sgd --lr 0.02 --steps 30 --start 5,1"), 0);
+    double x, y, f;
+    final_point(&x, &y, &f);
+    double wx = 2 + pow(1 - 2 * 0.02, 30) * 3, wy = -1 + pow(1 - 20 * 0.02, 30) * 2;
+    ck_assert_close(x, wx, 1e-5, 0);
+    ck_assert_close(y, wy, 1e-4, 1e-6);
+    ck_assert_close(f, (wx - 2) * (wx - 2) + 10 * (wy + 1) * (wy + 1), 1e-4, 1e-9);
+    ck_assert_ptr_nonnull(strstr(output, "step      30  x="));
+    const char *fin = strstr(output, "final: x=");
+    ck_assert_ptr_nonnull(fin);
+    char xs[32];
+    sscanf(fin, "final: x=%31s", xs);
+    ck_assert_int_ge((int)strlen(xs), 9); /* 9 significant digits */
+}
+END_TEST
+
+START_TEST(test_cli_optimize_lbfgs_and_schedules)
+{
+    double x, y, f;
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer lbfgs --line-search strong_wolfe --steps 5 "
+                            "--start -1.2,1"), 0);
+    final_point(&x, &y, &f);
+    ck_assert_double_lt(f, 1e-8);
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer adamw --lr 0.01 --weight-decay 0.01 --steps 3000 "
+                            "--schedule warmup_cosine --warmup 300 --total 3000 --clip-norm 1.0 --print-every 0"), 0);
+    final_point(&x, &y, &f);
+    ck_assert_double_lt(f, 1e-3);
+    ck_assert_ptr_null(strstr(output, "step ")); /* --print-every 0 */
+}
+END_TEST
+
+START_TEST(test_cli_optimize_compare_prints_the_table)
+{
+    ck_assert_int_eq(run_tg("optimize rosenbrock --compare"), 0);
+    const char *names[] = {"\nSGD ", "\nAdaGrad ", "\nRMSProp ", "\nAdam ", "\nAdamW "};
+    for (int i = 0; i < 5; i++) ck_assert_msg(strstr(output, names[i]) != NULL, "no row %s", names[i] + 1);
+    ck_assert_ptr_nonnull(strstr(output, "Notes."));
+    ck_assert_ptr_nonnull(strstr(output, "(1.0000, 1.0000)"));
+}
+END_TEST
+
+START_TEST(test_cli_optimize_bad_flags)
+{
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer adamm"), 2);
+    ck_assert_ptr_nonnull(strstr(output, "--optimizer: unknown optimizer 'adamm'"));
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --lr -0.1"), 2);
+    ck_assert_ptr_nonnull(strstr(output, "--lr: optimizer option lr = -0.1 is out of range"));
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer adam --betas 0.9,1.5"), 2);
+    ck_assert_ptr_nonnull(strstr(output, "beta2 = 1.5 is out of range: it must be in [0, 1)"));
+    ck_assert_int_eq(run_tg("optimize rosenbrock --lr 0.1"), 2);
+    ck_assert_ptr_nonnull(strstr(output, "--optimizer is required"));
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --gamma 0.5"), 2);
+    ck_assert_ptr_nonnull(strstr(output, "--gamma is a schedule option: choose a --schedule"));
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --schedule step"), 2);
+    ck_assert_ptr_nonnull(strstr(output, "step schedule: step_size is required"));
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --momentum"), 2);
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --steps ten"), 2);
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --start 1"), 2);
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer lbfgs --clip-norm 1"), 2);
+    ck_assert_int_eq(run_tg("optimize himmelblau --optimizer sgd"), 2);
+    ck_assert_ptr_nonnull(strstr(output, "the objective is rosenbrock or quadratic, not 'himmelblau'"));
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --frobnicate"), 2);
+    ck_assert_int_eq(run_tg("optimize rosenbrock --compare --optimizer sgd"), 2);
+}
+END_TEST
+
+START_TEST(test_cli_optimize_reports_divergence)
+{
+    /* maximizing a bowl runs away: a clear message and exit 1 */
+    ck_assert_int_eq(run_tg("optimize quadratic --optimizer sgd --lr 0.5 --maximize --steps 300"), 1);
+    ck_assert_ptr_nonnull(strstr(output, "diverged at step"));
+    ck_assert_ptr_nonnull(strstr(output, "final: x="));
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -84,6 +173,11 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, test_cli_gradcheck_only_one_case);
     tcase_add_test(tc, test_cli_gradcheck_bad_arguments);
     tcase_add_test(tc, test_cli_commands);
+    tcase_add_test(tc, test_cli_optimize_follows_the_update_rule);
+    tcase_add_test(tc, test_cli_optimize_lbfgs_and_schedules);
+    tcase_add_test(tc, test_cli_optimize_compare_prints_the_table);
+    tcase_add_test(tc, test_cli_optimize_bad_flags);
+    tcase_add_test(tc, test_cli_optimize_reports_divergence);
     suite_add_tcase(s, tc);
     return s;
 }

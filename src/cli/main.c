@@ -1,43 +1,31 @@
 /* main.c — the `tg` command. Each subcommand parses its own flags strictly:
  * an unknown flag or a malformed value is an error, never ignored. */
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <tg.h>
+#include "args.h"
+#include "commands.h"
 
 static const char usage[] =
     "usage: tg <command> [options]\n"
     "\n"
     "commands:\n"
+    "  optimize rosenbrock|quadratic --optimizer NAME [options]\n"
+    "              minimise a 2-D test function with any optimizer and schedule;\n"
+    "              --compare reproduces the lectures' Rosenbrock table\n"
     "  gradcheck [--seed N] [--only NAME]\n"
     "              compare every op's and loss's analytic gradient with central\n"
     "              finite differences; one line per case; exit 1 if any fails\n"
     "  version     print tg's version\n"
     "  help        print this text\n";
 
-/* Parses a whole unsigned decimal number, or fails with a message. */
-static bool parse_u64(const char *flag, const char *text, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = text ? strtoull(text, &end, 10) : 0;
-    if (!text || !*text || *end || errno || text[0] == '-') {
-        fprintf(stderr, "tg: %s needs a non-negative integer, got '%s'\n", flag, text ? text : "");
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-static int cmd_gradcheck(int argc, char **argv)
+int cmd_gradcheck(int argc, char **argv)
 {
     uint64_t seed = 0;
     const char *only = NULL;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-            if (!parse_u64("--seed", argv[++i], &seed)) return 2;
+            if (!arg_u64("--seed", argv[++i], &seed)) return EXIT_USAGE;
         } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
             only = argv[++i];
         } else {
@@ -79,6 +67,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "gradcheck")) return cmd_gradcheck(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "optimize")) return cmd_optimize(argc - 2, argv + 2);
     fprintf(stderr, "tg: unknown command '%s'\n%s", argv[1], usage);
     return 2;
 }

@@ -94,4 +94,64 @@ void tg__k_softmax_backward(size_t outer, size_t n, size_t inner, const float *y
  * log softmax = (x - max) - log_sum keeps its digits for huge logits. */
 void tg__k_logsumexp_rows(size_t rows, size_t cols, const float *x, float *max, float *log_sum);
 
+/* ---- optimizer updates (optim.c): one parameter of n elements, p updated
+ * in place from its gradient g and state buffers. Scalars are torch's
+ * Python scalars rounded to float, precomputed by src/optim/builtin.c. ---- */
+typedef struct tg__sgd_args {
+    float neg_lr, weight_decay, momentum, one_minus_dampening;
+    bool nesterov, maximize, first;   /* first: the momentum buffer starts as d */
+} tg__sgd_args;
+/* buf NULL when momentum is 0. */
+void tg__k_sgd(size_t n, float *p, const float *g, float *buf, const tg__sgd_args *a);
+
+typedef struct tg__adagrad_args {
+    float neg_clr, weight_decay, eps;
+    bool maximize;
+} tg__adagrad_args;
+void tg__k_adagrad(size_t n, float *p, const float *g, float *sum, const tg__adagrad_args *a);
+
+typedef struct tg__rmsprop_args {
+    float neg_lr, weight_decay, alpha, one_minus_alpha, eps, momentum;
+    bool maximize;
+} tg__rmsprop_args;
+/* grad_avg NULL unless centered, buf NULL unless momentum > 0. */
+void tg__k_rmsprop(size_t n, float *p, const float *g, float *square_avg, float *grad_avg, float *buf,
+                   const tg__rmsprop_args *a);
+
+typedef struct tg__adam_args {
+    float neg_step_size, bc2_sqrt, beta1, one_minus_beta1, beta2, one_minus_beta2, eps;
+    float weight_decay;   /* coupled (Adam); 0 for AdamW */
+    float decay_factor;   /* 1 - lr wd for AdamW, 1 for Adam */
+    bool maximize;
+} tg__adam_args;
+/* vmax NULL unless amsgrad. */
+void tg__k_adam(size_t n, float *p, const float *g, float *m, float *v, float *vmax, const tg__adam_args *a);
+
+typedef struct tg__nadam_args {
+    float coef_grad, coef_avg, bc2, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay;
+    bool maximize;
+} tg__nadam_args;
+void tg__k_nadam(size_t n, float *p, const float *g, float *m, float *v, const tg__nadam_args *a);
+
+typedef struct tg__radam_args {
+    float lr, bc1, bc2_sqrt, rect, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay;
+    bool rectified, maximize;
+} tg__radam_args;
+void tg__k_radam(size_t n, float *p, const float *g, float *m, float *v, const tg__radam_args *a);
+
+typedef struct tg__lion_args {
+    float neg_lr, decay_factor, beta1, one_minus_beta1, beta2, one_minus_beta2;
+    bool maximize;
+} tg__lion_args;
+void tg__k_lion(size_t n, float *p, const float *g, float *m, const tg__lion_args *a);
+
+/* x *= s; x = clamp(x, lo, hi) */
+void tg__k_scale(size_t n, float *x, float s);
+void tg__k_clamp(size_t n, float *x, float lo, float hi);
+/* Flat-vector helpers for LBFGS: dot product and sums in double. */
+double tg__k_dot(size_t n, const float *a, const float *b);
+void tg__k_axpy(size_t n, float alpha, const float *x, float *y);   /* y += alpha x */
+double tg__k_abs_max(size_t n, const float *x);
+double tg__k_abs_sum(size_t n, const float *x);
+
 #endif /* TG_KERNELS_H */

@@ -1,0 +1,178 @@
+/* args.c — strict parsing of numbers and of the optimizer, schedule and
+ * clipping flags that tg optimize and tg train share. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+
+bool arg_double(const char *flag, const char *text, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = text ? strtod(text, &end) : 0;
+    if (!text || !*text || *end || errno || !isfinite(v)) {
+        fprintf(stderr, "tg: %s needs a number, got '%s'\n", flag, text ? text : "");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool arg_u64(const char *flag, const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = text ? strtoull(text, &end, 10) : 0;
+    if (!text || !*text || *end || errno || text[0] == '-' || text[0] == '+') {
+        fprintf(stderr, "tg: %s needs a non-negative integer, got '%s'\n", flag, text ? text : "");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool arg_pair(const char *flag, const char *text, double *x, double *y)
+{
+    const char *comma = text ? strchr(text, ',') : NULL;
+    char first[64];
+    if (!comma || (size_t)(comma - text) >= sizeof first) {
+        fprintf(stderr, "tg: %s needs two numbers, like -1,1; got '%s'\n", flag, text ? text : "");
+        return false;
+    }
+    memcpy(first, text, (size_t)(comma - text));
+    first[comma - text] = '\0';
+    return arg_double(flag, first, x) && arg_double(flag, comma + 1, y);
+}
+
+/* Flags by torch's argument names; these take no value. */
+static const char *const switches[] = {"nesterov", "maximize", "amsgrad", "centered", "three_phase"};
+/* Optimizer options, then schedule options, that take a value. */
+static const char *const valued[] = {
+    "lr", "momentum", "dampening", "weight_decay", "betas", "eps", "alpha", "lr_decay",
+    "initial_accumulator_value", "momentum_decay", "max_iter", "max_eval", "tolerance_grad", "tolerance_change",
+    "history_size", "line_search", "factor", "total_iters", "step_size", "gamma", "milestones", "T_max", "eta_min",
+    "warmup", "total", "max_lr", "total_steps", "pct_start", "anneal_strategy", "div_factor", "final_div_factor",
+    "cycle_momentum", "base_momentum", "max_momentum", "mode", "patience", "threshold", "threshold_mode",
+    "cooldown", "min_lr"};
+
+static bool listed(const char *key, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(key, list[i])) return true;
+    return false;
+}
+
+void optim_args_init(optim_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->kind = -1;
+    a->sched = -1;
+}
+
+/* "--weight-decay" -> "weight_decay"; "--t-max" -> "T_max" */
+static void flag_key(const char *flag, char *key, size_t size)
+{
+    snprintf(key, size, "%s", flag + 2);
+    for (char *p = key; *p; p++)
+        if (*p == '-') *p = '_';
+    if (!strcmp(key, "t_max")) strcpy(key, "T_max");
+}
+
+int optim_args_flag(optim_args *a, int argc, char **argv, int *i)
+{
+    const char *flag = argv[*i];
+    const char *value = *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (strncmp(flag, "--", 2)) return 0;
+    if (!strcmp(flag, "--optimizer") || !strcmp(flag, "--schedule")) {
+        bool optimizer = flag[2] == 'o';
+        int kind = optimizer ? tg_optim_kind_from_name(value) : tg_sched_kind_from_name(value);
+        if (kind < 0 || (!optimizer && kind == TG_SCHED_LAMBDA)) {
+            fprintf(stderr, "tg: %s: unknown %s '%s' (one of %s)\n", flag, optimizer ? "optimizer" : "schedule",
+                    value ? value : "",
+                    optimizer ? "sgd, adagrad, rmsprop, adam, adamw, nadam, radam, lion, lbfgs"
+                              : "constant, step, multistep, exponential, cosine, warmup_cosine, linear_warmup, "
+                                "onecycle, plateau");
+            return -1;
+        }
+        *(optimizer ? &a->kind : &a->sched) = kind;
+        *i += 1;
+        return 1;
+    }
+    if (!strcmp(flag, "--clip-norm") || !strcmp(flag, "--clip-value")) {
+        double v;
+        if (!arg_double(flag, value, &v)) return -1;
+        if (!(v > 0)) {
+            fprintf(stderr, "tg: %s must be positive, got '%s'\n", flag, value);
+            return -1;
+        }
+        *(flag[7] == 'n' ? &a->clip_norm : &a->clip_value) = v;
+        *i += 1;
+        return 1;
+    }
+    char key[64];
+    flag_key(flag, key, sizeof key);
+    bool is_switch = listed(key, switches, sizeof switches / sizeof *switches);
+    if (!is_switch && !listed(key, valued, sizeof valued / sizeof *valued)) return 0;
+    if (!is_switch && !value) {
+        fprintf(stderr, "tg: %s needs a value\n", flag);
+        return -1;
+    }
+    if (a->n_pending == (int)(sizeof a->pending / sizeof a->pending[0])) {
+        fprintf(stderr, "tg: too many options\n");
+        return -1;
+    }
+    a->pending[a->n_pending][0] = flag;
+    a->pending[a->n_pending][1] = is_switch ? "1" : value;
+    a->pending_switch[a->n_pending++] = is_switch;
+    *i += !is_switch;
+    return 1;
+}
+
+bool optim_args_finish(optim_args *a, int default_kind)
+{
+    if (a->kind < 0) a->kind = default_kind;
+    if (a->kind < 0) {
+        fprintf(stderr, "tg: --optimizer is required\n");
+        return false;
+    }
+    a->opts = tg_optim_defaults(a->kind);
+    if (a->sched >= 0) a->sched_opts = tg_sched_defaults(a->sched);
+    for (int k = 0; k < a->n_pending; k++) {
+        char key[64];
+        flag_key(a->pending[k][0], key, sizeof key);
+        tg_optim_opts probe = a->opts;
+        tg_status s = tg_optim_opts_set(&probe, key, a->pending[k][1]);
+        if (s == TG_OK) {
+            a->opts = probe;
+            continue;
+        }
+        if (strstr(tg_last_error(), "unknown optimizer option")) { /* then it is a schedule's */
+            if (a->sched < 0) {
+                fprintf(stderr, "tg: %s is a schedule option: choose a --schedule\n", a->pending[k][0]);
+                return false;
+            }
+            if (tg_sched_opts_set(&a->sched_opts, key, a->pending[k][1]) == TG_OK) continue;
+        }
+        fprintf(stderr, "tg: %s: %s\n", a->pending[k][0], tg_last_error());
+        return false;
+    }
+    if (tg_optim_opts_check(a->kind, &a->opts) != TG_OK) {
+        fprintf(stderr, "tg: %s\n", tg_last_error());
+        return false;
+    }
+    return true;
+}
+
+void optim_args_describe(const optim_args *a, char *buf, int size)
+{
+    int len = snprintf(buf, (size_t)size, "%s lr %g", tg_optim_kind_name(a->kind), a->opts.lr);
+    for (int k = 0; k < a->n_pending && len < size; k++)
+        if (strcmp(a->pending[k][0], "--lr"))
+            len += snprintf(buf + len, (size_t)(size - len), " %s%s%s", a->pending[k][0] + 2,
+                            a->pending_switch[k] ? "" : " ", a->pending_switch[k] ? "" : a->pending[k][1]);
+    if (a->sched >= 0 && len < size)
+        snprintf(buf + len, (size_t)(size - len), ", schedule %s", tg_sched_kind_name(a->sched));
+}

@@ -1,0 +1,39 @@
+/* optim_internal.h — what the files of src/optim share. */
+#ifndef TG_OPTIM_INTERNAL_H
+#define TG_OPTIM_INTERNAL_H
+
+#include "../tg_internal.h"
+
+/* The ops of a built-in kind (builtin.c; LBFGS in lbfgs.c). */
+const tg_optim_ops *tg__builtin_ops(tg_optim_kind kind);
+extern const tg_optim_ops tg__lbfgs_ops;
+
+/* ---- option tables (options.c) ---- */
+typedef enum tg__opt_type { TG__OPT_DOUBLE, TG__OPT_INT, TG__OPT_BOOL } tg__opt_type;
+
+typedef struct tg__opt_field {
+    const char *name;   /* torch's argument name */
+    tg__opt_type type;
+    size_t offset;      /* in the options struct */
+    double lo, hi;      /* valid values: [lo, hi], or [lo, hi) when hi_open */
+    bool hi_open;
+} tg__opt_field;
+
+double tg__opt_get(const void *opts, const tg__opt_field *f);
+void tg__opt_put(void *opts, const tg__opt_field *f, double v);
+bool tg__opt_in_range(const tg__opt_field *f, double v);
+const tg__opt_field *tg__opt_find(const tg__opt_field *fields, int n, const char *key);
+/* A number in C syntax or true/false; false for anything else (or inf/nan). */
+bool tg__parse_number(const char *text, double *v);
+/* Sets f from text, checking type and range; what ("sgd", "schedule")
+ * starts the message. */
+tg_status tg__opt_set(void *opts, const tg__opt_field *f, const char *value, const char *what);
+tg_status tg__opt_range_error(const char *what, const tg__opt_field *f, double v);
+/* Applies "key=value,key=value" through set. */
+tg_status tg__opt_parse(void *opts, const char *spec, tg_status (*set)(void *, const char *, const char *),
+                        const char *what);
+
+/* Total number of parameters over all groups, and the i-th in group order. */
+int tg__optim_n_params(const tg_optim *o);
+
+#endif /* TG_OPTIM_INTERNAL_H */
