@@ -1,6 +1,6 @@
 /* two_moons.c — the demo: an MLP learns to separate two interleaving half
  * circles, printing its loss as it falls. The whole training loop is here:
- * mini-batches, forward, cross-entropy, backward, an SGD step.
+ * mini-batches, forward, cross-entropy, backward, an optimizer step.
  *
  *   build/examples/two_moons [epochs] [seed]                                */
 #include <stdio.h>
@@ -52,6 +52,13 @@ int main(int argc, char **argv)
     tg_tensor *params[6];
     int n_params = tg_mlp_params(model, params, 6);
     const float lr = 0.1f;
+    tg_optim_opts opts = tg_optim_defaults(TG_OPTIM_SGD);
+    opts.lr = lr;
+    tg_optim *opt = tg_optim_new(TG_OPTIM_SGD, params, n_params, &opts);
+    if (!opt) {
+        fprintf(stderr, "two_moons: %s\n", tg_last_error());
+        return 1;
+    }
     printf("two moons: %d training points, MLP 2-32-32-2 (relu), SGD lr %g, batch %d\n", N_TRAIN, lr, BATCH);
     for (int epoch = 1; epoch <= epochs; epoch++) {
         double total = 0.0;
@@ -62,10 +69,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "two_moons: %s\n", tg_last_error());
                 return 1;
             }
-            for (int k = 0; k < n_params; k++) tg_tensor_zero_grad(params[k]);
+            tg_optim_zero_grad(opt);
             tg_backward(loss);
-            for (int k = 0; k < n_params; k++) /* plain SGD: p -= lr dL/dp */
-                for (size_t i = 0; i < params[k]->size; i++) params[k]->data[i] -= lr * params[k]->grad[i];
+            tg_optim_step(opt); /* SGD: p -= lr dL/dp */
             total += loss->data[0];
             tg_graph_reset(g);
         }
@@ -75,6 +81,7 @@ int main(int argc, char **argv)
     printf("train accuracy %.1f%%  test accuracy %.1f%%\n", 100 * accuracy(g, model, x_train, y_train, N_TRAIN),
            100 * accuracy(g, model, x_test, y_test, N_TEST));
     tg_graph_free(g);
+    tg_optim_free(opt);
     tg_mlp_free(model);
     return 0;
 }

@@ -1,6 +1,8 @@
-#!/bin/sh
-# run.sh TEST... — runs every Check program, then the header's example, and
-# fails if anything failed. Prints the total number of checks.
+#!/bin/bash
+# run.sh TEST... — runs every Check program, then checks what the docs
+# promise: the header's example compiles and runs, the README's programs are
+# the examples they quote, every example runs, and make install works with
+# pkg-config. Fails if anything failed; prints the total number of checks.
 set -u
 BUILD=${BUILD:-build}
 export TG_BIN=${TG_BIN:-$BUILD/tg}
@@ -36,6 +38,26 @@ elif [ "$("$BUILD/examples/readme_fit")" != "w = 2.000, b = -1.000" ]; then
 else
     echo "README program: matches examples/readme_fit.c and prints what it says"
 fi
+
+# The README's optimizer recipe is quoted from examples/warmup_cosine.c.
+missing=$(awk '/^## Optimizers and schedules from C/{f=1} f&&/^```c$/{p=1;next} p&&/^```$/{exit} p' README.md |
+    sed 's/^ *//' | grep -v -x -e '' -e '\.\.\.' -e '}' | grep -v -F -x -f <(sed 's/^ *//' examples/warmup_cosine.c))
+if [ -n "$missing" ]; then
+    printf 'README: lines of the optimizer recipe not in examples/warmup_cosine.c:\n%s\n' "$missing" >&2
+    failed=$((failed + 1))
+else
+    echo "README optimizer recipe: quoted from examples/warmup_cosine.c"
+fi
+
+# Every example runs to completion.
+for ex in "$BUILD"/examples/*; do
+    [ -x "$ex" ] || continue
+    if ! "$ex" > /dev/null; then
+        echo "example $(basename "$ex"): FAILED" >&2
+        failed=$((failed + 1))
+    fi
+done
+echo "examples: $(ls "$BUILD"/examples | wc -l) run"
 
 # make install gives a library, tg.h and tg.pc that a program builds against.
 prefix=$(mktemp -d)
