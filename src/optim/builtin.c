@@ -204,7 +204,7 @@ nomem:
 static tg_status builtin_save(const tg_optim *o, tg_buf *out)
 {
     const builtin_state *st = o->state;
-    int n = tg__optim_n_params(o), idx = 0, slots = n_slots(o->kind);
+    int idx = 0, slots = n_slots(o->kind);
     tg_status s = TG_OK;
     for (int g = 0; g < o->n_groups; g++)
         for (int i = 0; i < o->groups[g].n_params && s == TG_OK; i++, idx++) {
@@ -216,7 +216,6 @@ static tg_status builtin_save(const tg_optim *o, tg_buf *out)
             for (int k = 0; k < slots && ps->slot[0] && s == TG_OK; k++)
                 s = tg_buf_put_floats(out, ps->slot[k], o->groups[g].params[i]->size);
         }
-    (void)n;
     return s;
 }
 
@@ -232,8 +231,8 @@ static tg_status builtin_load(tg_optim *o, tg_buf *in)
         for (int i = 0; i < o->groups[g].n_params && s == TG_OK; i++, idx++) {
             param_state *ps = &st->ps[idx];
             size_t size = o->groups[g].params[i]->size;
-            uint64_t has_buffer, made;
-            double mu_product;
+            uint64_t has_buffer = 0, made = 0;
+            double mu_product = 1.0;
             s = tg_buf_get_u64(in, &ps->step);
             if (s == TG_OK) s = tg_buf_get_u64(in, &has_buffer);
             if (s == TG_OK) s = tg_buf_get_f64(in, &mu_product);
