@@ -10,8 +10,10 @@
 CC ?= cc
 PREFIX ?= /usr/local
 OPT ?= -O2 -g
-CFLAGS_ALL = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -fPIC -Iinclude $(OPT) $(CFLAGS)
-LDLIBS_ALL = -lm $(LDLIBS)
+CFLAGS_ALL = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -fPIC -Iinclude $(STB_CFLAGS) $(OPT) $(CFLAGS)
+LDLIBS_ALL = -lstb -lz -lm $(LDLIBS)
+# Debian's libstb-dev puts stb_image.h in /usr/include/stb
+STB_CFLAGS := $(shell pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
 
 ifeq ($(SANITIZE),1)
 BUILD ?= build-san
@@ -40,9 +42,13 @@ HEADERS = include/tg.h $(wildcard src/*.h src/*/*.h)
 
 all: $(BUILD)/libtg.a $(BUILD)/libtg.so $(BUILD)/tg
 
-$(BUILD)/obj/%.o: %.c $(HEADERS)
+$(BUILD)/obj/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(KERNEL_OPT) -c $< -o $@
+
+# Hot loops get the full vectoriser (gcc -O2 leaves most of them scalar);
+# without -ffast-math it keeps every result the same.
+$(BUILD)/obj/src/kernels/%.o: KERNEL_OPT = -O3
 
 $(BUILD)/libtg.a: $(LIB_OBJ)
 	@rm -f $@

@@ -117,6 +117,8 @@ uint64_t tg_rng_u64(tg_rng *r);            /* 64 random bits */
 float tg_rng_uniform(tg_rng *r);           /* U[0, 1), 24 random bits */
 float tg_rng_normal(tg_rng *r);            /* N(0, 1), Box-Muller */
 uint32_t tg_rng_below(tg_rng *r, uint32_t n); /* uniform in [0, n), unbiased; 0 if n == 0 */
+/* Shuffles a[0..n) in place (Fisher-Yates with tg_rng_below). */
+void tg_rng_shuffle(tg_rng *r, int *a, int n);
 
 /* ======================================================================
  * Tensors
@@ -670,6 +672,37 @@ tg_status tg_sched_load(tg_sched *s, tg_buf *in);
 void tg_sched_free(tg_sched *s);
 
 /* ======================================================================
+ * Checkpoints: named tensors and byte blobs in one file
+ *
+ * Layout (little-endian): "TGCKPT01", u32 version (1), u32 entry count; per
+ * entry u32 name length, name, u32 kind (0 tensor, 1 blob), for a tensor
+ * u32 ndim, ndim u32 sizes, u64 element count and the floats, for a blob u64
+ * length and the bytes; last, the CRC-32 (zlib's) of everything before it. Entries keep
+ * the order they were added in, so the same content gives the same bytes.
+ * ====================================================================== */
+
+typedef struct tg_checkpoint tg_checkpoint;
+
+tg_checkpoint *tg_checkpoint_new(void);
+void tg_checkpoint_free(tg_checkpoint *ck);
+/* Adds a copy of t's shape and data (or of n bytes) under a unique name
+ * (at most 255 bytes). TG_ERR_ARG for a repeated or empty name. */
+tg_status tg_checkpoint_add_tensor(tg_checkpoint *ck, const char *name, const tg_tensor *t);
+tg_status tg_checkpoint_add_blob(tg_checkpoint *ck, const char *name, const void *data, size_t n);
+/* Writes ck to path atomically: to path.tmp, flushed to disk, then renamed
+ * over path, so a crash or a full disk leaves either the old file or the new
+ * one, never half of one. TG_ERR_IO with a message otherwise. */
+tg_status tg_checkpoint_write(const tg_checkpoint *ck, const char *path);
+/* Reads and validates a whole checkpoint (magic, version, checksum, every
+ * length against the file's size). TG_ERR_IO / TG_ERR_FORMAT with a message
+ * naming the file and the problem. */
+tg_status tg_checkpoint_read(const char *path, tg_checkpoint **out);
+/* Copies the tensor named name into t, which must have its shape. */
+tg_status tg_checkpoint_get_tensor(const tg_checkpoint *ck, const char *name, tg_tensor *t);
+/* The blob named name (borrowed from ck). */
+tg_status tg_checkpoint_get_blob(const tg_checkpoint *ck, const char *name, const void **data, size_t *n);
+
+/* ======================================================================
  * Gradient checking
  * ====================================================================== */
 
@@ -742,6 +775,59 @@ int tg_mlp_params(const tg_mlp *m, tg_tensor **params, int max);
 /* ======================================================================
  * Datasets (datasets/)
  * ====================================================================== */
+
+/* IDX files (the MNIST format): a magic number, big-endian dimensions,
+ * then the data. tg reads unsigned-byte IDX files, gzip-compressed or raw. */
+typedef struct tg_idx {
+    int ndim;                /* 1..4 */
+    int dims[4];
+    size_t size;             /* product of dims */
+    unsigned char *data;     /* (size) owned: tg_idx_free */
+} tg_idx;
+
+/* Reads path (gzip or raw, told apart by content). Every header field is
+ * checked against what the file really holds before anything is trusted:
+ * TG_ERR_IO if it cannot be read, TG_ERR_FORMAT with a message naming the
+ * file and the problem (bad magic, unsupported type, truncated data,
+ * trailing bytes, corrupt gzip). Memory grows only as data arrives, so a
+ * header claiming more than the file holds allocates no more than the file. */
+tg_status tg_idx_load(const char *path, tg_idx *out);
+void tg_idx_free(tg_idx *idx);
+
+/* An image-classification set held as bytes: images stay uint8 in memory
+ * and are converted per batch. */
+typedef struct tg_dataset {
+    int n;                   /* examples */
+    int rows, cols;          /* image size (28 x 28) */
+    int n_classes;           /* 10 */
+    unsigned char *images;   /* (n, rows * cols), owned */
+    unsigned char *labels;   /* (n), owned, each < n_classes */
+} tg_dataset;
+
+/* Loads the MNIST-format training set (train-images-idx3-ubyte,
+ * train-labels-idx1-ubyte) or test set (t10k-...) from dir, each file
+ * gzipped (.gz) or raw. Checks that images and labels agree in count and that
+ * every label is < 10. Errors name the file. */
+tg_status tg_dataset_load(const char *dir, bool train, tg_dataset *out);
+void tg_dataset_free(tg_dataset *d);
+/* FashionMNIST's class names: "t-shirt/top", "trouser", ... "ankle boot";
+ * "?" outside 0..9. */
+const char *tg_fashion_mnist_class(int c);
+/* The images rows[0..n) gathered into x (n, rows*cols) as float
+ * (pixel / 255 - mean) / std, and their labels into y (NULL to skip).
+ * mean 0, std 1 gives [0, 1]. */
+void tg_dataset_batch(const tg_dataset *d, const int *rows, int n, float mean, float std, float *x, int *y);
+/* Mean and standard deviation of all pixels / 255 of d (for normalisation). */
+void tg_dataset_stats(const tg_dataset *d, float *mean, float *std);
+
+/* An image file (PNG, JPEG, BMP, GIF, ... through stb_image) as a
+ * rows x cols grey image in [0, 1], in FashionMNIST's convention: any size
+ * or colour is converted to grey (ITU-R 601 luma), transparent pixels count
+ * as background, the image is resized by area averaging, and it is inverted
+ * when its border is brighter than its middle (a dark object on a light
+ * background) so the object is light on dark. out: rows * cols floats.
+ * TG_ERR_IO / TG_ERR_FORMAT with a message naming the file. */
+tg_status tg_image_load(const char *path, int rows, int cols, float *out);
 
 /* Two interleaving half circles (scikit-learn's make_moons, shuffled):
  * x (n,2), labels 0 (upper moon) and 1 (lower moon), Gaussian noise of

@@ -315,3 +315,13 @@ uint32_t tg_rng_below(tg_rng *r, uint32_t n)
     }
     return (uint32_t)(m >> 32);
 }
+
+void tg_rng_shuffle(tg_rng *r, int *a, int n)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)tg_rng_below(r, (uint32_t)i + 1);
+        int t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}

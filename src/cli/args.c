@@ -124,8 +124,12 @@ int optim_args_flag(optim_args *a, int argc, char **argv, int *i)
         fprintf(stderr, "tg: too many options\n");
         return -1;
     }
-    a->pending[a->n_pending][0] = flag;
-    a->pending[a->n_pending][1] = is_switch ? "1" : value;
+    if (strlen(flag) >= sizeof a->pending[0][0] || (value && strlen(value) >= sizeof a->pending[0][1])) {
+        fprintf(stderr, "tg: %s: value too long\n", flag);
+        return -1;
+    }
+    snprintf(a->pending[a->n_pending][0], sizeof a->pending[0][0], "%s", flag);
+    snprintf(a->pending[a->n_pending][1], sizeof a->pending[0][1], "%s", is_switch ? "1" : value);
     a->pending_switch[a->n_pending++] = is_switch;
     *i += !is_switch;
     return 1;

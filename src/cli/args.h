@@ -26,8 +26,9 @@ typedef struct optim_args {
     int sched;                /* tg_sched_kind, -1 for none */
     tg_sched_opts sched_opts;
     double clip_norm, clip_value;   /* 0: off */
-    /* flags seen before --optimizer / --schedule, applied once the kind is known */
-    const char *pending[64][2];
+    /* option flags as given, applied once the kind is known (copies, so the
+     * config outlives the text it was parsed from) */
+    char pending[64][2][64];
     bool pending_switch[64];
     int n_pending;
 } optim_args;

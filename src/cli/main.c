@@ -10,6 +10,10 @@ static const char usage[] =
     "usage: tg <command> [options]\n"
     "\n"
     "commands:\n"
+    "  train [options]      train an MLP on FashionMNIST (tg train --help)\n"
+    "  eval CHECKPOINT      test loss, accuracy, per-class accuracy, confusion matrix\n"
+    "  predict CHECKPOINT IMAGE...\n"
+    "              the three likeliest classes of each image\n"
     "  optimize rosenbrock|quadratic --optimizer NAME [options]\n"
     "              minimise a 2-D test function with any optimizer and schedule;\n"
     "              --compare reproduces the lectures' Rosenbrock table\n"
@@ -68,6 +72,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "gradcheck")) return cmd_gradcheck(argc - 2, argv + 2);
     if (!strcmp(argv[1], "optimize")) return cmd_optimize(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "train")) return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
     fprintf(stderr, "tg: unknown command '%s'\n%s", argv[1], usage);
     return 2;
 }

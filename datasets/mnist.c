@@ -1,0 +1,112 @@
+/* mnist.c — MNIST-format image sets (FashionMNIST, MNIST) as bytes, and
+ * their conversion to float batches. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tg.h>
+
+static const char *const fashion_classes[10] = {"t-shirt/top", "trouser", "pullover", "dress", "coat",
+                                                "sandal",      "shirt",   "sneaker",  "bag",   "ankle boot"};
+
+const char *tg_fashion_mnist_class(int c) { return c >= 0 && c < 10 ? fashion_classes[c] : "?"; }
+
+/* dir/name.gz if it exists, else dir/name. */
+static void find_file(const char *dir, const char *name, char *path, size_t size)
+{
+    snprintf(path, size, "%s/%s.gz", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f)
+        fclose(f);
+    else
+        snprintf(path, size, "%s/%s", dir, name);
+}
+
+static tg_status load_file(const char *dir, const char *name, tg_idx *idx)
+{
+    char path[4096];
+    find_file(dir, name, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        tg_set_error("%s/%s[.gz]: no such file (install Debian's dataset-fashion-mnist, or point --data-dir "
+                     "at a directory holding the four IDX files)", dir, name);
+        return TG_ERR_IO;
+    }
+    fclose(f);
+    return tg_idx_load(path, idx);
+}
+
+tg_status tg_dataset_load(const char *dir, bool train, tg_dataset *out)
+{
+    if (!dir || !out) {
+        tg_set_error("tg_dataset_load: %s is NULL", dir ? "output" : "dir");
+        return TG_ERR_ARG;
+    }
+    memset(out, 0, sizeof *out);
+    const char *images_name = train ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte";
+    const char *labels_name = train ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte";
+    tg_idx images = {0}, labels = {0};
+    tg_status s = load_file(dir, images_name, &images);
+    if (s == TG_OK) s = load_file(dir, labels_name, &labels);
+    if (s == TG_OK && images.ndim != 3) {
+        tg_set_error("%s/%s: %d dimensions where images need 3 (count, rows, columns)", dir, images_name, images.ndim);
+        s = TG_ERR_FORMAT;
+    }
+    if (s == TG_OK && labels.ndim != 1) {
+        tg_set_error("%s/%s: %d dimensions where labels need 1", dir, labels_name, labels.ndim);
+        s = TG_ERR_FORMAT;
+    }
+    if (s == TG_OK && images.dims[0] != labels.dims[0]) {
+        tg_set_error("%s: %d images but %d labels", dir, images.dims[0], labels.dims[0]);
+        s = TG_ERR_FORMAT;
+    }
+    for (size_t i = 0; s == TG_OK && i < labels.size; i++)
+        if (labels.data[i] >= 10) {
+            tg_set_error("%s/%s: label %zu is %d; classes are 0 to 9", dir, labels_name, i, labels.data[i]);
+            s = TG_ERR_FORMAT;
+        }
+    if (s != TG_OK) {
+        tg_idx_free(&images);
+        tg_idx_free(&labels);
+        return s;
+    }
+    *out = (tg_dataset){.n = images.dims[0], .rows = images.dims[1], .cols = images.dims[2], .n_classes = 10,
+                        .images = images.data, .labels = labels.data};
+    return TG_OK;
+}
+
+void tg_dataset_free(tg_dataset *d)
+{
+    if (!d) return;
+    free(d->images);
+    free(d->labels);
+    memset(d, 0, sizeof *d);
+}
+
+void tg_dataset_batch(const tg_dataset *d, const int *rows, int n, float mean, float std, float *x, int *y)
+{
+    size_t pixels = (size_t)d->rows * d->cols;
+    /* (p / 255 - mean) / std as one multiply-add per pixel */
+    float scale = 1.0f / (255.0f * std), shift = -mean / std;
+    for (int i = 0; i < n; i++) {
+        const unsigned char *src = d->images + (size_t)rows[i] * pixels;
+        float *dst = x + (size_t)i * pixels;
+        for (size_t k = 0; k < pixels; k++) dst[k] = (float)src[k] * scale + shift;
+        if (y) y[i] = d->labels[rows[i]];
+    }
+}
+
+void tg_dataset_stats(const tg_dataset *d, float *mean, float *std)
+{
+    size_t n = (size_t)d->n * d->rows * d->cols;
+    double sum = 0.0, sum_sq = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double v = d->images[i] / 255.0;
+        sum += v;
+        sum_sq += v * v;
+    }
+    double m = n ? sum / n : 0.0;
+    *mean = (float)m;
+    *std = n ? (float)sqrt(fmax(sum_sq / n - m * m, 0.0)) : 1.0f;
+}

@@ -1,0 +1,159 @@
+/* evaluate.c — `tg eval` (test loss, accuracy, per-class accuracy and the
+ * confusion matrix of a checkpoint) and `tg predict` (the top classes of
+ * image files). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "session.h"
+
+/* A checkpoint's session and config, ready to evaluate; false after a
+ * message. */
+static bool open_checkpoint(const char *path, train_config *c, session *s)
+{
+    tg_checkpoint *ck = NULL;
+    if (!checkpoint_config(path, &ck, c)) return false;
+    bool ok = session_new(s, c, 28 * 28, 10) && session_load(s, ck);
+    tg_checkpoint_free(ck);
+    return ok;
+}
+
+static bool write_eval_metrics(const char *path, const eval_result *r, const long *confusion, int classes)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "tg eval: %s: cannot write\n", path);
+        return false;
+    }
+    fprintf(f, "{\n  \"test_loss\": %.9g,\n  \"test_accuracy\": %.9g,\n  \"per_class_accuracy\": [", r->loss, r->accuracy);
+    for (int k = 0; k < classes; k++) {
+        long row = 0;
+        for (int j = 0; j < classes; j++) row += confusion[k * classes + j];
+        fprintf(f, "%s%.9g", k ? ", " : "", row ? (double)confusion[k * classes + k] / row : 0.0);
+    }
+    fprintf(f, "],\n  \"confusion\": [");
+    for (int k = 0; k < classes; k++) {
+        fprintf(f, "%s[", k ? ", " : "");
+        for (int j = 0; j < classes; j++) fprintf(f, "%s%ld", j ? ", " : "", confusion[k * classes + j]);
+        fprintf(f, "]");
+    }
+    fprintf(f, "]\n}\n");
+    bool ok = !ferror(f);
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        fprintf(stderr, "tg eval: %s: cannot write\n", path);
+        return false;
+    }
+    return true;
+}
+
+static void print_confusion(const train_config *c, const long *confusion, int classes)
+{
+    printf("\n%-12s %9s   confusion (rows: true class, columns: predicted)\n", "class", "accuracy");
+    for (int k = 0; k < classes; k++) {
+        long row = 0;
+        for (int j = 0; j < classes; j++) row += confusion[k * classes + j];
+        printf("%-12s %8.2f%%  ", class_name(c, k), row ? 100.0 * confusion[k * classes + k] / row : 0.0);
+        for (int j = 0; j < classes; j++) printf(" %5ld", confusion[k * classes + j]);
+        printf("\n");
+    }
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    if (argc < 1 || argv[0][0] == '-') {
+        fprintf(stderr, "usage: tg eval CHECKPOINT [--dataset fashion-mnist|mnist] [--data-dir DIR] "
+                        "[--metrics FILE.json]\n");
+        return EXIT_USAGE;
+    }
+    run_paths p = {0};
+    const char *dataset = NULL;
+    for (int i = 1; i < argc; i++) {
+        int used = paths_flag(&p, argc, argv, &i);
+        if (!used && !strcmp(argv[i], "--dataset") && i + 1 < argc) dataset = argv[++i], used = 1;
+        if (used < 0) return EXIT_USAGE;
+        if (!used || p.save || p.resume || p.log) {
+            fprintf(stderr, "tg eval: unknown option '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    train_config c;
+    session s;
+    if (!open_checkpoint(argv[0], &c, &s)) return EXIT_FAIL;
+    if (dataset) snprintf(c.dataset, sizeof c.dataset, "%s", dataset);
+    tg_dataset test;
+    if (tg_dataset_load(data_dir_for(&c, &p), false, &test) != TG_OK) {
+        fprintf(stderr, "tg eval: %s\n", tg_last_error());
+        session_free(&s);
+        return EXIT_FAIL;
+    }
+    int *rows = malloc((size_t)test.n * sizeof *rows);
+    long *confusion = calloc((size_t)test.n_classes * test.n_classes, sizeof *confusion);
+    int code = EXIT_FAIL;
+    eval_result r;
+    if (rows && confusion) {
+        for (int i = 0; i < test.n; i++) rows[i] = i;
+        if (evaluate(&s, &test, rows, test.n, &r, confusion)) {
+            printf("%s test set: %d images, loss %.4f, accuracy %.2f%%\n", c.dataset, test.n, r.loss, 100 * r.accuracy);
+            print_confusion(&c, confusion, test.n_classes);
+            code = !p.metrics || write_eval_metrics(p.metrics, &r, confusion, test.n_classes) ? EXIT_OK : EXIT_FAIL;
+        }
+    }
+    free(rows);
+    free(confusion);
+    tg_dataset_free(&test);
+    session_free(&s);
+    return code;
+}
+
+/* ---- predict ---- */
+
+/* Prints the three likeliest classes of one image; false after a message. */
+static bool predict_one(const session *s, const train_config *c, tg_graph *g, const char *path)
+{
+    float x[28 * 28];
+    if (tg_image_load(path, 28, 28, x) != TG_OK) {
+        fprintf(stderr, "tg predict: %s\n", tg_last_error());
+        return false;
+    }
+    for (int i = 0; i < 28 * 28; i++) x[i] = (x[i] - s->mean) / s->std;
+    tg_graph_reset(g);
+    tg_tensor *p = tg_softmax(g, tg_mlp_forward(g, s->model, tg_from_blob(g, x, 2, (int[]){1, 28 * 28}), false, NULL), 1);
+    if (!p) {
+        fprintf(stderr, "tg predict: %s\n", tg_last_error());
+        return false;
+    }
+    printf("%s:", path);
+    bool taken[10] = {false};
+    for (int rank = 1; rank <= 3; rank++) {
+        int best = -1;
+        for (int k = 0; k < 10; k++)
+            if (!taken[k] && (best < 0 || p->data[k] > p->data[best])) best = k;
+        taken[best] = true;
+        printf("  %d. %s %.1f%%", rank, class_name(c, best), 100.0 * p->data[best]);
+    }
+    printf("\n");
+    return true;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: tg predict CHECKPOINT IMAGE...\n");
+        return EXIT_USAGE;
+    }
+    train_config c;
+    session s;
+    if (!open_checkpoint(argv[0], &c, &s)) return EXIT_FAIL;
+    tg_graph *g = tg_graph_new();
+    tg_graph_set_grad(g, false);
+    int failed = 0;
+    for (int i = 1; i < argc; i++) failed += !predict_one(&s, &c, g, argv[i]);
+    tg_graph_free(g);
+    session_free(&s);
+    return failed ? EXIT_FAIL : EXIT_OK;
+}

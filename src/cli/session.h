@@ -1,0 +1,97 @@
+/* session.h — what tg train, eval and predict share: the training
+ * configuration (parsed from flags, stored in checkpoints as flags), the
+ * data, the model and optimizer it builds, evaluation, checkpoints. */
+#ifndef TG_CLI_SESSION_H
+#define TG_CLI_SESSION_H
+
+#include <stdio.h>
+
+#include "args.h"
+
+enum { MAX_HIDDEN = 8 };
+
+/* Everything that decides a run's numbers. Paths and thread counts are not
+ * in it: they change where and how fast, not what. */
+typedef struct train_config {
+    char dataset[16];            /* fashion-mnist | mnist */
+    int hidden[MAX_HIDDEN];      /* --hidden 512,512 */
+    int n_hidden;
+    tg_activation act;
+    double dropout;
+    optim_args optim;            /* --optimizer, its options, --schedule, clipping */
+    bool schedule_per_epoch;     /* --schedule-every epoch (plateau always is) */
+    int batch_size, epochs;
+    double l1, l2, label_smoothing, val_split;
+    int early_stop;              /* patience in epochs, 0 off */
+    uint64_t seed;
+    bool normalize;              /* --normalize: (x - mean) / std of the training images */
+    int train_samples, test_samples;   /* 0: all; fewer for quick runs */
+    int log_every;               /* samples between --log rows */
+} train_config;
+
+/* Where things go and how fast: not part of a run's identity. */
+typedef struct run_paths {
+    const char *data_dir, *save, *resume, *log, *metrics;
+    int threads;
+} run_paths;
+
+void config_defaults(train_config *c);
+/* Consumes argv[*i] (and value) if it is a training flag: 1 used, 0 not
+ * one, -1 bad value (message printed). */
+int config_flag(train_config *c, int argc, char **argv, int *i);
+/* The same for --data-dir, --save, --resume, --log, --metrics, --threads. */
+int paths_flag(run_paths *p, int argc, char **argv, int *i);
+/* Checks the config once every flag is read; false with a message. */
+bool config_finish(train_config *c);
+/* The config as the flags that recreate it, in a fixed order: NUL-separated
+ * into buf (growable tg_buf). */
+tg_status config_to_flags(const train_config *c, tg_buf *buf);
+/* Parses flags written by config_to_flags; false with a message. */
+bool config_from_flags(train_config *c, const void *data, size_t n);
+/* "fashion-mnist", hidden 512,512 relu ... for the first line of a run. */
+void config_describe(const train_config *c, char *buf, int size);
+
+/* The directory of c's dataset: --data-dir, else $TG_DATA_DIR, else
+ * Debian's /usr/share/datasets/<dataset>. */
+const char *data_dir_for(const train_config *c, const run_paths *p);
+
+/* Independent random streams from one seed (1: initialisation, 2: the
+ * validation split, 3: training), so resuming needs only stream 3's state. */
+void seed_stream(tg_rng *r, uint64_t seed, uint64_t stream);
+
+/* A model, its optimizer and schedule, as c describes them. */
+typedef struct session {
+    tg_mlp *model;
+    tg_tensor *params[2 * (MAX_HIDDEN + 1)];
+    int n_params;
+    tg_optim *opt;
+    tg_sched *sched;
+    tg_rng rng;                  /* shuffling and dropout; saved in checkpoints */
+    float mean, std;             /* input normalisation */
+    int epoch;                   /* epochs completed */
+    uint64_t step, samples_seen;
+    double best_eval_loss;       /* early stopping */
+    int bad_epochs;
+} session;
+
+/* Builds the model (initialised from the seed), optimizer and schedule. */
+bool session_new(session *s, const train_config *c, int inputs, int classes);
+void session_free(session *s);
+/* Writes / reads everything needed to continue exactly. */
+tg_status session_save(const session *s, const train_config *c, const char *path);
+/* Reads a checkpoint's config (to build the session from) ... */
+bool checkpoint_config(const char *path, tg_checkpoint **ck, train_config *c);
+/* ... then its state into a session built from that config. */
+bool session_load(session *s, const tg_checkpoint *ck);
+
+/* Loss and accuracy of the model on rows[0..n) of d, in batches, recording
+ * nothing; confusion (classes x classes, may be NULL) counts truth x prediction. */
+typedef struct eval_result {
+    double loss, accuracy;
+} eval_result;
+bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eval_result *r, long *confusion);
+
+/* The class names of c's dataset. */
+const char *class_name(const train_config *c, int k);
+
+#endif /* TG_CLI_SESSION_H */

@@ -1,0 +1,416 @@
+/* train.c — `tg train`: the lectures' FashionMNIST training script as a
+ * command: mini-batches shuffled each epoch, any optimizer and schedule,
+ * penalties, clipping, evaluation after each epoch, checkpoints after each
+ * epoch that a resumed run continues bit for bit. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, isatty, fileno */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "session.h"
+
+static const char usage[] =
+    "usage: tg train [options]\n"
+    "  data:      --dataset fashion-mnist|mnist  --data-dir DIR (or $TG_DATA_DIR)  --normalize\n"
+    "             --val-split F  --train-samples N  --test-samples N (0: all)\n"
+    "  model:     --model mlp  --hidden 512,512 (\"\" for none)  --activation relu|tanh|sigmoid|gelu\n"
+    "             --dropout P\n"
+    "  training:  --optimizer sgd|adagrad|rmsprop|adam|adamw|nadam|radam|lion (sgd) and its\n"
+    "             options as in tg optimize (--lr --momentum --betas B1,B2 ...)\n"
+    "             --batch-size N (64)  --epochs N (10)  --seed N (0)\n"
+    "             --schedule NAME [options] --schedule-every step|epoch (step)\n"
+    "             --clip-norm F  --clip-value F  --l1 F  --l2 F (on weights)  --label-smoothing F\n"
+    "             --early-stop PATIENCE (epochs without a better eval loss)\n"
+    "  output:    --save FILE (a checkpoint after every epoch)  --resume FILE\n"
+    "             --log FILE.csv (--log-every N samples, 1000)  --metrics FILE.json\n"
+    "             --threads N (or $TG_THREADS)\n";
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* ---- the data: training rows, evaluation rows ---- */
+
+typedef struct data {
+    tg_dataset train, test;
+    int *train_rows, n_train;   /* after the validation split */
+    int *eval_rows, n_eval;     /* validation rows (of train), or test rows */
+    int *test_rows, n_test;
+    bool validating;
+} data;
+
+static int *iota(int n)
+{
+    int *a = malloc((size_t)(n ? n : 1) * sizeof *a);
+    for (int i = 0; a && i < n; i++) a[i] = i;
+    return a;
+}
+
+static void data_free(data *d)
+{
+    tg_dataset_free(&d->train);
+    tg_dataset_free(&d->test);
+    free(d->train_rows), free(d->eval_rows), free(d->test_rows);
+}
+
+/* Loads both sets, keeps the first train_samples / test_samples, and splits
+ * off val_split of the training rows at random (its own seeded stream). */
+static bool data_load(data *d, const train_config *c, const run_paths *p)
+{
+    memset(d, 0, sizeof *d);
+    const char *dir = data_dir_for(c, p);
+    if (tg_dataset_load(dir, true, &d->train) != TG_OK || tg_dataset_load(dir, false, &d->test) != TG_OK) {
+        fprintf(stderr, "tg: %s\n", tg_last_error());
+        return false;
+    }
+    int n = c->train_samples && c->train_samples < d->train.n ? c->train_samples : d->train.n;
+    d->n_test = c->test_samples && c->test_samples < d->test.n ? c->test_samples : d->test.n;
+    int *all = iota(n);
+    d->test_rows = iota(d->n_test);
+    if (!all || !d->test_rows) {
+        free(all);
+        fprintf(stderr, "tg: out of memory\n");
+        return false;
+    }
+    int n_val = (int)lround(n * c->val_split);
+    if (n_val > 0) {
+        tg_rng split;
+        seed_stream(&split, c->seed, 2);
+        tg_rng_shuffle(&split, all, n);
+        d->eval_rows = malloc((size_t)n_val * sizeof(int));
+        d->train_rows = malloc((size_t)(n - n_val) * sizeof(int));
+        if (!d->eval_rows || !d->train_rows) {
+            free(all);
+            return false;
+        }
+        memcpy(d->eval_rows, all, (size_t)n_val * sizeof(int));
+        memcpy(d->train_rows, all + n_val, (size_t)(n - n_val) * sizeof(int));
+        free(all);
+        d->n_eval = n_val, d->n_train = n - n_val;
+        d->validating = true;
+    } else {
+        d->train_rows = all, d->n_train = n;
+        d->eval_rows = iota(d->n_test), d->n_eval = d->n_test;
+    }
+    if (d->n_train < 1) {
+        fprintf(stderr, "tg: no training rows left after the validation split\n");
+        return false;
+    }
+    return d->eval_rows != NULL;
+}
+
+/* ---- progress ---- */
+
+typedef struct progress {
+    bool live;          /* a terminal: redraw a bar */
+    double started, last_draw;
+} progress;
+
+static void draw_bar(progress *pr, int epoch, int epochs, long done, long total, double loss, double rate)
+{
+    double t = now();
+    if (!pr->live || (t - pr->last_draw < 0.1 && done < total)) return;
+    pr->last_draw = t;
+    int width = 24, fill = total ? (int)(width * done / total) : width;
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+    bar[width] = '\0';
+    double eta = rate > 0 ? (total - done) / rate : 0;
+    fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %ld/%ld  loss %.4f  %.0f samples/s  ETA %d:%02d", epoch, epochs, bar,
+            done, total, loss, rate, (int)eta / 60, (int)eta % 60);
+    fflush(stderr);
+}
+
+static void clear_bar(const progress *pr)
+{
+    if (pr->live) fprintf(stderr, "\r\033[K");
+}
+
+/* ---- the run ---- */
+
+typedef struct trainer {
+    const train_config *c;
+    const run_paths *p;
+    session s;
+    data d;
+    tg_graph *g;
+    float *x;                    /* (batch, pixels) */
+    int *y, *rows;               /* (batch), (n_train) */
+    tg_tensor *weights[MAX_HIDDEN + 1];
+    FILE *log;
+    double train_seconds;        /* forward, backward, step: nothing else */
+    double last_train_loss;
+    long train_samples_timed;
+} trainer;
+
+static void log_row(trainer *t, int epoch, double lr, double train_loss, const eval_result *e)
+{
+    if (!t->log) return;
+    fprintf(t->log, "%d,%llu,%llu,%.9g,%.9g", epoch, (unsigned long long)t->s.step,
+            (unsigned long long)t->s.samples_seen, lr, train_loss);
+    if (e)
+        fprintf(t->log, ",%.9g,%.9g\n", e->loss, e->accuracy);
+    else
+        fprintf(t->log, ",,\n");
+    fflush(t->log);
+}
+
+/* One optimizer step on rows[0..m): false when an op failed (message
+ * printed); *loss is the batch's mean cross-entropy. */
+static bool train_step(trainer *t, const int *rows, int m, double *loss_out)
+{
+    const train_config *c = t->c;
+    session *s = &t->s;
+    int pixels = t->d.train.rows * t->d.train.cols;
+    tg_dataset_batch(&t->d.train, rows, m, s->mean, s->std, t->x, t->y);
+    double t0 = now();
+    tg_graph *g = t->g;
+    tg_tensor *x = tg_from_blob(g, t->x, 2, (int[]){m, pixels});
+    tg_class_loss_opts ce = {.label_smoothing = (float)c->label_smoothing};
+    tg_tensor *loss = tg_cross_entropy(g, tg_mlp_forward(g, s->model, x, true, &s->rng), t->y, &ce);
+    tg_tensor *total = loss;
+    int n_weights = s->model->n_layers;
+    if (c->l1 > 0) total = tg_add(g, total, tg_l1_penalty(g, t->weights, n_weights, (float)c->l1));
+    if (c->l2 > 0) total = tg_add(g, total, tg_l2_penalty(g, t->weights, n_weights, (float)c->l2));
+    tg_optim_zero_grad(s->opt);
+    tg_status st = total ? tg_backward(total) : TG_ERR_ARG;
+    if (st == TG_OK && c->optim.clip_norm > 0) tg_clip_grad_norm(s->params, s->n_params, c->optim.clip_norm);
+    if (st == TG_OK && c->optim.clip_value > 0) tg_clip_grad_value(s->params, s->n_params, c->optim.clip_value);
+    if (st == TG_OK) st = tg_optim_step(s->opt);
+    if (st == TG_OK && s->sched && !c->schedule_per_epoch) st = tg_sched_step(s->sched);
+    if (st != TG_OK) fprintf(stderr, "tg train: %s\n", tg_last_error());
+    *loss_out = st == TG_OK ? loss->data[0] : NAN;
+    tg_graph_reset(g);
+    t->train_seconds += now() - t0;
+    t->train_samples_timed += m;
+    s->step++;
+    s->samples_seen += (uint64_t)m;
+    return st == TG_OK;
+}
+
+static void diverged(const trainer *t, int epoch, double loss)
+{
+    fprintf(stderr,
+            "tg train: the loss became %g at epoch %d, step %llu (lr %g): training diverged. Lower the "
+            "learning rate (--lr), clip gradients (--clip-norm 1), or check the input scaling (--normalize).%s\n",
+            loss, epoch, (unsigned long long)t->s.step, tg_optim_lr(t->s.opt, 0),
+            t->p->save ? " The last checkpoint is untouched." : "");
+}
+
+/* One epoch: the mean training loss, or NaN after printing why. */
+static double train_epoch(trainer *t, int epoch, progress *pr)
+{
+    const train_config *c = t->c;
+    memcpy(t->rows, t->d.train_rows, (size_t)t->d.n_train * sizeof *t->rows);
+    tg_rng_shuffle(&t->s.rng, t->rows, t->d.n_train); /* a fresh order each epoch, as torch's RandomSampler */
+    double sum = 0, since_log = 0, rate = 0;
+    long seen = 0, logged_samples = 0;
+    double started = now();
+    for (int start = 0; start < t->d.n_train; start += c->batch_size) {
+        int m = t->d.n_train - start < c->batch_size ? t->d.n_train - start : c->batch_size;
+        double loss;
+        bool ok = train_step(t, t->rows + start, m, &loss);
+        if (!ok || !isfinite(loss)) {
+            clear_bar(pr);
+            if (ok) diverged(t, epoch, loss);
+            return NAN;
+        }
+        sum += loss * m, since_log += loss * m, seen += m, logged_samples += m;
+        if (logged_samples >= c->log_every) {
+            log_row(t, epoch, tg_optim_lr(t->s.opt, 0), since_log / logged_samples, NULL);
+            since_log = 0, logged_samples = 0;
+        }
+        rate = seen / (now() - started);
+        draw_bar(pr, epoch, c->epochs, seen, t->d.n_train, sum / seen, rate);
+    }
+    return sum / seen;
+}
+
+static bool write_metrics(const char *path, const trainer *t, const eval_result *test, const eval_result *val,
+                          double seconds)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "tg: %s: cannot write: %s\n", path, strerror(errno));
+        return false;
+    }
+    fprintf(f, "{\n  \"dataset\": \"%s\",\n  \"epochs\": %d,\n  \"steps\": %llu,\n  \"samples_seen\": %llu,\n",
+            t->c->dataset, t->s.epoch, (unsigned long long)t->s.step, (unsigned long long)t->s.samples_seen);
+    fprintf(f, "  \"train_loss\": %.9g,\n  \"test_loss\": %.9g,\n  \"test_accuracy\": %.9g,\n", t->last_train_loss,
+            test->loss, test->accuracy);
+    if (val) fprintf(f, "  \"val_loss\": %.9g,\n  \"val_accuracy\": %.9g,\n", val->loss, val->accuracy);
+    fprintf(f, "  \"train_samples_per_s\": %.1f,\n  \"seconds\": %.3f\n}\n",
+            t->train_seconds > 0 ? t->train_samples_timed / t->train_seconds : 0.0, seconds);
+    bool ok = !ferror(f);
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        fprintf(stderr, "tg: %s: cannot write\n", path);
+        return false;
+    }
+    return true;
+}
+
+static bool trainer_buffers(trainer *t)
+{
+    int pixels = t->d.train.rows * t->d.train.cols;
+    t->g = tg_graph_new();
+    t->x = malloc((size_t)t->c->batch_size * pixels * sizeof *t->x);
+    t->y = malloc((size_t)t->c->batch_size * sizeof *t->y);
+    t->rows = malloc((size_t)t->d.n_train * sizeof *t->rows);
+    for (int k = 0; k < t->s.model->n_layers; k++) t->weights[k] = t->s.model->W[k];
+    if (!t->g || !t->x || !t->y || !t->rows) {
+        fprintf(stderr, "tg train: out of memory\n");
+        return false;
+    }
+    return true;
+}
+
+static void trainer_free(trainer *t)
+{
+    if (t->log) fclose(t->log);
+    tg_graph_free(t->g);
+    free(t->x), free(t->y), free(t->rows);
+    session_free(&t->s);
+    data_free(&t->d);
+}
+
+/* Epochs from s.epoch + 1 to c.epochs; EXIT_OK, or EXIT_FAIL after a
+ * message. */
+static int run_epochs(trainer *t)
+{
+    const train_config *c = t->c;
+    session *s = &t->s;
+    progress pr = {.live = isatty(fileno(stderr)) != 0};
+    for (int epoch = s->epoch + 1; epoch <= c->epochs; epoch++) {
+        double started = now(), samples_before = (double)t->train_samples_timed, timed_before = t->train_seconds;
+        double train_loss = train_epoch(t, epoch, &pr);
+        if (isnan(train_loss)) return EXIT_FAIL;
+        t->last_train_loss = train_loss;
+        eval_result e;
+        if (!evaluate(s, t->d.validating ? &t->d.train : &t->d.test, t->d.eval_rows, t->d.n_eval, &e, NULL))
+            return EXIT_FAIL;
+        clear_bar(&pr);
+        const char *what = t->d.validating ? "val" : "test";
+        double rate = (t->train_samples_timed - samples_before) / (t->train_seconds - timed_before);
+        printf("epoch %2d/%d  train loss %.4f  %s loss %.4f  %s acc %.2f%%  %.0f samples/s  %.1f s\n", epoch,
+               c->epochs, train_loss, what, e.loss, what, 100 * e.accuracy, rate, now() - started);
+        fflush(stdout);
+        log_row(t, epoch, tg_optim_lr(s->opt, 0), train_loss, &e);
+        if (s->sched && c->schedule_per_epoch) tg_sched_step_metric(s->sched, e.loss);
+        bool better = e.loss < s->best_eval_loss;
+        s->best_eval_loss = better ? e.loss : s->best_eval_loss;
+        s->bad_epochs = better ? 0 : s->bad_epochs + 1;
+        s->epoch = epoch;
+        if (t->p->save && session_save(s, c, t->p->save) != TG_OK) {
+            fprintf(stderr, "tg train: %s\n", tg_last_error());
+            return EXIT_FAIL;
+        }
+        if (c->early_stop && s->bad_epochs >= c->early_stop) {
+            printf("early stop: the %s loss has not improved for %d epochs\n", what, s->bad_epochs);
+            break;
+        }
+    }
+    return EXIT_OK;
+}
+
+/* Parses train's flags: the run's config (from the checkpoint when
+ * resuming, where only --epochs may change) and its paths. */
+static int parse(int argc, char **argv, train_config *c, run_paths *p, tg_checkpoint **ck)
+{
+    config_defaults(c);
+    int epochs = 0;
+    const char *config_flag_seen = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return -1;
+        }
+        int used = paths_flag(p, argc, argv, &i);
+        if (!used && !strcmp(argv[i], "--epochs")) {
+            uint64_t v;
+            if (i + 1 >= argc || !arg_u64("--epochs", argv[i + 1], &v) || v < 1 || v > 1000000) {
+                fprintf(stderr, "tg train: --epochs needs a number of epochs (1 or more)\n");
+                return EXIT_USAGE;
+            }
+            epochs = (int)v, i++, used = 1;
+        }
+        if (!used) {
+            const char *flag = argv[i];
+            used = config_flag(c, argc, argv, &i);
+            if (used > 0) config_flag_seen = flag;
+        }
+        if (used < 0) return EXIT_USAGE;
+        if (!used) {
+            fprintf(stderr, "tg train: unknown option '%s'\n%s", argv[i], usage);
+            return EXIT_USAGE;
+        }
+    }
+    if (p->resume) {
+        if (config_flag_seen) {
+            fprintf(stderr, "tg train: %s cannot change a resumed run: it continues with the configuration in %s "
+                            "(only --epochs may raise the total)\n", config_flag_seen, p->resume);
+            return EXIT_USAGE;
+        }
+        if (!checkpoint_config(p->resume, ck, c)) return EXIT_FAIL;
+    } else if (!config_finish(c)) {
+        return EXIT_USAGE;
+    }
+    if (epochs) c->epochs = epochs;
+    if (p->threads == 0 && getenv("TG_THREADS")) p->threads = atoi(getenv("TG_THREADS"));
+    return EXIT_OK;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    double started = now();
+    train_config c;
+    run_paths p = {0};
+    tg_checkpoint *ck = NULL;
+    int code = parse(argc, argv, &c, &p, &ck);
+    if (code) return code < 0 ? EXIT_OK : code;
+    trainer t = {.c = &c, .p = &p};
+    code = EXIT_FAIL;
+    if (!data_load(&t.d, &c, &p)) goto done;
+    int pixels = t.d.train.rows * t.d.train.cols;
+    if (!session_new(&t.s, &c, pixels, t.d.train.n_classes)) goto done;
+    if (ck && !session_load(&t.s, ck)) goto done;
+    if (!ck && c.normalize) tg_dataset_stats(&t.d.train, &t.s.mean, &t.s.std);
+    if (!trainer_buffers(&t)) goto done;
+    if (p.log) {
+        bool append = ck != NULL;
+        t.log = fopen(p.log, append ? "a" : "w");
+        if (!t.log) {
+            fprintf(stderr, "tg train: %s: cannot write: %s\n", p.log, strerror(errno));
+            goto done;
+        }
+        if (!append || ftell(t.log) == 0) fprintf(t.log, "epoch,step,samples_seen,lr,train_loss,eval_loss,eval_accuracy\n");
+    }
+    char desc[512];
+    config_describe(&c, desc, sizeof desc);
+    printf("%s%s: %d training images, %d %s images\n", ck ? "resuming " : "", desc, t.d.n_train, t.d.n_eval,
+           t.d.validating ? "validation" : "test");
+    if (ck) printf("resumed after epoch %d of %d (step %llu)\n", t.s.epoch, c.epochs, (unsigned long long)t.s.step);
+    fflush(stdout);
+    if ((code = run_epochs(&t)) != EXIT_OK) goto done;
+    eval_result test, val;
+    code = EXIT_FAIL;
+    if (!evaluate(&t.s, &t.d.test, t.d.test_rows, t.d.n_test, &test, NULL)) goto done;
+    if (t.d.validating && !evaluate(&t.s, &t.d.train, t.d.eval_rows, t.d.n_eval, &val, NULL)) goto done;
+    printf("test accuracy %.2f%%  test loss %.4f\n", 100 * test.accuracy, test.loss);
+    if (p.metrics && !write_metrics(p.metrics, &t, &test, t.d.validating ? &val : NULL, now() - started)) goto done;
+    code = EXIT_OK;
+done:
+    trainer_free(&t);
+    tg_checkpoint_free(ck);
+    return code;
+}
