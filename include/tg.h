@@ -486,9 +486,11 @@ typedef struct tg_optim_opts {
     double alpha;                    /* RMSprop smoothing */
     bool centered;                   /* RMSprop */
     double lr_decay;                 /* Adagrad */
-    double initial_accumulator_value;/* Adagrad */
+    double initial_accumulator_value;/* Adagrad: group 0's fills every group's sum, as torch's
+                                        constructor argument does */
     double momentum_decay;           /* NAdam */
-    int max_iter, max_eval;          /* LBFGS: iterations and evaluations per step() */
+    int max_iter, max_eval;          /* LBFGS: iterations and evaluations per step();
+                                        max_eval 0 means max_iter * 5 / 4, as torch's None */
     double tolerance_grad, tolerance_change;
     int history_size;
     bool strong_wolfe;               /* LBFGS line search: strong Wolfe, or none */
@@ -498,7 +500,7 @@ typedef struct tg_optim_opts {
  * the lectures' base), Adagrad lr 1e-2 eps 1e-10, RMSprop lr 1e-2 alpha 0.99,
  * Adam lr 1e-3 betas (0.9, 0.999) eps 1e-8, AdamW the same with weight_decay
  * 1e-2, NAdam lr 2e-3 momentum_decay 4e-3, RAdam lr 1e-3, Lion lr 1e-4 betas
- * (0.9, 0.99), LBFGS lr 1 max_iter 20 max_eval 25 tolerance_grad 1e-7
+ * (0.9, 0.99), LBFGS lr 1 max_iter 20 max_eval 0 (max_iter * 5 / 4) tolerance_grad 1e-7
  * tolerance_change 1e-9 history_size 100. */
 tg_optim_opts tg_optim_defaults(tg_optim_kind kind);
 /* Sets one option from text, by torch's name: "lr", "momentum", "betas"
@@ -511,6 +513,11 @@ tg_status tg_optim_opts_set(tg_optim_opts *o, const char *key, const char *value
 tg_status tg_optim_opts_parse(tg_optim_opts *o, const char *spec);
 /* Checks every option's range for kind; TG_ERR_ARG with a message. */
 tg_status tg_optim_opts_check(tg_optim_kind kind, const tg_optim_opts *o);
+
+/* Whether key is an option of kind (-1: of any kind), and how a command
+ * line gives it: TG_OPTION_SWITCH is a bool named alone (--nesterov). */
+typedef enum tg_option_type { TG_OPTION_NONE, TG_OPTION_VALUE, TG_OPTION_SWITCH } tg_option_type;
+tg_option_type tg_optim_option(int kind, const char *key);
 const char *tg_optim_kind_name(tg_optim_kind kind);   /* "sgd", "adam", ... */
 /* The kind named name, or -1. */
 int tg_optim_kind_from_name(const char *name);
@@ -521,7 +528,9 @@ typedef struct tg_param_group {
     tg_tensor **params;      /* [n_params] */
     int n_params;
     tg_optim_opts opts;      /* opts.lr is the current rate (schedulers set it) */
-    double initial_lr;       /* the rate schedulers start from */
+    double initial_lr;       /* the rate schedules start from: NAN until the
+                                first schedule takes the current lr (torch's
+                                setdefault, so a second one keeps it) */
 } tg_param_group;
 
 typedef struct tg_optim tg_optim;
@@ -553,7 +562,7 @@ struct tg_optim {
     int kind;                 /* tg_optim_kind, or -1 for your own */
     tg_param_group *groups;   /* [n_groups] */
     int n_groups;
-    uint64_t steps;           /* completed tg_optim_step calls */
+    uint64_t steps;           /* completed steps (tg_optim_step or _step_closure) */
     void *state;              /* the optimizer's own, lazily made by step */
 };
 
@@ -653,12 +662,17 @@ tg_sched_opts tg_sched_defaults(tg_sched_kind kind);
  * "threshold_mode" rel/abs, ...). TG_ERR_ARG with a message otherwise. */
 tg_status tg_sched_opts_set(tg_sched_opts *o, const char *key, const char *value);
 tg_status tg_sched_opts_parse(tg_sched_opts *o, const char *spec);
+/* The same as tg_optim_option, for schedules. */
+tg_option_type tg_sched_option(int kind, const char *key);
 const char *tg_sched_kind_name(tg_sched_kind kind);   /* "cosine", ... */
 int tg_sched_kind_from_name(const char *name);        /* or -1 */
 
 typedef struct tg_sched tg_sched;
 /* A schedule driving o's learning rates (borrowed: o must outlive it). Like
- * torch, it takes the current lrs as initial_lr and applies step 0 at once.
+ * torch, it takes each group's initial_lr (the current lr, unless an earlier
+ * schedule set it) and applies step 0 at once. When resuming, make it before
+ * tg_optim_load: step 0 sets the rates, which the optimizer's state restores.
+ * Add every parameter group before making it.
  * NULL with a message for bad options. */
 tg_sched *tg_sched_new(tg_optim *o, tg_sched_kind kind, const tg_sched_opts *opts);
 /* Advances one step (TG_ERR_ARG for plateau, which needs a metric, and for

@@ -152,6 +152,35 @@ START_TEST(test_cli_optimize_bad_flags)
     ck_assert_ptr_nonnull(strstr(output, "the objective is rosenbrock or quadratic, not 'himmelblau'"));
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --frobnicate"), 2);
     ck_assert_int_eq(run_tg("optimize rosenbrock --compare --optimizer sgd"), 2);
+    ck_assert_int_eq(run_tg("optimize rosenbrock --compare --steps 10"), 2);
+    ck_assert_ptr_nonnull(strstr(output, "--compare runs the lecture's rosenbrock settings alone"));
+    /* options the chosen optimizer or schedule does not have: torch refuses them */
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer adam --momentum 0.9"), 2);
+    ck_assert_ptr_nonnull(strstr(output, "--momentum does not apply to adam"));
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --schedule cosine --t-max 9 --gamma 0.5"), 2);
+    ck_assert_ptr_nonnull(strstr(output, "--gamma does not apply to the cosine schedule"));
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --lr --steps 5"), 2);
+    ck_assert_ptr_nonnull(strstr(output, "--lr needs a value"));
+    ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --steps 50 --schedule onecycle --max-lr 0.01 "
+                            "--total-steps 20"), 2);
+    ck_assert_ptr_nonnull(strstr(output, "--steps 50 is more than the one-cycle schedule's --total-steps 20"));
+}
+END_TEST
+
+START_TEST(test_cli_optimize_schedule_eps_is_the_plateaus)
+{
+    /* --eps is the optimizer's; --sched-eps the plateau's minimum change:
+     * with 0.5 no cut of a 0.01 rate is ever big enough to apply. */
+    ck_assert_int_eq(run_tg("optimize quadratic --optimizer adam --lr 0.01 --eps 1e-6 --steps 40 --schedule "
+                            "plateau --patience 0 --threshold 0.5 --sched-eps 0.5 --print-every 40"), 0);
+    const char *last = strstr(output, "step      40");
+    ck_assert_ptr_nonnull(last);
+    ck_assert_ptr_nonnull(strstr(last, "lr=0.01\n"));
+    ck_assert_int_eq(run_tg("optimize quadratic --optimizer adam --lr 0.01 --steps 40 --schedule plateau "
+                            "--patience 0 --threshold 0.5 --print-every 40"), 0);
+    last = strstr(output, "step      40");
+    ck_assert_ptr_nonnull(last);
+    ck_assert_ptr_nonnull(strstr(last, "lr=1e-08\n")); /* cut to min_lr 0 ... until the cut is below eps 1e-8 */
 }
 END_TEST
 
@@ -178,6 +207,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, test_cli_optimize_compare_prints_the_table);
     tcase_add_test(tc, test_cli_optimize_bad_flags);
     tcase_add_test(tc, test_cli_optimize_reports_divergence);
+    tcase_add_test(tc, test_cli_optimize_schedule_eps_is_the_plateaus);
     suite_add_tcase(s, tc);
     return s;
 }

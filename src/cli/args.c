@@ -47,24 +47,6 @@ bool arg_pair(const char *flag, const char *text, double *x, double *y)
     return arg_double(flag, first, x) && arg_double(flag, comma + 1, y);
 }
 
-/* Flags by torch's argument names; these take no value. */
-static const char *const switches[] = {"nesterov", "maximize", "amsgrad", "centered", "three_phase"};
-/* Optimizer options, then schedule options, that take a value. */
-static const char *const valued[] = {
-    "lr", "momentum", "dampening", "weight_decay", "betas", "eps", "alpha", "lr_decay",
-    "initial_accumulator_value", "momentum_decay", "max_iter", "max_eval", "tolerance_grad", "tolerance_change",
-    "history_size", "line_search", "factor", "total_iters", "step_size", "gamma", "milestones", "T_max", "eta_min",
-    "warmup", "total", "max_lr", "total_steps", "pct_start", "anneal_strategy", "div_factor", "final_div_factor",
-    "cycle_momentum", "base_momentum", "max_momentum", "mode", "patience", "threshold", "threshold_mode",
-    "cooldown", "min_lr"};
-
-static bool listed(const char *key, const char *const *list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(key, list[i])) return true;
-    return false;
-}
-
 void optim_args_init(optim_args *a)
 {
     memset(a, 0, sizeof *a);
@@ -114,9 +96,18 @@ int optim_args_flag(optim_args *a, int argc, char **argv, int *i)
     }
     char key[64];
     flag_key(flag, key, sizeof key);
-    bool is_switch = listed(key, switches, sizeof switches / sizeof *switches);
-    if (!is_switch && !listed(key, valued, sizeof valued / sizeof *valued)) return 0;
-    if (!is_switch && !value) {
+    bool for_sched = !strncmp(key, "sched_", 6);
+    const char *name = for_sched ? key + 6 : key;
+    tg_option_type type = for_sched ? TG_OPTION_NONE : tg_optim_option(-1, name);
+    if (type == TG_OPTION_NONE) {
+        type = tg_sched_option(-1, name);
+        for_sched = type != TG_OPTION_NONE;
+    }
+    if (type == TG_OPTION_NONE) return 0;
+    bool is_switch = type == TG_OPTION_SWITCH;
+    /* "--lr --steps 5": a flag where a value should be is a missing value,
+     * not a value (negative numbers still are values) */
+    if (!is_switch && (!value || (value[0] == '-' && value[1] == '-'))) {
         fprintf(stderr, "tg: %s needs a value\n", flag);
         return -1;
     }
@@ -130,7 +121,8 @@ int optim_args_flag(optim_args *a, int argc, char **argv, int *i)
     }
     snprintf(a->pending[a->n_pending][0], sizeof a->pending[0][0], "%s", flag);
     snprintf(a->pending[a->n_pending][1], sizeof a->pending[0][1], "%s", is_switch ? "1" : value);
-    a->pending_switch[a->n_pending++] = is_switch;
+    a->pending_switch[a->n_pending] = is_switch;
+    a->pending_sched[a->n_pending++] = for_sched;
     *i += !is_switch;
     return 1;
 }
@@ -147,21 +139,31 @@ bool optim_args_finish(optim_args *a, int default_kind)
     for (int k = 0; k < a->n_pending; k++) {
         char key[64];
         flag_key(a->pending[k][0], key, sizeof key);
-        tg_optim_opts probe = a->opts;
-        tg_status s = tg_optim_opts_set(&probe, key, a->pending[k][1]);
-        if (s == TG_OK) {
-            a->opts = probe;
-            continue;
-        }
-        if (strstr(tg_last_error(), "unknown optimizer option")) { /* then it is a schedule's */
+        const char *flag = a->pending[k][0], *value = a->pending[k][1];
+        tg_status s;
+        if (a->pending_sched[k]) {
+            const char *name = strncmp(key, "sched_", 6) ? key : key + 6;
             if (a->sched < 0) {
-                fprintf(stderr, "tg: %s is a schedule option: choose a --schedule\n", a->pending[k][0]);
+                fprintf(stderr, "tg: %s is a schedule option: choose a --schedule\n", flag);
                 return false;
             }
-            if (tg_sched_opts_set(&a->sched_opts, key, a->pending[k][1]) == TG_OK) continue;
+            if (tg_sched_option(a->sched, name) == TG_OPTION_NONE) {
+                fprintf(stderr, "tg: %s does not apply to the %s schedule\n", flag, tg_sched_kind_name(a->sched));
+                return false;
+            }
+            s = tg_sched_opts_set(&a->sched_opts, name, value);
+        } else {
+            if (tg_optim_option(a->kind, key) == TG_OPTION_NONE) {
+                fprintf(stderr, "tg: %s does not apply to %s (torch.optim would refuse it too)\n", flag,
+                        tg_optim_kind_name(a->kind));
+                return false;
+            }
+            s = tg_optim_opts_set(&a->opts, key, value);
         }
-        fprintf(stderr, "tg: %s: %s\n", a->pending[k][0], tg_last_error());
-        return false;
+        if (s != TG_OK) {
+            fprintf(stderr, "tg: %s: %s\n", flag, tg_last_error());
+            return false;
+        }
     }
     if (tg_optim_opts_check(a->kind, &a->opts) != TG_OK) {
         fprintf(stderr, "tg: %s\n", tg_last_error());

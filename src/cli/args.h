@@ -30,13 +30,16 @@ typedef struct optim_args {
      * config outlives the text it was parsed from) */
     char pending[64][2][64];
     bool pending_switch[64];
+    bool pending_sched[64];   /* a schedule's option, not the optimizer's */
     int n_pending;
 } optim_args;
 
 void optim_args_init(optim_args *a);
 /* Consumes argv[*i] (and its value) if it is an optimizer, schedule or
  * clipping flag: returns 1 if used, 0 if not one of those, -1 on a bad
- * value (message printed). */
+ * value (message printed). A flag that is both an optimizer's and a
+ * schedule's option (--eps) goes to the optimizer; --sched-eps to the
+ * schedule. */
 int optim_args_flag(optim_args *a, int argc, char **argv, int *i);
 /* Applies the pending flags once every flag is read; false on a bad one. */
 bool optim_args_finish(optim_args *a, int default_kind);

@@ -82,9 +82,12 @@ static int run(problem *p, const optim_args *a, double x0, double y0, uint64_t s
         }
         if (!out->diverged && !(isfinite(p->x->data[0]) && isfinite(p->y->data[0]) && isfinite(loss)))
             out->diverged = true, out->diverged_at = step;
-        if (print_every && (step % print_every == 0 || step == 1))
+        if (print_every && (step % print_every == 0 || step == 1)) {
+            float here; /* f where the step landed, not where it started */
+            if (evaluate(p, &here) != TG_OK) here = NAN;
             printf("step %7llu  x=%-12.6g y=%-12.6g f=%-12.6g lr=%g\n", (unsigned long long)step, p->x->data[0],
-                   p->y->data[0], loss, tg_optim_lr(opt, 0));
+                   p->y->data[0], here, tg_optim_lr(opt, 0));
+        }
     }
     float f;
     evaluate(p, &f);
@@ -124,9 +127,10 @@ static int compare(problem *p)
     }
     printf("\nNotes. tg runs torch.optim's update rules in float32; the lecture's numpy\n"
            "classes compute in float64 and name things differently:\n"
-           "- AdaGrad and RMSProp put eps outside the square root in both, but torch's\n"
-           "  defaults are eps 1e-10 (Adagrad) and alpha 0.99 (RMSprop); the lecture uses\n"
-           "  eps 1e-8 and beta (torch's alpha) 0.9, so those are set here.\n"
+           "- eps: torch adds it outside the square root, g / (sqrt(v) + eps), as the\n"
+           "  lecture's code does; its RMSProp formula writes g / sqrt(v + eps) instead.\n"
+           "  torch's defaults are eps 1e-10 (Adagrad) and alpha 0.99 (RMSprop); the\n"
+           "  lecture's code uses eps 1e-8 and beta (torch's alpha) 0.9, set here.\n"
            "- Adam's bias-corrected m_hat / (sqrt(v_hat) + eps) equals torch's\n"
            "  m / bc1 / (sqrt(v) / sqrt(bc2) + eps): the same update.\n"
            "- AdamW: the lecture's x - lr (adam + wd x) and torch's x (1 - lr wd) - lr adam\n"
@@ -168,8 +172,9 @@ int cmd_optimize(int argc, char **argv)
     optim_args_init(&a);
     uint64_t steps = 1000, print_every = UINT64_MAX;
     double x0 = -1.0, y0 = 1.0;
-    bool do_compare = false;
+    bool do_compare = false, other_flags = false;
     for (int i = 1; i < argc; i++) {
+        other_flags |= strcmp(argv[i], "--compare") != 0;
         int used = optim_args_flag(&a, argc, argv, &i);
         if (used < 0) return EXIT_USAGE;
         if (used) continue;
@@ -200,11 +205,17 @@ int cmd_optimize(int argc, char **argv)
     if (!p.x || !p.y || !p.g || tg_tensor_requires_grad(p.x, true) || tg_tensor_requires_grad(p.y, true)) {
         fprintf(stderr, "tg optimize: %s\n", tg_last_error());
     } else if (do_compare) {
-        code = a.kind >= 0 || a.n_pending || !p.rosenbrock ? (fprintf(stderr, "tg optimize: --compare runs the "
-                                                                           "lecture's rosenbrock settings alone\n"),
-                                                               EXIT_USAGE)
-                                                            : compare(&p);
+        if (other_flags || !p.rosenbrock) {
+            fprintf(stderr, "tg optimize: --compare runs the lecture's rosenbrock settings alone: no other flags\n");
+            code = EXIT_USAGE;
+        } else {
+            code = compare(&p);
+        }
     } else if (!optim_args_finish(&a, -1)) {
+        code = EXIT_USAGE;
+    } else if (a.sched == TG_SCHED_ONECYCLE && steps > (uint64_t)a.sched_opts.total_steps) {
+        fprintf(stderr, "tg optimize: --steps %llu is more than the one-cycle schedule's --total-steps %d\n",
+                (unsigned long long)steps, a.sched_opts.total_steps);
         code = EXIT_USAGE;
     } else if (a.kind == TG_OPTIM_LBFGS && (a.clip_norm > 0 || a.clip_value > 0)) {
         fprintf(stderr, "tg optimize: clipping does not apply to lbfgs, which re-evaluates its own steps\n");

@@ -13,8 +13,8 @@ enum { MAX_SLOTS = 3 };
 
 /* torch's per-parameter state: the step count, whether SGD's momentum
  * buffer exists yet, NAdam's running product of mu (a float32 tensor in
- * torch), and up to three buffers the size of the parameter, made at its
- * first step as torch makes them. */
+ * torch), and up to three buffers the size of the parameter, each made the
+ * first time the options need it. */
 typedef struct param_state {
     uint64_t step;
     bool has_buffer;
@@ -27,16 +27,19 @@ typedef struct builtin_state {
     param_state *ps;    /* [n] */
 } builtin_state;
 
-/* Buffers per parameter:
- *   sgd: momentum;  adagrad: sum;  rmsprop: square_avg, momentum, grad_avg;
- *   adam(w): exp_avg, exp_avg_sq, max_exp_avg_sq;  nadam, radam: exp_avg,
+/* Buffer k of a parameter, needed under these options?
+ *   sgd: momentum (if momentum != 0);  adagrad: sum;  rmsprop: square_avg,
+ *   momentum (if momentum > 0), grad_avg (if centered);  adam(w): exp_avg,
+ *   exp_avg_sq, max_exp_avg_sq (if amsgrad);  nadam, radam: exp_avg,
  *   exp_avg_sq;  lion: exp_avg. */
-static int n_slots(tg_optim_kind kind)
+static bool slot_needed(tg_optim_kind kind, const tg_optim_opts *o, int k)
 {
     switch (kind) {
-    case TG_OPTIM_RMSPROP: case TG_OPTIM_ADAM: case TG_OPTIM_ADAMW: return 3;
-    case TG_OPTIM_NADAM: case TG_OPTIM_RADAM: return 2;
-    default: return 1;
+    case TG_OPTIM_SGD: return k == 0 && o->momentum != 0.0;
+    case TG_OPTIM_RMSPROP: return k == 0 || (k == 1 && o->momentum > 0.0) || (k == 2 && o->centered);
+    case TG_OPTIM_ADAM: case TG_OPTIM_ADAMW: return k < 2 || (k == 2 && o->amsgrad);
+    case TG_OPTIM_NADAM: case TG_OPTIM_RADAM: return k < 2;
+    default: return k == 0;
     }
 }
 
@@ -67,15 +70,17 @@ static builtin_state *state_for(tg_optim *o)
     return st;
 }
 
-/* The buffers of a parameter at its first step, with torch's initial values. */
-static tg_status init_slots(tg_optim_kind kind, const tg_optim_opts *opts, param_state *ps, size_t size)
+/* Makes the buffers the options need and the parameter lacks: zeros, or
+ * Adagrad's initial accumulator, which torch takes from the constructor's
+ * options (group 0 here) whatever a group says. */
+static tg_status ensure_slots(const tg_optim *o, const tg_optim_opts *opts, param_state *ps, size_t size)
 {
-    for (int k = 0; k < n_slots(kind); k++) {
+    for (int k = 0; k < MAX_SLOTS; k++) {
+        if (ps->slot[k] || !slot_needed(o->kind, opts, k)) continue;
         if (!(ps->slot[k] = tg__aligned_alloc(size * sizeof(float)))) return TG_ERR_NOMEM;
-        float init = kind == TG_OPTIM_ADAGRAD ? (float)opts->initial_accumulator_value : 0.0f;
+        float init = o->kind == TG_OPTIM_ADAGRAD ? (float)o->groups[0].opts.initial_accumulator_value : 0.0f;
         for (size_t i = 0; i < size; i++) ps->slot[k][i] = init;
     }
-    ps->mu_product = 1.0f;
     return TG_OK;
 }
 
@@ -188,7 +193,8 @@ static tg_status builtin_step(tg_optim *o)
             tg_tensor *p = o->groups[g].params[i];
             param_state *ps = &st->ps[idx];
             if (!p->grad) continue; /* as torch skips a parameter whose .grad is None */
-            if (!ps->slot[0] && init_slots(o->kind, opts, ps, p->size) != TG_OK) goto nomem;
+            if (ensure_slots(o, opts, ps, p->size) != TG_OK) goto nomem;
+            if (ps->step == 0) ps->mu_product = 1.0f;
             ps->step++;
             update(o->kind, opts, p, ps);
         }
@@ -204,7 +210,7 @@ nomem:
 static tg_status builtin_save(const tg_optim *o, tg_buf *out)
 {
     const builtin_state *st = o->state;
-    int idx = 0, slots = n_slots(o->kind);
+    int idx = 0;
     tg_status s = TG_OK;
     for (int g = 0; g < o->n_groups; g++)
         for (int i = 0; i < o->groups[g].n_params && s == TG_OK; i++, idx++) {
@@ -212,9 +218,10 @@ static tg_status builtin_save(const tg_optim *o, tg_buf *out)
             s = tg_buf_put_u64(out, ps->step);
             if (s == TG_OK) s = tg_buf_put_u64(out, ps->has_buffer);
             if (s == TG_OK) s = tg_buf_put_f64(out, ps->mu_product);
-            if (s == TG_OK) s = tg_buf_put_u64(out, ps->slot[0] != NULL);
-            for (int k = 0; k < slots && ps->slot[0] && s == TG_OK; k++)
-                s = tg_buf_put_floats(out, ps->slot[k], o->groups[g].params[i]->size);
+            for (int k = 0; k < MAX_SLOTS && s == TG_OK; k++) {
+                s = tg_buf_put_u64(out, ps->slot[k] != NULL);
+                if (s == TG_OK && ps->slot[k]) s = tg_buf_put_floats(out, ps->slot[k], o->groups[g].params[i]->size);
+            }
         }
     return s;
 }
@@ -222,7 +229,7 @@ static tg_status builtin_save(const tg_optim *o, tg_buf *out)
 /* Reads into a new state, so that a failure leaves the old one untouched. */
 static tg_status builtin_load(tg_optim *o, tg_buf *in)
 {
-    int n = tg__optim_n_params(o), idx = 0, slots = n_slots(o->kind);
+    int n = tg__optim_n_params(o), idx = 0;
     builtin_state *st = calloc(1, sizeof *st);
     if (st) st->ps = calloc((size_t)n, sizeof *st->ps);
     tg_status s = st && st->ps ? TG_OK : TG_ERR_NOMEM;
@@ -236,10 +243,11 @@ static tg_status builtin_load(tg_optim *o, tg_buf *in)
             s = tg_buf_get_u64(in, &ps->step);
             if (s == TG_OK) s = tg_buf_get_u64(in, &has_buffer);
             if (s == TG_OK) s = tg_buf_get_f64(in, &mu_product);
-            if (s == TG_OK) s = tg_buf_get_u64(in, &made);
             ps->has_buffer = has_buffer != 0;
             ps->mu_product = (float)mu_product;
-            for (int k = 0; k < slots && made && s == TG_OK; k++) {
+            for (int k = 0; k < MAX_SLOTS && s == TG_OK; k++) {
+                s = tg_buf_get_u64(in, &made);
+                if (s != TG_OK || !made) continue;
                 ps->slot[k] = tg__aligned_alloc(size * sizeof(float));
                 s = ps->slot[k] ? tg_buf_get_floats(in, ps->slot[k], size) : TG_ERR_NOMEM;
             }

@@ -20,15 +20,20 @@ typedef struct lbfgs_state {
     int history_size, n_old, oldest;   /* a ring: entry i is at (oldest + i) % history_size */
     uint64_t func_evals, n_iter;
     double t, H_diag, prev_loss;
-    bool have_d, have_prev_grad;
 } lbfgs_state;
+
+/* The state's n-float vectors, for making and freeing them in one place. */
+static float **vector(lbfgs_state *st, int k)
+{
+    float **all[] = {&st->flat_grad, &st->prev_flat_grad, &st->d, &st->q, &st->y, &st->s,
+                     &st->x_init, &st->g_new, &st->g_prev, &st->bracket_g[0], &st->bracket_g[1]};
+    return k < (int)(sizeof all / sizeof all[0]) ? all[k] : NULL;
+}
 
 static void state_free(lbfgs_state *st)
 {
     if (!st) return;
-    float **vectors[] = {&st->flat_grad, &st->prev_flat_grad, &st->d, &st->q, &st->y, &st->s,
-                         &st->x_init, &st->g_new, &st->g_prev, &st->bracket_g[0], &st->bracket_g[1]};
-    for (size_t k = 0; k < sizeof vectors / sizeof vectors[0]; k++) free(*vectors[k]);
+    for (int k = 0; vector(st, k); k++) free(*vector(st, k));
     for (int i = 0; i < st->history_size && st->old_dirs; i++) {
         free(st->old_dirs[i]);
         free(st->old_stps[i]);
@@ -49,11 +54,8 @@ static lbfgs_state *state_new(size_t n, int history_size)
     st->n = n;
     st->history_size = history_size;
     st->H_diag = 1.0;
-    float **vectors[] = {&st->flat_grad, &st->prev_flat_grad, &st->d, &st->q, &st->y, &st->s,
-                         &st->x_init, &st->g_new, &st->g_prev, &st->bracket_g[0], &st->bracket_g[1]};
     bool ok = true;
-    for (size_t k = 0; k < sizeof vectors / sizeof vectors[0]; k++)
-        ok &= (*vectors[k] = tg__aligned_alloc(n * sizeof(float))) != NULL;
+    for (int k = 0; vector(st, k); k++) ok &= (*vector(st, k) = tg__aligned_alloc(n * sizeof(float))) != NULL;
     st->old_dirs = calloc((size_t)history_size, sizeof *st->old_dirs);
     st->old_stps = calloc((size_t)history_size, sizeof *st->old_stps);
     st->ro = calloc((size_t)history_size, sizeof *st->ro);
@@ -290,11 +292,18 @@ static void lbfgs_direction(lbfgs_state *st)
     }
 }
 
-static lbfgs_state *state_for(tg_optim *o)
+/* Elements over all parameters: the length of the flat vectors. */
+static size_t numel(const tg_optim *o)
 {
     size_t n = 0;
     for (int i = 0; i < o->groups[0].n_params; i++) n += o->groups[0].params[i]->size;
-    if (!o->state) o->state = state_new(n, o->groups[0].opts.history_size);
+    return n;
+}
+
+/* Made at the first step; history_size is fixed from then on. */
+static lbfgs_state *state_for(tg_optim *o)
+{
+    if (!o->state) o->state = state_new(numel(o), o->groups[0].opts.history_size);
     return o->state;
 }
 
@@ -325,7 +334,6 @@ static tg_status lbfgs_step_closure(tg_optim *o, tg_closure f, void *ctx, float 
             lbfgs_direction(st);
         }
         memcpy(st->prev_flat_grad, st->flat_grad, st->n * sizeof(float));
-        st->have_prev_grad = st->have_d = true;
         st->prev_loss = loss;
         st->t = st->n_iter == 1 ? fmin(1.0, 1.0 / tg__k_abs_sum(st->n, st->flat_grad)) * opt->lr : opt->lr;
         double gtd = tg__k_dot(st->n, st->flat_grad, st->d);
@@ -352,7 +360,8 @@ static tg_status lbfgs_step_closure(tg_optim *o, tg_closure f, void *ctx, float 
         if (s != TG_OK) return s;
         current_evals += ls_evals;
         st->func_evals += (uint64_t)ls_evals;
-        if (n_iter == opt->max_iter || current_evals >= opt->max_eval || opt_cond) break;
+        int max_eval = opt->max_eval ? opt->max_eval : opt->max_iter * 5 / 4;
+        if (n_iter == opt->max_iter || current_evals >= max_eval || opt_cond) break;
         if (tg__k_abs_max(st->n, st->d) * fabs(st->t) <= opt->tolerance_change) break;
         if (fabs(loss - st->prev_loss) < opt->tolerance_change) break;
     }
@@ -373,8 +382,7 @@ static tg_status lbfgs_save(const tg_optim *o, tg_buf *out)
     const lbfgs_state *st = o->state;
     tg_status s = tg_buf_put_u64(out, st != NULL);
     if (!st || s != TG_OK) return s;
-    const uint64_t counts[] = {st->n, (uint64_t)st->history_size, (uint64_t)st->n_old, st->func_evals, st->n_iter,
-                               st->have_d, st->have_prev_grad};
+    const uint64_t counts[] = {st->n, (uint64_t)st->history_size, (uint64_t)st->n_old, st->func_evals, st->n_iter};
     const double scalars[] = {st->t, st->H_diag, st->prev_loss};
     for (size_t k = 0; k < sizeof counts / sizeof counts[0] && s == TG_OK; k++) s = tg_buf_put_u64(out, counts[k]);
     for (size_t k = 0; k < sizeof scalars / sizeof scalars[0] && s == TG_OK; k++) s = tg_buf_put_f64(out, scalars[k]);
@@ -391,25 +399,25 @@ static tg_status lbfgs_save(const tg_optim *o, tg_buf *out)
 
 static tg_status lbfgs_load(tg_optim *o, tg_buf *in)
 {
-    uint64_t present, counts[7];
+    uint64_t present, counts[5];
     tg_status s = tg_buf_get_u64(in, &present);
     if (s != TG_OK || !present) {
         if (s == TG_OK) state_free(o->state), o->state = NULL;
         return s;
     }
-    for (int k = 0; k < 7 && s == TG_OK; k++) s = tg_buf_get_u64(in, &counts[k]);
+    for (int k = 0; k < 5 && s == TG_OK; k++) s = tg_buf_get_u64(in, &counts[k]);
     if (s != TG_OK) return s;
-    size_t n = 0;
-    for (int i = 0; i < o->groups[0].n_params; i++) n += o->groups[0].params[i]->size;
-    if (counts[0] != n || counts[1] != (uint64_t)o->groups[0].opts.history_size || counts[2] > counts[1]) {
-        tg__error("lbfgs: the state is of %llu elements and history %llu, not %zu and %d",
-                  (unsigned long long)counts[0], (unsigned long long)counts[1], n, o->groups[0].opts.history_size);
+    /* the history size is the state's own: the options being loaded beside
+     * it set the same one */
+    size_t n = numel(o);
+    if (counts[0] != n || counts[1] < 1 || counts[1] > 1000000 || counts[2] > counts[1]) {
+        tg__error("lbfgs: the state is of %llu elements with history %llu (%llu used), the optimizer has %zu elements",
+                  (unsigned long long)counts[0], (unsigned long long)counts[1], (unsigned long long)counts[2], n);
         return TG_ERR_FORMAT;
     }
     lbfgs_state *st = state_new(n, (int)counts[1]);
     if (!st) return TG_ERR_NOMEM;
     st->n_old = (int)counts[2], st->func_evals = counts[3], st->n_iter = counts[4];
-    st->have_d = counts[5] != 0, st->have_prev_grad = counts[6] != 0;
     s = tg_buf_get_f64(in, &st->t);
     if (s == TG_OK) s = tg_buf_get_f64(in, &st->H_diag);
     if (s == TG_OK) s = tg_buf_get_f64(in, &st->prev_loss);

@@ -11,31 +11,37 @@
 
 /* ---- options ---- */
 
-#define F(name, type, lo, hi, open) {#name, TG__OPT_##type, offsetof(tg_optim_opts, name), lo, hi, open}
+/* Which kinds have each option (torch's signatures; tg adds maximize to
+ * RAdam and NAdam). */
+#define K(k) (1u << TG_OPTIM_##k)
+#define ALL_BUT_LBFGS (K(SGD) | K(ADAGRAD) | K(RMSPROP) | K(ADAM) | K(ADAMW) | K(NADAM) | K(RADAM) | K(LION))
+#define ADAMS (K(ADAM) | K(ADAMW) | K(NADAM) | K(RADAM))
+#define F(name, type, lo, hi, open, kinds, sw) {#name, TG__OPT_##type, offsetof(tg_optim_opts, name), lo, hi, open, kinds, sw}
 static const tg__opt_field fields[] = {
-    F(lr, DOUBLE, 0, INFINITY, false),
-    F(weight_decay, DOUBLE, 0, INFINITY, false),
-    F(maximize, BOOL, 0, 1, false),
-    F(momentum, DOUBLE, 0, INFINITY, false),
-    F(dampening, DOUBLE, -INFINITY, INFINITY, false),
-    F(nesterov, BOOL, 0, 1, false),
-    F(beta1, DOUBLE, 0, 1, true),
-    F(beta2, DOUBLE, 0, 1, true),
-    F(eps, DOUBLE, 0, INFINITY, false),
-    F(amsgrad, BOOL, 0, 1, false),
-    F(alpha, DOUBLE, 0, INFINITY, false),
-    F(centered, BOOL, 0, 1, false),
-    F(lr_decay, DOUBLE, 0, INFINITY, false),
-    F(initial_accumulator_value, DOUBLE, 0, INFINITY, false),
-    F(momentum_decay, DOUBLE, 0, INFINITY, false),
-    F(max_iter, INT, 1, 1e9, false),
-    F(max_eval, INT, 1, 1e9, false),
-    F(tolerance_grad, DOUBLE, 0, INFINITY, false),
-    F(tolerance_change, DOUBLE, 0, INFINITY, false),
-    F(history_size, INT, 1, 1e6, false),
-    F(strong_wolfe, BOOL, 0, 1, false),
+    F(lr, DOUBLE, 0, INFINITY, false, ALL_BUT_LBFGS | K(LBFGS), false),
+    F(weight_decay, DOUBLE, 0, INFINITY, false, ALL_BUT_LBFGS, false),
+    F(maximize, BOOL, 0, 1, false, ALL_BUT_LBFGS, true),
+    F(momentum, DOUBLE, 0, INFINITY, false, K(SGD) | K(RMSPROP), false),
+    F(dampening, DOUBLE, -INFINITY, INFINITY, false, K(SGD), false),
+    F(nesterov, BOOL, 0, 1, false, K(SGD), true),
+    F(beta1, DOUBLE, 0, 1, true, ADAMS | K(LION), false),
+    F(beta2, DOUBLE, 0, 1, true, ADAMS | K(LION), false),
+    F(eps, DOUBLE, 0, INFINITY, false, K(ADAGRAD) | K(RMSPROP) | ADAMS, false),
+    F(amsgrad, BOOL, 0, 1, false, K(ADAM) | K(ADAMW), true),
+    F(alpha, DOUBLE, 0, INFINITY, false, K(RMSPROP), false),
+    F(centered, BOOL, 0, 1, false, K(RMSPROP), true),
+    F(lr_decay, DOUBLE, 0, INFINITY, false, K(ADAGRAD), false),
+    F(initial_accumulator_value, DOUBLE, 0, INFINITY, false, K(ADAGRAD), false),
+    F(momentum_decay, DOUBLE, 0, INFINITY, false, K(NADAM), false),
+    F(max_iter, INT, 1, 1e9, false, K(LBFGS), false),
+    F(max_eval, INT, 0, 1e9, false, K(LBFGS), false), /* 0: max_iter * 5 / 4, torch's default */
+    F(tolerance_grad, DOUBLE, 0, INFINITY, false, K(LBFGS), false),
+    F(tolerance_change, DOUBLE, 0, INFINITY, false, K(LBFGS), false),
+    F(history_size, INT, 1, 1e6, false, K(LBFGS), false),
+    F(strong_wolfe, BOOL, 0, 1, false, K(LBFGS), false),
 };
 #undef F
+#undef K
 enum { N_FIELDS = sizeof fields / sizeof fields[0] };
 
 static const char *const kind_names[TG_OPTIM_KIND_COUNT] = {
@@ -58,9 +64,10 @@ int tg_optim_kind_from_name(const char *name)
 
 tg_optim_opts tg_optim_defaults(tg_optim_kind kind)
 {
-    /* torch.optim's signatures (1.13); LBFGS's max_eval is max_iter * 5 // 4 */
+    /* torch.optim's signatures (1.13); LBFGS's max_eval 0 stands for torch's
+     * None, max_iter * 5 // 4 of whatever max_iter is */
     tg_optim_opts o = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .alpha = 0.99,
-                       .momentum_decay = 4e-3, .max_iter = 20, .max_eval = 25, .tolerance_grad = 1e-7,
+                       .momentum_decay = 4e-3, .max_iter = 20, .max_eval = 0, .tolerance_grad = 1e-7,
                        .tolerance_change = 1e-9, .history_size = 100};
     switch (kind) {
     case TG_OPTIM_ADAGRAD: o.lr = 1e-2, o.eps = 1e-10; break;
@@ -111,6 +118,14 @@ tg_status tg_optim_opts_set(tg_optim_opts *o, const char *key, const char *value
 }
 
 static tg_status set_any(void *o, const char *key, const char *value) { return tg_optim_opts_set(o, key, value); }
+
+tg_option_type tg_optim_option(int kind, const char *key)
+{
+    if (!key) return TG_OPTION_NONE;
+    if (!strcmp(key, "betas")) key = "beta1";
+    if (!strcmp(key, "line_search")) return tg__opt_type_for(tg__opt_find(fields, N_FIELDS, "strong_wolfe"), kind);
+    return tg__opt_type_for(tg__opt_find(fields, N_FIELDS, key), kind);
+}
 
 tg_status tg_optim_opts_parse(tg_optim_opts *o, const char *spec)
 {
@@ -182,7 +197,7 @@ tg_status tg_optim_add_group(tg_optim *o, tg_tensor *const *params, int n, const
         return TG_ERR_NOMEM;
     }
     memcpy(copy, params, (size_t)n * sizeof *copy);
-    o->groups[o->n_groups++] = (tg_param_group){.params = copy, .n_params = n, .opts = use, .initial_lr = use.lr};
+    o->groups[o->n_groups++] = (tg_param_group){.params = copy, .n_params = n, .opts = use, .initial_lr = NAN};
     return TG_OK;
 }
 
@@ -290,6 +305,8 @@ tg_status tg_optim_set_lr(tg_optim *o, int group, double lr)
 
 /* ---- saving and restoring ---- */
 
+static const char *ops_name(const tg_optim *o) { return o->ops->name ? o->ops->name : "custom"; }
+
 static const char state_magic[8] = "TGOPTIM1";
 
 static tg_status put_string(tg_buf *b, const char *s)
@@ -306,7 +323,7 @@ tg_status tg_optim_save(const tg_optim *o, tg_buf *out)
         return TG_ERR_ARG;
     }
     tg_status s = tg_buf_put(out, state_magic, sizeof state_magic);
-    if (s == TG_OK) s = put_string(out, o->ops->name);
+    if (s == TG_OK) s = put_string(out, ops_name(o));
     if (s == TG_OK) s = tg_buf_put_u64(out, o->steps);
     if (s == TG_OK) s = tg_buf_put_u64(out, (uint64_t)o->n_groups);
     for (int g = 0; g < o->n_groups && s == TG_OK; g++) {
@@ -386,8 +403,8 @@ tg_status tg_optim_load(tg_optim *o, tg_buf *in)
     }
     if (s == TG_OK && (s = tg_buf_get(in, name, name_len)) == TG_OK) {
         name[name_len] = '\0';
-        if (strcmp(name, o->ops->name)) {
-            tg__error("tg_optim_load: the state is of optimizer %s, not %s", name, o->ops->name);
+        if (strcmp(name, ops_name(o))) {
+            tg__error("tg_optim_load: the state is of optimizer %s, not %s", name, ops_name(o));
             s = TG_ERR_FORMAT;
         }
     }

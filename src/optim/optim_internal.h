@@ -17,7 +17,12 @@ typedef struct tg__opt_field {
     size_t offset;      /* in the options struct */
     double lo, hi;      /* valid values: [lo, hi], or [lo, hi) when hi_open */
     bool hi_open;
+    unsigned kinds;     /* bit k set: kind k has this option */
+    bool is_switch;     /* a bool given on a command line without a value */
 } tg__opt_field;
+
+/* What f is to kind (-1: to any kind). */
+tg_option_type tg__opt_type_for(const tg__opt_field *f, int kind);
 
 double tg__opt_get(const void *opts, const tg__opt_field *f);
 void tg__opt_put(void *opts, const tg__opt_field *f, double v);

@@ -33,6 +33,12 @@ bool tg__opt_in_range(const tg__opt_field *f, double v)
     return v >= f->lo && (f->hi_open ? v < f->hi : v <= f->hi);
 }
 
+tg_option_type tg__opt_type_for(const tg__opt_field *f, int kind)
+{
+    if (!f || (kind >= 0 && !(f->kinds & (1u << kind)))) return TG_OPTION_NONE;
+    return f->is_switch ? TG_OPTION_SWITCH : TG_OPTION_VALUE;
+}
+
 const tg__opt_field *tg__opt_find(const tg__opt_field *fields, int n, const char *key)
 {
     for (int i = 0; i < n; i++)

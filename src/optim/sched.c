@@ -15,6 +15,7 @@ struct tg_sched {
     tg_optim *o;              /* borrowed */
     tg_sched_kind kind;
     tg_sched_opts opts;
+    int n_groups;             /* the optimizer's groups when the schedule was made */
     int64_t last_epoch;       /* torch's last_epoch: -1 before the first step */
     double *base_lr;          /* [n_groups] torch's base_lrs (initial_lr) */
     double *max_lr, *min_lr;  /* [n_groups] onecycle */
@@ -25,30 +26,31 @@ struct tg_sched {
 
 /* ---- options ---- */
 
-#define F(name, type, lo, hi, open) {#name, TG__OPT_##type, offsetof(tg_sched_opts, name), lo, hi, open}
+#define K(k) (1u << TG_SCHED_##k)
+#define F(name, type, lo, hi, open, kinds) {#name, TG__OPT_##type, offsetof(tg_sched_opts, name), lo, hi, open, kinds, false}
 static const tg__opt_field fields[] = {
-    F(factor, DOUBLE, 0, INFINITY, false),
-    F(total_iters, INT, 0, 1e9, false),
-    F(step_size, INT, 0, 1e9, false),
-    F(gamma, DOUBLE, 0, INFINITY, false),
-    F(T_max, INT, 0, 1e9, false),
-    F(eta_min, DOUBLE, 0, INFINITY, false),
-    F(warmup, INT, 0, 1e9, false),
-    F(total, INT, 0, 1e9, false),
-    F(max_lr, DOUBLE, 0, INFINITY, false),
-    F(total_steps, INT, 0, 1e9, false),
-    F(pct_start, DOUBLE, 0, 1, false),
-    F(div_factor, DOUBLE, 0, INFINITY, true),
-    F(final_div_factor, DOUBLE, 0, INFINITY, true),
-    F(three_phase, BOOL, 0, 1, false),
-    F(cycle_momentum, BOOL, 0, 1, false),
-    F(base_momentum, DOUBLE, 0, INFINITY, false),
-    F(max_momentum, DOUBLE, 0, INFINITY, false),
-    F(patience, INT, 0, 1e9, false),
-    F(threshold, DOUBLE, 0, INFINITY, false),
-    F(cooldown, INT, 0, 1e9, false),
-    F(min_lr, DOUBLE, 0, INFINITY, false),
-    F(eps, DOUBLE, 0, INFINITY, false),
+    F(factor, DOUBLE, 0, INFINITY, false, K(CONSTANT) | K(PLATEAU)),
+    F(total_iters, INT, 0, 1e9, false, K(CONSTANT)),
+    F(step_size, INT, 0, 1e9, false, K(STEP)),
+    F(gamma, DOUBLE, 0, INFINITY, false, K(STEP) | K(MULTISTEP) | K(EXPONENTIAL)),
+    F(T_max, INT, 0, 1e9, false, K(COSINE)),
+    F(eta_min, DOUBLE, 0, INFINITY, false, K(COSINE)),
+    F(warmup, INT, 0, 1e9, false, K(WARMUP_COSINE) | K(LINEAR_WARMUP)),
+    F(total, INT, 0, 1e9, false, K(WARMUP_COSINE)),
+    F(max_lr, DOUBLE, 0, INFINITY, false, K(ONECYCLE)),
+    F(total_steps, INT, 0, 1e9, false, K(ONECYCLE)),
+    F(pct_start, DOUBLE, 0, 1, false, K(ONECYCLE)),
+    F(div_factor, DOUBLE, 0, INFINITY, true, K(ONECYCLE)),
+    F(final_div_factor, DOUBLE, 0, INFINITY, true, K(ONECYCLE)),
+    {"three_phase", TG__OPT_BOOL, offsetof(tg_sched_opts, three_phase), 0, 1, false, K(ONECYCLE), true},
+    F(cycle_momentum, BOOL, 0, 1, false, K(ONECYCLE)),
+    F(base_momentum, DOUBLE, 0, INFINITY, false, K(ONECYCLE)),
+    F(max_momentum, DOUBLE, 0, INFINITY, false, K(ONECYCLE)),
+    F(patience, INT, 0, 1e9, false, K(PLATEAU)),
+    F(threshold, DOUBLE, 0, INFINITY, false, K(PLATEAU)),
+    F(cooldown, INT, 0, 1e9, false, K(PLATEAU)),
+    F(min_lr, DOUBLE, 0, INFINITY, false, K(PLATEAU)),
+    F(eps, DOUBLE, 0, INFINITY, false, K(PLATEAU)),
 };
 #undef F
 enum { N_FIELDS = sizeof fields / sizeof fields[0] };
@@ -135,6 +137,16 @@ tg_status tg_sched_opts_set(tg_sched_opts *o, const char *key, const char *value
 
 static tg_status set_any(void *o, const char *key, const char *value) { return tg_sched_opts_set(o, key, value); }
 
+tg_option_type tg_sched_option(int kind, const char *key)
+{
+    static const struct { const char *key; unsigned kinds; } words[] = {
+        {"milestones", K(MULTISTEP)}, {"anneal_strategy", K(ONECYCLE)}, {"mode", K(PLATEAU)},
+        {"threshold_mode", K(PLATEAU)}};
+    for (size_t i = 0; key && i < sizeof words / sizeof words[0]; i++)
+        if (!strcmp(key, words[i].key)) return kind < 0 || (words[i].kinds & (1u << kind)) ? TG_OPTION_VALUE : TG_OPTION_NONE;
+    return key ? tg__opt_type_for(tg__opt_find(fields, N_FIELDS, key), kind) : TG_OPTION_NONE;
+}
+
 tg_status tg_sched_opts_parse(tg_sched_opts *o, const char *spec) { return tg__opt_parse(o, spec, set_any, "schedule"); }
 
 /* What each kind needs beyond the table's ranges (torch raises the same). */
@@ -147,7 +159,7 @@ static tg_status check(tg_sched_kind kind, const tg_sched_opts *o, const tg_opti
     }
     const char *problem = NULL;
     switch (kind) {
-    case TG_SCHED_CONSTANT: if (!(o->factor >= 0 && o->factor <= 1)) problem = "factor must be in [0, 1]"; break;
+    case TG_SCHED_CONSTANT: if (!(o->factor > 0 && o->factor <= 1)) problem = "factor must be in (0, 1]"; break;
     case TG_SCHED_STEP: if (o->step_size < 1) problem = "step_size is required (a positive number of steps)"; break;
     case TG_SCHED_MULTISTEP: if (o->n_milestones < 1) problem = "milestones are required"; break;
     case TG_SCHED_EXPONENTIAL: if (isnan(o->gamma)) problem = "gamma is required"; break;
@@ -157,6 +169,9 @@ static tg_status check(tg_sched_kind kind, const tg_sched_opts *o, const tg_opti
     case TG_SCHED_ONECYCLE:
         if (isnan(o->max_lr)) problem = "max_lr is required";
         else if (o->total_steps < 1) problem = "total_steps is required";
+        else if (!(o->pct_start * o->total_steps > 1) || (o->three_phase && !(o->pct_start * o->total_steps < o->total_steps - 1)) ||
+                 (!o->three_phase && !(o->pct_start * o->total_steps < o->total_steps)))
+            problem = "pct_start * total_steps must leave every phase at least one step (torch divides by its length)";
         else if (o->cycle_momentum && opt->kind >= 0 &&
                  (opt->kind == TG_OPTIM_ADAGRAD || opt->kind == TG_OPTIM_LBFGS))
             problem = "cycle_momentum needs an optimizer with momentum or betas (set cycle_momentum=0)";
@@ -264,9 +279,18 @@ static double next_lr(tg_sched *s, int g, double lr)
     }
 }
 
+static bool groups_unchanged(const tg_sched *s)
+{
+    if (s->o->n_groups == s->n_groups) return true;
+    tg__error("%s schedule: the optimizer has %d parameter groups, %d when the schedule was made: add every group "
+              "first", kind_names[s->kind], s->o->n_groups, s->n_groups);
+    return false;
+}
+
 /* torch's _LRScheduler.step(): advance, then set every group's rate. */
 static tg_status advance(tg_sched *s)
 {
+    if (!groups_unchanged(s)) return TG_ERR_ARG;
     if (s->kind == TG_SCHED_ONECYCLE && s->last_epoch + 1 > s->opts.total_steps) {
         tg__error("onecycle schedule: tried to step %lld times; total_steps is %d", (long long)s->last_epoch + 2,
                   s->opts.total_steps);
@@ -297,8 +321,8 @@ tg_sched *tg_sched_new(tg_optim *o, tg_sched_kind kind, const tg_sched_opts *opt
         tg__error("tg_sched_new: out of memory");
         return NULL;
     }
-    *s = (tg_sched){.o = o, .kind = kind, .opts = use, .last_epoch = -1, .base_lr = s->base_lr,
-                    .max_lr = s->max_lr, .min_lr = s->min_lr};
+    *s = (tg_sched){.o = o, .kind = kind, .opts = use, .n_groups = o->n_groups, .last_epoch = -1,
+                    .base_lr = s->base_lr, .max_lr = s->max_lr, .min_lr = s->min_lr};
     s->use_beta1 = o->kind == TG_OPTIM_ADAM || o->kind == TG_OPTIM_ADAMW || o->kind == TG_OPTIM_NADAM ||
                    o->kind == TG_OPTIM_RADAM || o->kind == TG_OPTIM_LION;
     for (int g = 0; g < o->n_groups; g++) {
@@ -308,7 +332,7 @@ tg_sched *tg_sched_new(tg_optim *o, tg_sched_kind kind, const tg_sched_opts *opt
             s->max_lr[g] = use.max_lr;
             s->min_lr[g] = grp->initial_lr / use.final_div_factor;
             if (use.cycle_momentum) *(s->use_beta1 ? &grp->opts.beta1 : &grp->opts.momentum) = use.max_momentum;
-        } else {
+        } else if (isnan(grp->initial_lr)) { /* torch: group.setdefault('initial_lr', lr) */
             grp->initial_lr = grp->opts.lr;
         }
         s->base_lr[g] = grp->initial_lr;
@@ -361,6 +385,7 @@ tg_status tg_sched_step_metric(tg_sched *s, double metric)
         return TG_ERR_ARG;
     }
     if (s->kind != TG_SCHED_PLATEAU) return advance(s);
+    if (!groups_unchanged(s)) return TG_ERR_ARG;
     plateau_step(s, metric);
     return TG_OK;
 }
@@ -396,12 +421,13 @@ tg_status tg_sched_save(const tg_sched *s, tg_buf *out)
         tg__error("tg_sched_save: %s is NULL", s ? "buffer" : "schedule");
         return TG_ERR_ARG;
     }
+    if (!groups_unchanged(s)) return TG_ERR_ARG;
     tg_status st = tg_buf_put(out, sched_magic, sizeof sched_magic);
-    const uint64_t counts[] = {(uint64_t)s->kind, (uint64_t)s->o->n_groups, (uint64_t)(s->last_epoch + 1),
+    const uint64_t counts[] = {(uint64_t)s->kind, (uint64_t)s->n_groups, (uint64_t)(s->last_epoch + 1),
                                (uint64_t)s->num_bad_epochs, (uint64_t)s->cooldown_counter};
     for (size_t k = 0; k < sizeof counts / sizeof counts[0] && st == TG_OK; k++) st = tg_buf_put_u64(out, counts[k]);
     if (st == TG_OK) st = tg_buf_put_f64(out, s->best);
-    for (int g = 0; g < s->o->n_groups && st == TG_OK; g++) {
+    for (int g = 0; g < s->n_groups && st == TG_OK; g++) {
         st = tg_buf_put_f64(out, s->base_lr[g]);
         if (st == TG_OK) st = tg_buf_put_f64(out, s->max_lr[g]);
         if (st == TG_OK) st = tg_buf_put_f64(out, s->min_lr[g]);
@@ -419,7 +445,7 @@ tg_status tg_sched_load(tg_sched *s, tg_buf *in)
     char magic[sizeof sched_magic];
     uint64_t counts[5];
     double best;
-    int n = s->o->n_groups;
+    int n = s->n_groups;
     double *lrs = malloc(3 * (size_t)n * sizeof *lrs);
     tg_status st = lrs ? tg_buf_get(in, magic, sizeof magic) : TG_ERR_NOMEM;
     if (st == TG_OK && memcmp(magic, sched_magic, sizeof magic)) {
@@ -431,6 +457,10 @@ tg_status tg_sched_load(tg_sched *s, tg_buf *in)
         tg__error("tg_sched_load: the state is of a %s schedule over %llu groups, not %s over %d",
                   tg_sched_kind_name((tg_sched_kind)(counts[0] < TG_SCHED_KIND_COUNT ? counts[0] : TG_SCHED_KIND_COUNT)),
                   (unsigned long long)counts[1], kind_names[s->kind], n);
+        st = TG_ERR_FORMAT;
+    }
+    if (st == TG_OK && (counts[2] > ((uint64_t)1 << 62) || counts[3] > 1000000000 || counts[4] > 1000000000)) {
+        tg__error("tg_sched_load: the state's counters are out of range");
         st = TG_ERR_FORMAT;
     }
     if (st == TG_OK) st = tg_buf_get_f64(in, &best);
@@ -448,3 +478,5 @@ tg_status tg_sched_load(tg_sched *s, tg_buf *in)
     free(lrs);
     return st;
 }
+
+#undef K
