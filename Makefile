@@ -25,9 +25,11 @@ else
 BUILD ?= build
 endif
 
-# The Debian packages each job needs (see scripts/deps.sh).
+# The Debian packages each job needs (see scripts/deps.sh). The tests and
+# the demo train on the real FashionMNIST: Debian's dataset-fashion-mnist.
 DEPS_BUILD = pkg-config zlib1g-dev libstb-dev
-DEPS_CHECK = $(DEPS_BUILD) check
+DEPS_DATA = dataset-fashion-mnist
+DEPS_CHECK = $(DEPS_BUILD) $(DEPS_DATA) check
 
 LIB_SRC = $(wildcard src/*.c src/kernels/*.c src/ops/*.c src/nn/*.c src/optim/*.c models/*.c datasets/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -38,7 +40,7 @@ TESTS = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 HEADERS = include/tg.h $(wildcard src/*.h src/*/*.h)
 
-.PHONY: all demo check test deps deps-check install uninstall clean fixtures examples
+.PHONY: all demo check test deps deps-demo deps-check install uninstall clean fixtures examples accuracy
 
 all: $(BUILD)/libtg.a $(BUILD)/libtg.so $(BUILD)/tg
 
@@ -75,12 +77,25 @@ $(BUILD)/tests/%: tests/%.c tests/tg_test.h $(wildcard tests/fixtures/*.h) $(BUI
 deps:
 	@scripts/deps.sh $(DEPS_BUILD)
 
+deps-demo:
+	@scripts/deps.sh $(DEPS_BUILD) $(DEPS_DATA)
+
 deps-check:
 	@scripts/deps.sh $(DEPS_CHECK)
 
-demo: deps
-	@$(MAKE) --no-print-directory $(BUILD)/examples/two_moons
-	$(BUILD)/examples/two_moons
+# The main job: the lectures' MLP on FashionMNIST, two epochs of Adam (about
+# a minute on two cores), then its test accuracy and a few test images with
+# their true labels and tg's guesses.
+demo: deps-demo
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/tg train --optimizer adam --lr 0.001 --batch-size 64 --epochs 2 --save $(BUILD)/demo.ckpt
+	$(BUILD)/tg eval $(BUILD)/demo.ckpt --show 4
+
+# The accuracies the issue states (PyTorch: 0.864 after 2 epochs, 0.893 after
+# 10), checked outside make check: about six minutes.
+accuracy: deps-demo
+	@$(MAKE) --no-print-directory all
+	scripts/accuracy.sh $(BUILD)/tg
 
 check: deps-check
 	@$(MAKE) --no-print-directory test

@@ -1,27 +1,7 @@
-/* check_cli.c — the tg command as a user runs it: output, exit codes, and
+/* check_cli.c — the tg command as a user runs it: tg_output, exit codes, and
  * clear errors for bad arguments. The binary is $TG_BIN (run.sh sets it). */
 #define _POSIX_C_SOURCE 200809L
-#include <stdio.h>
-#include <sys/wait.h>
-
-#include "tg_test.h"
-
-static char output[1 << 16];
-
-/* Runs `tg ARGS` with stderr folded into stdout; returns the exit status. */
-static int run_tg(const char *args)
-{
-    const char *bin = getenv("TG_BIN") ? getenv("TG_BIN") : "build/tg";
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(output, 1, sizeof output - 1, p);
-    output[n] = '\0';
-    int status = pclose(p);
-    ck_assert(WIFEXITED(status));
-    return WEXITSTATUS(status);
-}
+#include "tg_cli.h"
 
 START_TEST(test_cli_gradcheck_lists_every_case_ok)
 {
@@ -29,7 +9,7 @@ START_TEST(test_cli_gradcheck_lists_every_case_ok)
     int ok = 0, lines = 0;
     char name[64], result[16];
     double abs_err, rel_err;
-    for (char *line = strtok(output, "\n"); line; line = strtok(NULL, "\n")) {
+    for (char *line = strtok(tg_output, "\n"); line; line = strtok(NULL, "\n")) {
         if (sscanf(line, "%63s %lf %lf %15s", name, &abs_err, &rel_err, result) != 4) continue;
         lines++;
         ok += !strcmp(result, "ok");
@@ -44,20 +24,20 @@ END_TEST
 START_TEST(test_cli_gradcheck_only_one_case)
 {
     ck_assert_int_eq(run_tg("gradcheck --only cross_entropy --seed 3"), 0);
-    ck_assert_ptr_nonnull(strstr(output, "\ncross_entropy "));
-    ck_assert_ptr_nonnull(strstr(output, "1 of 1 cases ok"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "\ncross_entropy "));
+    ck_assert_ptr_nonnull(strstr(tg_output, "1 of 1 cases ok"));
 }
 END_TEST
 
 START_TEST(test_cli_gradcheck_bad_arguments)
 {
     ck_assert_int_eq(run_tg("gradcheck --only no_such_op"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "no case is named 'no_such_op'"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "no case is named 'no_such_op'"));
     ck_assert_int_eq(run_tg("gradcheck --seed -4"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "--seed needs a non-negative integer, got '-4'"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "--seed needs a non-negative integer, got '-4'"));
     ck_assert_int_eq(run_tg("gradcheck --seed 12x"), 2);
     ck_assert_int_eq(run_tg("gradcheck --seed"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "unknown or incomplete option '--seed'"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "unknown or incomplete option '--seed'"));
     ck_assert_int_eq(run_tg("gradcheck --frobnicate"), 2);
 }
 END_TEST
@@ -65,24 +45,24 @@ END_TEST
 START_TEST(test_cli_commands)
 {
     ck_assert_int_eq(run_tg("version"), 0);
-    ck_assert_str_eq(output, "tg " TG_VERSION "\n");
+    ck_assert_str_eq(tg_output, "tg " TG_VERSION "\n");
     ck_assert_int_eq(run_tg("help"), 0);
-    ck_assert_ptr_nonnull(strstr(output, "usage: tg <command>"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "usage: tg <command>"));
     ck_assert_int_eq(run_tg(""), 2);
-    ck_assert_ptr_nonnull(strstr(output, "usage: tg <command>"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "usage: tg <command>"));
     ck_assert_int_eq(run_tg("trian"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "tg: unknown command 'trian'"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "tg: unknown command 'trian'"));
 }
 END_TEST
 
 /* The last line's "final: x=<x> y=<y> f=<f>". */
 static void final_point(double *x, double *y, double *f)
 {
-    const char *line = strstr(output, "final: ");
-    ck_assert_msg(line != NULL, "no final line in:\n%s", output);
+    const char *line = strstr(tg_output, "final: ");
+    ck_assert_msg(line != NULL, "no final line in:\n%s", tg_output);
     ck_assert_int_eq(sscanf(line, "final: x=%lf y=%lf f=%lf", x, y, f), 3);
     const char *end = strchr(line, '\n');
-    ck_assert_msg(end && end[1] == '\0', "the final line is not the last one:\n%s", output);
+    ck_assert_msg(end && end[1] == '\0', "the final line is not the last one:\n%s", tg_output);
 }
 
 START_TEST(test_cli_optimize_follows_the_update_rule)
@@ -96,8 +76,8 @@ START_TEST(test_cli_optimize_follows_the_update_rule)
     ck_assert_close(x, wx, 1e-5, 0);
     ck_assert_close(y, wy, 1e-4, 1e-6);
     ck_assert_close(f, (wx - 2) * (wx - 2) + 10 * (wy + 1) * (wy + 1), 1e-4, 1e-9);
-    ck_assert_ptr_nonnull(strstr(output, "step      30  x="));
-    const char *fin = strstr(output, "final: x=");
+    ck_assert_ptr_nonnull(strstr(tg_output, "step      30  x="));
+    const char *fin = strstr(tg_output, "final: x=");
     ck_assert_ptr_nonnull(fin);
     char xs[32];
     sscanf(fin, "final: x=%31s", xs);
@@ -116,7 +96,7 @@ START_TEST(test_cli_optimize_lbfgs_and_schedules)
                             "--schedule warmup_cosine --warmup 300 --total 3000 --clip-norm 1.0 --print-every 0"), 0);
     final_point(&x, &y, &f);
     ck_assert_double_lt(f, 1e-3);
-    ck_assert_ptr_null(strstr(output, "step ")); /* --print-every 0 */
+    ck_assert_ptr_null(strstr(tg_output, "step ")); /* --print-every 0 */
 }
 END_TEST
 
@@ -124,46 +104,46 @@ START_TEST(test_cli_optimize_compare_prints_the_table)
 {
     ck_assert_int_eq(run_tg("optimize rosenbrock --compare"), 0);
     const char *names[] = {"\nSGD ", "\nAdaGrad ", "\nRMSProp ", "\nAdam ", "\nAdamW "};
-    for (int i = 0; i < 5; i++) ck_assert_msg(strstr(output, names[i]) != NULL, "no row %s", names[i] + 1);
-    ck_assert_ptr_nonnull(strstr(output, "Notes."));
-    ck_assert_ptr_nonnull(strstr(output, "(1.0000, 1.0000)"));
+    for (int i = 0; i < 5; i++) ck_assert_msg(strstr(tg_output, names[i]) != NULL, "no row %s", names[i] + 1);
+    ck_assert_ptr_nonnull(strstr(tg_output, "Notes."));
+    ck_assert_ptr_nonnull(strstr(tg_output, "(1.0000, 1.0000)"));
 }
 END_TEST
 
 START_TEST(test_cli_optimize_bad_flags)
 {
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer adamm"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "--optimizer: unknown optimizer 'adamm'"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "--optimizer: unknown optimizer 'adamm'"));
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --lr -0.1"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "--lr: optimizer option lr = -0.1 is out of range"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "--lr: optimizer option lr = -0.1 is out of range"));
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer adam --betas 0.9,1.5"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "beta2 = 1.5 is out of range: it must be in [0, 1)"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "beta2 = 1.5 is out of range: it must be in [0, 1)"));
     ck_assert_int_eq(run_tg("optimize rosenbrock --lr 0.1"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "--optimizer is required"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "--optimizer is required"));
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --gamma 0.5"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "--gamma is a schedule option: choose a --schedule"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "--gamma is a schedule option: choose a --schedule"));
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --schedule step"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "step schedule: step_size is required"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "step schedule: step_size is required"));
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --momentum"), 2);
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --steps ten"), 2);
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --start 1"), 2);
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer lbfgs --clip-norm 1"), 2);
     ck_assert_int_eq(run_tg("optimize himmelblau --optimizer sgd"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "the objective is rosenbrock or quadratic, not 'himmelblau'"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "the objective is rosenbrock or quadratic, not 'himmelblau'"));
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --frobnicate"), 2);
     ck_assert_int_eq(run_tg("optimize rosenbrock --compare --optimizer sgd"), 2);
     ck_assert_int_eq(run_tg("optimize rosenbrock --compare --steps 10"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "--compare runs the lecture's rosenbrock settings alone"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "--compare runs the lecture's rosenbrock settings alone"));
     /* options the chosen optimizer or schedule does not have: torch refuses them */
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer adam --momentum 0.9"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "--momentum does not apply to adam"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "--momentum does not apply to adam"));
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --schedule cosine --t-max 9 --gamma 0.5"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "--gamma does not apply to the cosine schedule"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "--gamma does not apply to the cosine schedule"));
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --lr --steps 5"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "--lr needs a value"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "--lr needs a value"));
     ck_assert_int_eq(run_tg("optimize rosenbrock --optimizer sgd --steps 50 --schedule onecycle --max-lr 0.01 "
                             "--total-steps 20"), 2);
-    ck_assert_ptr_nonnull(strstr(output, "--steps 50 is more than the one-cycle schedule's --total-steps 20"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "--steps 50 is more than the one-cycle schedule's --total-steps 20"));
 }
 END_TEST
 
@@ -173,12 +153,12 @@ START_TEST(test_cli_optimize_schedule_eps_is_the_plateaus)
      * with 0.5 no cut of a 0.01 rate is ever big enough to apply. */
     ck_assert_int_eq(run_tg("optimize quadratic --optimizer adam --lr 0.01 --eps 1e-6 --steps 40 --schedule "
                             "plateau --patience 0 --threshold 0.5 --sched-eps 0.5 --print-every 40"), 0);
-    const char *last = strstr(output, "step      40");
+    const char *last = strstr(tg_output, "step      40");
     ck_assert_ptr_nonnull(last);
     ck_assert_ptr_nonnull(strstr(last, "lr=0.01\n"));
     ck_assert_int_eq(run_tg("optimize quadratic --optimizer adam --lr 0.01 --steps 40 --schedule plateau "
                             "--patience 0 --threshold 0.5 --print-every 40"), 0);
-    last = strstr(output, "step      40");
+    last = strstr(tg_output, "step      40");
     ck_assert_ptr_nonnull(last);
     ck_assert_ptr_nonnull(strstr(last, "lr=1e-08\n")); /* cut to min_lr 0 ... until the cut is below eps 1e-8 */
 }
@@ -188,8 +168,8 @@ START_TEST(test_cli_optimize_reports_divergence)
 {
     /* maximizing a bowl runs away: a clear message and exit 1 */
     ck_assert_int_eq(run_tg("optimize quadratic --optimizer sgd --lr 0.5 --maximize --steps 300"), 1);
-    ck_assert_ptr_nonnull(strstr(output, "diverged at step"));
-    ck_assert_ptr_nonnull(strstr(output, "final: x="));
+    ck_assert_ptr_nonnull(strstr(tg_output, "diverged at step"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "final: x="));
 }
 END_TEST
 

@@ -63,18 +63,66 @@ static void print_confusion(const train_config *c, const long *confusion, int cl
     }
 }
 
+/* Test images side by side as text (two pixels a character, darker to
+ * lighter " .:-=+*#%@"), each with its true class and the model's guess. */
+static void show_images(const session *s, const train_config *c, const tg_dataset *d, int n)
+{
+    enum { PER_ROW = 4, W = 28, H = 28 };
+    static const char shades[] = " .:-=+*#%@";
+    float x[PER_ROW * W * H];
+    int y[PER_ROW], rows[PER_ROW], pred[PER_ROW];
+    float conf[PER_ROW];
+    tg_graph *g = tg_graph_new();
+    tg_graph_set_grad(g, false);
+    for (int start = 0; g && start < n; start += PER_ROW) {
+        int m = n - start < PER_ROW ? n - start : PER_ROW;
+        for (int i = 0; i < m; i++) rows[i] = (start + i) * 997 % d->n; /* spread over the set */
+        tg_dataset_batch(d, rows, m, s->mean, s->std, x, y);
+        tg_tensor *p = tg_softmax(g, tg_mlp_forward(g, s->model, tg_from_blob(g, x, 2, (int[]){m, W * H}), false, NULL), 1);
+        if (!p || tg_argmax(p, 1, pred) != TG_OK) break;
+        for (int i = 0; i < m; i++) conf[i] = p->data[i * 10 + pred[i]];
+        printf("\n");
+        for (int r = 0; r < H; r += 2) {
+            for (int i = 0; i < m; i++) {
+                const unsigned char *img = d->images + (size_t)rows[i] * W * H;
+                for (int col = 0; col < W; col++) {
+                    int v = (img[r * W + col] + img[(r + 1) * W + col]) / 2;
+                    putchar(shades[v * 9 / 255]);
+                }
+                printf("    ");
+            }
+            printf("\n");
+        }
+        for (int i = 0; i < m; i++) printf("true: %-21s    ", class_name(c, y[i]));
+        printf("\n");
+        for (int i = 0; i < m; i++) {
+            char guess[40];
+            snprintf(guess, sizeof guess, "%s %.0f%%%s", class_name(c, pred[i]), 100 * conf[i], pred[i] == y[i] ? "" : " (wrong)");
+            printf("tg:   %-21s    ", guess);
+        }
+        printf("\n");
+        tg_graph_reset(g);
+    }
+    tg_graph_free(g);
+}
+
 int cmd_eval(int argc, char **argv)
 {
     if (argc < 1 || argv[0][0] == '-') {
         fprintf(stderr, "usage: tg eval CHECKPOINT [--dataset fashion-mnist|mnist] [--data-dir DIR] "
-                        "[--metrics FILE.json]\n");
+                        "[--metrics FILE.json] [--show N]\n");
         return EXIT_USAGE;
     }
     run_paths p = {0};
     const char *dataset = NULL;
+    uint64_t show = 0;
     for (int i = 1; i < argc; i++) {
         int used = paths_flag(&p, argc, argv, &i);
         if (!used && !strcmp(argv[i], "--dataset") && i + 1 < argc) dataset = argv[++i], used = 1;
+        if (!used && !strcmp(argv[i], "--show")) {
+            if (!arg_u64("--show", i + 1 < argc ? argv[i + 1] : NULL, &show) || show > 100) return EXIT_USAGE;
+            i++, used = 1;
+        }
         if (used < 0) return EXIT_USAGE;
         if (!used || p.save || p.resume || p.log) {
             fprintf(stderr, "tg eval: unknown option '%s'\n", argv[i]);
@@ -100,6 +148,7 @@ int cmd_eval(int argc, char **argv)
         if (evaluate(&s, &test, rows, test.n, &r, confusion)) {
             printf("%s test set: %d images, loss %.4f, accuracy %.2f%%\n", c.dataset, test.n, r.loss, 100 * r.accuracy);
             print_confusion(&c, confusion, test.n_classes);
+            if (show) show_images(&s, &c, &test, (int)show);
             code = !p.metrics || write_eval_metrics(p.metrics, &r, confusion, test.n_classes) ? EXIT_OK : EXIT_FAIL;
         }
     }

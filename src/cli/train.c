@@ -27,7 +27,7 @@ static const char usage[] =
     "             --early-stop PATIENCE (epochs without a better eval loss)\n"
     "  output:    --save FILE (a checkpoint after every epoch)  --resume FILE\n"
     "             --log FILE.csv (--log-every N samples, 1000)  --metrics FILE.json\n"
-    "             --threads N (or $TG_THREADS)\n";
+    "             --threads N (or $TG_THREADS; tg runs on one core until its kernels are threaded)\n";
 
 static double now(void)
 {
@@ -198,9 +198,9 @@ static bool train_step(trainer *t, const int *rows, int m, double *loss_out)
 static void diverged(const trainer *t, int epoch, double loss)
 {
     fprintf(stderr,
-            "tg train: the loss became %g at epoch %d, step %llu (lr %g): training diverged. Lower the "
+            "tg train: the loss became %s at epoch %d, step %llu (lr %g): training diverged. Lower the "
             "learning rate (--lr), clip gradients (--clip-norm 1), or check the input scaling (--normalize).%s\n",
-            loss, epoch, (unsigned long long)t->s.step, tg_optim_lr(t->s.opt, 0),
+            isnan(loss) ? "NaN" : "infinite", epoch, (unsigned long long)t->s.step, tg_optim_lr(t->s.opt, 0),
             t->p->save ? " The last checkpoint is untouched." : "");
 }
 

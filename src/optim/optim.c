@@ -307,7 +307,8 @@ tg_status tg_optim_set_lr(tg_optim *o, int group, double lr)
 
 static const char *ops_name(const tg_optim *o) { return o->ops->name ? o->ops->name : "custom"; }
 
-static const char state_magic[8] = "TGOPTIM1";
+/* The last character is the layout's version: 2 made buffers optional. */
+static const char state_magic[8] = "TGOPTIM2";
 
 static tg_status put_string(tg_buf *b, const char *s)
 {
@@ -393,7 +394,10 @@ tg_status tg_optim_load(tg_optim *o, tg_buf *in)
     tg_status s = opts && initial_lr ? TG_OK : TG_ERR_NOMEM;
     if (s == TG_OK) s = tg_buf_get(in, magic, sizeof magic);
     if (s == TG_OK && memcmp(magic, state_magic, sizeof magic)) {
-        tg__error("tg_optim_load: not optimizer state (bad magic)");
+        if (!memcmp(magic, state_magic, sizeof magic - 1))
+            tg__error("tg_optim_load: optimizer state of layout %c; this tg reads layout %c", magic[7], state_magic[7]);
+        else
+            tg__error("tg_optim_load: not optimizer state (bad magic)");
         s = TG_ERR_FORMAT;
     }
     if (s == TG_OK) s = tg_buf_get_u64(in, &name_len);

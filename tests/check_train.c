@@ -1,0 +1,341 @@
+/* check_train.c — tg train, eval and predict end to end on the real
+ * FashionMNIST (Debian's dataset-fashion-mnist, which make check installs),
+ * on subsets small enough to run in seconds: accuracy, logs and metrics,
+ * checkpoints that resume bit for bit, divergence that keeps the last good
+ * checkpoint, clear refusals. */
+#define _POSIX_C_SOURCE 200809L
+#include <stb_image_write.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tg_cli.h"
+
+static char dir[64];
+
+static void make_dir(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/tg_train_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* dir/name */
+static const char *at(const char *name)
+{
+    static char paths[4][256];
+    static int next;
+    char *p = paths[next++ % 4];
+    snprintf(p, 256, "%s/%s", dir, name);
+    return p;
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    rewind(f);
+    char *data = malloc((size_t)len + 1);
+    ck_assert_int_eq(fread(data, 1, (size_t)len, f), len);
+    data[len] = '\0';
+    fclose(f);
+    if (n) *n = (size_t)len;
+    return data;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+    size_t na, nb;
+    char *x = slurp(a, &na), *y = slurp(b, &nb);
+    bool same = na == nb && !memcmp(x, y, na);
+    free(x), free(y);
+    return same;
+}
+
+/* The number after "key": in a JSON file written by tg. */
+static double json_number(const char *json, const char *key)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    const char *p = strstr(json, pattern);
+    ck_assert_msg(p != NULL, "no %s in %s", key, json);
+    return strtod(p + strlen(pattern), NULL);
+}
+
+#define SUBSET "--train-samples 3000 --test-samples 1000 --seed 1"
+
+START_TEST(test_train_learns_a_subset)
+{
+    /* 3000 images, 2 epochs of Adam: about 77% on 1000 test images (a full
+     * run is make accuracy); chance is 10%. */
+    make_dir();
+    char args[512];
+    snprintf(args, sizeof args, "train --optimizer adam --lr 0.001 --epochs 2 " SUBSET " --metrics %s --log %s",
+             at("m.json"), at("log.csv"));
+    ck_assert_int_eq(run_tg(args), 0);
+    ck_assert_ptr_nonnull(strstr(tg_output, "epoch  1/2  train loss "));
+    ck_assert_ptr_nonnull(strstr(tg_output, "epoch  2/2  train loss "));
+    char *json = slurp(at("m.json"), NULL);
+    ck_assert_double_ge(json_number(json, "test_accuracy"), 0.75);
+    ck_assert_double_lt(json_number(json, "test_loss"), 0.8);
+    ck_assert_double_gt(json_number(json, "train_samples_per_s"), 0);
+    ck_assert_int_eq((int)json_number(json, "epochs"), 2);
+    ck_assert_int_eq((int)json_number(json, "samples_seen"), 6000);
+    ck_assert_int_eq((int)json_number(json, "steps"), 2 * 47); /* ceil(3000 / 64) a epoch, the last batch kept */
+    double train_loss = json_number(json, "train_loss");
+    /* the log: a header, a row about every 1000 samples, an evaluation row
+     * per epoch that agrees with the metrics */
+    char *csv = slurp(at("log.csv"), NULL);
+    ck_assert_ptr_eq(strstr(csv, "epoch,step,samples_seen,lr,train_loss,eval_loss,eval_accuracy\n"), csv);
+    int rows = 0, eval_rows = 0;
+    long last_samples = 0;
+    for (char *line = strtok(strchr(csv, '\n') + 1, "\n"); line; line = strtok(NULL, "\n")) {
+        int epoch;
+        long step, samples;
+        double lr, loss, eval_loss, eval_acc;
+        int fields = sscanf(line, "%d,%ld,%ld,%lf,%lf,%lf,%lf", &epoch, &step, &samples, &lr, &loss, &eval_loss, &eval_acc);
+        ck_assert_int_ge(fields, 5);
+        ck_assert_int_ge(samples, last_samples);
+        last_samples = samples;
+        rows++;
+        if (fields == 7) {
+            eval_rows++;
+            if (epoch == 2) {
+                ck_assert_close(eval_acc, json_number(json, "test_accuracy"), 1e-6, 0);
+                ck_assert_close(loss, train_loss, 1e-6, 0);
+            }
+        }
+    }
+    ck_assert_int_eq(eval_rows, 2);
+    ck_assert_int_ge(rows, 6000 / 1000);
+    free(json), free(csv);
+    remove_dir();
+}
+END_TEST
+
+START_TEST(test_train_resume_is_bit_identical)
+{
+    /* Two epochs straight, and one epoch then a resume to two, end in the
+     * same checkpoint, byte for byte: dropout, a schedule and a validation
+     * split included. The same run twice gives the same bytes too. */
+    make_dir();
+    const char *flags = "train --optimizer adam --lr 0.001 --dropout 0.2 --schedule cosine --t-max 60 "
+                        "--val-split 0.1 --train-samples 2000 --test-samples 300 --seed 3";
+    char args[512];
+    snprintf(args, sizeof args, "%s --epochs 2 --save %s", flags, at("straight.ckpt"));
+    ck_assert_int_eq(run_tg(args), 0);
+    snprintf(args, sizeof args, "%s --epochs 2 --save %s", flags, at("again.ckpt"));
+    ck_assert_int_eq(run_tg(args), 0);
+    ck_assert(same_file(at("straight.ckpt"), at("again.ckpt")));
+    snprintf(args, sizeof args, "%s --epochs 1 --save %s", flags, at("resumed.ckpt"));
+    ck_assert_int_eq(run_tg(args), 0);
+    ck_assert(!same_file(at("straight.ckpt"), at("resumed.ckpt")));
+    snprintf(args, sizeof args, "train --resume %s --epochs 2 --save %s", at("resumed.ckpt"), at("resumed.ckpt"));
+    ck_assert_int_eq(run_tg(args), 0);
+    ck_assert_ptr_nonnull(strstr(tg_output, "resumed after epoch 1 of 2"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "val acc"));
+    ck_assert(same_file(at("straight.ckpt"), at("resumed.ckpt")));
+    struct stat st;
+    ck_assert_int_ne(stat(at("resumed.ckpt.tmp"), &st), 0); /* no temporary left behind */
+    remove_dir();
+}
+END_TEST
+
+START_TEST(test_train_resume_keeps_its_configuration)
+{
+    make_dir();
+    char args[512];
+    snprintf(args, sizeof args, "train --epochs 1 --train-samples 500 --test-samples 100 --save %s", at("a.ckpt"));
+    ck_assert_int_eq(run_tg(args), 0);
+    snprintf(args, sizeof args, "train --resume %s --lr 0.1", at("a.ckpt"));
+    ck_assert_int_eq(run_tg(args), 2);
+    ck_assert_ptr_nonnull(strstr(tg_output, "--lr cannot change a resumed run"));
+    snprintf(args, sizeof args, "train --resume %s", at("missing.ckpt"));
+    ck_assert_int_eq(run_tg(args), 1);
+    ck_assert_ptr_nonnull(strstr(tg_output, "missing.ckpt: cannot open"));
+    remove_dir();
+}
+END_TEST
+
+START_TEST(test_train_divergence_keeps_the_last_checkpoint)
+{
+    /* A good epoch saved, then SGD at lr 10 blows up: one clear message with
+     * the lectures' advice, exit 1, and the checkpoint is the good one. */
+    make_dir();
+    char args[512];
+    snprintf(args, sizeof args, "train --epochs 1 --train-samples 1000 --test-samples 200 --save %s", at("good.ckpt"));
+    ck_assert_int_eq(run_tg(args), 0);
+    size_t n;
+    char *before = slurp(at("good.ckpt"), &n);
+    snprintf(args, sizeof args, "train --optimizer sgd --lr 10 --epochs 2 --train-samples 3000 --test-samples 200 "
+             "--seed 1 --save %s", at("good.ckpt"));
+    ck_assert_int_eq(run_tg(args), 1);
+    ck_assert_ptr_nonnull(strstr(tg_output, "training diverged. Lower the learning rate (--lr), clip gradients"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "(lr 10)"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "The last checkpoint is untouched."));
+    size_t m;
+    char *after = slurp(at("good.ckpt"), &m);
+    ck_assert(n == m && !memcmp(before, after, n));
+    snprintf(args, sizeof args, "eval %s", at("good.ckpt"));
+    ck_assert_int_eq(run_tg(args), 0);
+    free(before), free(after);
+    remove_dir();
+}
+END_TEST
+
+START_TEST(test_train_eval_and_predict)
+{
+    make_dir();
+    char args[512];
+    snprintf(args, sizeof args, "train --optimizer adam --lr 0.001 --epochs 2 " SUBSET " --save %s", at("m.ckpt"));
+    ck_assert_int_eq(run_tg(args), 0);
+    /* eval: the whole test set, per class, the confusion matrix */
+    snprintf(args, sizeof args, "eval %s --metrics %s --show 2", at("m.ckpt"), at("eval.json"));
+    ck_assert_int_eq(run_tg(args), 0);
+    ck_assert_ptr_nonnull(strstr(tg_output, "fashion-mnist test set: 10000 images, loss "));
+    ck_assert_ptr_nonnull(strstr(tg_output, "\nankle boot "));
+    ck_assert_ptr_nonnull(strstr(tg_output, "true: "));
+    char *json = slurp(at("eval.json"), NULL);
+    double acc = json_number(json, "test_accuracy");
+    ck_assert_double_ge(acc, 0.7);
+    const char *conf = strstr(json, "\"confusion\": [");
+    ck_assert_ptr_nonnull(conf);
+    long total = 0, diagonal = 0, v;
+    int k = 0;
+    for (const char *p = conf + 14; *p && *p != '\n'; p++) /* 100 counts, row by row */
+        if (*p >= '0' && *p <= '9') {
+            v = strtol(p, (char **)&p, 10);
+            total += v;
+            diagonal += k % 11 == 0 ? v : 0;
+            k++;
+            p--;
+        }
+    ck_assert_int_eq(k, 100);
+    ck_assert_int_eq(total, 10000);
+    ck_assert_close((double)diagonal / total, acc, 1e-9, 0);
+    free(json);
+    /* predict: test image 2 is a trouser; written as a 28x28 PNG, and dark
+     * on light, 4x larger, in colour: the same answer, top-1 first */
+    tg_dataset test;
+    ck_assert_int_eq(tg_dataset_load("/usr/share/datasets/fashion-mnist", false, &test), TG_OK);
+    const unsigned char *img = test.images + 2 * 28 * 28;
+    ck_assert_int_eq(test.labels[2], 1);
+    ck_assert(stbi_write_png(at("trouser.png"), 28, 28, 1, img, 28));
+    unsigned char big[112 * 112 * 3];
+    for (int i = 0; i < 112; i++)
+        for (int j = 0; j < 112; j++)
+            for (int c = 0; c < 3; c++) big[(i * 112 + j) * 3 + c] = (unsigned char)(255 - img[(i / 4) * 28 + j / 4]);
+    ck_assert(stbi_write_png(at("trouser_big.png"), 112, 112, 3, big, 112 * 3));
+    snprintf(args, sizeof args, "predict %s %s %s", at("m.ckpt"), at("trouser.png"), at("trouser_big.png"));
+    ck_assert_int_eq(run_tg(args), 0);
+    char *first = strstr(tg_output, "trouser.png:  1. trouser "), *second = strstr(tg_output, "trouser_big.png:  1. trouser ");
+    ck_assert_msg(first && second, "%s", tg_output);
+    ck_assert_ptr_nonnull(strstr(first, "  2. "));
+    ck_assert_ptr_nonnull(strstr(first, "  3. "));
+    /* a bad image among good ones: reported, the others still answered, exit 1 */
+    FILE *f = fopen(at("notes.png"), "w");
+    fputs("not a picture", f);
+    fclose(f);
+    snprintf(args, sizeof args, "predict %s %s %s", at("m.ckpt"), at("notes.png"), at("trouser.png"));
+    ck_assert_int_eq(run_tg(args), 1);
+    ck_assert_ptr_nonnull(strstr(tg_output, "notes.png: not an image tg can read"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "trouser.png:  1. trouser"));
+    tg_dataset_free(&test);
+    remove_dir();
+}
+END_TEST
+
+START_TEST(test_train_refuses_a_corrupt_checkpoint)
+{
+    make_dir();
+    char args[512];
+    snprintf(args, sizeof args, "train --epochs 1 --train-samples 300 --test-samples 100 --save %s", at("c.ckpt"));
+    ck_assert_int_eq(run_tg(args), 0);
+    size_t n;
+    char *data = slurp(at("c.ckpt"), &n);
+    data[n / 2] ^= 0x10;
+    FILE *f = fopen(at("c.ckpt"), "wb");
+    fwrite(data, 1, n, f);
+    fclose(f);
+    snprintf(args, sizeof args, "eval %s", at("c.ckpt"));
+    ck_assert_int_eq(run_tg(args), 1);
+    ck_assert_ptr_nonnull(strstr(tg_output, "c.ckpt: checksum mismatch (corrupt or truncated)"));
+    f = fopen(at("c.ckpt"), "wb");
+    fwrite(data, 1, n / 3, f);
+    fclose(f);
+    snprintf(args, sizeof args, "predict %s %s", at("c.ckpt"), at("c.ckpt"));
+    ck_assert_int_eq(run_tg(args), 1);
+    snprintf(args, sizeof args, "train --resume %s", at("c.ckpt"));
+    ck_assert_int_eq(run_tg(args), 1);
+    free(data);
+    remove_dir();
+}
+END_TEST
+
+START_TEST(test_train_bad_arguments)
+{
+    ck_assert_int_eq(run_tg("train --epochs 0"), 2);
+    ck_assert_int_eq(run_tg("train --hidden 512,0"), 2);
+    ck_assert_ptr_nonnull(strstr(tg_output, "--hidden needs up to 8 positive sizes"));
+    ck_assert_int_eq(run_tg("train --val-split 1"), 2);
+    ck_assert_int_eq(run_tg("train --dropout 1"), 2);
+    ck_assert_int_eq(run_tg("train --optimizer adam --momentum 0.9"), 2);
+    ck_assert_int_eq(run_tg("train --optimizer lbfgs"), 2);
+    ck_assert_int_eq(run_tg("train --activation swish"), 2);
+    ck_assert_int_eq(run_tg("train --dataset cifar10"), 2);
+    ck_assert_int_eq(run_tg("train --lr 0.1 --bogus"), 2);
+    ck_assert_ptr_nonnull(strstr(tg_output, "unknown option '--bogus'"));
+    ck_assert_int_eq(run_tg("train --data-dir /nonexistent"), 1);
+    ck_assert_ptr_nonnull(strstr(tg_output, "/nonexistent/train-images-idx3-ubyte[.gz]: no such file"));
+    ck_assert_int_eq(run_tg("eval"), 2);
+    ck_assert_int_eq(run_tg("predict only-a-checkpoint"), 2);
+    ck_assert_int_eq(run_tg("train --help"), 0);
+    ck_assert_ptr_nonnull(strstr(tg_output, "usage: tg train"));
+}
+END_TEST
+
+START_TEST(test_train_early_stop_and_validation)
+{
+    /* lr 0 changes nothing, so the validation loss never improves after
+     * epoch 1: patience 2 stops after epoch 3 */
+    make_dir();
+    char args[512];
+    snprintf(args, sizeof args, "train --lr 0 --epochs 10 --early-stop 2 --val-split 0.2 --train-samples 500 "
+             "--test-samples 100 --metrics %s", at("m.json"));
+    ck_assert_int_eq(run_tg(args), 0);
+    ck_assert_ptr_nonnull(strstr(tg_output, "early stop: the val loss has not improved for 2 epochs"));
+    ck_assert_ptr_null(strstr(tg_output, "epoch  4/10"));
+    ck_assert_ptr_nonnull(strstr(tg_output, ": 400 training images, 100 validation images"));
+    char *json = slurp(at("m.json"), NULL);
+    ck_assert_int_eq((int)json_number(json, "epochs"), 3);
+    ck_assert_double_ge(json_number(json, "val_accuracy"), 0);
+    free(json);
+    remove_dir();
+}
+END_TEST
+
+static Suite *train_suite(void)
+{
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("fashion_mnist");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_train_learns_a_subset);
+    tcase_add_test(tc, test_train_resume_is_bit_identical);
+    tcase_add_test(tc, test_train_resume_keeps_its_configuration);
+    tcase_add_test(tc, test_train_divergence_keeps_the_last_checkpoint);
+    tcase_add_test(tc, test_train_eval_and_predict);
+    tcase_add_test(tc, test_train_refuses_a_corrupt_checkpoint);
+    tcase_add_test(tc, test_train_bad_arguments);
+    tcase_add_test(tc, test_train_early_stop_and_validation);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TG_TEST_MAIN(train_suite)
