@@ -20,7 +20,7 @@ BUILD ?= build-san
 CFLAGS_ALL += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
 # One process for the whole suite, so LeakSanitizer sees every test's leaks.
-TEST_ENV = CK_FORK=no
+TEST_ENV = CK_FORK=no TG_SANITIZED=1
 else
 BUILD ?= build
 endif

@@ -181,7 +181,7 @@ tg_status tg_checkpoint_write(const tg_checkpoint *ck, const char *path)
     errno = 0;
     if (!write_file(tmp, &b) || rename(tmp, path) != 0) {
         int saved = errno;
-        remove(tmp);
+        unlink(tmp); /* a file only: a directory of that name is not ours */
         tg_buf_free(&b);
         tg__error("%s: cannot write the checkpoint: %s (any earlier checkpoint there is untouched)", path,
                   saved ? strerror(saved) : "write failed");
@@ -226,7 +226,10 @@ static tg_status parse(tg_buf *b, tg_checkpoint *ck, const char **why)
         if ((kind == KIND_TENSOR && size > (b->len - b->pos) / 4) || bytes > b->len - b->pos)
             return *why = "an entry is longer than the file", TG_ERR_FORMAT;
         uint64_t expect = 1;
-        for (uint32_t d = 0; d < ndim; d++) expect *= dims[d];
+        for (uint32_t d = 0; d < ndim; d++) {
+            if (expect > ((uint64_t)1 << 62) / dims[d]) return *why = "a tensor's shape is too large", TG_ERR_FORMAT;
+            expect *= dims[d];
+        }
         if (kind == KIND_TENSOR && expect != size) return *why = "a tensor's size does not match its shape", TG_ERR_FORMAT;
         entry *e = add("tg_checkpoint_read", ck, name, (int)kind, b->data + b->pos, (size_t)bytes);
         if (!e) return *why = "a repeated entry name (or out of memory)", TG_ERR_FORMAT;
@@ -285,8 +288,10 @@ tg_status tg_checkpoint_read(const char *path, tg_checkpoint **out)
     const char *why = NULL;
     uint32_t version = 0, stored_crc = 0;
     char head[sizeof magic];
-    if (b.len < sizeof magic + 8 || tg_buf_get(&b, head, sizeof magic) != TG_OK || memcmp(head, magic, sizeof magic))
-        why = "not a tg checkpoint (bad magic)";
+    if (tg_buf_get(&b, head, sizeof magic) != TG_OK || memcmp(head, magic, sizeof magic))
+        why = b.len < sizeof magic ? "truncated (or not a tg checkpoint)" : "not a tg checkpoint (bad magic)";
+    else if (b.len < sizeof magic + 8)
+        why = "truncated";
     else if (!get_u32(&b, &version) || version != VERSION)
         why = "unsupported version";
     if (!why) {

@@ -304,8 +304,8 @@ static tg_status put_rng(tg_buf *b, const tg_rng *r)
 
 static tg_status get_rng(tg_buf *b, tg_rng *r)
 {
-    uint64_t spare_flag;
-    double spare;
+    uint64_t spare_flag = 0;
+    double spare = 0.0;
     tg_status s = TG_OK;
     for (int k = 0; k < 4 && s == TG_OK; k++) s = tg_buf_get_u64(b, &r->s[k]);
     if (s == TG_OK) s = tg_buf_get_u64(b, &spare_flag);
