@@ -440,6 +440,7 @@ typedef struct tg_buf {
 tg_status tg_buf_put(tg_buf *b, const void *p, size_t n);
 /* Reads the next n bytes into p; TG_ERR_FORMAT if fewer are left. */
 tg_status tg_buf_get(tg_buf *b, void *p, size_t n);
+/* One number as 8 little-endian bytes; get fails (TG_ERR_FORMAT) past the end. */
 tg_status tg_buf_put_u64(tg_buf *b, uint64_t v);
 tg_status tg_buf_get_u64(tg_buf *b, uint64_t *v);
 tg_status tg_buf_put_f64(tg_buf *b, double v);
@@ -582,7 +583,9 @@ tg_status tg_optim_step(tg_optim *o);
  * iterations); the others evaluate f once and step. loss (may be NULL)
  * receives f's first value, as torch's step(closure) returns. */
 tg_status tg_optim_step_closure(tg_optim *o, tg_closure f, void *ctx, float *loss);
+/* Every parameter's grad = 0 (or ops->zero_grad). */
 void tg_optim_zero_grad(tg_optim *o);
+/* Frees the optimizer and its state, not the parameters; NULL is ignored. */
 void tg_optim_free(tg_optim *o);
 /* Group g's current learning rate, and setting it (schedulers do). */
 double tg_optim_lr(const tg_optim *o, int group);
@@ -656,6 +659,9 @@ typedef struct tg_sched_opts {
     void *ctx;
 } tg_sched_opts;
 
+/* torch's defaults for kind; options torch requires (step_size, gamma of
+ * exponential, T_max, max_lr, total_steps, milestones, fn) are left unset
+ * and tg_sched_new refuses them until given. */
 tg_sched_opts tg_sched_defaults(tg_sched_kind kind);
 /* Sets one option from text by torch's name ("gamma", "T_max",
  * "milestones" as "30:80", "anneal_strategy" cos/linear, "mode" min/max,
@@ -681,9 +687,12 @@ tg_status tg_sched_step(tg_sched *s);
 /* ReduceLROnPlateau's step with the monitored value; others ignore it. */
 tg_status tg_sched_step_metric(tg_sched *s, double metric);
 uint64_t tg_sched_last_step(const tg_sched *s);   /* torch's last_epoch */
+/* The step counters and base rates (the rates themselves are the
+ * optimizer's state); load checks kind and groups and changes nothing when
+ * it fails. */
 tg_status tg_sched_save(const tg_sched *s, tg_buf *out);
 tg_status tg_sched_load(tg_sched *s, tg_buf *in);
-void tg_sched_free(tg_sched *s);
+void tg_sched_free(tg_sched *s);   /* NULL is ignored */
 
 /* ======================================================================
  * Checkpoints: named tensors and byte blobs in one file
@@ -697,6 +706,8 @@ void tg_sched_free(tg_sched *s);
 
 typedef struct tg_checkpoint tg_checkpoint;
 
+/* An empty checkpoint in memory (NULL when out of memory); free it with
+ * tg_checkpoint_free, which ignores NULL. */
 tg_checkpoint *tg_checkpoint_new(void);
 void tg_checkpoint_free(tg_checkpoint *ck);
 /* Adds a copy of t's shape and data (or of n bytes) under a unique name
@@ -806,7 +817,7 @@ typedef struct tg_idx {
  * trailing bytes, corrupt gzip). Memory grows only as data arrives, so a
  * header claiming more than the file holds allocates no more than the file. */
 tg_status tg_idx_load(const char *path, tg_idx *out);
-void tg_idx_free(tg_idx *idx);
+void tg_idx_free(tg_idx *idx);   /* frees the data and zeroes *idx */
 
 /* An image-classification set held as bytes: images stay uint8 in memory
  * and are converted per batch. */
@@ -823,7 +834,7 @@ typedef struct tg_dataset {
  * gzipped (.gz) or raw. Checks that images and labels agree in count and that
  * every label is < 10. Errors name the file. */
 tg_status tg_dataset_load(const char *dir, bool train, tg_dataset *out);
-void tg_dataset_free(tg_dataset *d);
+void tg_dataset_free(tg_dataset *d);   /* frees both arrays and zeroes *d */
 /* FashionMNIST's class names: "t-shirt/top", "trouser", ... "ankle boot";
  * "?" outside 0..9. */
 const char *tg_fashion_mnist_class(int c);
