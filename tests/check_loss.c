@@ -292,6 +292,9 @@ START_TEST(test_loss_penalties)
     tg_tensor *none = tg_l2_penalty(g, params, 0, 0.1f);
     ck_assert_int_eq(none->ndim, 0);
     ck_assert_float_eq(none->data[0], 0.0f);
+    tg_tensor *off = tg_l1_penalty(g, params, 2, 0.0f); /* strength 0: a zero to add, not a failure */
+    ck_assert_ptr_nonnull(off);
+    ck_assert_float_eq(off->data[0], 0.0f);
     ck_assert_ptr_null(tg_l1_penalty(g, params, 2, -1.0f));
     ck_assert_str_eq(tg_last_error(), "tg_l1_penalty: strengths -1, 0: must be >= 0");
     ck_assert_ptr_null(tg_l2_penalty(g, NULL, 2, 1.0f));

@@ -8,5 +8,6 @@ int cmd_optimize(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif /* TG_CLI_COMMANDS_H */

@@ -14,6 +14,7 @@ static const char usage[] =
     "  eval CHECKPOINT      test loss, accuracy, per-class accuracy, confusion matrix\n"
     "  predict CHECKPOINT IMAGE...\n"
     "              the three likeliest classes of each image\n"
+    "  report DIR  the lectures' experiments' report from scripts/experiments.sh's runs\n"
     "  optimize rosenbrock|quadratic --optimizer NAME [options]\n"
     "              minimise a 2-D test function with any optimizer and schedule;\n"
     "              --compare reproduces the lectures' Rosenbrock table\n"
@@ -75,6 +76,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "report")) return cmd_report(argc - 2, argv + 2);
     fprintf(stderr, "tg: unknown command '%s'\n%s", argv[1], usage);
     return 2;
 }

@@ -47,9 +47,10 @@ typedef struct run_result {
 } run_result;
 
 /* Minimises from (x0, y0) for steps optimizer steps; prints the path every
- * print_every steps (0: never). */
+ * print_every steps (0: never), and writes "x y" lines to path (if not
+ * NULL) every 10 steps. */
 static int run(problem *p, const optim_args *a, double x0, double y0, uint64_t steps, uint64_t print_every,
-               run_result *out)
+               FILE *path, run_result *out)
 {
     p->x->data[0] = (float)x0;
     p->y->data[0] = (float)y0;
@@ -62,6 +63,7 @@ static int run(problem *p, const optim_args *a, double x0, double y0, uint64_t s
         return EXIT_USAGE;
     }
     *out = (run_result){0};
+    if (path) fprintf(path, "%.9g %.9g\n", x0, y0);
     for (uint64_t step = 1; step <= steps; step++) {
         float loss;
         tg_status s;
@@ -80,6 +82,7 @@ static int run(problem *p, const optim_args *a, double x0, double y0, uint64_t s
             tg_optim_free(opt);
             return EXIT_FAIL;
         }
+        if (path && (step % 10 == 0 || step == steps)) fprintf(path, "%.9g %.9g\n", p->x->data[0], p->y->data[0]);
         if (!out->diverged && !(isfinite(p->x->data[0]) && isfinite(p->y->data[0]) && isfinite(loss)))
             out->diverged = true, out->diverged_at = step;
         if (print_every && (step % print_every == 0 || step == 1)) {
@@ -100,7 +103,8 @@ static int run(problem *p, const optim_args *a, double x0, double y0, uint64_t s
 /* ---- the lectures' comparison: lesson 63 (003_5dc36678f442f2ae.txt),
  * "Compare optimizers on Rosenbrock function", 5000 steps from (-1, 1) ---- */
 
-static int compare(problem *p)
+/* paths_dir: write each optimizer's path to paths_dir/rosenbrock_<name>.dat */
+static int compare(problem *p, const char *paths_dir)
 {
     static const struct {
         const char *name, *settings, *flags;
@@ -121,7 +125,17 @@ static int compare(problem *p)
         a.opts = tg_optim_defaults(a.kind);
         tg_optim_opts_parse(&a.opts, rows[r].flags);
         run_result res;
-        int code = run(p, &a, -1.0, 1.0, 5000, 0, &res);
+        FILE *path = NULL;
+        if (paths_dir) {
+            char file[4096];
+            snprintf(file, sizeof file, "%s/rosenbrock_%s.dat", paths_dir, rows[r].name);
+            if (!(path = fopen(file, "w"))) {
+                fprintf(stderr, "tg optimize: %s: cannot write\n", file);
+                return EXIT_FAIL;
+            }
+        }
+        int code = run(p, &a, -1.0, 1.0, 5000, 0, path, &res);
+        if (path) fclose(path);
         if (code != EXIT_OK) return code;
         printf("%-10s %-32s %14.6f   (%.4f, %.4f)\n", rows[r].name, rows[r].settings, res.f, res.x, res.y);
     }
@@ -142,7 +156,7 @@ static int compare(problem *p)
 
 static const char usage[] =
     "usage: tg optimize rosenbrock|quadratic --optimizer NAME [options] [--steps N] [--start X,Y]\n"
-    "       tg optimize rosenbrock --compare\n"
+    "       tg optimize rosenbrock --compare [--paths DIR]\n"
     "\n"
     "Minimises (1-x)^2 + 100 (y-x^2)^2 or (x-2)^2 + 10 (y+1)^2, printing the path and,\n"
     "last, final: x=<x> y=<y> f=<f>.\n"
@@ -159,7 +173,9 @@ static const char usage[] =
     "    options: --gamma --step-size --milestones 30:80 --t-max --eta-min --warmup\n"
     "    --total --max-lr --total-steps --pct-start --anneal-strategy --three-phase\n"
     "    --factor --total-iters --patience --threshold --mode --cooldown --min-lr ...\n"
-    "  --clip-norm F  --clip-value F   gradient clipping before each step\n";
+    "  --clip-norm F  --clip-value F   gradient clipping before each step\n"
+    "  --compare --paths DIR   also write each optimizer's path, every 10 steps, to\n"
+    "                          DIR/rosenbrock_<name>.dat\n";
 
 int cmd_optimize(int argc, char **argv)
 {
@@ -173,7 +189,12 @@ int cmd_optimize(int argc, char **argv)
     uint64_t steps = 1000, print_every = UINT64_MAX;
     double x0 = -1.0, y0 = 1.0;
     bool do_compare = false, other_flags = false;
+    const char *paths_dir = NULL;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--paths") && i + 1 < argc) {
+            paths_dir = argv[++i];
+            continue;
+        }
         other_flags |= strcmp(argv[i], "--compare") != 0;
         int used = optim_args_flag(&a, argc, argv, &i);
         if (used < 0) return EXIT_USAGE;
@@ -209,7 +230,7 @@ int cmd_optimize(int argc, char **argv)
             fprintf(stderr, "tg optimize: --compare runs the lecture's rosenbrock settings alone: no other flags\n");
             code = EXIT_USAGE;
         } else {
-            code = compare(&p);
+            code = compare(&p, paths_dir);
         }
     } else if (!optim_args_finish(&a, -1)) {
         code = EXIT_USAGE;
@@ -226,7 +247,7 @@ int cmd_optimize(int argc, char **argv)
         if (print_every == UINT64_MAX) print_every = steps >= 10 ? steps / 10 : 1;
         printf("%s from (%g, %g), %llu steps: %s\n", argv[0], x0, y0, (unsigned long long)steps, desc);
         run_result res;
-        code = run(&p, &a, x0, y0, steps, print_every, &res);
+        code = run(&p, &a, x0, y0, steps, print_every, NULL, &res);
         if (code == EXIT_OK) {
             printf("final: x=%.9g y=%.9g f=%.9g\n", res.x, res.y, res.f);
             if (res.diverged) {

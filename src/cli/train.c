@@ -150,15 +150,18 @@ typedef struct trainer {
     long train_samples_timed;
 } trainer;
 
-static void log_row(trainer *t, int epoch, double lr, double train_loss, const eval_result *e)
+/* A row of --log: a step row (the interval's mean loss and the standard
+ * deviation of its batch losses, eval columns empty) or an epoch's
+ * evaluation row (eval columns filled, spread empty). */
+static void log_row(trainer *t, int epoch, double lr, double train_loss, double batch_std, const eval_result *e)
 {
     if (!t->log) return;
     fprintf(t->log, "%d,%llu,%llu,%.9g,%.9g", epoch, (unsigned long long)t->s.step,
             (unsigned long long)t->s.samples_seen, lr, train_loss);
     if (e)
-        fprintf(t->log, ",%.9g,%.9g\n", e->loss, e->accuracy);
+        fprintf(t->log, ",%.9g,%.9g,\n", e->loss, e->accuracy);
     else
-        fprintf(t->log, ",,\n");
+        fprintf(t->log, ",,,%.9g\n", batch_std);
     fflush(t->log);
 }
 
@@ -211,6 +214,8 @@ static double train_epoch(trainer *t, int epoch, progress *pr)
     memcpy(t->rows, t->d.train_rows, (size_t)t->d.n_train * sizeof *t->rows);
     tg_rng_shuffle(&t->s.rng, t->rows, t->d.n_train); /* a fresh order each epoch, as torch's RandomSampler */
     double sum = 0, since_log = 0, rate = 0;
+    double batch_sum = 0, batch_sq = 0; /* of the interval's batch losses */
+    long batches = 0;
     long seen = 0, logged_samples = 0;
     double started = now();
     for (int start = 0; start < t->d.n_train; start += c->batch_size) {
@@ -223,9 +228,12 @@ static double train_epoch(trainer *t, int epoch, progress *pr)
             return NAN;
         }
         sum += loss * m, since_log += loss * m, seen += m, logged_samples += m;
+        batch_sum += loss, batch_sq += loss * loss, batches++;
         if (logged_samples >= c->log_every) {
-            log_row(t, epoch, tg_optim_lr(t->s.opt, 0), since_log / logged_samples, NULL);
-            since_log = 0, logged_samples = 0;
+            /* the spread of the batch losses: gradient noise made visible */
+            double mean = batch_sum / batches, var = batch_sq / batches - mean * mean;
+            log_row(t, epoch, tg_optim_lr(t->s.opt, 0), since_log / logged_samples, sqrt(var > 0 ? var : 0), NULL);
+            since_log = 0, logged_samples = 0, batch_sum = 0, batch_sq = 0, batches = 0;
         }
         rate = seen / (now() - started);
         draw_bar(pr, epoch, c->epochs, seen, t->d.n_train, sum / seen, rate);
@@ -305,7 +313,7 @@ static int run_epochs(trainer *t)
         printf("epoch %2d/%d  train loss %.4f  %s loss %.4f  %s acc %.2f%%  %.0f samples/s  %.1f s\n", epoch,
                c->epochs, train_loss, what, e.loss, what, 100 * e.accuracy, rate, now() - started);
         fflush(stdout);
-        log_row(t, epoch, tg_optim_lr(s->opt, 0), train_loss, &e);
+        log_row(t, epoch, tg_optim_lr(s->opt, 0), train_loss, NAN, &e);
         if (s->sched && c->schedule_per_epoch) tg_sched_step_metric(s->sched, e.loss);
         bool better = e.loss < s->best_eval_loss;
         s->best_eval_loss = better ? e.loss : s->best_eval_loss;
@@ -393,7 +401,8 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, "tg train: %s: cannot write: %s\n", p.log, strerror(errno));
             goto done;
         }
-        if (!append || ftell(t.log) == 0) fprintf(t.log, "epoch,step,samples_seen,lr,train_loss,eval_loss,eval_accuracy\n");
+        if (!append || ftell(t.log) == 0)
+            fprintf(t.log, "epoch,step,samples_seen,lr,train_loss,eval_loss,eval_accuracy,batch_loss_std\n");
     }
     char desc[512];
     config_describe(&c, desc, sizeof desc);

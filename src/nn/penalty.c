@@ -23,7 +23,7 @@ static tg_tensor *penalty(const char *fn, tg_graph *g, tg_tensor *const *params,
         if (!TG__INPUTS_OK(fn, g, params[k])) return NULL;
         if (l1 != 0.0f) total = accumulate(g, total, tg_mul_scalar(g, tg_sum(g, tg_abs(g, params[k])), l1));
         if (l2 != 0.0f) total = accumulate(g, total, tg_mul_scalar(g, tg_sum(g, tg_square(g, params[k])), l2));
-        if (!total) return NULL;
+        if (!total && (l1 != 0.0f || l2 != 0.0f)) return NULL; /* an op failed: its message stands */
     }
     return total ? total : tg_zeros(g, 0, NULL);
 }

@@ -1,0 +1,611 @@
+/* report.c — `tg report DIR`: the lectures' experiments, from the runs that
+ * scripts/experiments.sh leaves in DIR, to DIR/summary.csv, DIR/plots.gp
+ * (for gnuplot) and DIR/REPORT.md. Every statement in the report is computed
+ * from the runs' numbers; where a run disagrees with the lecture, the report
+ * says so. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+
+enum { MAX_RUNS = 64, MAX_POINTS = 20000 };
+
+/* The cross-entropy of a network that knows nothing, -log(1/10): where
+ * every FashionMNIST run starts, and the yardstick of "far above" and
+ * "flat". */
+#define CHANCE_LOSS 2.302585093
+
+typedef struct run {
+    char name[64], group[16], optimizer[16];
+    double lr, momentum;
+    int batch_size, epochs, exit_code;
+    double seconds;
+    /* from its --log */
+    int n;                        /* step rows */
+    double *samples, *loss;       /* (n) */
+    double *spread;               /* (n) standard deviation of the batch losses in each interval */
+    double total_samples;         /* seen by the end (the last evaluation row) */
+    double final_train_loss;      /* mean over the last epoch (its evaluation row) */
+    double test_loss, test_accuracy;
+    bool diverged;
+} run;
+
+typedef struct report {
+    const char *dir;
+    run runs[MAX_RUNS];
+    int n_runs;
+    bool quick;
+} report;
+
+/* ---- reading ---- */
+
+/* DIR/NAME plus suffix into path; false (said) if it does not fit. */
+static bool path_in(const report *r, const char *name, const char *suffix, char path[4096])
+{
+    int n = snprintf(path, 4096, "%s/%s%s", r->dir, name, suffix);
+    if (n >= 0 && n < 4096) return true;
+    fprintf(stderr, "tg report: path too long: %s/%s\n", r->dir, name);
+    return false;
+}
+
+static FILE *open_in(const report *r, const char *name)
+{
+    char path[4096];
+    if (!path_in(r, name, "", path)) return NULL;
+    FILE *f = fopen(path, "r");
+    if (!f) fprintf(stderr, "tg report: cannot read %s\n", path);
+    return f;
+}
+
+/* Every output is written to NAME.tmp and renamed over NAME only once it is
+ * complete, so a failed report leaves the previous files whole. */
+static FILE *create_in(const report *r, const char *name)
+{
+    char tmp[4096];
+    if (!path_in(r, name, ".tmp", tmp)) return NULL;
+    FILE *f = fopen(tmp, "w");
+    if (!f) fprintf(stderr, "tg report: cannot write %s\n", tmp);
+    return f;
+}
+
+static bool finish_in(const report *r, FILE *f, const char *name)
+{
+    char tmp[4096], path[4096];
+    bool ok = !ferror(f);
+    ok = fclose(f) == 0 && ok;
+    ok = path_in(r, name, ".tmp", tmp) && path_in(r, name, "", path) && ok; /* create_in checked both fit */
+    if (ok && rename(tmp, path) == 0) return true;
+    fprintf(stderr, "tg report: cannot write %s/%s\n", r->dir, name);
+    remove(tmp);
+    return false;
+}
+
+/* A run's log: step rows (eval columns empty) make the curve; the last
+ * evaluation row gives the final train loss and the test numbers. */
+static bool read_log(const report *r, run *u)
+{
+    char name[128], line[512];
+    snprintf(name, sizeof name, "runs/%s.csv", u->name);
+    FILE *f = open_in(r, name);
+    if (!f) return false;
+    u->samples = malloc(MAX_POINTS * sizeof *u->samples);
+    u->loss = malloc(MAX_POINTS * sizeof *u->loss);
+    u->spread = malloc(MAX_POINTS * sizeof *u->spread);
+    u->final_train_loss = u->test_loss = u->test_accuracy = NAN;
+    bool ok = u->samples && u->loss && u->spread && fgets(line, sizeof line, f);
+    while (ok && fgets(line, sizeof line, f)) {
+        /* epoch,step,samples_seen,lr,train_loss,eval_loss,eval_accuracy,batch_loss_std */
+        double v[8];
+        bool present[8] = {false};
+        char *p = line;
+        for (int k = 0; k < 8; k++) {
+            char *end;
+            v[k] = strtod(p, &end);
+            present[k] = end != p;
+            p = strchr(end, ',');
+            if (!p) break;
+            p++;
+        }
+        if (present[5] && present[6]) {
+            u->final_train_loss = v[4], u->test_loss = v[5], u->test_accuracy = v[6];
+            u->total_samples = v[2];
+        } else if (present[4] && u->n < MAX_POINTS) {
+            u->samples[u->n] = v[2], u->loss[u->n] = v[4], u->spread[u->n++] = present[7] ? v[7] : NAN;
+        }
+    }
+    fclose(f);
+    /* diverged: stopped on NaN/Inf, or its loss went far above where every
+     * run starts (an untrained network's loss, ln 10 for ten classes) */
+    double peak = 0;
+    for (int i = 0; i < u->n; i++) peak = fmax(peak, u->loss[i]);
+    u->diverged = u->exit_code != 0 || peak > 3 * CHANCE_LOSS;
+    if (!u->total_samples && u->n) u->total_samples = u->samples[u->n - 1];
+    if (!ok) fprintf(stderr, "tg report: %s has no header\n", name);
+    return ok;
+}
+
+static bool read_manifest(report *r)
+{
+    FILE *f = open_in(r, "manifest.tsv");
+    if (!f) return false;
+    char line[512];
+    bool ok = fgets(line, sizeof line, f) != NULL; /* header */
+    while (ok && fgets(line, sizeof line, f) && r->n_runs < MAX_RUNS) {
+        run *u = &r->runs[r->n_runs];
+        memset(u, 0, sizeof *u);
+        if (sscanf(line, "%63s %15s %15s %lf %lf %d %d %d %lf", u->name, u->group, u->optimizer, &u->lr, &u->momentum,
+                   &u->batch_size, &u->epochs, &u->exit_code, &u->seconds) != 9) {
+            fprintf(stderr, "tg report: manifest.tsv: cannot read '%s'\n", line);
+            ok = false;
+        }
+        if (ok) ok = read_log(r, u);
+        r->n_runs += ok;
+    }
+    fclose(f);
+    FILE *mode = open_in(r, "mode");
+    if (mode) {
+        r->quick = fgetc(mode) == 'q';
+        fclose(mode);
+    }
+    return ok && r->n_runs > 0;
+}
+
+static const run *find(const report *r, const char *group, const char *opt, double lr, double mt, int bs)
+{
+    for (int i = 0; i < r->n_runs; i++) {
+        const run *u = &r->runs[i];
+        if (!strcmp(u->group, group) && !strcmp(u->optimizer, opt) && fabs(u->lr - lr) <= 1e-12 * lr &&
+            u->momentum == mt && u->batch_size == bs)
+            return u;
+    }
+    return NULL;
+}
+
+/* ---- numbers the findings rest on ---- */
+
+/* How noisy single updates are: the mean, over the last half of the run,
+ * of the standard deviation of the batch losses within each logged interval
+ * (each logged point averages ~1000 samples, which would hide it). */
+static double noise(const run *u)
+{
+    int k = 0;
+    double sum = 0;
+    for (int i = u->n / 2; i < u->n; i++)
+        if (!isnan(u->spread[i])) sum += u->spread[i], k++;
+    return k ? sum / k : NAN;
+}
+
+/* Samples seen when the logged loss first fell to target (NaN if never). */
+static double samples_to(const run *u, double target)
+{
+    for (int i = 0; i < u->n; i++)
+        if (u->loss[i] <= target) return u->samples[i];
+    return NAN;
+}
+
+static double last_loss(const run *u) { return u->n ? u->loss[u->n - 1] : NAN; }
+
+/* "0.351" or "diverged" */
+static const char *loss_text(const run *u, char *buf)
+{
+    if (u->diverged) return strcpy(buf, "diverged");
+    snprintf(buf, 32, "%.3f", u->final_train_loss);
+    return buf;
+}
+
+static const char *samples_text(double s, char *buf)
+{
+    if (isnan(s)) return strcpy(buf, "never");
+    snprintf(buf, 32, s >= 1e6 ? "%.2fM" : "%.0fk", s >= 1e6 ? s / 1e6 : s / 1e3);
+    return buf;
+}
+
+/* ---- the lecture's panels ---- */
+
+typedef struct panel {
+    const char *key, *title, *opt;   /* key names files: panel_<key>.png, <key>_<value>.png */
+    char vary;                       /* 'b' batch size, 'l' learning rate, 'm' momentum */
+    double values[4];
+    int n_values;
+    const char *point;               /* what the lecture says the panel shows */
+} panel;
+
+static const panel panels[] = {
+    {"sgd_bs", "SGD: batch size", "sgd", 'b', {16, 64, 256}, 3, "batch size trades noise for updates"},
+    {"sgd_lr", "SGD: learning rate", "sgd", 'l', {10, 0.1, 0.001}, 3, "lr 10 explodes, 0.001 crawls"},
+    {"sgd_mt", "SGD: momentum", "sgd", 'm', {0, 0.5, 0.9}, 3, "momentum speeds SGD up"},
+    {"adam_bs", "Adam: batch size", "adam", 'b', {16, 64, 256}, 3, "batch size trades noise for updates"},
+    {"adam_lr", "Adam: learning rate", "adam", 'l', {0.1, 0.01, 0.001, 0.00001}, 4,
+     "Adam is forgiving, but not at lr 0.1 or 1e-5"},
+};
+enum { N_PANELS = sizeof panels / sizeof panels[0] };
+
+/* The run at value k of panel p: base lr 0.001, momentum 0, batch 64. */
+static const run *panel_run(const report *r, const panel *p, int k)
+{
+    double lr = p->vary == 'l' ? p->values[k] : 0.001, mt = p->vary == 'm' ? p->values[k] : 0;
+    int bs = p->vary == 'b' ? (int)p->values[k] : 64;
+    return find(r, "grid", p->opt, lr, mt, bs);
+}
+
+/* The lecture's figure title, as its Python formats it. */
+static void figure_title(const run *u, char *buf, size_t size)
+{
+    snprintf(buf, size, "Optimizer-%s lr-%g mt-%g bs-%d", strcmp(u->optimizer, "sgd") ? "Adam" : "SGD", u->lr,
+             u->momentum, u->batch_size);
+}
+
+static void value_label(const panel *p, int k, char *buf, size_t size)
+{
+    if (p->vary == 'b') snprintf(buf, size, "bs %g", p->values[k]);
+    if (p->vary == 'l') snprintf(buf, size, "lr %g", p->values[k]);
+    if (p->vary == 'm') snprintf(buf, size, "momentum %g", p->values[k]);
+}
+
+/* One paragraph of findings for a panel, from the runs' numbers. */
+static void panel_findings(FILE *f, const report *r, const panel *p)
+{
+    const run *u[4];
+    for (int k = 0; k < p->n_values; k++)
+        if (!(u[k] = panel_run(r, p, k))) {
+            fprintf(f, "Some runs of this panel are missing.\n\n");
+            return;
+        }
+    char t[6][32]; /* one buffer for every number printed in one sentence */
+    bool matches = false;
+    if (p->vary == 'b') {
+        const run *small = u[0], *big = u[p->n_values - 1];
+        fprintf(f, "Over the same %s samples, batch 16 made %.0f updates and batch 256 made %.0f. Batch 16 ended at a "
+                   "training loss of %s, batch 64 at %s, batch 256 at %s. Over the second half of training, the "
+                   "losses of single batches spread with a standard deviation of %.3f with batch 16 and %.3f with "
+                   "batch 256.",
+                samples_text(small->total_samples, t[0]), small->total_samples / small->batch_size,
+                big->total_samples / big->batch_size, loss_text(small, t[1]), loss_text(u[1], t[2]),
+                loss_text(big, t[3]), noise(small), noise(big));
+        bool more_progress = !small->diverged && (big->diverged || small->final_train_loss < big->final_train_loss);
+        bool noisier = noise(small) > noise(big);
+        matches = more_progress && noisier;
+        fprintf(f, " So the small batch %s per sample seen, and its curve is %s.",
+                more_progress ? "made more progress" : "did not make more progress",
+                noisier ? "the noisier one" : "not the noisier one");
+    } else if (p->vary == 'm') {
+        double target = u[0]->final_train_loss;
+        fprintf(f, "Plain SGD (momentum 0) ended the run at a training loss of %s. Momentum 0.5 first logged that "
+                   "loss after %s samples and momentum 0.9 after %s; they ended at %s and %s.",
+                loss_text(u[0], t[0]), samples_text(samples_to(u[1], target), t[1]),
+                samples_text(samples_to(u[2], target), t[2]), loss_text(u[1], t[3]), loss_text(u[2], t[4]));
+        matches = !u[2]->diverged && !u[1]->diverged && u[2]->final_train_loss < u[1]->final_train_loss &&
+                  u[1]->final_train_loss < u[0]->final_train_loss;
+        fprintf(f, " More momentum %s.", matches ? "ended lower each time" : "did not end lower each time");
+    } else {
+        /* learning rate: the highest, the lowest and the best in between */
+        const run *high = u[0], *low = u[p->n_values - 1], *best = NULL;
+        for (int k = 0; k < p->n_values; k++)
+            if (!u[k]->diverged && (!best || u[k]->final_train_loss < best->final_train_loss)) best = u[k];
+        double peak = 0;
+        for (int i = 0; i < high->n; i++) peak = fmax(peak, high->loss[i]);
+        if (high->diverged)
+            fprintf(f, "At lr %g the run diverged: %s after %s samples (the largest logged loss was %.3g).", high->lr,
+                    high->exit_code ? "its loss became NaN or infinite" : "it ran far above the untrained loss",
+                    samples_text(high->total_samples, t[0]), peak);
+        else
+            fprintf(f, "At lr %g the run trained to a loss of %s.", high->lr, loss_text(high, t[0]));
+        fprintf(f, " At lr %g it ended at %s, having gone from %.3f to %.3f. The best run was lr %g (%s, test accuracy "
+                   "%.1f%%).",
+                low->lr, loss_text(low, t[1]), low->n ? low->loss[0] : NAN, last_loss(low), best ? best->lr : NAN,
+                best ? loss_text(best, t[2]) : "-", best ? 100 * best->test_accuracy : NAN);
+        bool high_bad = high->diverged || (best && high->final_train_loss > 1.5 * best->final_train_loss);
+        bool low_slow = !low->diverged && best && best != low && low->final_train_loss > 1.5 * best->final_train_loss;
+        matches = high_bad && low_slow;
+        fprintf(f, " The largest rate %s and the smallest %s.", high_bad ? "failed" : "did not fail",
+                low_slow ? "crawled" : "did not crawl");
+    }
+    fprintf(f, " The lecture's point — %s — %s here.\n\n", p->point, matches ? "holds" : "does not hold");
+}
+
+/* ---- files ---- */
+
+static bool write_data(const report *r)
+{
+    for (int i = 0; i < r->n_runs; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "runs/%s.dat", r->runs[i].name);
+        FILE *f = create_in(r, name);
+        if (!f) return false;
+        for (int k = 0; k < r->runs[i].n; k++) fprintf(f, "%.0f %.9g\n", r->runs[i].samples[k], r->runs[i].loss[k]);
+        if (!finish_in(r, f, name)) return false;
+    }
+    return true;
+}
+
+static bool write_summary(const report *r)
+{
+    FILE *f = create_in(r, "summary.csv");
+    if (!f) return false;
+    fprintf(f, "optimizer,lr,momentum,batch_size,epochs,final_train_loss,test_accuracy,diverged,seconds\n");
+    for (int i = 0; i < r->n_runs; i++) {
+        const run *u = &r->runs[i];
+        if (strcmp(u->group, "grid")) continue;
+        fprintf(f, "%s,%g,%g,%d,%d,%.6g,%.6g,%s,%.1f\n", u->optimizer, u->lr, u->momentum, u->batch_size, u->epochs,
+                u->final_train_loss, u->test_accuracy, u->diverged ? "true" : "false", u->seconds);
+    }
+    return finish_in(r, f, "summary.csv");
+}
+
+static void plot_setup(FILE *g, const char *file, const char *title, bool log_y)
+{
+    fprintf(g, "set output '%s'\nset title '%s'\n%sset logscale y\n", file, title, log_y ? "" : "un");
+    fprintf(g, "set ylabel 'Training loss%s'\n", log_y ? " (log scale)" : "");
+}
+
+static bool write_plots(const report *r)
+{
+    FILE *g = create_in(r, "plots.gp");
+    if (!g) return false;
+    fprintf(g, "# Written by tg report; run from this directory: gnuplot plots.gp\n"
+               "set terminal pngcairo size 900,560 enhanced font 'sans,11'\n"
+               "set xlabel '# of samples'\nset grid\nset key top right\nset format x '%%.1s%%c'\n");
+    for (int p = 0; p < N_PANELS; p++) {
+        const panel *pn = &panels[p];
+        for (int k = 0; k < pn->n_values; k++) { /* the lecture's figure for each value */
+            const run *u = panel_run(r, pn, k);
+            if (!u) continue;
+            char title[96], file[64], label[32];
+            figure_title(u, title, sizeof title);
+            value_label(pn, k, label, sizeof label);
+            snprintf(file, sizeof file, "figures/%s_%g.png", pn->key, pn->values[k]);
+            plot_setup(g, file, title, false);
+            fprintf(g, "plot 'runs/%s.dat' using 1:2 with %s lw 2 title '%s%s'\n", u->name,
+                    u->diverged ? "linespoints" : "lines", label, u->diverged ? " (diverged)" : "");
+        }
+        char file[64];
+        snprintf(file, sizeof file, "figures/panel_%s.png", pn->key);
+        plot_setup(g, file, pn->title, true);
+        fprintf(g, "plot ");
+        for (int k = 0; k < pn->n_values; k++) {
+            const run *u = panel_run(r, pn, k);
+            char label[32];
+            value_label(pn, k, label, sizeof label);
+            if (u) fprintf(g, "%s'runs/%s.dat' using 1:2 with %s lw 2 title '%s%s'", k ? ", \\\n     " : "", u->name,
+                           u->diverged ? "linespoints" : "lines", label, u->diverged ? " (diverged)" : "");
+        }
+        fprintf(g, "\n");
+    }
+    /* the learning-rate sweep, warmup + cosine against constant */
+    const char *groups[][3] = {{"sweep", "figures/lr_sweep.png", "Learning-rate sweep (SGD, momentum 0.9, batch 64)"},
+                               {"warmup", "figures/warmup_cosine.png", "AdamW: linear warmup + cosine decay vs constant lr"}};
+    for (int k = 0; k < 2; k++) {
+        plot_setup(g, groups[k][1], groups[k][2], k == 0);
+        fprintf(g, "plot ");
+        for (int i = 0, first = 1; i < r->n_runs; i++) {
+            const run *u = &r->runs[i];
+            if (strcmp(u->group, groups[k][0])) continue;
+            char title[64];
+            if (k == 0)
+                snprintf(title, sizeof title, "lr %g%s", u->lr, u->diverged ? " (explodes)" : "");
+            else
+                snprintf(title, sizeof title, "%s", strstr(u->name, "constant") ? "constant lr" : "warmup + cosine");
+            fprintf(g, "%s'runs/%s.dat' using 1:2 with lines lw 2 title '%s'", first ? "" : ", \\\n     ", u->name, title);
+            first = 0;
+        }
+        fprintf(g, "\n");
+    }
+    /* Lasso: each weight against lambda (lambda 0 left off the log axis) */
+    fprintf(g, "set output 'figures/lasso.png'\nset title 'Lasso with Adam: weights against the L1 strength'\n"
+               "set format x '%%g'\nunset logscale y\nset logscale x\nset xlabel 'lambda (L1 strength)'\nset ylabel 'weight'\n"
+               "set datafile separator ','\nset key outside right\nplot ");
+    for (int j = 0; j < 8; j++)
+        fprintf(g, "%s'lasso.csv' every ::2 using 1:%d with linespoints lw 2 %s title 'w%d%s'", j ? ", \\\n     " : "",
+                j + 2, j == 2 || j == 5 || j == 7 ? "dt 2" : "dt 1", j, j == 2 || j == 5 || j == 7 ? " (no signal)" : "");
+    /* Rosenbrock: the paths over the function's contours */
+    fprintf(g, "\nset datafile separator whitespace\nunset logscale\nset key inside top left\nset xlabel 'x'\nset ylabel 'y'\n"
+               "set contour base\nset cntrparam levels discrete 0.05,0.25,1,4,16,64,256\nunset surface\n"
+               "set view map\nset isosamples 120\nset table 'runs/rosenbrock_contours.dat'\n"
+               "splot [-1.6:1.6] [-0.6:2.2] (1-x)**2 + 100*(y-x**2)**2\nunset table\nunset contour\n"
+               "set output 'figures/rosenbrock.png'\nset title 'Rosenbrock from (-1, 1), 5000 steps'\n"
+               "plot [-1.6:1.6] [-0.6:2.2] 'runs/rosenbrock_contours.dat' with lines lc rgb '#c8c8c8' notitle");
+    const char *paths[] = {"SGD", "AdaGrad", "RMSProp", "Adam", "AdamW"};
+    for (int k = 0; k < 5; k++)
+        fprintf(g, ", \\\n     'runs/rosenbrock_%s.dat' using 1:2 with lines lw 2 title '%s'", paths[k], paths[k]);
+    fprintf(g, ", \\\n     '+' using (1):(1) with points pt 7 ps 1.5 lc rgb 'black' title 'minimum (1, 1)'\n");
+    /* the paths share the valley, so the loss against the step tells them apart (rows are every 10th step) */
+    fprintf(g, "set output 'figures/rosenbrock_loss.png'\nset title 'Rosenbrock: f(x, y) along each path'\n"
+               "set key inside top right\nset logscale y\nset format y '10^{%%L}'\nset xlabel 'step'\n"
+               "set ylabel 'f(x, y) (log scale)'\nplot ");
+    for (int k = 0; k < 5; k++)
+        fprintf(g, "%s'runs/rosenbrock_%s.dat' using ($0 * 10):((1 - $1)**2 + 100 * ($2 - $1**2)**2) with lines lw 2 title '%s'",
+                k ? ", \\\n     " : "", paths[k], paths[k]);
+    fprintf(g, "\n");
+    return finish_in(r, g, "plots.gp");
+}
+
+/* ---- the report ---- */
+
+static void copy_file(const report *r, FILE *out, const char *name)
+{
+    FILE *f = open_in(r, name);
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) fputs(line, out);
+    fclose(f);
+}
+
+/* The learning-rate sweep: the rule, a table and what it shows. */
+static void sweep_section(FILE *f, const report *r)
+{
+    fprintf(f, "## Learning-rate sweep (10-701, the \"3 curve test\")\n\n"
+               "SGD with momentum 0.9, batch 64, learning rates a factor 10 apart. The rule, measured against the loss "
+               "of an untrained network (ln 10 = 2.303): a run **explodes** if its loss became NaN/infinite or any "
+               "logged loss rose above 3 ln 10; it is **flat** if its last logged loss is still above 0.9 ln 10 (less "
+               "than 10%% below chance); otherwise it is **good**.\n\n![LR sweep](figures/lr_sweep.png)\n\n"
+               "| lr | largest loss | last loss | test accuracy | verdict |\n|---:|---:|---:|---:|:---|\n");
+    int counts[3] = {0, 0, 0};
+    for (int i = 0; i < r->n_runs; i++) {
+        const run *u = &r->runs[i];
+        if (strcmp(u->group, "sweep")) continue;
+        double peak = 0, last = last_loss(u);
+        for (int k = 0; k < u->n; k++) peak = fmax(peak, u->loss[k]);
+        int verdict = u->diverged ? 0 : !(last <= 0.9 * CHANCE_LOSS) ? 1 : 2;
+        counts[verdict]++;
+        static const char *names[] = {"explodes", "flat", "good"};
+        char acc[16] = "-";
+        if (!u->exit_code && !isnan(u->test_accuracy)) snprintf(acc, sizeof acc, "%.1f%%", 100 * u->test_accuracy);
+        fprintf(f, "| %g | %.4g | %.4g | %s | %s |\n", u->lr, peak, last, acc, names[verdict]);
+    }
+    fprintf(f, "\n%d run%s exploded, %d stayed flat and %d trained well: the test finds %s.\n\n", counts[0],
+            counts[0] == 1 ? "" : "s", counts[1], counts[2],
+            counts[0] && counts[1] && counts[2] ? "all three curves of the lecture" : "not all three curves of the lecture");
+}
+
+static void grid_section(FILE *f, const report *r)
+{
+    fprintf(f, "## The demo grid (COMP4551, \"Demo & Results\")\n\nThe lecture MLP (784-512-512-10, ReLU) on "
+               "FashionMNIST, training loss against the number of samples seen, one hyperparameter varied at a time "
+               "from SGD lr 0.001, momentum 0, batch 64 (and Adam lr 0.001, batch 64). `summary.csv` has one row per "
+               "run.\n\n| optimizer | lr | momentum | batch | epochs | final train loss | test accuracy | diverged | "
+               "seconds |\n|:---|---:|---:|---:|---:|---:|---:|:---|---:|\n");
+    for (int i = 0; i < r->n_runs; i++) {
+        const run *u = &r->runs[i];
+        if (strcmp(u->group, "grid")) continue;
+        fprintf(f, "| %s | %g | %g | %d | %d | %.4f | %.2f%% | %s | %.0f |\n", u->optimizer, u->lr, u->momentum,
+                u->batch_size, u->epochs, u->final_train_loss, 100 * u->test_accuracy, u->diverged ? "yes" : "no",
+                u->seconds);
+    }
+    fprintf(f, "\nA run counts as diverged when its loss became NaN or infinite (tg train stops it there, and it is "
+               "plotted up to that point) or when a logged loss rose above 3 times the loss every run starts from, "
+               "that of an untrained network (ln 10 = 2.303).\n\n");
+    for (int p = 0; p < N_PANELS; p++) {
+        fprintf(f, "### %s\n\n![%s](figures/panel_%s.png)\n\n", panels[p].title, panels[p].title, panels[p].key);
+        panel_findings(f, r, &panels[p]);
+        fprintf(f, "Figures as the lecture titles them:");
+        for (int k = 0; k < panels[p].n_values; k++) {
+            const run *u = panel_run(r, &panels[p], k);
+            char title[96];
+            if (!u) continue;
+            figure_title(u, title, sizeof title);
+            fprintf(f, " [%s](figures/%s_%g.png)%s", title, panels[p].key, panels[p].values[k],
+                    k + 1 < panels[p].n_values ? "," : ".\n\n");
+        }
+    }
+}
+
+static void warmup_section(FILE *f, const report *r)
+{
+    fprintf(f, "## AdamW: linear warmup + cosine decay against a constant rate (CS498 lecture 21)\n\n"
+               "![warmup](figures/warmup_cosine.png)\n\n");
+    const run *constant = NULL, *warm = NULL;
+    for (int i = 0; i < r->n_runs; i++) {
+        if (strcmp(r->runs[i].group, "warmup")) continue;
+        if (strstr(r->runs[i].name, "constant")) constant = &r->runs[i];
+        if (strstr(r->runs[i].name, "cosine")) warm = &r->runs[i];
+    }
+    if (!constant || !warm) {
+        fprintf(f, "The two runs are missing from the manifest.\n\n");
+        return;
+    }
+    char a[32], b[32];
+    fprintf(f, "AdamW (lr %g, weight decay 0.01). With a constant rate the run ended at a training loss of %s and "
+               "%.2f%% test accuracy; with warmup + cosine decay at %s and %.2f%%. The first logged losses were "
+               "%.3f and %.3f. The schedule %s here.\n\n",
+            constant->lr, loss_text(constant, a), 100 * constant->test_accuracy, loss_text(warm, b),
+            100 * warm->test_accuracy, constant->n ? constant->loss[0] : NAN, warm->n ? warm->loss[0] : NAN,
+            warm->final_train_loss < constant->final_train_loss ? "ended lower, as the lecture's recipe promises"
+                                                                : "did not end lower than the constant rate");
+}
+
+enum { LASSO_ROWS = 32 };
+
+/* The largest |weight| among those without signal (w2, w5, w7), and the
+ * smallest among those with it, of one lasso.csv row (lambda, w0..w7, ...). */
+static double lasso_silent(const double *v) { return fmax(fabs(v[3]), fmax(fabs(v[6]), fabs(v[8]))); }
+static double lasso_signal(const double *v)
+{
+    return fmin(fmin(fabs(v[1]), fabs(v[2])), fmin(fmin(fabs(v[4]), fabs(v[5])), fabs(v[7])));
+}
+
+/* Reads lasso.csv's rows, in order of increasing lambda; returns how many. */
+static int read_lasso(const report *r, double rows[][12])
+{
+    FILE *in = open_in(r, "lasso.csv");
+    if (!in) return 0;
+    char line[512];
+    int n = 0;
+    while (n < LASSO_ROWS && fgets(line, sizeof line, in)) {
+        double *v = rows[n];
+        if (sscanf(line, "%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &v[6], &v[7], &v[8], &v[9], &v[10], &v[11]) == 12)
+            n++;
+    }
+    fclose(in);
+    return n;
+}
+
+static void lasso_section(FILE *f, const report *r)
+{
+    fprintf(f, "## Lasso with Adam (CS498 lecture 21, \"What Just Happened?\")\n\nLinear regression on a synthetic "
+               "problem with 8 standardised features, of which w2, w5 and w7 carry no signal (true weights in the "
+               "first line below), mini-batches of 256, Adam lr 0.01, loss = MSE + lambda |w|_1.\n\n"
+               "![lasso](figures/lasso.png)\n\n```\n");
+    copy_file(r, f, "lasso.csv");
+    fprintf(f, "```\n\n");
+    double rows[LASSO_ROWS][12];
+    int n = read_lasso(r, rows), from = n; /* the first row from which every silent weight stays small */
+    while (from > 0 && lasso_silent(rows[from - 1]) < 0.002) from--;
+    if (from == n || n == 0) {
+        fprintf(f, "The largest lambda did not drive the three silent weights below 0.002.\n\n");
+        return;
+    }
+    double largest_silent = 0;
+    for (int k = from; k < n; k++) largest_silent = fmax(largest_silent, lasso_silent(rows[k]));
+    fprintf(f, "From lambda = %g on, the three silent weights stay below 0.002 (largest %.4f) while the smallest "
+               "weight that carries signal is still %.3f there: the penalty drives the unimportant weights to about "
+               "zero and keeps the others, as the lecture says. (Adam keeps them jittering around zero by about its "
+               "step size rather than exactly at it.) At lambda = %g the weights that carry signal have shrunk to "
+               "%.3f at the smallest, and the test MSE has grown from %.3f to %.3f: too much penalty underfits.\n\n",
+            rows[from][0], largest_silent, lasso_signal(rows[from]), rows[n - 1][0], lasso_signal(rows[n - 1]),
+            rows[0][11], rows[n - 1][11]);
+}
+
+static void rosenbrock_section(FILE *f, const report *r)
+{
+    fprintf(f, "## Rosenbrock (lesson 63)\n\n![rosenbrock](figures/rosenbrock.png)\n\nThe paths all follow the "
+               "curved valley, so they overlap in the plane; the function's value along each path tells them "
+               "apart:\n\n![rosenbrock loss](figures/rosenbrock_loss.png)\n\n```\n");
+    copy_file(r, f, "rosenbrock.txt");
+    fprintf(f, "```\n");
+}
+
+int cmd_report(int argc, char **argv)
+{
+    if (argc != 1 || argv[0][0] == '-') {
+        fprintf(stderr, "usage: tg report DIR   (DIR as scripts/experiments.sh leaves it)\n");
+        return EXIT_USAGE;
+    }
+    report *r = calloc(1, sizeof *r);
+    if (!r) return EXIT_FAIL;
+    r->dir = argv[0];
+    int code = EXIT_FAIL;
+    if (!read_manifest(r) || !write_data(r) || !write_summary(r) || !write_plots(r)) goto done;
+    FILE *f = create_in(r, "REPORT.md");
+    if (!f) goto done;
+    fprintf(f, "# The lectures' experiments, run with tg\n\n"
+               "Written by `tg report` from the runs in this directory%s. Every number below comes from the runs' "
+               "logs (`runs/*.csv`); every finding is computed from those numbers.\n\n",
+            r->quick ? " — **QUICK mode: a 6,000-image subset, 1 epoch**, so the curves are short and some "
+                       "lecture points need the full run (`make experiments`) to show" : "");
+    grid_section(f, r);
+    sweep_section(f, r);
+    warmup_section(f, r);
+    lasso_section(f, r);
+    rosenbrock_section(f, r);
+    if (!finish_in(r, f, "REPORT.md")) goto done;
+    printf("tg report: wrote %s/summary.csv, %s/plots.gp and %s/REPORT.md\n", r->dir, r->dir, r->dir);
+    code = EXIT_OK;
+done:
+    for (int i = 0; i < r->n_runs; i++) free(r->runs[i].samples), free(r->runs[i].loss), free(r->runs[i].spread);
+    free(r);
+    return code;
+}
