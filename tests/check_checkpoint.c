@@ -4,78 +4,11 @@
  * is refused with a reason, and a failed write leaves the old file alone.
  * Files live in a fresh directory under /tmp, removed after each test. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
-#include <dirent.h>
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include "tg_test.h"
-
-/* ---- a fresh directory per test ---- */
-
-static char dir[96];
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[512];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            remove_tree(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-/* One directory per test case, made and removed by the runner (so also
- * after a test that failed in a child process), and in it a fresh one per
- * test. */
-static char root[64];
-
-static void make_root(void)
-{
-    snprintf(root, sizeof root, "/tmp/tg_check_checkpoint_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(root));
-}
-
-static void remove_root(void) { remove_tree(root); }
-
-static void make_dir(void)
-{
-    snprintf(dir, sizeof dir, "%s/test_XXXXXX", root);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void remove_dir(void) { remove_tree(dir); }
-
-/* dir/name, in one of a few rotating buffers (so several can be used at once). */
-static const char *in_dir(const char *name)
-{
-    static char paths[4][512];
-    static int next;
-    char *p = paths[next++ % 4];
-    snprintf(p, sizeof paths[0], "%s/%s", dir, name);
-    return p;
-}
-
-static bool exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-#define ck_assert_error_has(s)                                                                     \
-    ck_assert_msg(strstr(tg_last_error(), (s)) != NULL, "message \"%s\" does not contain \"%s\"",  \
-                  tg_last_error(), (s))
+#include "tg_scratch.h"
 
 static void write_bytes(const char *path, const void *p, size_t n)
 {
@@ -83,23 +16,6 @@ static void write_bytes(const char *path, const void *p, size_t n)
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(p, 1, n, f), n);
     ck_assert_int_eq(fclose(f), 0);
-}
-
-/* The whole file (malloc'd; *n its length). */
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long len = ftell(f);
-    ck_assert_int_ge(len, 0);
-    rewind(f);
-    unsigned char *p = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(p);
-    ck_assert_uint_eq(fread(p, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return p;
 }
 
 /* ---- the layout of include/tg.h, written by the test ---- */
@@ -297,7 +213,7 @@ START_TEST(test_checkpoint_layout_is_the_documented_one)
     expected_bytes(&c, &want);
     ck_assert_int_eq(tg_checkpoint_write(c.ck, in_dir("a.ckpt")), TG_OK);
     size_t n;
-    unsigned char *got = read_bytes(in_dir("a.ckpt"), &n);
+    unsigned char *got = read_file(in_dir("a.ckpt"), &n);
     ck_assert_uint_eq(n, want.n);
     ck_assert_mem_eq(got, want.b, n);
     free(got);
@@ -305,7 +221,7 @@ START_TEST(test_checkpoint_layout_is_the_documented_one)
     tg_checkpoint *back;
     ck_assert_int_eq(tg_checkpoint_read(in_dir("a.ckpt"), &back), TG_OK);
     ck_assert_int_eq(tg_checkpoint_write(back, in_dir("b.ckpt")), TG_OK);
-    got = read_bytes(in_dir("b.ckpt"), &n);
+    got = read_file(in_dir("b.ckpt"), &n);
     ck_assert_uint_eq(n, want.n);
     ck_assert_mem_eq(got, want.b, n);
     free(got);
@@ -317,7 +233,7 @@ START_TEST(test_checkpoint_layout_is_the_documented_one)
     want.n = 0;
     put_head(&want, 1, 0);
     put_crc(&want);
-    got = read_bytes(in_dir("empty.ckpt"), &n);
+    got = read_file(in_dir("empty.ckpt"), &n);
     ck_assert_uint_eq(n, 20);
     ck_assert_mem_eq(got, want.b, n);
     free(got);
@@ -338,8 +254,8 @@ START_TEST(test_checkpoint_same_content_same_bytes)
     ck_assert_int_eq(tg_checkpoint_write(c2.ck, in_dir("3")), TG_OK);
     ck_assert_int_eq(tg_checkpoint_write(c2.ck, in_dir("3")), TG_OK);
     size_t n1, n2, n3;
-    unsigned char *b1 = read_bytes(in_dir("1"), &n1), *b2 = read_bytes(in_dir("2"), &n2),
-                  *b3 = read_bytes(in_dir("3"), &n3);
+    unsigned char *b1 = read_file(in_dir("1"), &n1), *b2 = read_file(in_dir("2"), &n2),
+                  *b3 = read_file(in_dir("3"), &n3);
     ck_assert_uint_eq(n1, n2);
     ck_assert_uint_eq(n1, n3);
     ck_assert_mem_eq(b1, b2, n1);
@@ -364,7 +280,7 @@ static unsigned char *small_file(const char *path, size_t *n)
     ck_assert_int_eq(tg_checkpoint_write(ck, path), TG_OK);
     tg_checkpoint_free(ck);
     tg_tensor_free(w);
-    unsigned char *p = read_bytes(path, n);
+    unsigned char *p = read_file(path, n);
     /* 16 header + (4 + 1 + 4 + 4 + 4 + 8 + 8) tensor + (4 + 1 + 4 + 8 + 3) blob + 4 CRC */
     ck_assert_uint_eq(*n, 73);
     return p;
@@ -625,7 +541,7 @@ START_TEST(test_checkpoint_add_refuses_bad_names)
     put_blob(&want, name, "x", 1);
     put_crc(&want);
     size_t len;
-    unsigned char *got = read_bytes(in_dir("c"), &len);
+    unsigned char *got = read_file(in_dir("c"), &len);
     ck_assert_uint_eq(len, want.n);
     ck_assert_mem_eq(got, want.b, len);
     free(got);
@@ -714,7 +630,7 @@ START_TEST(test_checkpoint_failed_write_keeps_old_file)
     ck_assert_int_eq(tg_checkpoint_write(a.ck, path), TG_OK);
     ck_assert(!exists(tmp));
     size_t n_before, n_after;
-    unsigned char *before = read_bytes(path, &n_before);
+    unsigned char *before = read_file(path, &n_before);
     ck_assert_int_eq(mkdir(tmp, 0700), 0);
     write_bytes(in_dir("model.ckpt.tmp/keep"), "k", 1);
     tg_checkpoint *b = tg_checkpoint_new();
@@ -723,7 +639,7 @@ START_TEST(test_checkpoint_failed_write_keeps_old_file)
     ck_assert_int_eq(tg_checkpoint_write(b, path), TG_ERR_IO);
     ck_assert_error_has(path);
     ck_assert_error_has("cannot write");
-    unsigned char *after = read_bytes(path, &n_after);
+    unsigned char *after = read_file(path, &n_after);
     ck_assert_uint_eq(n_after, n_before);
     ck_assert_mem_eq(after, before, n_before);
     free(after);

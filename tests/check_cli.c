@@ -1,9 +1,6 @@
 /* check_cli.c — the tg command as a user runs it: tg_output, exit codes, and
  * clear errors for bad arguments. The binary is $TG_BIN (run.sh sets it). */
 #define _POSIX_C_SOURCE 200809L
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "tg_cli.h"
 
 START_TEST(test_cli_gradcheck_lists_every_case_ok)
@@ -193,27 +190,26 @@ static void write_text(const char *path, const char *text)
  * grid run and the two side files. */
 static void write_runs(void)
 {
-    make_dir();
-    ck_assert_int_eq(mkdir(at("runs"), 0755), 0);
-    write_text(at("manifest.tsv"), "name\tgroup\toptimizer\tlr\tmomentum\tbatch_size\tepochs\texit\tseconds\n"
+    ck_assert_int_eq(mkdir(in_dir("runs"), 0755), 0);
+    write_text(in_dir("manifest.tsv"), "name\tgroup\toptimizer\tlr\tmomentum\tbatch_size\tepochs\texit\tseconds\n"
                                    "sweep_lr10\tsweep\tsgd\t10\t0.9\t64\t1\t1\t0.5\n"
                                    "sweep_lr0.0001\tsweep\tsgd\t0.0001\t0.9\t64\t1\t0\t2.0\n"
                                    "sweep_lr0.1\tsweep\tsgd\t0.1\t0.9\t64\t1\t0\t2.0\n"
                                    "sgd_lr0.001_mt0_bs64\tgrid\tsgd\t0.001\t0\t64\t2\t0\t4.0\n");
-    write_text(at("runs/sweep_lr10.csv"), LOG_HEADER "1,10,640,10,3.5e+20,,,1e+21\n");
-    write_text(at("runs/sweep_lr0.0001.csv"), LOG_HEADER "1,10,640,0.0001,2.31,,,0.01\n1,20,1280,0.0001,2.29,,,0.01\n"
+    write_text(in_dir("runs/sweep_lr10.csv"), LOG_HEADER "1,10,640,10,3.5e+20,,,1e+21\n");
+    write_text(in_dir("runs/sweep_lr0.0001.csv"), LOG_HEADER "1,10,640,0.0001,2.31,,,0.01\n1,20,1280,0.0001,2.29,,,0.01\n"
                                               "1,20,1280,0.0001,2.30,2.28,0.15,\n");
-    write_text(at("runs/sweep_lr0.1.csv"), LOG_HEADER "1,10,640,0.1,1.9,,,0.2\n1,20,1280,0.1,0.6,,,0.1\n"
+    write_text(in_dir("runs/sweep_lr0.1.csv"), LOG_HEADER "1,10,640,0.1,1.9,,,0.2\n1,20,1280,0.1,0.6,,,0.1\n"
                                            "1,20,1280,0.1,1.2,0.55,0.81,\n");
-    write_text(at("runs/sgd_lr0.001_mt0_bs64.csv"), LOG_HEADER "1,10,640,0.001,2.30,,,0.01\n1,20,1280,0.001,2.2,,,0.01\n"
+    write_text(in_dir("runs/sgd_lr0.001_mt0_bs64.csv"), LOG_HEADER "1,10,640,0.001,2.30,,,0.01\n1,20,1280,0.001,2.2,,,0.01\n"
                                                     "1,20,1280,0.001,2.25,2.2,0.3,\n2,40,2560,0.001,2.0,,,0.01\n"
                                                     "2,40,2560,0.001,2.1,1.9,0.42,\n");
-    write_text(at("lasso.csv"), "# true weights: 2 -1.5 0 1 0.6 0 -0.8 0\n"
+    write_text(in_dir("lasso.csv"), "# true weights: 2 -1.5 0 1 0.6 0 -0.8 0\n"
                                 "lambda,w0,w1,w2,w3,w4,w5,w6,w7,b,train_mse,test_mse\n"
                                 "0,2,-1.5,0.01,1,0.6,0.01,-0.8,0.01,0.5,0.24,0.24\n"
                                 "0.1,1.95,-1.45,0.001,0.95,0.55,-0.0015,-0.75,0.0005,0.5,0.26,0.27\n"
                                 "1,1.5,-1,0.0001,0.5,0.1,0,-0.3,0,0.5,1.5,1.7\n");
-    write_text(at("rosenbrock.txt"), "the comparison table\n");
+    write_text(in_dir("rosenbrock.txt"), "the comparison table\n");
 }
 
 static void run_report(int expected_exit)
@@ -227,26 +223,26 @@ START_TEST(test_cli_report_computes_the_verdicts)
 {
     write_runs();
     run_report(0);
-    char *report = slurp(at("REPORT.md"), NULL);
-    ck_assert_ptr_nonnull(strstr(report, "| 10 | 3.5e+20 | 3.5e+20 | - | explodes |"));
-    ck_assert_ptr_nonnull(strstr(report, "| 0.0001 | 2.31 | 2.29 | 15.0% | flat |"));
-    ck_assert_ptr_nonnull(strstr(report, "| 0.1 | 1.9 | 0.6 | 81.0% | good |"));
+    char *report = read_file(in_dir("REPORT.md"), NULL);
+    ck_assert_ptr_nonnull(strstr(report, "| 10 | 3.5e+20 | 3.5e+20 | - | - | explodes |"));
+    ck_assert_ptr_nonnull(strstr(report, "| 0.0001 | 2.31 | 2.29 | 0.013 | 15.0% | flat |"));
+    ck_assert_ptr_nonnull(strstr(report, "| 0.1 | 1.9 | 0.6 | 1.703 | 81.0% | good |"));
     ck_assert_ptr_nonnull(strstr(report, "1 run exploded, 1 stayed flat and 1 trained well: the test finds all three"));
     /* w5 = -0.0015 at lambda 0.1: the silent weights are small from there on, the largest of them 0.0015 */
     ck_assert_ptr_nonnull(strstr(report, "From lambda = 0.1 on, the three silent weights stay below 0.002 (largest 0.0015)"));
     ck_assert_ptr_nonnull(strstr(report, "the comparison table"));
     free(report);
-    char *summary = slurp(at("summary.csv"), NULL);
+    char *summary = read_file(in_dir("summary.csv"), NULL);
     ck_assert_str_eq(summary, "optimizer,lr,momentum,batch_size,epochs,final_train_loss,test_accuracy,diverged,seconds\n"
                               "sgd,0.001,0,64,2,2.1,0.42,false,4.0\n");
     free(summary);
-    char *data = slurp(at("runs/sweep_lr0.1.dat"), NULL); /* the step rows: samples seen, loss */
+    char *data = read_file(in_dir("runs/sweep_lr0.1.dat"), NULL); /* the step rows: samples seen, loss */
     ck_assert_str_eq(data, "640 1.9\n1280 0.6\n");
     free(data);
-    char *plots = slurp(at("plots.gp"), NULL);
-    ck_assert_ptr_nonnull(strstr(plots, "'runs/sweep_lr10.dat' using 1:2 with lines lw 2 title 'lr 10 (explodes)'"));
+    char *plots = read_file(in_dir("plots.gp"), NULL);
+    ck_assert_ptr_nonnull(strstr(plots, "'runs/sweep_lr10.dat' using 1:($2 > 10 ? 10 : $2) with linespoints pt 7 ps 0.5 lw 2 "
+                                     "title 'lr 10 (diverged; held at 10)'"));
     free(plots);
-    remove_dir();
 }
 END_TEST
 
@@ -254,22 +250,21 @@ START_TEST(test_cli_report_refuses_bad_runs_and_keeps_the_old_report)
 {
     write_runs();
     run_report(0);
-    char *before = slurp(at("REPORT.md"), NULL);
-    ck_assert_int_eq(remove(at("runs/sweep_lr0.1.csv")), 0);
+    char *before = read_file(in_dir("REPORT.md"), NULL);
+    ck_assert_int_eq(remove(in_dir("runs/sweep_lr0.1.csv")), 0);
     run_report(1);
     ck_assert_ptr_nonnull(strstr(tg_output, "cannot read"));
     ck_assert_ptr_nonnull(strstr(tg_output, "sweep_lr0.1.csv"));
-    char *after = slurp(at("REPORT.md"), NULL);
+    char *after = read_file(in_dir("REPORT.md"), NULL);
     ck_assert_str_eq(after, before);
-    ck_assert_int_eq(access(at("REPORT.md.tmp"), F_OK), -1);
+    ck_assert(!exists(in_dir("REPORT.md.tmp")));
     free(before), free(after);
-    write_text(at("manifest.tsv"), "name\tgroup\nnot a manifest row\n");
+    write_text(in_dir("manifest.tsv"), "name\tgroup\nnot a manifest row\n");
     run_report(1);
     ck_assert_ptr_nonnull(strstr(tg_output, "manifest.tsv: cannot read 'not a manifest row"));
     ck_assert_int_eq(run_tg("report"), 2);
     ck_assert_ptr_nonnull(strstr(tg_output, "usage: tg report DIR"));
     ck_assert_int_eq(run_tg("report /nonexistent/dir"), 1);
-    remove_dir();
 }
 END_TEST
 
@@ -288,6 +283,8 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, test_cli_optimize_bad_flags);
     tcase_add_test(tc, test_cli_optimize_reports_divergence);
     tcase_add_test(tc, test_cli_optimize_schedule_eps_is_the_plateaus);
+    tcase_add_unchecked_fixture(tc, make_root, remove_root);
+    tcase_add_checked_fixture(tc, make_dir, remove_dir);
     tcase_add_test(tc, test_cli_report_computes_the_verdicts);
     tcase_add_test(tc, test_cli_report_refuses_bad_runs_and_keeps_the_old_report);
     suite_add_tcase(s, tc);

@@ -5,15 +5,13 @@
  * from Debian's dataset-fashion-mnist, checked against a plain zlib read of
  * its files and against what Zalando publishes about it. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <stb_image_write.h>
 
-#include "tg_test.h"
+#include "tg_scratch.h"
 
 #define DATA_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -25,71 +23,15 @@
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "max_allocation_size_mb=256:allocator_may_return_null=0"; }
 
-/* ---- a fresh directory per test ---- */
-
-static char dir[96];
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[512];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            remove_tree(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-/* One directory per test case, made and removed by the runner (so also
- * after a test that failed in a child process), and in it a fresh one per
- * test. */
-static char root[64];
-
-static void make_root(void)
-{
-    snprintf(root, sizeof root, "/tmp/tg_check_datasets_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(root));
-}
-
-static void remove_root(void) { remove_tree(root); }
-
-static void make_dir(void)
-{
-    snprintf(dir, sizeof dir, "%s/test_XXXXXX", root);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
 /* A test's file contents, freed after it even when it fails. */
 static unsigned char *fixture;
 
-static void remove_dir(void)
+static void remove_dir_and_fixture(void)
 {
-    remove_tree(dir);
+    remove_dir();
     free(fixture);
     fixture = NULL;
 }
-
-/* dir/name, in one of a few rotating buffers (so two can be used at once). */
-static const char *in_dir(const char *name)
-{
-    static char paths[4][512];
-    static int next;
-    char *p = paths[next++ % 4];
-    snprintf(p, sizeof paths[0], "%s/%s", dir, name);
-    return p;
-}
-
-/* The last error mentions s. */
-#define ck_assert_error_has(s)                                                                     \
-    ck_assert_msg(strstr(tg_last_error(), (s)) != NULL, "message \"%s\" does not contain \"%s\"",  \
-                  tg_last_error(), (s))
 
 /* ---- writing fixtures ---- */
 
@@ -107,23 +49,6 @@ static void write_bytes(const char *path, const void *p, size_t n, bool gz)
         ck_assert_uint_eq(fwrite(p, 1, n, f), n);
         ck_assert_int_eq(fclose(f), 0);
     }
-}
-
-/* The whole file at path (malloc'd; *n its length). */
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long len = ftell(f);
-    ck_assert_int_ge(len, 0);
-    rewind(f);
-    unsigned char *p = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(p);
-    ck_assert_uint_eq(fread(p, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return p;
 }
 
 /* An IDX file: bytes 0, 0, type, ndim, ndim big-endian u32 sizes, then n
@@ -339,7 +264,7 @@ static unsigned char *gzip_idx(size_t n, size_t *len)
     tg_idx idx;
     ck_assert_int_eq(tg_idx_load(in_dir("good.gz"), &idx), TG_OK); /* the uncorrupted file is fine */
     tg_idx_free(&idx);
-    return fixture = read_bytes(in_dir("good.gz"), len);
+    return fixture = read_file(in_dir("good.gz"), len);
 }
 
 /* A copy of gz (len bytes) with the byte at changed by xor, or cut to n
@@ -919,7 +844,7 @@ START_TEST(test_image_rejects_non_image)
     real_image(px);
     ck_assert(stbi_write_png(in_dir("whole.png"), 28, 28, 1, px, 28));
     size_t n;
-    unsigned char *png = read_bytes(in_dir("whole.png"), &n);
+    unsigned char *png = read_file(in_dir("whole.png"), &n);
     write_bytes(in_dir("half.png"), png, n / 2, false);
     free(png);
     ck_assert_int_eq(tg_image_load(in_dir("half.png"), 28, 28, out), TG_ERR_FORMAT);
@@ -948,7 +873,7 @@ START_TEST(test_image_rejects_huge_header)
     unsigned char px[16] = {0};
     ck_assert(stbi_write_png(in_dir("huge.png"), 4, 4, 1, px, 4));
     size_t n;
-    unsigned char *png = read_bytes(in_dir("huge.png"), &n);
+    unsigned char *png = read_file(in_dir("huge.png"), &n);
     ck_assert_mem_eq(png + 12, "IHDR", 4);
     ck_assert_uint_eq(be32(png + 16), 4);
     ck_assert_uint_eq(be32(png + 20), 4);
@@ -970,7 +895,7 @@ static Suite *datasets_suite(void)
     Suite *s = suite_create("datasets");
     TCase *tc = tcase_create("idx");
     tcase_add_unchecked_fixture(tc, make_root, remove_root);
-    tcase_add_checked_fixture(tc, make_dir, remove_dir);
+    tcase_add_checked_fixture(tc, make_dir, remove_dir_and_fixture);
     tcase_add_test(tc, test_idx_loads_raw_and_gzip);
     tcase_add_test(tc, test_idx_loads_one_to_four_dimensions);
     tcase_add_test(tc, test_idx_rejects_bad_magic);
@@ -988,7 +913,7 @@ static Suite *datasets_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("dataset");
     tcase_add_unchecked_fixture(tc, make_root, remove_root);
-    tcase_add_checked_fixture(tc, make_dir, remove_dir);
+    tcase_add_checked_fixture(tc, make_dir, remove_dir_and_fixture);
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, test_dataset_loads_train_and_test_sets);
     tcase_add_test(tc, test_dataset_rejects_count_mismatch);
@@ -1002,7 +927,7 @@ static Suite *datasets_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("image");
     tcase_add_unchecked_fixture(tc, make_root, remove_root);
-    tcase_add_checked_fixture(tc, make_dir, remove_dir);
+    tcase_add_checked_fixture(tc, make_dir, remove_dir_and_fixture);
     tcase_add_test(tc, test_image_grey_round_trip);
     tcase_add_test(tc, test_image_inverted_upscaled_rgb);
     tcase_add_test(tc, test_image_jpeg);

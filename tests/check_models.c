@@ -54,7 +54,7 @@ START_TEST(test_models_mlp_rejects_bad_shapes)
     tg_rng rng;
     tg_rng_seed(&rng, 1);
     ck_assert_ptr_null(tg_mlp_new(0, NULL, 0, 3, TG_ACT_RELU, 0.0f, &rng));
-    ck_assert_ptr_nonnull(strstr(tg_last_error(), "tg_mlp_new"));
+    ck_assert_error_has("tg_mlp_new");
     ck_assert_ptr_null(tg_mlp_new(4, (int[]){8, -2}, 2, 3, TG_ACT_RELU, 0.0f, &rng));
     ck_assert_str_eq(tg_last_error(), "tg_mlp_new: hidden layer 2 has -2 units: sizes must be positive");
     ck_assert_ptr_null(tg_mlp_new(4, (int[]){8}, 1, 3, TG_ACT_RELU, 1.0f, &rng));

@@ -796,7 +796,7 @@ START_TEST(test_optim_schedule_errors)
     /* degenerate options torch only discovers as a division by zero */
     tg_sched_opts_parse(&so, "total_steps=3");
     ck_assert_ptr_null(tg_sched_new(o, TG_SCHED_ONECYCLE, &so));
-    ck_assert_ptr_nonnull(strstr(tg_last_error(), "pct_start * total_steps must leave every phase"));
+    ck_assert_error_has("pct_start * total_steps must leave every phase");
     tg_sched_opts constant = tg_sched_defaults(TG_SCHED_CONSTANT);
     constant.factor = 0;
     ck_assert_ptr_null(tg_sched_new(o, TG_SCHED_CONSTANT, &constant));

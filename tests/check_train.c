@@ -5,15 +5,13 @@
  * checkpoint, clear refusals. */
 #define _POSIX_C_SOURCE 200809L
 #include <stb_image_write.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "tg_cli.h"
 
 static bool same_file(const char *a, const char *b)
 {
     size_t na, nb;
-    char *x = slurp(a, &na), *y = slurp(b, &nb);
+    char *x = read_file(a, &na), *y = read_file(b, &nb);
     bool same = na == nb && !memcmp(x, y, na);
     free(x), free(y);
     return same;
@@ -31,31 +29,21 @@ static double json_number(const char *json, const char *key)
 
 #define SUBSET "--train-samples 3000 --test-samples 1000 --seed 1"
 
-/* One model for the tests that only read it: 3000 images, 2 epochs of Adam
- * (training is the slow part, ten times slower under AddressSanitizer). */
-static char model_dir[64];
-
+/* One model for the tests that only read it, in the test case's root
+ * directory: 3000 images, 2 epochs of Adam (training is the slow part, ten
+ * times slower under AddressSanitizer). */
 static void train_shared_model(void)
 {
-    snprintf(model_dir, sizeof model_dir, "/tmp/tg_model_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(model_dir));
     char args[512];
     snprintf(args, sizeof args, "train --optimizer adam --lr 0.001 --epochs 2 " SUBSET " --metrics %s/m.json --log "
-             "%s/log.csv --save %s/m.ckpt", model_dir, model_dir, model_dir);
+             "%s/log.csv --save %s/m.ckpt", root, root, root);
     if (run_tg(args) != 0) fprintf(stderr, "training the shared model failed:\n%s\n", tg_output);
-}
-
-static void remove_shared_model(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", model_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", model_dir);
 }
 
 static const char *model(const char *name)
 {
     static char path[256];
-    snprintf(path, sizeof path, "%s/%s", model_dir, name);
+    snprintf(path, sizeof path, "%s/%s", root, name);
     return path;
 }
 
@@ -63,7 +51,7 @@ START_TEST(test_train_learns_a_subset)
 {
     /* 3000 images, 2 epochs of Adam: about 77% on 1000 test images (a full
      * run is make accuracy); chance is 10%. */
-    char *json = slurp(model("m.json"), NULL);
+    char *json = read_file(model("m.json"), NULL);
     ck_assert_double_ge(json_number(json, "test_accuracy"), 0.75);
     ck_assert_double_lt(json_number(json, "test_loss"), 0.8);
     ck_assert_double_gt(json_number(json, "train_samples_per_s"), 0);
@@ -73,7 +61,7 @@ START_TEST(test_train_learns_a_subset)
     double train_loss = json_number(json, "train_loss");
     /* the log: a header, a row about every 1000 samples, an evaluation row
      * per epoch that agrees with the metrics */
-    char *csv = slurp(model("log.csv"), NULL);
+    char *csv = read_file(model("log.csv"), NULL);
     ck_assert_ptr_eq(strstr(csv, "epoch,step,samples_seen,lr,train_loss,eval_loss,eval_accuracy,batch_loss_std\n"), csv);
     int rows = 0, eval_rows = 0;
     long last_samples = 0;
@@ -105,42 +93,37 @@ START_TEST(test_train_resume_is_bit_identical)
     /* Two epochs straight, and one epoch then a resume to two, end in the
      * same checkpoint, byte for byte: dropout, a schedule and a validation
      * split included. The same run twice gives the same bytes too. */
-    make_dir();
     const char *flags = "train --optimizer adam --lr 0.001 --dropout 0.2 --schedule cosine --t-max 60 "
                         "--val-split 0.1 --train-samples 1000 --test-samples 200 --seed 3";
     char args[512];
-    snprintf(args, sizeof args, "%s --epochs 2 --save %s", flags, at("straight.ckpt"));
+    snprintf(args, sizeof args, "%s --epochs 2 --save %s", flags, in_dir("straight.ckpt"));
     ck_assert_int_eq(run_tg(args), 0);
-    snprintf(args, sizeof args, "%s --epochs 2 --save %s", flags, at("again.ckpt"));
+    snprintf(args, sizeof args, "%s --epochs 2 --save %s", flags, in_dir("again.ckpt"));
     ck_assert_int_eq(run_tg(args), 0);
-    ck_assert(same_file(at("straight.ckpt"), at("again.ckpt")));
-    snprintf(args, sizeof args, "%s --epochs 1 --save %s", flags, at("resumed.ckpt"));
+    ck_assert(same_file(in_dir("straight.ckpt"), in_dir("again.ckpt")));
+    snprintf(args, sizeof args, "%s --epochs 1 --save %s", flags, in_dir("resumed.ckpt"));
     ck_assert_int_eq(run_tg(args), 0);
-    ck_assert(!same_file(at("straight.ckpt"), at("resumed.ckpt")));
-    snprintf(args, sizeof args, "train --resume %s --epochs 2 --save %s", at("resumed.ckpt"), at("resumed.ckpt"));
+    ck_assert(!same_file(in_dir("straight.ckpt"), in_dir("resumed.ckpt")));
+    snprintf(args, sizeof args, "train --resume %s --epochs 2 --save %s", in_dir("resumed.ckpt"), in_dir("resumed.ckpt"));
     ck_assert_int_eq(run_tg(args), 0);
     ck_assert_ptr_nonnull(strstr(tg_output, "resumed after epoch 1 of 2"));
     ck_assert_ptr_nonnull(strstr(tg_output, "val acc"));
-    ck_assert(same_file(at("straight.ckpt"), at("resumed.ckpt")));
-    struct stat st;
-    ck_assert_int_ne(stat(at("resumed.ckpt.tmp"), &st), 0); /* no temporary left behind */
-    remove_dir();
+    ck_assert(same_file(in_dir("straight.ckpt"), in_dir("resumed.ckpt")));
+    ck_assert(!exists(in_dir("resumed.ckpt.tmp"))); /* no temporary left behind */
 }
 END_TEST
 
 START_TEST(test_train_resume_keeps_its_configuration)
 {
-    make_dir();
     char args[512];
-    snprintf(args, sizeof args, "train --epochs 1 --train-samples 500 --test-samples 100 --save %s", at("a.ckpt"));
+    snprintf(args, sizeof args, "train --epochs 1 --train-samples 500 --test-samples 100 --save %s", in_dir("a.ckpt"));
     ck_assert_int_eq(run_tg(args), 0);
-    snprintf(args, sizeof args, "train --resume %s --lr 0.1", at("a.ckpt"));
+    snprintf(args, sizeof args, "train --resume %s --lr 0.1", in_dir("a.ckpt"));
     ck_assert_int_eq(run_tg(args), 2);
     ck_assert_ptr_nonnull(strstr(tg_output, "--lr cannot change a resumed run"));
-    snprintf(args, sizeof args, "train --resume %s", at("missing.ckpt"));
+    snprintf(args, sizeof args, "train --resume %s", in_dir("missing.ckpt"));
     ck_assert_int_eq(run_tg(args), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "missing.ckpt: cannot open"));
-    remove_dir();
 }
 END_TEST
 
@@ -148,39 +131,36 @@ START_TEST(test_train_divergence_keeps_the_last_checkpoint)
 {
     /* A good epoch saved, then SGD at lr 10 blows up: one clear message with
      * the lectures' advice, exit 1, and the checkpoint is the good one. */
-    make_dir();
     char args[512];
-    snprintf(args, sizeof args, "train --epochs 1 --train-samples 1000 --test-samples 200 --save %s", at("good.ckpt"));
+    snprintf(args, sizeof args, "train --epochs 1 --train-samples 1000 --test-samples 200 --save %s", in_dir("good.ckpt"));
     ck_assert_int_eq(run_tg(args), 0);
     size_t n;
-    char *before = slurp(at("good.ckpt"), &n);
+    char *before = read_file(in_dir("good.ckpt"), &n);
     snprintf(args, sizeof args, "train --optimizer sgd --lr 10 --epochs 2 --train-samples 3000 --test-samples 200 "
-             "--seed 1 --save %s", at("good.ckpt"));
+             "--seed 1 --save %s", in_dir("good.ckpt"));
     ck_assert_int_eq(run_tg(args), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "training diverged. Lower the learning rate (--lr), clip gradients"));
     ck_assert_ptr_nonnull(strstr(tg_output, "(lr 10)"));
     ck_assert_ptr_nonnull(strstr(tg_output, "The last checkpoint is untouched."));
     size_t m;
-    char *after = slurp(at("good.ckpt"), &m);
+    char *after = read_file(in_dir("good.ckpt"), &m);
     ck_assert(n == m && !memcmp(before, after, n));
-    snprintf(args, sizeof args, "eval %s", at("good.ckpt"));
+    snprintf(args, sizeof args, "eval %s", in_dir("good.ckpt"));
     ck_assert_int_eq(run_tg(args), 0);
     free(before), free(after);
-    remove_dir();
 }
 END_TEST
 
 START_TEST(test_train_eval_and_predict)
 {
-    make_dir();
     char args[512];
     /* eval: the whole test set, per class, the confusion matrix */
-    snprintf(args, sizeof args, "eval %s --metrics %s --show 2", model("m.ckpt"), at("eval.json"));
+    snprintf(args, sizeof args, "eval %s --metrics %s --show 2", model("m.ckpt"), in_dir("eval.json"));
     ck_assert_int_eq(run_tg(args), 0);
     ck_assert_ptr_nonnull(strstr(tg_output, "fashion-mnist test set: 10000 images, loss "));
     ck_assert_ptr_nonnull(strstr(tg_output, "\nankle boot "));
     ck_assert_ptr_nonnull(strstr(tg_output, "true: "));
-    char *json = slurp(at("eval.json"), NULL);
+    char *json = read_file(in_dir("eval.json"), NULL);
     double acc = json_number(json, "test_accuracy");
     ck_assert_double_ge(acc, 0.7);
     const char *conf = strstr(json, "\"confusion\": [");
@@ -205,55 +185,52 @@ START_TEST(test_train_eval_and_predict)
     ck_assert_int_eq(tg_dataset_load("/usr/share/datasets/fashion-mnist", false, &test), TG_OK);
     const unsigned char *img = test.images + 2 * 28 * 28;
     ck_assert_int_eq(test.labels[2], 1);
-    ck_assert(stbi_write_png(at("trouser.png"), 28, 28, 1, img, 28));
+    ck_assert(stbi_write_png(in_dir("trouser.png"), 28, 28, 1, img, 28));
     unsigned char big[112 * 112 * 3];
     for (int i = 0; i < 112; i++)
         for (int j = 0; j < 112; j++)
             for (int c = 0; c < 3; c++) big[(i * 112 + j) * 3 + c] = (unsigned char)(255 - img[(i / 4) * 28 + j / 4]);
-    ck_assert(stbi_write_png(at("trouser_big.png"), 112, 112, 3, big, 112 * 3));
-    snprintf(args, sizeof args, "predict %s %s %s", model("m.ckpt"), at("trouser.png"), at("trouser_big.png"));
+    ck_assert(stbi_write_png(in_dir("trouser_big.png"), 112, 112, 3, big, 112 * 3));
+    snprintf(args, sizeof args, "predict %s %s %s", model("m.ckpt"), in_dir("trouser.png"), in_dir("trouser_big.png"));
     ck_assert_int_eq(run_tg(args), 0);
     char *first = strstr(tg_output, "trouser.png:  1. trouser "), *second = strstr(tg_output, "trouser_big.png:  1. trouser ");
     ck_assert_msg(first && second, "%s", tg_output);
     ck_assert_ptr_nonnull(strstr(first, "  2. "));
     ck_assert_ptr_nonnull(strstr(first, "  3. "));
     /* a bad image among good ones: reported, the others still answered, exit 1 */
-    FILE *f = fopen(at("notes.png"), "w");
+    FILE *f = fopen(in_dir("notes.png"), "w");
     fputs("not a picture", f);
     fclose(f);
-    snprintf(args, sizeof args, "predict %s %s %s", model("m.ckpt"), at("notes.png"), at("trouser.png"));
+    snprintf(args, sizeof args, "predict %s %s %s", model("m.ckpt"), in_dir("notes.png"), in_dir("trouser.png"));
     ck_assert_int_eq(run_tg(args), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "notes.png: not an image tg can read"));
     ck_assert_ptr_nonnull(strstr(tg_output, "trouser.png:  1. trouser"));
     tg_dataset_free(&test);
-    remove_dir();
 }
 END_TEST
 
 START_TEST(test_train_refuses_a_corrupt_checkpoint)
 {
-    make_dir();
     char args[512];
-    snprintf(args, sizeof args, "train --epochs 1 --train-samples 300 --test-samples 100 --save %s", at("c.ckpt"));
+    snprintf(args, sizeof args, "train --epochs 1 --train-samples 300 --test-samples 100 --save %s", in_dir("c.ckpt"));
     ck_assert_int_eq(run_tg(args), 0);
     size_t n;
-    char *data = slurp(at("c.ckpt"), &n);
+    char *data = read_file(in_dir("c.ckpt"), &n);
     data[n / 2] ^= 0x10;
-    FILE *f = fopen(at("c.ckpt"), "wb");
+    FILE *f = fopen(in_dir("c.ckpt"), "wb");
     fwrite(data, 1, n, f);
     fclose(f);
-    snprintf(args, sizeof args, "eval %s", at("c.ckpt"));
+    snprintf(args, sizeof args, "eval %s", in_dir("c.ckpt"));
     ck_assert_int_eq(run_tg(args), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "c.ckpt: checksum mismatch (corrupt or truncated)"));
-    f = fopen(at("c.ckpt"), "wb");
+    f = fopen(in_dir("c.ckpt"), "wb");
     fwrite(data, 1, n / 3, f);
     fclose(f);
-    snprintf(args, sizeof args, "predict %s %s", at("c.ckpt"), at("c.ckpt"));
+    snprintf(args, sizeof args, "predict %s %s", in_dir("c.ckpt"), in_dir("c.ckpt"));
     ck_assert_int_eq(run_tg(args), 1);
-    snprintf(args, sizeof args, "train --resume %s", at("c.ckpt"));
+    snprintf(args, sizeof args, "train --resume %s", in_dir("c.ckpt"));
     ck_assert_int_eq(run_tg(args), 1);
     free(data);
-    remove_dir();
 }
 END_TEST
 
@@ -283,19 +260,17 @@ START_TEST(test_train_early_stop_and_validation)
 {
     /* lr 0 changes nothing, so the validation loss never improves after
      * epoch 1: patience 2 stops after epoch 3 */
-    make_dir();
     char args[512];
     snprintf(args, sizeof args, "train --lr 0 --epochs 10 --early-stop 2 --val-split 0.2 --train-samples 500 "
-             "--test-samples 100 --metrics %s", at("m.json"));
+             "--test-samples 100 --metrics %s", in_dir("m.json"));
     ck_assert_int_eq(run_tg(args), 0);
     ck_assert_ptr_nonnull(strstr(tg_output, "early stop: the val loss has not improved for 2 epochs"));
     ck_assert_ptr_null(strstr(tg_output, "epoch  4/10"));
     ck_assert_ptr_nonnull(strstr(tg_output, ": 400 training images, 100 validation images"));
-    char *json = slurp(at("m.json"), NULL);
+    char *json = read_file(in_dir("m.json"), NULL);
     ck_assert_int_eq((int)json_number(json, "epochs"), 3);
     ck_assert_double_ge(json_number(json, "val_accuracy"), 0);
     free(json);
-    remove_dir();
 }
 END_TEST
 
@@ -304,7 +279,9 @@ static Suite *train_suite(void)
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("fashion_mnist");
     tcase_set_timeout(tc, 300);
-    tcase_add_unchecked_fixture(tc, train_shared_model, remove_shared_model);
+    tcase_add_unchecked_fixture(tc, make_root, remove_root);
+    tcase_add_unchecked_fixture(tc, train_shared_model, NULL);
+    tcase_add_checked_fixture(tc, make_dir, remove_dir);
     tcase_add_test(tc, test_train_learns_a_subset);
     tcase_add_test(tc, test_train_resume_is_bit_identical);
     tcase_add_test(tc, test_train_resume_keeps_its_configuration);

@@ -35,6 +35,11 @@ static inline int tg_test_close(double a, double b, double rtol, double atol)
                           (double)w_[i_], #want);                                                  \
     } while (0)
 
+/* The last error message (tg_last_error) mentions s. */
+#define ck_assert_error_has(s)                                                                     \
+    ck_assert_msg(strstr(tg_last_error(), (s)) != NULL, "message \"%s\" does not contain \"%s\"",  \
+                  tg_last_error(), (s))
+
 /* A tensor's shape equals the listed sizes. */
 #define ck_assert_shape(t, ...)                                                                    \
     do {                                                                                           \
