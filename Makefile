@@ -10,8 +10,8 @@
 CC ?= cc
 PREFIX ?= /usr/local
 OPT ?= -O2 -g
-CFLAGS_ALL = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -fPIC -Iinclude $(STB_CFLAGS) $(OPT) $(CFLAGS)
-LDLIBS_ALL = -lstb -lz -lm $(LDLIBS)
+CFLAGS_ALL = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -fPIC -pthread -Iinclude $(STB_CFLAGS) $(OPT) $(CFLAGS)
+LDLIBS_ALL = -lstb -lz -lm -pthread $(LDLIBS)
 # Debian's libstb-dev puts stb_image.h in /usr/include/stb
 STB_CFLAGS := $(shell pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
 
@@ -41,7 +41,7 @@ TESTS = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 HEADERS = include/tg.h $(wildcard src/*.h src/*/*.h)
 
-.PHONY: all demo check test deps deps-demo deps-check install uninstall clean fixtures examples accuracy experiments
+.PHONY: all demo check test deps deps-demo deps-check install uninstall clean fixtures examples accuracy experiments bench
 
 all: $(BUILD)/libtg.a $(BUILD)/libtg.so $(BUILD)/tg
 
@@ -50,8 +50,20 @@ $(BUILD)/obj/%.o: %.c $(HEADERS) Makefile
 	$(CC) $(CFLAGS_ALL) $(KERNEL_OPT) -c $< -o $@
 
 # Hot loops get the full vectoriser (gcc -O2 leaves most of them scalar);
-# without -ffast-math it keeps every result the same.
-$(BUILD)/obj/src/kernels/%.o: KERNEL_OPT = -O3
+# without -ffast-math it keeps every result the same. -fno-math-errno lets
+# sqrtf be one instruction (tg never reads errno) and -fno-trapping-math
+# lets a select compute both sides (tg never reads the FP exception flags):
+# loops with a square root or a condition need them to vectorise, and
+# neither changes a result. -ffp-contract=off keeps a * b + c two roundings
+# in every compiler, also where a kernel is compiled for a CPU with FMA.
+KERNEL_FLAGS = -O3 -fno-math-errno -fno-trapping-math -ffp-contract=off
+$(BUILD)/obj/src/kernels/%.o: KERNEL_OPT = $(KERNEL_FLAGS)
+# The SIMD micro-kernels are compiled for their instruction sets on x86-64
+# only; gemm.c calls one only on a CPU that has it (one binary runs anywhere).
+ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine)),)
+$(BUILD)/obj/src/kernels/gemm_avx512.o: KERNEL_OPT = $(KERNEL_FLAGS) -mavx512f -mfma
+$(BUILD)/obj/src/kernels/gemm_avx2.o: KERNEL_OPT = $(KERNEL_FLAGS) -mavx2 -mfma
+endif
 
 $(BUILD)/libtg.a: $(LIB_OBJ)
 	@rm -f $@
@@ -70,10 +82,25 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libtg.a include/tg.h
 examples: $(EXAMPLES)
 
 # Tests see the private headers too: kernels are tested directly.
-$(BUILD)/tests/%: tests/%.c tests/tg_test.h $(wildcard tests/fixtures/*.h) $(BUILD)/libtg.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h tests/fixtures/*.h) $(BUILD)/libtg.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Isrc -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libtg.a \
+	$(CC) $(CFLAGS_ALL) -Isrc -Itests $(LDFLAGS) $(TEST_LDFLAGS) -o $@ $< $(BUILD)/libtg.a \
 	    $$(pkg-config --cflags --libs check) $(LDLIBS_ALL)
+
+# The benchmark sees the private headers: it times the kernels directly.
+$(BUILD)/bench/bench: bench/bench.c $(BUILD)/libtg.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libtg.a $(LDLIBS_ALL) -ldl
+
+# How fast tg trains, against PyTorch if python3-torch is installed (see
+# bench/run.sh; never a test: run it on a quiet machine).
+bench: deps-demo
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/bench
+	bench/run.sh $(BUILD)
+
+# check_alloc counts libtg's allocations: every call it makes goes through
+# the test's __wrap_ functions.
+$(BUILD)/tests/check_alloc: TEST_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
 
 deps:
 	@scripts/deps.sh $(DEPS_BUILD)

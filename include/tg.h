@@ -98,6 +98,20 @@ __attribute__((format(printf, 1, 2)))
 void tg_set_error(const char *fmt, ...);
 
 /* ======================================================================
+ * Threads
+ * ====================================================================== */
+
+/* How many threads tg's kernels use (today: the matrix products). n <= 0
+ * means the default: $TG_THREADS if set, else the machine's online cores.
+ * Returns the number now in effect (at most 65). Results are bitwise the
+ * same for every thread count: each element of a product is computed by one
+ * thread, in the same order. Threads start on first use and stay for the
+ * life of the program; setting is cheap and may happen at any time. */
+int tg_set_threads(int n);
+/* The number in effect (the default until tg_set_threads is called). */
+int tg_threads(void);
+
+/* ======================================================================
  * Random numbers
  * ====================================================================== */
 

@@ -37,17 +37,17 @@ typedef struct gemm_shape {
     int pad; /* extra columns in every leading dimension */
 } gemm_shape;
 
-/* Awkward sizes around the blocking (KC = 64 along K, NC = 256 along N):
- * K > 64 and N > 256 take several panels, 63/65 and 257/513 leave partial
- * ones, 1 and 7 are degenerate; pad > 0 makes ld larger than the width. */
+/* Awkward sizes around the blocking (KC = 256 along K, MC = 128 along M,
+ * NC = 1024 along N; tiles of 8 x 32, 4 x 24 or 4 x 16): several blocks,
+ * partial ones, 1 and 7 degenerate; pad > 0 makes ld larger than the width.
+ * Most have enough work (M N K >= 2^17) to be split across threads; the
+ * (300, 20, 300) one splits by rows, having one column of tiles. */
 static const gemm_shape gemm_shapes[] = {
-    {1, 1, 1, 0},      {7, 17, 63, 0},   {17, 7, 64, 3},    {64, 65, 65, 0},  {63, 257, 17, 5},
-    {65, 1, 513, 0},   {1, 513, 257, 2}, {257, 63, 7, 1},   {513, 17, 1, 0},  {17, 300, 130, 4},
+    {1, 1, 1, 0},     {7, 17, 63, 0},   {17, 7, 64, 3},     {64, 65, 65, 0},   {63, 257, 17, 5},
+    {65, 1, 513, 0},  {1, 513, 257, 2}, {257, 63, 7, 1},    {513, 17, 1, 0},   {17, 300, 130, 4},
+    {129, 1025, 9, 1}, {300, 20, 300, 0}, {7, 40, 600, 2},  {64, 512, 784, 0}, {512, 784, 64, 0},
 };
 enum { N_GEMM_SHAPES = sizeof gemm_shapes / sizeof gemm_shapes[0] };
-
-typedef void (*gemm_fn)(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
-                        int ldb, float beta, float *C, int ldc);
 
 /* A (rows, cols) matrix stored with leading dimension ld >= cols: the
  * logical part uniform in [-1, 1), the padding NaN so that a kernel reading
@@ -66,33 +66,74 @@ static double op_at(const float *m, int ld, bool t, int r, int c)
     return t ? m[(size_t)c * ld + r] : m[(size_t)r * ld + c];
 }
 
-/* Runs f on a copy of C0 and checks every element against want (the
- * reference's result) within tol (per element), and the padding of C
- * unchanged bit for bit. */
-static void check_gemm(const char *name, gemm_fn f, const gemm_shape *s, bool ta, bool tb, float beta,
-                       const float *A, int lda, const float *B, int ldb, const float *C0, int ldc,
-                       const float *want, const double *tol)
+/* One GEMM problem: operands, the starting C and its leading dimensions. */
+typedef struct gemm_case {
+    const gemm_shape *s;
+    bool ta, tb;
+    float beta;
+    const float *A, *B, *C0;
+    int lda, ldb, ldc;
+} gemm_case;
+
+/* C0 copied, then the product by kernel k on threads threads (k NULL: the
+ * reference); the caller frees it. */
+static float *run_gemm(const gemm_case *g, const tg__gemm_kernel *k, int threads)
 {
-    size_t nc = (size_t)s->M * ldc;
+    size_t nc = (size_t)g->s->M * g->ldc;
     float *C = fbuf(nc);
-    memcpy(C, C0, nc * sizeof *C);
-    f(ta, tb, s->M, s->N, s->K, A, lda, B, ldb, beta, C, ldc);
+    memcpy(C, g->C0, nc * sizeof *C);
+    if (k)
+        tg__gemm_with(k, threads, g->ta, g->tb, g->s->M, g->s->N, g->s->K, g->A, g->lda, g->B, g->ldb, g->beta, C,
+                      g->ldc);
+    else
+        tg__gemm_ref(g->ta, g->tb, g->s->M, g->s->N, g->s->K, g->A, g->lda, g->B, g->ldb, g->beta, C, g->ldc);
+    return C;
+}
+
+/* Every element of C within tol of want (the reference's result), and the
+ * padding of C unchanged bit for bit. */
+static void check_gemm(const char *name, int threads, const gemm_case *g, const float *C, const float *want,
+                       const double *tol)
+{
+    const gemm_shape *s = g->s;
     for (int i = 0; i < s->M; i++)
-        for (int j = 0; j < ldc; j++) {
-            size_t at = (size_t)i * ldc + j;
+        for (int j = 0; j < g->ldc; j++) {
+            size_t at = (size_t)i * g->ldc + j;
             if (j >= s->N) {
-                if (memcmp(&C[at], &C0[at], sizeof *C))
-                    ck_abort_msg("%s (%d,%d,%d) ta %d tb %d: padding C[%d,%d] written", name, s->M, s->N, s->K, ta, tb,
-                                 i, j);
+                if (memcmp(&C[at], &g->C0[at], sizeof *C))
+                    ck_abort_msg("%s (%d,%d,%d) ta %d tb %d: padding C[%d,%d] written", name, s->M, s->N, s->K, g->ta,
+                                 g->tb, i, j);
                 continue;
             }
             double err = fabs((double)C[at] - want[at]);
             if (!(err <= tol[at]))
-                ck_abort_msg("%s (M,N,K) = (%d,%d,%d) ta %d tb %d beta %g: C[%d,%d] = %.9g, reference %.9g, "
-                             "|diff| %.3g > tol %.3g", name, s->M, s->N, s->K, ta, tb, (double)beta, i, j,
-                             (double)C[at], (double)want[at], err, tol[at]);
+                ck_abort_msg("%s on %d threads, (M,N,K) = (%d,%d,%d) ta %d tb %d beta %g: C[%d,%d] = %.9g, "
+                             "reference %.9g, |diff| %.3g > tol %.3g", name, threads, s->M, s->N, s->K, g->ta, g->tb,
+                             (double)g->beta, i, j, (double)C[at], (double)want[at], err, tol[at]);
         }
-    free(C);
+}
+
+/* The reference against the exact sum, computed here in double; fills tol
+ * with each element's bound for the fast kernels. */
+static void check_reference(const gemm_case *g, const float *ref, double *tol)
+{
+    const gemm_shape *s = g->s;
+    for (int i = 0; i < s->M; i++)
+        for (int j = 0; j < s->N; j++) {
+            size_t at = (size_t)i * g->ldc + j;
+            bool acc = g->beta != 0.0f;
+            double exact = acc ? g->C0[at] : 0.0, S = acc ? fabs(g->C0[at]) : 0.0;
+            for (int k = 0; k < s->K; k++) {
+                double p = op_at(g->A, g->lda, g->ta, i, k) * op_at(g->B, g->ldb, g->tb, k, j);
+                exact += p;
+                S += fabs(p);
+            }
+            double ref_tol = FLT_U * fabs(exact) + 4.0 * (s->K + 1) * DBL_U * S;
+            if (!(fabs(ref[at] - exact) <= ref_tol))
+                ck_abort_msg("tg__gemm_ref (%d,%d,%d) ta %d tb %d beta %g: C[%d,%d] = %.9g, exact %.9g", s->M, s->N,
+                             s->K, g->ta, g->tb, (double)g->beta, i, j, (double)ref[at], exact);
+            tol[at] = (s->K + 2) * 2.0 * FLT_U * S;
+        }
 }
 
 /* Tolerance. C = C0 beta + sum_k a_ik b_kj is an inner product of K + 1
@@ -104,60 +145,85 @@ static void check_gemm(const char *name, gemm_fn f, const gemm_shape *s, bool ta
  * So |fast - ref| <= (K + 2) u S to first order; we allow twice that,
  * (K + 2) 2^-23 S, for the 1/(1 - n u) factor and the double sums' own
  * rounding. A missing, doubled or misplaced term costs about S / K, far
- * above it (K u < 3.1e-5 for K <= 513). The reference itself must agree with
- * the exact sum (computed here in double) within its final rounding,
- * u |exact|, plus the double sums' error, 2 (K + 1) 2^-53 S each. */
+ * above it (K u < 4.7e-5 for K <= 784). The reference itself must agree with
+ * the exact sum within its final rounding, u |exact|, plus the double sums'
+ * error, 2 (K + 1) 2^-53 S each.
+ *
+ * Every kernel this CPU runs is checked on 1, 2 and 3 threads, and the
+ * three results must be the same bits: each element is computed by one
+ * thread in the same order, whatever the split. */
 START_TEST(test_kernels_gemm_fast_matches_reference)
 {
     const gemm_shape *s = &gemm_shapes[_i];
+    const tg__gemm_kernel *kernels[4];
+    int n_kernels = tg__gemm_kernels(kernels, 4);
+    ck_assert_ptr_eq(kernels[n_kernels - 1], &tg__gemm_portable);
     tg_rng r;
     tg_rng_seed(&r, 1000 + (uint64_t)_i);
     for (int t = 0; t < 4; t++) {
-        bool ta = t & 1, tb = t & 2;
-        int a_rows = ta ? s->K : s->M, a_cols = ta ? s->M : s->K;
-        int b_rows = tb ? s->N : s->K, b_cols = tb ? s->K : s->N;
-        int lda = a_cols + s->pad, ldb = b_cols + s->pad, ldc = s->N + s->pad;
-        float *A = padded_matrix(a_rows, a_cols, lda, &r);
-        float *B = padded_matrix(b_rows, b_cols, ldb, &r);
-        size_t nc = (size_t)s->M * ldc;
-        float *C0 = fbuf(nc), *ref = fbuf(nc);
+        gemm_case g = {.s = s, .ta = t & 1, .tb = t & 2};
+        int a_rows = g.ta ? s->K : s->M, a_cols = g.ta ? s->M : s->K;
+        int b_rows = g.tb ? s->N : s->K, b_cols = g.tb ? s->K : s->N;
+        g.lda = a_cols + s->pad, g.ldb = b_cols + s->pad, g.ldc = s->N + s->pad;
+        float *A = padded_matrix(a_rows, a_cols, g.lda, &r), *B = padded_matrix(b_rows, b_cols, g.ldb, &r);
+        size_t nc = (size_t)s->M * g.ldc;
+        float *C0 = fbuf(nc);
         double *tol = malloc(nc * sizeof *tol);
         ck_assert_ptr_nonnull(tol);
+        g.A = A, g.B = B, g.C0 = C0;
         for (int b = 0; b < 2; b++) {
-            float beta = (float)b;
-            if (beta == 0.0f) /* overwrite: whatever C held must not matter, not even NaN */
+            g.beta = (float)b;
+            if (g.beta == 0.0f) /* overwrite: whatever C held must not matter, not even NaN */
                 for (size_t k = 0; k < nc; k++) C0[k] = NAN;
             else {
                 free(C0);
-                C0 = padded_matrix(s->M, s->N, ldc, &r);
+                g.C0 = C0 = padded_matrix(s->M, s->N, g.ldc, &r);
             }
-            memcpy(ref, C0, nc * sizeof *ref);
-            tg__gemm_ref(ta, tb, s->M, s->N, s->K, A, lda, B, ldb, beta, ref, ldc);
-            for (int i = 0; i < s->M; i++)
-                for (int j = 0; j < s->N; j++) {
-                    size_t at = (size_t)i * ldc + j;
-                    double exact = beta != 0.0f ? C0[at] : 0.0, S = beta != 0.0f ? fabs(C0[at]) : 0.0;
-                    for (int k = 0; k < s->K; k++) {
-                        double p = op_at(A, lda, ta, i, k) * op_at(B, ldb, tb, k, j);
-                        exact += p;
-                        S += fabs(p);
-                    }
-                    double ref_tol = FLT_U * fabs(exact) + 4.0 * (s->K + 1) * DBL_U * S;
-                    if (!(fabs(ref[at] - exact) <= ref_tol))
-                        ck_abort_msg("tg__gemm_ref (%d,%d,%d) ta %d tb %d beta %g: C[%d,%d] = %.9g, exact %.9g",
-                                     s->M, s->N, s->K, ta, tb, (double)beta, i, j, (double)ref[at], exact);
-                    tol[at] = (s->K + 2) * 2.0 * FLT_U * S;
+            float *ref = run_gemm(&g, NULL, 1);
+            check_reference(&g, ref, tol);
+            check_gemm("tg__gemm_ref padding", 1, &g, ref, ref, tol);
+            for (int k = 0; k < n_kernels; k++) {
+                float *one = run_gemm(&g, kernels[k], 1);
+                check_gemm(kernels[k]->name, 1, &g, one, ref, tol);
+                for (int threads = 2; threads <= 3; threads++) {
+                    float *more = run_gemm(&g, kernels[k], threads);
+                    check_gemm(kernels[k]->name, threads, &g, more, ref, tol);
+                    ck_assert_msg(!memcmp(more, one, nc * sizeof *one), "%s (%d,%d,%d): %d threads differ from 1",
+                                  kernels[k]->name, s->M, s->N, s->K, threads);
+                    free(more);
                 }
-            check_gemm("tg__gemm_ref padding", tg__gemm_ref, s, ta, tb, beta, A, lda, B, ldb, C0, ldc, ref, tol);
-            check_gemm("tg__gemm_blocked", tg__gemm_blocked, s, ta, tb, beta, A, lda, B, ldb, C0, ldc, ref, tol);
-            check_gemm("tg__gemm", tg__gemm, s, ta, tb, beta, A, lda, B, ldb, C0, ldc, ref, tol);
+                if (kernels[k] == tg__gemm_kernel_in_use()) { /* and tg__gemm, as the ops call it */
+                    float *C = fbuf(nc);
+                    memcpy(C, C0, nc * sizeof *C);
+                    tg__gemm(g.ta, g.tb, s->M, s->N, s->K, A, g.lda, B, g.ldb, g.beta, C, g.ldc);
+                    ck_assert_msg(!memcmp(C, one, nc * sizeof *C), "tg__gemm differs from %s", kernels[k]->name);
+                    free(C);
+                }
+                free(one);
+            }
+            free(ref);
         }
-        free(A);
-        free(B);
-        free(C0);
-        free(ref);
-        free(tol);
+        free(A), free(B), free(C0), free(tol);
     }
+}
+END_TEST
+
+/* tg__gemm runs the fastest kernel the CPU has unless $TG_GEMM names
+ * another; on this machine's x86-64 builds, the SIMD ones are there. */
+START_TEST(test_kernels_gemm_dispatch)
+{
+    const tg__gemm_kernel *kernels[4];
+    int n = tg__gemm_kernels(kernels, 4);
+    const char *want = getenv("TG_GEMM");
+    if (want)
+        ck_assert_str_eq(tg__gemm_kernel_in_use()->name, want);
+    else
+        ck_assert_ptr_eq(tg__gemm_kernel_in_use(), kernels[0]);
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    ck_assert_int_eq(n, 1 + !!__builtin_cpu_supports("avx2") + !!__builtin_cpu_supports("avx512f"));
+#endif
+    for (int i = 0; i < n; i++) ck_assert_int_le(kernels[i]->mr * kernels[i]->nr, 8 * 32);
 }
 END_TEST
 
@@ -633,12 +699,101 @@ START_TEST(test_kernels_unary_table_is_covered)
 }
 END_TEST
 
+/* ======================================================================
+ * Optimizer updates on threads
+ * ====================================================================== */
+
+enum { BIG = 100003 }; /* above the size that is split across threads; odd, so slices are uneven */
+
+/* One update kernel on parameter, gradient and three state buffers. */
+typedef void update_fn(float *p, const float *g, float *s0, float *s1, float *s2);
+
+static void run_sgd(float *p, const float *g, float *s0, float *s1, float *s2)
+{
+    (void)s1, (void)s2;
+    tg__k_sgd(BIG, p, g, s0, &(tg__sgd_args){-0.1f, 0.01f, 0.9f, 0.9f, true, false, false});
+}
+static void run_adagrad(float *p, const float *g, float *s0, float *s1, float *s2)
+{
+    (void)s1, (void)s2;
+    tg__k_adagrad(BIG, p, g, s0, &(tg__adagrad_args){-0.01f, 0.0f, 1e-10f, false});
+}
+static void run_rmsprop(float *p, const float *g, float *s0, float *s1, float *s2)
+{
+    tg__k_rmsprop(BIG, p, g, s0, s1, s2, &(tg__rmsprop_args){-0.01f, 0.0f, 0.99f, 0.01f, 1e-8f, 0.9f, false});
+}
+static void run_adam(float *p, const float *g, float *s0, float *s1, float *s2)
+{
+    tg__k_adam(BIG, p, g, s0, s1, s2,
+               &(tg__adam_args){-1e-3f, 0.03f, 0.9f, 0.1f, 0.999f, 0.001f, 1e-8f, 0.0f, 0.99999f, false});
+}
+static void run_nadam(float *p, const float *g, float *s0, float *s1, float *s2)
+{
+    (void)s2;
+    tg__k_nadam(BIG, p, g, s0, s1, &(tg__nadam_args){-1e-4f, -1e-3f, 0.002f, 0.9f, 0.1f, 0.999f, 0.001f, 1e-8f, 0.0f, true});
+}
+static void run_radam(float *p, const float *g, float *s0, float *s1, float *s2)
+{
+    (void)s2;
+    tg__k_radam(BIG, p, g, s0, s1,
+                &(tg__radam_args){1e-3f, 0.3f, 0.1f, 0.5f, 0.9f, 0.1f, 0.999f, 0.001f, 1e-8f, 0.0f, true, false});
+}
+static void run_lion(float *p, const float *g, float *s0, float *s1, float *s2)
+{
+    (void)s1, (void)s2;
+    tg__k_lion(BIG, p, g, s0, &(tg__lion_args){-1e-4f, 0.999f, 0.9f, 0.1f, 0.99f, 0.01f, false});
+}
+
+static update_fn *const updates[] = {run_sgd, run_adagrad, run_rmsprop, run_adam, run_nadam, run_radam, run_lion};
+
+/* The same update on 1, 2 and 3 threads: the same bits in the parameter
+ * and in every state buffer (each element is one thread's, computed as on
+ * one thread). */
+START_TEST(test_kernels_updates_same_bits_on_any_threads)
+{
+    tg_rng r;
+    tg_rng_seed(&r, 77);
+    float *g = fbuf(BIG), *start[4];
+    fill_uniform(g, BIG, -1, 1, &r);
+    for (int k = 0; k < 4; k++) {
+        start[k] = fbuf(BIG);
+        fill_uniform(start[k], BIG, k ? 0.0f : -1.0f, 1, &r); /* state >= 0: square averages */
+    }
+    float *one[4], *more[4];
+    for (int k = 0; k < 4; k++) one[k] = fbuf(BIG), more[k] = fbuf(BIG);
+    int threads_before = tg_threads();
+    for (int threads = 1; threads <= 3; threads++) {
+        float **out = threads == 1 ? one : more;
+        for (int k = 0; k < 4; k++) memcpy(out[k], start[k], BIG * sizeof(float));
+        tg_set_threads(threads);
+        updates[_i](out[0], g, out[1], out[2], out[3]);
+        if (threads == 1) {
+            ck_assert_msg(memcmp(one[0], start[0], BIG * sizeof(float)), "update %d changed nothing", _i);
+            continue;
+        }
+        for (int k = 0; k < 4; k++)
+            ck_assert_msg(!memcmp(more[k], one[k], BIG * sizeof(float)), "update %d, buffer %d: %d threads differ",
+                          _i, k, threads);
+    }
+    tg_set_threads(threads_before);
+    for (int k = 0; k < 4; k++) free(start[k]), free(one[k]), free(more[k]);
+    free(g);
+}
+END_TEST
+
 static Suite *kernels_suite(void)
 {
     Suite *s = suite_create("kernels");
 
     TCase *tc = tcase_create("gemm");
+    tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_kernels_gemm_fast_matches_reference, 0, N_GEMM_SHAPES);
+    tcase_add_test(tc, test_kernels_gemm_dispatch);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("updates");
+    tcase_add_loop_test(tc, test_kernels_updates_same_bits_on_any_threads, 0,
+                        (int)(sizeof updates / sizeof updates[0]));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("reduce");

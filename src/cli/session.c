@@ -127,6 +127,7 @@ int paths_flag(run_paths *p, int argc, char **argv, int *i)
         }
     if (!strcmp(f, "--threads")) {
         if (!int_flag(f, v, 1, &p->threads)) return -1;
+        tg_set_threads(p->threads);
         *i += 1;
         return 1;
     }

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,7 +28,7 @@ static const char usage[] =
     "             --early-stop PATIENCE (epochs without a better eval loss)\n"
     "  output:    --save FILE (a checkpoint after every epoch)  --resume FILE\n"
     "             --log FILE.csv (--log-every N samples, 1000)  --metrics FILE.json\n"
-    "             --threads N (or $TG_THREADS; tg runs on one core until its kernels are threaded)\n";
+    "             --threads N (or $TG_THREADS; default: every core; results are the same for any N)\n";
 
 static double now(void)
 {
@@ -172,8 +173,8 @@ static bool train_step(trainer *t, const int *rows, int m, double *loss_out)
     const train_config *c = t->c;
     session *s = &t->s;
     int pixels = t->d.train.rows * t->d.train.cols;
-    tg_dataset_batch(&t->d.train, rows, m, s->mean, s->std, t->x, t->y);
     double t0 = now();
+    tg_dataset_batch(&t->d.train, rows, m, s->mean, s->std, t->x, t->y);
     tg_graph *g = t->g;
     tg_tensor *x = tg_from_blob(g, t->x, 2, (int[]){m, pixels});
     tg_class_loss_opts ce = {.label_smoothing = (float)c->label_smoothing};
@@ -256,8 +257,11 @@ static bool write_metrics(const char *path, const trainer *t, const eval_result 
     fprintf(f, "  \"train_loss\": %.9g,\n  \"test_loss\": %.9g,\n  \"test_accuracy\": %.9g,\n", t->last_train_loss,
             test->loss, test->accuracy);
     if (val) fprintf(f, "  \"val_loss\": %.9g,\n  \"val_accuracy\": %.9g,\n", val->loss, val->accuracy);
-    fprintf(f, "  \"train_samples_per_s\": %.1f,\n  \"seconds\": %.3f\n}\n",
-            t->train_seconds > 0 ? t->train_samples_timed / t->train_seconds : 0.0, seconds);
+    struct rusage ru;
+    double max_rss_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : 0.0; /* Linux: kilobytes */
+    fprintf(f, "  \"train_samples_per_s\": %.1f,\n  \"threads\": %d,\n  \"max_rss_mb\": %.1f,\n"
+               "  \"seconds\": %.3f\n}\n",
+            t->train_seconds > 0 ? t->train_samples_timed / t->train_seconds : 0.0, tg_threads(), max_rss_mb, seconds);
     bool ok = !ferror(f);
     ok &= fclose(f) == 0;
     if (!ok || rename(tmp, path) != 0) {
@@ -374,7 +378,6 @@ static int parse(int argc, char **argv, train_config *c, run_paths *p, tg_checkp
         return EXIT_USAGE;
     }
     if (epochs) c->epochs = epochs;
-    if (p->threads == 0 && getenv("TG_THREADS")) p->threads = atoi(getenv("TG_THREADS"));
     return EXIT_OK;
 }
 

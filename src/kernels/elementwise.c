@@ -135,28 +135,32 @@ static void clamp_bwd(size_t n, const float *x, const float *y, const float *dy,
 }
 
 /* ---- relu: y = max(0, x); gradient where y > 0 (torch's threshold_backward) ---- */
-static void relu_fwd(size_t n, const float *x, float *y, const float *p)
+TG__CLONES static void relu_fwd(size_t n, const float *x, float *y, const float *p)
 {
     UNUSED(p);
     for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
-static void relu_bwd(size_t n, const float *x, const float *y, const float *dy, float *dx, const float *p)
+TG__CLONES static void relu_bwd(size_t n, const float *x, const float *y, const float *dy, float *dx, const float *p)
 {
     UNUSED(x), UNUSED(p);
-    for (size_t i = 0; i < n; i++)
-        if (y[i] > 0.0f) dx[i] += dy[i];
+    for (size_t i = 0; i < n; i++) {
+        float g = dy[i]; /* loaded either way, so the select below vectorises */
+        dx[i] += y[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 /* ---- leaky_relu: y = x > 0 ? x : s x ---- */
 static void leaky_relu_fwd(size_t n, const float *x, float *y, const float *p)
 {
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : p[0] * x[i];
+    float slope = p[0]; /* read once: y might alias p as far as the compiler knows */
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
 }
 static void leaky_relu_bwd(size_t n, const float *x, const float *y, const float *dy, float *dx,
                            const float *p)
 {
     UNUSED(y);
-    for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : p[0] * dy[i];
+    float slope = p[0];
+    for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : slope * dy[i];
 }
 
 /* ---- sigmoid: y = 1 / (1 + e^-x), dy/dx = y (1 - y) ---- */
@@ -378,7 +382,7 @@ void tg__k_binary_backward(tg_op op, const tg__bcast *bc, const float *a, const 
 
 /* ---- copies and accumulation ---- */
 
-void tg__k_acc(size_t n, const float *dy, float *dx)
+TG__CLONES void tg__k_acc(size_t n, const float *dy, float *dx)
 {
     for (size_t i = 0; i < n; i++) dx[i] += dy[i];
 }
@@ -392,18 +396,26 @@ void tg__k_transpose(size_t rows, size_t cols, const float *x, float *y, bool ac
         }
 }
 
-void tg__k_add_bias(size_t rows, size_t cols, const float *b, float *y)
+TG__CLONES void tg__k_add_bias(size_t rows, size_t cols, const float *b, float *y)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < cols; c++) y[r * cols + c] += b[c];
 }
 
-void tg__k_bias_backward(size_t rows, size_t cols, const float *dy, float *db)
+/* Each column's sum in double, rows in order; a block of columns at a time
+ * so that the rows are read contiguously. */
+TG__CLONES void tg__k_bias_backward(size_t rows, size_t cols, const float *dy, float *db)
 {
-    for (size_t c = 0; c < cols; c++) {
-        double acc = 0.0;
-        for (size_t r = 0; r < rows; r++) acc += dy[r * cols + c];
-        db[c] += (float)acc;
+    enum { BLOCK = 256 };
+    double acc[BLOCK];
+    for (size_t c0 = 0; c0 < cols; c0 += BLOCK) {
+        size_t w = cols - c0 < BLOCK ? cols - c0 : BLOCK;
+        for (size_t c = 0; c < w; c++) acc[c] = 0.0;
+        for (size_t r = 0; r < rows; r++) {
+            const float *row = dy + r * cols + c0;
+            for (size_t c = 0; c < w; c++) acc[c] += row[c];
+        }
+        for (size_t c = 0; c < w; c++) db[c0 + c] += (float)acc[c];
     }
 }
 

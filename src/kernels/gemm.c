@@ -1,8 +1,28 @@
 /* gemm.c — C = op(A) op(B) + beta C, the one kernel every Linear layer and
- * matmul runs three times per step (forward, and the two gradients). */
+ * matmul runs three times per step (forward, and the two gradients).
+ *
+ * The fast path is Goto's (Goto & van de Geijn, ACM TOMS 34(3), 2008): op(B)
+ * is packed a KC x NC block at a time into NR-wide column panels, op(A) an
+ * MC x KC block at a time into MR-tall row panels, and a micro-kernel keeps
+ * an MR x NR tile of C in registers while it streams one panel of each.
+ * The micro-kernel is chosen once from the CPU's features (AVX-512, AVX2 +
+ * FMA, or portable C), so one binary runs on any x86-64.
+ *
+ * Threads split C into fixed column (or row) ranges of whole tiles. Every
+ * element of C is then computed by one thread with the same sequence of
+ * operations as on one thread — KC blocks in order, a fused multiply-add
+ * chain within each — so results are bitwise the same for any number of
+ * threads, not only for the same one. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
+
+/* KC x NR floats of B (32 KiB at NR 32) stay in L1 while a tile sweeps
+ * them; an MC x KC block of A (128 KiB) stays in L2. */
+enum { KC = 256, MC = 128, NC = 1024, MR_MAX = 8, NR_MAX = 32 };
 
 /* Element (r, c) of op(M), where M is stored row-major with leading
  * dimension ld and op transposes when t is set. */
@@ -25,49 +45,228 @@ void tg__gemm_ref(bool ta, bool tb, int M, int N, int K, const float *A, int lda
     }
 }
 
-/* ---- blocked: a KC x NC panel of op(B) is packed row-major once and then
- * swept by every row of A, so its loads hit cache and the inner loop is a
- * contiguous multiply-add the compiler vectorises. 64 x 256 floats = 64 KiB,
- * about half of a core's L2 on most x86-64 parts. ---- */
-enum { KC = 64, NC = 256 };
+/* ---- the portable micro-kernel: plain C the compiler vectorises ---- */
+enum { P_MR = 4, P_NR = 16 };
 
-static void pack_b(bool tb, const float *B, int ldb, int pc, int kc, int jc, int nc, float *restrict bp)
+static void portable_tile(int kc, const float *restrict a, const float *restrict b, float *restrict c, size_t ldc,
+                          bool accumulate)
 {
-    for (int p = 0; p < kc; p++)
-        for (int j = 0; j < nc; j++) bp[(size_t)p * nc + j] = op_at(B, ldb, tb, pc + p, jc + j);
+    float acc[P_MR][P_NR] = {{0}};
+    for (int p = 0; p < kc; p++, a += P_MR, b += P_NR)
+        for (int r = 0; r < P_MR; r++)
+            for (int j = 0; j < P_NR; j++) acc[r][j] += a[r] * b[j];
+    for (int r = 0; r < P_MR; r++, c += ldc)
+        for (int j = 0; j < P_NR; j++) c[j] = accumulate ? c[j] + acc[r][j] : acc[r][j];
 }
 
-static void panel(bool ta, int M, int kc, int nc, const float *A, int lda, int pc,
-                  const float *restrict bp, float *C, int ldc, int jc)
+const tg__gemm_kernel tg__gemm_portable = {"portable", P_MR, P_NR, portable_tile, NULL};
+
+/* ---- packing ---- */
+
+/* dst[p * width + r] = src[r * ld + p] for r < rows, p < kc: rows of a
+ * row-major matrix laid out column by column, as a panel wants them; k
+ * outer, so the writes are contiguous and the rows being read stay in L1. */
+static void transpose_panel(const float *src, int ld, int rows, int kc, int width, float *restrict dst)
 {
-    for (int i = 0; i < M; i++) {
-        float *restrict c = C + (size_t)i * ldc + jc;
-        for (int p = 0; p < kc; p++) {
-            float a = op_at(A, lda, ta, i, pc + p);
-            const float *restrict b = bp + (size_t)p * nc;
-            for (int j = 0; j < nc; j++) c[j] += a * b[j];
+    enum { MAX_ROWS = 32 };
+    const float *row[MAX_ROWS];
+    for (int r = 0; r < rows; r++) row[r] = src + (size_t)r * ld;
+    for (int p = 0; p < kc; p++, dst += width)
+        for (int r = 0; r < rows; r++) dst[r] = row[r][p];
+}
+
+/* Packs an operand into panels of width: elements (i, k) of the operand
+ * for i0 <= i < i0 + m, p0 <= k < p0 + kc, panel q holding for each k its
+ * width consecutive i (zero past m). by_k: the operand is stored k-major,
+ * X[k ld + i], so each k's run is one copy; else i-major, X[i ld + k], and
+ * a panel is a transpose. A is (i = row of op(A)) with by_k = ta; B is
+ * (i = column of op(B)) with by_k = !tb. */
+static void pack(const tg__gemm_kernel *k, bool by_k, const float *X, int ld, int i0, int m, int p0, int kc, int width,
+                 float *restrict dst)
+{
+    for (int q = 0; q < m; q += width, dst += (size_t)width * kc) {
+        int n = m - q < width ? m - q : width;
+        if (n < width) memset(dst, 0, (size_t)width * kc * sizeof *dst);
+        if (by_k)
+            for (int p = 0; p < kc; p++)
+                memcpy(dst + (size_t)p * width, X + (size_t)(p0 + p) * ld + i0 + q, (size_t)n * sizeof *dst);
+        else
+            (k->transpose ? k->transpose : transpose_panel)(X + (size_t)(i0 + q) * ld + p0, ld, n, kc, width, dst);
+    }
+}
+
+/* ---- per-thread workspace: allocated once per thread, grown if a kernel
+ * with bigger tiles asks, freed when the thread ends ---- */
+typedef struct workspace {
+    size_t floats;
+    float *a, *b; /* MC x KC and KC x NC, rounded up to whole tiles */
+} workspace;
+
+static pthread_key_t ws_key;
+static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
+
+static void free_workspace(void *p)
+{
+    workspace *w = p;
+    if (w) free(w->a), free(w);
+}
+static void make_ws_key(void) { (void)pthread_key_create(&ws_key, free_workspace); }
+
+/* NULL when memory is short: the caller then computes without packing. */
+static workspace *thread_workspace(void)
+{
+    if (pthread_once(&ws_once, make_ws_key) != 0) return NULL;
+    workspace *w = pthread_getspecific(ws_key);
+    size_t a_floats = (size_t)(MC + MR_MAX) * KC, b_floats = (size_t)KC * (NC + NR_MAX);
+    if (w && w->floats >= a_floats + b_floats) return w;
+    if (!w && !(w = calloc(1, sizeof *w))) return NULL;
+    free(w->a);
+    w->a = aligned_alloc(64, (a_floats + b_floats) * sizeof(float)); /* both sizes are multiples of 16 floats */
+    w->floats = w->a ? a_floats + b_floats : 0;
+    w->b = w->a ? w->a + a_floats : NULL;
+    if (pthread_setspecific(ws_key, w) != 0 || !w->a) {
+        free_workspace(w);
+        (void)pthread_setspecific(ws_key, NULL);
+        return NULL;
+    }
+    return w;
+}
+
+/* ---- the blocked product over a sub-rectangle of C ---- */
+typedef struct gemm_job {
+    const tg__gemm_kernel *k;
+    bool ta, tb;
+    int M, N, K;
+    const float *A, *B;
+    int lda, ldb, ldc;
+    float beta;
+    float *C;
+    bool split_rows;       /* tasks take row ranges (else column ranges) */
+    int tiles;             /* tiles along the split dimension */
+} gemm_job;
+
+/* One MR x NR tile (or the m x n corner of one) of C at c. */
+static void tile_at(const tg__gemm_kernel *k, int kc, const float *a, const float *b, float *c, int ldc, int m, int n,
+                    bool accumulate)
+{
+    if (m == k->mr && n == k->nr) {
+        k->tile(kc, a, b, c, (size_t)ldc, accumulate);
+        return;
+    }
+    _Alignas(64) float part[MR_MAX * NR_MAX];
+    if (accumulate) {
+        memset(part, 0, sizeof part);
+        for (int r = 0; r < m; r++) memcpy(part + r * k->nr, c + (size_t)r * ldc, (size_t)n * sizeof *c);
+    }
+    k->tile(kc, a, b, part, (size_t)k->nr, accumulate);
+    for (int r = 0; r < m; r++) memcpy(c + (size_t)r * ldc, part + r * k->nr, (size_t)n * sizeof *c);
+}
+
+static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, workspace *w)
+{
+    const tg__gemm_kernel *k = j->k;
+    for (int jc = j0; jc < j1; jc += NC) {
+        int nc = j1 - jc < NC ? j1 - jc : NC;
+        for (int pc = 0; pc < j->K; pc += KC) {
+            int kc = j->K - pc < KC ? j->K - pc : KC;
+            bool accumulate = pc > 0 || j->beta != 0.0f;
+            pack(k, !j->tb, j->B, j->ldb, jc, nc, pc, kc, k->nr, w->b);
+            for (int ic = i0; ic < i1; ic += MC) {
+                int mc = i1 - ic < MC ? i1 - ic : MC;
+                pack(k, j->ta, j->A, j->lda, ic, mc, pc, kc, k->mr, w->a);
+                for (int jr = 0; jr < nc; jr += k->nr) {
+                    const float *b = w->b + (size_t)jr * kc;
+                    for (int ir = 0; ir < mc; ir += k->mr)
+                        tile_at(k, kc, w->a + (size_t)ir * kc, b, j->C + (size_t)(ic + ir) * j->ldc + jc + jr, j->ldc,
+                                mc - ir < k->mr ? mc - ir : k->mr, nc - jr < k->nr ? nc - jr : k->nr, accumulate);
+                }
+            }
         }
     }
 }
 
-void tg__gemm_blocked(bool ta, bool tb, int M, int N, int K, const float *A, int lda,
-                      const float *B, int ldb, float beta, float *C, int ldc)
+/* Task t of count: its fixed share of whole tiles along the split dimension. */
+static void gemm_task(void *ctx, int t, int count)
 {
-    _Alignas(64) float bp[KC * NC];
-    if (beta == 0.0f)
-        for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof *C);
-    for (int jc = 0; jc < N; jc += NC) {
-        int nc = N - jc < NC ? N - jc : NC;
-        for (int pc = 0; pc < K; pc += KC) {
-            int kc = K - pc < KC ? K - pc : KC;
-            pack_b(tb, B, ldb, pc, kc, jc, nc, bp);
-            panel(ta, M, kc, nc, A, lda, pc, bp, C, ldc, jc);
-        }
+    const gemm_job *j = ctx;
+    int step = j->split_rows ? j->k->mr : j->k->nr, extent = j->split_rows ? j->M : j->N;
+    int from = (int)((long)j->tiles * t / count) * step, to = (int)((long)j->tiles * (t + 1) / count) * step;
+    if (to > extent) to = extent;
+    if (from >= to) return;
+    workspace *w = thread_workspace();
+    int i0 = j->split_rows ? from : 0, i1 = j->split_rows ? to : j->M;
+    int j0 = j->split_rows ? 0 : from, j1 = j->split_rows ? j->N : to;
+    if (w) {
+        gemm_block(j, i0, i1, j0, j1, w);
+    } else { /* out of memory: the same product, slowly, without packing */
+        float *C = j->C + (size_t)i0 * j->ldc + j0;
+        const float *A = j->ta ? j->A + i0 : j->A + (size_t)i0 * j->lda;
+        const float *B = j->tb ? j->B + (size_t)j0 * j->ldb : j->B + j0;
+        tg__gemm_ref(j->ta, j->tb, i1 - i0, j1 - j0, j->K, A, j->lda, B, j->ldb, j->beta, C, j->ldc);
     }
 }
 
-void tg__gemm(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
-              int ldb, float beta, float *C, int ldc)
+/* Below this many multiply-adds a second thread costs more than it saves. */
+enum { PARALLEL_MIN = 1 << 17 };
+
+void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int M, int N, int K, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
-    tg__gemm_blocked(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* an empty sum: C = beta C */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta != 0.0f ? C[(size_t)i * ldc + j] : 0.0f;
+        return;
+    }
+    int row_tiles = (M + k->mr - 1) / k->mr, col_tiles = (N + k->nr - 1) / k->nr;
+    gemm_job j = {k, ta, tb, M, N, K, A, B, lda, ldb, ldc, beta, C, col_tiles < threads && row_tiles > col_tiles, 0};
+    j.tiles = j.split_rows ? row_tiles : col_tiles;
+    int tasks = (double)M * N * K < PARALLEL_MIN ? 1 : threads < j.tiles ? threads : j.tiles;
+    if (tasks > 1)
+        tg__parallel_run(tasks, gemm_task, &j);
+    else
+        gemm_task(&j, 0, 1);
+}
+
+/* ---- choosing the kernel ---- */
+
+int tg__gemm_kernels(const tg__gemm_kernel **list, int max)
+{
+    int n = 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (n < max && tg__gemm_avx512.tile && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
+        list[n++] = &tg__gemm_avx512;
+    if (n < max && tg__gemm_avx2.tile && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        list[n++] = &tg__gemm_avx2;
+#endif
+    if (n < max) list[n++] = &tg__gemm_portable;
+    return n;
+}
+
+/* The fastest kernel the CPU runs, or the one $TG_GEMM names (for
+ * benchmarks and tests: avx512, avx2, portable). */
+static const tg__gemm_kernel *chosen;
+static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
+
+static void choose(void)
+{
+    const tg__gemm_kernel *list[4];
+    int n = tg__gemm_kernels(list, 4);
+    const char *want = getenv("TG_GEMM");
+    chosen = list[0];
+    for (int i = 0; want && i < n; i++)
+        if (!strcmp(want, list[i]->name)) chosen = list[i];
+}
+
+const tg__gemm_kernel *tg__gemm_kernel_in_use(void)
+{
+    pthread_once(&choose_once, choose);
+    return chosen;
+}
+
+void tg__gemm(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
+              float *C, int ldc)
+{
+    tg__gemm_with(tg__gemm_kernel_in_use(), tg_threads(), ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }

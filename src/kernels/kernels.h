@@ -11,6 +11,18 @@
 
 #include "tg.h"
 
+/* Loops that gain from wider vectors are compiled three times — for
+ * AVX-512, AVX2 and plain x86-64 — and the dynamic loader picks the one the
+ * CPU runs (GNU ifunc). Each copy does the same operations in the same
+ * order (the kernels are built with -ffp-contract=off), so the results are
+ * the same bits on every CPU. */
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(TG_NO_CLONES)
+#define TG__CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define TG__CLONES
+#endif
+
 /* ---- GEMM (gemm.c) ----
  * C = op(A) op(B) + beta C, where op(A) is A (M,K) or, with ta, A^T for A
  * stored (K,M); op(B) is B (K,N) or, with tb, B^T for B stored (N,K).
@@ -24,9 +36,34 @@ void tg__gemm(bool ta, bool tb, int M, int N, int K, const float *A, int lda, co
 /* Triple loop, double accumulator: the definition. */
 void tg__gemm_ref(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc);
-/* Cache-blocked: what tg__gemm runs. */
-void tg__gemm_blocked(bool ta, bool tb, int M, int N, int K, const float *A, int lda,
-                      const float *B, int ldb, float beta, float *C, int ldc);
+
+/* A micro-kernel: c (mr x nr, row stride ldc) = [c +] a b, for a packed as
+ * kc columns of mr floats and b as kc rows of nr floats (64-byte aligned). */
+typedef struct tg__gemm_kernel {
+    const char *name;
+    int mr, nr;   /* 0 when not built for this target */
+    void (*tile)(int kc, const float *restrict a, const float *restrict b, float *restrict c, size_t ldc,
+                 bool accumulate);
+    /* Packs a transposed operand: dst[p width + r] = src[r ld + p] for
+     * r < rows <= width, p < kc. NULL: gemm.c's loop in plain C. */
+    void (*transpose)(const float *src, int ld, int rows, int kc, int width, float *restrict dst);
+} tg__gemm_kernel;
+extern const tg__gemm_kernel tg__gemm_avx512, tg__gemm_avx2, tg__gemm_portable;
+/* The kernels this CPU runs, fastest first, into list; returns how many. */
+int tg__gemm_kernels(const tg__gemm_kernel **list, int max);
+/* What tg__gemm uses: the fastest, or the one $TG_GEMM names. */
+const tg__gemm_kernel *tg__gemm_kernel_in_use(void);
+/* tg__gemm with a given kernel, on up to threads threads. */
+void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int M, int N, int K, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* ---- threads (parallel.c) ----
+ * Runs fn(ctx, i, count) for every i in [0, count), task i on worker i of
+ * a persistent pool (the caller is worker 0), and returns when all are
+ * done. Nested calls, and calls while another thread's job runs, run
+ * serially on the caller. */
+typedef void tg__task(void *ctx, int index, int count);
+void tg__parallel_run(int count, tg__task *fn, void *ctx);
 
 /* ---- elementwise (elementwise.c) ---- */
 /* One unary op: y = f(x) and dx += dy f'(x) given x and y = f(x).

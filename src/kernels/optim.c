@@ -8,8 +8,55 @@
 
 #include "kernels.h"
 
+/* Written to vectorise without changing one operation: pointers are
+ * restrict (parameter, gradient and state never overlap), options that are
+ * the same for every element are selects the compiler turns into blends,
+ * and an optional buffer gets its own copy of the loop (ALWAYS_INLINE with
+ * a constant flag), so no element loads or stores conditionally. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE static inline
+#endif
+
+/* ---- threads: an update is the same arithmetic on every element, so a
+ * parameter is cut into fixed slices, one per thread; the result is the
+ * same bits whatever the number of threads. ---- */
+enum { MAX_BUFS = 5, SLICE_MIN = 1 << 15 /* elements worth a second thread */ };
+
+typedef void slice_fn(size_t n, float *const *bufs, const void *args);
+typedef struct slice_job {
+    slice_fn *run;
+    size_t n;
+    float *bufs[MAX_BUFS]; /* NULL for a buffer the options do not use */
+    const void *args;
+} slice_job;
+
+static void slice_task(void *ctx, int t, int count)
+{
+    const slice_job *j = ctx;
+    size_t per = (j->n / (size_t)count + 15) & ~(size_t)15; /* whole cache lines */
+    size_t lo = per * (size_t)t, hi = lo + per < j->n ? lo + per : j->n;
+    if (lo >= hi) return;
+    float *bufs[MAX_BUFS];
+    for (int k = 0; k < MAX_BUFS; k++) bufs[k] = j->bufs[k] ? j->bufs[k] + lo : NULL;
+    j->run(hi - lo, bufs, j->args);
+}
+
+/* run(n, bufs, args) over all n elements, on every thread when n is large. */
+static void run_sliced(slice_fn *run, size_t n, float *const *bufs, const void *args)
+{
+    slice_job j = {run, n, {NULL}, args};
+    for (int k = 0; k < MAX_BUFS; k++) j.bufs[k] = bufs[k];
+    int threads = n < SLICE_MIN ? 1 : tg_threads();
+    if (threads > 1)
+        tg__parallel_run(threads, slice_task, &j);
+    else
+        run(n, j.bufs, args);
+}
+
 /* The gradient the rule sees: -g when maximizing, plus an L2 term. */
-static inline float rule_grad(float g, float p, bool maximize, float wd)
+ALWAYS_INLINE float rule_grad(float g, float p, bool maximize, float wd)
 {
     float d = maximize ? -g : g;
     return wd != 0.0f ? d + wd * p : d;
@@ -17,118 +64,216 @@ static inline float rule_grad(float g, float p, bool maximize, float wd)
 
 /* ---- SGD: buf = momentum buf + (1 - dampening) d (buf = d the first
  * time); d = nesterov ? d + momentum buf : buf; p -= lr d ---- */
-void tg__k_sgd(size_t n, float *p, const float *g, float *buf, const tg__sgd_args *a)
+ALWAYS_INLINE void sgd_loop(size_t n, float *restrict p, const float *restrict g, float *restrict buf,
+                            tg__sgd_args a, bool has_buf)
 {
     for (size_t i = 0; i < n; i++) {
-        float d = rule_grad(g[i], p[i], a->maximize, a->weight_decay);
-        if (buf) {
-            buf[i] = a->first ? d : buf[i] * a->momentum + a->one_minus_dampening * d;
-            d = a->nesterov ? d + a->momentum * buf[i] : buf[i];
+        float d = rule_grad(g[i], p[i], a.maximize, a.weight_decay);
+        if (has_buf) {
+            float b = a.first ? d : buf[i] * a.momentum + a.one_minus_dampening * d;
+            buf[i] = b;
+            d = a.nesterov ? d + a.momentum * b : b;
         }
-        p[i] = p[i] + a->neg_lr * d;
+        p[i] = p[i] + a.neg_lr * d;
     }
 }
 
+TG__CLONES static void sgd_slice(size_t n, float *const *b, const void *args)
+{
+    const tg__sgd_args *a = args;
+    if (b[2])
+        sgd_loop(n, b[0], b[1], b[2], *a, true);
+    else
+        sgd_loop(n, b[0], b[1], NULL, *a, false);
+}
+
+void tg__k_sgd(size_t n, float *p, const float *g, float *buf, const tg__sgd_args *a)
+{
+    run_sliced(sgd_slice, n, (float *[MAX_BUFS]){p, (float *)g, buf}, a);
+}
+
 /* ---- Adagrad: sum += d^2; p -= clr d / (sqrt(sum) + eps) ---- */
-void tg__k_adagrad(size_t n, float *p, const float *g, float *sum, const tg__adagrad_args *a)
+static void adagrad_loop(size_t n, float *restrict p, const float *restrict g, float *restrict sum,
+                         tg__adagrad_args a)
 {
     for (size_t i = 0; i < n; i++) {
-        float d = rule_grad(g[i], p[i], a->maximize, a->weight_decay);
-        sum[i] = sum[i] + d * d;
-        p[i] = p[i] + a->neg_clr * (d / (sqrtf(sum[i]) + a->eps));
+        float d = rule_grad(g[i], p[i], a.maximize, a.weight_decay);
+        float s = sum[i] + d * d;
+        sum[i] = s;
+        p[i] = p[i] + a.neg_clr * (d / (sqrtf(s) + a.eps));
     }
+}
+
+TG__CLONES static void adagrad_slice(size_t n, float *const *b, const void *args)
+{
+    adagrad_loop(n, b[0], b[1], b[2], *(const tg__adagrad_args *)args);
+}
+
+void tg__k_adagrad(size_t n, float *p, const float *g, float *sum, const tg__adagrad_args *a)
+{
+    run_sliced(adagrad_slice, n, (float *[MAX_BUFS]){p, (float *)g, sum}, a);
 }
 
 /* ---- RMSprop: sq = alpha sq + (1-alpha) d^2; centered: ga = alpha ga +
  * (1-alpha) d, avg = sqrt(sq - ga^2), else sqrt(sq); avg += eps;
  * momentum: buf = momentum buf + d / avg, p -= lr buf; else p -= lr d / avg ---- */
-void tg__k_rmsprop(size_t n, float *p, const float *g, float *square_avg, float *grad_avg, float *buf,
-                   const tg__rmsprop_args *a)
+ALWAYS_INLINE void rmsprop_loop(size_t n, float *restrict p, const float *restrict g, float *restrict square_avg,
+                                float *restrict grad_avg, float *restrict buf, tg__rmsprop_args a, bool centered,
+                                bool has_buf)
 {
     for (size_t i = 0; i < n; i++) {
-        float d = rule_grad(g[i], p[i], a->maximize, a->weight_decay);
-        square_avg[i] = square_avg[i] * a->alpha + a->one_minus_alpha * (d * d);
-        float avg;
-        if (grad_avg) {
-            grad_avg[i] = grad_avg[i] * a->alpha + a->one_minus_alpha * d;
-            avg = sqrtf(square_avg[i] + -1.0f * (grad_avg[i] * grad_avg[i]));
+        float d = rule_grad(g[i], p[i], a.maximize, a.weight_decay);
+        float sq = square_avg[i] * a.alpha + a.one_minus_alpha * (d * d), avg;
+        square_avg[i] = sq;
+        if (centered) {
+            float ga = grad_avg[i] * a.alpha + a.one_minus_alpha * d;
+            grad_avg[i] = ga;
+            avg = sqrtf(sq + -1.0f * (ga * ga));
         } else {
-            avg = sqrtf(square_avg[i]);
+            avg = sqrtf(sq);
         }
-        avg = avg + a->eps;
-        if (buf) {
-            buf[i] = buf[i] * a->momentum + d / avg;
-            p[i] = p[i] + a->neg_lr * buf[i];
+        avg = avg + a.eps;
+        if (has_buf) {
+            float b = buf[i] * a.momentum + d / avg;
+            buf[i] = b;
+            p[i] = p[i] + a.neg_lr * b;
         } else {
-            p[i] = p[i] + a->neg_lr * (d / avg);
+            p[i] = p[i] + a.neg_lr * (d / avg);
         }
     }
 }
 
+TG__CLONES static void rmsprop_slice(size_t n, float *const *b, const void *args)
+{
+    const tg__rmsprop_args *a = args;
+    if (b[3] && b[4])
+        rmsprop_loop(n, b[0], b[1], b[2], b[3], b[4], *a, true, true);
+    else if (b[3])
+        rmsprop_loop(n, b[0], b[1], b[2], b[3], NULL, *a, true, false);
+    else if (b[4])
+        rmsprop_loop(n, b[0], b[1], b[2], NULL, b[4], *a, false, true);
+    else
+        rmsprop_loop(n, b[0], b[1], b[2], NULL, NULL, *a, false, false);
+}
+
+void tg__k_rmsprop(size_t n, float *p, const float *g, float *square_avg, float *grad_avg, float *buf,
+                   const tg__rmsprop_args *a)
+{
+    run_sliced(rmsprop_slice, n, (float *[MAX_BUFS]){p, (float *)g, square_avg, grad_avg, buf}, a);
+}
+
 /* ---- Adam / AdamW: (AdamW first: p *= 1 - lr wd) m = beta1 m + (1-beta1) d;
  * v = beta2 v + (1-beta2) d^2; amsgrad: vmax = max(vmax, v), use vmax;
- * p -= step_size m / (sqrt(v) / sqrt(bc2) + eps) ---- */
-void tg__k_adam(size_t n, float *p, const float *g, float *m, float *v, float *vmax, const tg__adam_args *a)
+ * p -= step_size m / (sqrt(v) / sqrt(bc2) + eps). decay_factor is exactly 1
+ * for Adam, and x * 1 = x. ---- */
+ALWAYS_INLINE void adam_loop(size_t n, float *restrict p, const float *restrict g, float *restrict m,
+                             float *restrict v, float *restrict vmax, tg__adam_args a, bool amsgrad)
 {
     for (size_t i = 0; i < n; i++) {
-        if (a->decay_factor != 1.0f) p[i] = p[i] * a->decay_factor;
-        float d = rule_grad(g[i], p[i], a->maximize, a->weight_decay);
-        m[i] = m[i] * a->beta1 + a->one_minus_beta1 * d;
-        v[i] = v[i] * a->beta2 + a->one_minus_beta2 * (d * d);
-        float second = v[i];
-        if (vmax) second = vmax[i] = fmaxf(vmax[i], v[i]);
-        float denom = sqrtf(second) / a->bc2_sqrt + a->eps;
-        p[i] = p[i] + a->neg_step_size * (m[i] / denom);
+        float pi = p[i] * a.decay_factor;
+        float d = rule_grad(g[i], pi, a.maximize, a.weight_decay);
+        float mi = m[i] * a.beta1 + a.one_minus_beta1 * d;
+        float vi = v[i] * a.beta2 + a.one_minus_beta2 * (d * d);
+        m[i] = mi, v[i] = vi;
+        float second = vi;
+        if (amsgrad) second = vmax[i] = fmaxf(vmax[i], vi);
+        float denom = sqrtf(second) / a.bc2_sqrt + a.eps;
+        p[i] = pi + a.neg_step_size * (mi / denom);
     }
+}
+
+TG__CLONES static void adam_slice(size_t n, float *const *b, const void *args)
+{
+    const tg__adam_args *a = args;
+    if (b[4])
+        adam_loop(n, b[0], b[1], b[2], b[3], b[4], *a, true);
+    else
+        adam_loop(n, b[0], b[1], b[2], b[3], NULL, *a, false);
+}
+
+void tg__k_adam(size_t n, float *p, const float *g, float *m, float *v, float *vmax, const tg__adam_args *a)
+{
+    run_sliced(adam_slice, n, (float *[MAX_BUFS]){p, (float *)g, m, v, vmax}, a);
 }
 
 /* ---- NAdam (torch 2.0's rule, the documented one): m, v as Adam;
  * denom = sqrt(v / bc2) + eps; p += c_grad d / denom + c_avg m / denom,
  * c_grad = -lr (1 - mu) / (1 - mu_product), c_avg = -lr mu_next / (1 - mu_product mu_next) ---- */
-void tg__k_nadam(size_t n, float *p, const float *g, float *m, float *v, const tg__nadam_args *a)
+static void nadam_loop(size_t n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                       tg__nadam_args a)
 {
     for (size_t i = 0; i < n; i++) {
-        float d = rule_grad(g[i], p[i], a->maximize, a->weight_decay);
-        m[i] = m[i] * a->beta1 + a->one_minus_beta1 * d;
-        v[i] = v[i] * a->beta2 + a->one_minus_beta2 * (d * d);
-        float denom = sqrtf(v[i] / a->bc2) + a->eps;
-        p[i] = p[i] + a->coef_grad * (d / denom);
-        p[i] = p[i] + a->coef_avg * (m[i] / denom);
+        float d = rule_grad(g[i], p[i], a.maximize, a.weight_decay);
+        float mi = m[i] * a.beta1 + a.one_minus_beta1 * d;
+        float vi = v[i] * a.beta2 + a.one_minus_beta2 * (d * d);
+        m[i] = mi, v[i] = vi;
+        float denom = sqrtf(vi / a.bc2) + a.eps;
+        float pi = p[i] + a.coef_grad * (d / denom);
+        p[i] = pi + a.coef_avg * (mi / denom);
     }
+}
+
+TG__CLONES static void nadam_slice(size_t n, float *const *b, const void *args)
+{
+    nadam_loop(n, b[0], b[1], b[2], b[3], *(const tg__nadam_args *)args);
+}
+
+void tg__k_nadam(size_t n, float *p, const float *g, float *m, float *v, const tg__nadam_args *a)
+{
+    run_sliced(nadam_slice, n, (float *[MAX_BUFS]){p, (float *)g, m, v}, a);
 }
 
 /* ---- RAdam: m, v as Adam; mhat = m / bc1; once the variance is
  * tractable (rho_t > 5) p -= mhat lr (sqrt(bc2) / (sqrt(v) + eps)) rect,
  * before that p -= mhat lr ---- */
-void tg__k_radam(size_t n, float *p, const float *g, float *m, float *v, const tg__radam_args *a)
+static void radam_loop(size_t n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                       tg__radam_args a)
 {
     for (size_t i = 0; i < n; i++) {
-        float d = rule_grad(g[i], p[i], a->maximize, a->weight_decay);
-        m[i] = m[i] * a->beta1 + a->one_minus_beta1 * d;
-        v[i] = v[i] * a->beta2 + a->one_minus_beta2 * (d * d);
-        float mhat = m[i] / a->bc1;
-        if (a->rectified) {
-            float adaptive = a->bc2_sqrt / (sqrtf(v[i]) + a->eps);
-            p[i] = p[i] + -1.0f * (mhat * a->lr * adaptive * a->rect);
-        } else {
-            p[i] = p[i] + -1.0f * (mhat * a->lr);
-        }
+        float d = rule_grad(g[i], p[i], a.maximize, a.weight_decay);
+        float mi = m[i] * a.beta1 + a.one_minus_beta1 * d;
+        float vi = v[i] * a.beta2 + a.one_minus_beta2 * (d * d);
+        m[i] = mi, v[i] = vi;
+        float mhat = mi / a.bc1;
+        float adaptive = a.bc2_sqrt / (sqrtf(vi) + a.eps);
+        float step = a.rectified ? mhat * a.lr * adaptive * a.rect : mhat * a.lr;
+        p[i] = p[i] + -1.0f * step;
     }
+}
+
+TG__CLONES static void radam_slice(size_t n, float *const *b, const void *args)
+{
+    radam_loop(n, b[0], b[1], b[2], b[3], *(const tg__radam_args *)args);
+}
+
+void tg__k_radam(size_t n, float *p, const float *g, float *m, float *v, const tg__radam_args *a)
+{
+    run_sliced(radam_slice, n, (float *[MAX_BUFS]){p, (float *)g, m, v}, a);
 }
 
 /* ---- Lion (Chen et al. 2023, "Symbolic Discovery of Optimization
  * Algorithms", Alg. 2): p *= 1 - lr wd; p -= lr sign(beta1 m + (1-beta1) d);
  * m = beta2 m + (1-beta2) d ---- */
-void tg__k_lion(size_t n, float *p, const float *g, float *m, const tg__lion_args *a)
+static void lion_loop(size_t n, float *restrict p, const float *restrict g, float *restrict m, tg__lion_args a)
 {
     for (size_t i = 0; i < n; i++) {
-        float d = a->maximize ? -g[i] : g[i];
-        p[i] = p[i] * a->decay_factor;
-        float c = m[i] * a->beta1 + a->one_minus_beta1 * d;
+        float d = a.maximize ? -g[i] : g[i];
+        float pi = p[i] * a.decay_factor;
+        float c = m[i] * a.beta1 + a.one_minus_beta1 * d;
         float sign = (float)((c > 0.0f) - (c < 0.0f));
-        p[i] = p[i] + a->neg_lr * sign;
-        m[i] = m[i] * a->beta2 + a->one_minus_beta2 * d;
+        p[i] = pi + a.neg_lr * sign;
+        m[i] = m[i] * a.beta2 + a.one_minus_beta2 * d;
     }
+}
+
+TG__CLONES static void lion_slice(size_t n, float *const *b, const void *args)
+{
+    lion_loop(n, b[0], b[1], b[2], *(const tg__lion_args *)args);
+}
+
+void tg__k_lion(size_t n, float *p, const float *g, float *m, const tg__lion_args *a)
+{
+    run_sliced(lion_slice, n, (float *[MAX_BUFS]){p, (float *)g, m}, a);
 }
 
 /* ---- clipping ---- */

@@ -1,0 +1,248 @@
+/* bench.c — the kernel half of `make bench` (bench/run.sh does the rest):
+ *
+ *   peak    the micro-kernel in use on data that sits in L1, on one thread
+ *           and on all: the most this machine's GEMM can do, measured here
+ *   gemm    every product of one training step of the lecture MLP (forward,
+ *           dx, dW for 784-512-512-10) at a batch size, for every kernel
+ *           this CPU runs, on 1 thread and on all; OpenBLAS's sgemm too if
+ *           libopenblas.so.0 is installed (dlopen, never linked)
+ *   eval    classifying the 10,000 FashionMNIST test images (batches of
+ *           1,000, the same calls as tg eval), best of five
+ *
+ *   bench [--batch N] [--seconds S]     prints a table; S per measurement
+ *
+ * Timing is wall clock (CLOCK_MONOTONIC); each number is the best of
+ * several repetitions, as a benchmark of a quiet machine should be. */
+#define _POSIX_C_SOURCE 200809L
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <tg.h>
+
+#include "kernels/kernels.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double seconds_each = 0.3;
+
+/* ---- peak: the micro-kernel alone ---- */
+
+typedef struct peak_job {
+    const tg__gemm_kernel *k;
+    double flops[64];
+} peak_job;
+
+enum { PEAK_KC = 256 };
+
+static void peak_task(void *ctx, int t, int count)
+{
+    (void)count;
+    peak_job *j = ctx;
+    const tg__gemm_kernel *k = j->k;
+    float *a = aligned_alloc(64, sizeof(float) * k->mr * PEAK_KC), *b = aligned_alloc(64, sizeof(float) * k->nr * PEAK_KC);
+    _Alignas(64) float c[8 * 32];
+    if (!a || !b) {
+        free(a), free(b);
+        return;
+    }
+    for (int i = 0; i < k->mr * PEAK_KC; i++) a[i] = 1e-3f * (float)(i % 7);
+    for (int i = 0; i < k->nr * PEAK_KC; i++) b[i] = 1e-3f * (float)(i % 5);
+    long calls = 0;
+    double start = now();
+    while (now() - start < seconds_each) {
+        for (int r = 0; r < 1000; r++) k->tile(PEAK_KC, a, b, c, (size_t)k->nr, r > 0);
+        calls += 1000;
+    }
+    j->flops[t] = 2.0 * k->mr * k->nr * PEAK_KC * calls / (now() - start);
+    free(a), free(b);
+}
+
+/* GFLOP/s of kernel k on threads threads (together). */
+static double peak(const tg__gemm_kernel *k, int threads)
+{
+    peak_job j = {k, {0}};
+    tg__parallel_run(threads, peak_task, &j);
+    double sum = 0;
+    for (int t = 0; t < threads; t++) sum += j.flops[t];
+    return sum / 1e9;
+}
+
+/* ---- GEMM at the model's shapes ---- */
+
+typedef struct shape {
+    const char *what;
+    bool ta, tb;
+    int M, N, K;
+} shape;
+
+typedef void sgemm_fn(int order, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc);
+static sgemm_fn *openblas_sgemm;
+static void (*openblas_set_threads)(int);
+
+static void load_openblas(void)
+{
+    void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (!h) return;
+    *(void **)&openblas_sgemm = dlsym(h, "cblas_sgemm");
+    *(void **)&openblas_set_threads = dlsym(h, "openblas_set_num_threads");
+}
+
+/* Best GFLOP/s of one product: kernel k (NULL: OpenBLAS, or with ref the
+ * reference) on threads. */
+static double time_gemm(const shape *s, const tg__gemm_kernel *k, bool ref, int threads)
+{
+    int a_rows = s->ta ? s->K : s->M, a_cols = s->ta ? s->M : s->K;
+    int b_rows = s->tb ? s->N : s->K, b_cols = s->tb ? s->K : s->N;
+    float *A = malloc(sizeof(float) * a_rows * a_cols), *B = malloc(sizeof(float) * b_rows * b_cols),
+          *C = calloc((size_t)s->M * s->N, sizeof(float));
+    if (!A || !B || !C) {
+        free(A), free(B), free(C);
+        return 0;
+    }
+    for (int i = 0; i < a_rows * a_cols; i++) A[i] = 1e-3f * (float)(i % 13);
+    for (int i = 0; i < b_rows * b_cols; i++) B[i] = 1e-3f * (float)(i % 11);
+    if (!k && !ref && openblas_set_threads) openblas_set_threads(threads);
+    double best = 1e30, spent = 0;
+    int reps = 0;
+    while (spent < seconds_each || reps < 3) {
+        double t0 = now();
+        if (ref)
+            tg__gemm_ref(s->ta, s->tb, s->M, s->N, s->K, A, a_cols, B, b_cols, 0.0f, C, s->N);
+        else if (k)
+            tg__gemm_with(k, threads, s->ta, s->tb, s->M, s->N, s->K, A, a_cols, B, b_cols, 0.0f, C, s->N);
+        else /* CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 */
+            openblas_sgemm(101, s->ta ? 112 : 111, s->tb ? 112 : 111, s->M, s->N, s->K, 1.0f, A, a_cols, B, b_cols,
+                           0.0f, C, s->N);
+        double dt = now() - t0;
+        best = dt < best ? dt : best;
+        spent += dt;
+        reps++;
+        if (ref) break; /* one is slow enough */
+    }
+    free(A), free(B), free(C);
+    return 2.0 * s->M * s->N * s->K / best / 1e9;
+}
+
+/* ---- evaluation of the test set ---- */
+
+static double eval_ms(const tg_dataset *test, const tg_mlp *m, float mean, float std)
+{
+    enum { BATCH = 1000 };
+    static float x[BATCH * 784];
+    static int y[BATCH], pred[BATCH];
+    int *rows = malloc(sizeof(int) * test->n);
+    tg_graph *g = tg_graph_new();
+    if (!rows || !g) return -1;
+    tg_graph_set_grad(g, false);
+    for (int i = 0; i < test->n; i++) rows[i] = i;
+    double best = 1e30;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now();
+        for (int start = 0; start < test->n; start += BATCH) {
+            int n = test->n - start < BATCH ? test->n - start : BATCH;
+            tg_dataset_batch(test, rows + start, n, mean, std, x, y);
+            tg_tensor *logits = tg_mlp_forward(g, m, tg_from_blob(g, x, 2, (int[]){n, 784}), false, NULL);
+            tg_tensor *loss = tg_cross_entropy(g, logits, y, &(tg_class_loss_opts){.reduction = TG_REDUCE_SUM});
+            if (!loss || tg_argmax(logits, 1, pred) != TG_OK) return -1;
+            tg_graph_reset(g);
+        }
+        double dt = now() - t0;
+        best = dt < best ? dt : best;
+    }
+    tg_graph_free(g);
+    free(rows);
+    return 1000 * best;
+}
+
+int main(int argc, char **argv)
+{
+    int batch = 64;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds")) seconds_each = atof(argv[i + 1]);
+    }
+    if (batch < 1 || seconds_each <= 0) {
+        fprintf(stderr, "usage: bench [--batch N] [--seconds S]\n");
+        return 2;
+    }
+    int cores = tg_threads();
+    const tg__gemm_kernel *kernels[4];
+    int n_kernels = tg__gemm_kernels(kernels, 4);
+    load_openblas();
+
+    printf("peak: the micro-kernel on L1-resident panels (GFLOP/s)\n");
+    printf("  %-10s %10s %10s\n", "kernel", "1 thread", "threads");
+    double machine_peak = 0;
+    for (int k = 0; k < n_kernels; k++) {
+        double one = peak(kernels[k], 1), all = peak(kernels[k], cores);
+        if (k == 0) machine_peak = all;
+        printf("  %-10s %10.1f %10.1f   (%d threads, %dx%d tile)\n", kernels[k]->name, one, all, cores, kernels[k]->mr,
+               kernels[k]->nr);
+    }
+    printf("PEAK %.1f\n\n", machine_peak);
+
+    const shape shapes[] = {
+        {"fc1 y=xW^T", false, true, batch, 512, 784}, {"fc2 y=xW^T", false, true, batch, 512, 512},
+        {"fc3 y=xW^T", false, true, batch, 10, 512},  {"fc2 dx=dyW", false, false, batch, 512, 512},
+        {"fc3 dx=dyW", false, false, batch, 512, 10}, {"fc1 dW=dy^Tx", true, false, 512, 784, batch},
+        {"fc2 dW=dy^Tx", true, false, 512, 512, batch}, {"fc3 dW=dy^Tx", true, false, 10, 512, batch},
+    };
+    int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
+    printf("gemm: one training step's products at batch %d (GFLOP/s; t = threads)\n  %-13s %16s", batch, "product",
+           "(M,N,K)");
+    for (int k = 0; k < n_kernels; k++) printf(" %9s t1 %9s t%d", kernels[k]->name, kernels[k]->name, cores);
+    if (openblas_sgemm) printf("  openblas t1  openblas t%d", cores);
+    printf("\n");
+    double step_flops = 0, step_time[8][2] = {{0}};
+    for (int i = 0; i < n_shapes; i++) {
+        const shape *s = &shapes[i];
+        char dims[32];
+        snprintf(dims, sizeof dims, "(%d,%d,%d)", s->M, s->N, s->K);
+        printf("  %-13s %16s", s->what, dims);
+        double flops = 2.0 * s->M * s->N * s->K;
+        step_flops += flops;
+        for (int k = 0; k < n_kernels; k++)
+            for (int t = 0; t < 2; t++) {
+                double g = time_gemm(s, kernels[k], false, t ? cores : 1);
+                step_time[k][t] += flops / (g * 1e9);
+                printf(" %12.1f", g);
+            }
+        if (openblas_sgemm) printf(" %12.1f %12.1f", time_gemm(s, NULL, false, 1), time_gemm(s, NULL, false, cores));
+        printf("\n");
+    }
+    printf("  %-30s", "all eight, as one step");
+    for (int k = 0; k < n_kernels; k++) printf(" %12.1f %12.1f", step_flops / step_time[k][0] / 1e9, step_flops / step_time[k][1] / 1e9);
+    printf("\n  reference (triple loop, double sums) at fc2 y=xW^T: %.2f GFLOP/s\n\n",
+           time_gemm(&shapes[1], NULL, true, 1));
+
+    tg_dataset test;
+    if (tg_dataset_load("/usr/share/datasets/fashion-mnist", false, &test) != TG_OK) {
+        fprintf(stderr, "bench: %s\n", tg_last_error());
+        return 1;
+    }
+    float mean, std;
+    tg_dataset_stats(&test, &mean, &std);
+    tg_rng rng;
+    tg_rng_seed(&rng, 0);
+    tg_mlp *m = tg_mlp_new(784, (int[]){512, 512}, 2, 10, TG_ACT_RELU, 0.0f, &rng);
+    if (!m) return 1;
+    printf("eval: the 10,000 test images, batches of 1,000 (ms, best of 5)\n");
+    for (int t = 0; t < 2; t++) {
+        tg_set_threads(t ? cores : 1);
+        printf("  %d thread%s %8.1f ms\n", t ? cores : 1, t ? "s" : " ", eval_ms(&test, m, mean, std));
+    }
+    tg_set_threads(cores);
+    printf("EVAL_MS %.1f\n", eval_ms(&test, m, mean, std));
+    tg_mlp_free(m);
+    tg_dataset_free(&test);
+    return 0;
+}
