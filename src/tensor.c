@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "tg_internal.h"
 
 /* ---- memory ---- */
@@ -190,7 +191,7 @@ tg_status tg_tensor_requires_grad(tg_tensor *t, bool on)
 
 void tg_tensor_zero_grad(tg_tensor *t)
 {
-    if (t && t->grad) memset(t->grad, 0, t->size * sizeof *t->grad);
+    if (t && t->grad) tg__k_zero(t->size, t->grad);
 }
 
 void tg_tensor_set_name(tg_tensor *t, const char *name)

@@ -1,5 +1,8 @@
-/* check_models.c — the MLP of models/ and the two-moons data of datasets/. */
+/* check_models.c — the MLP of models/ and the two-moons data of datasets/;
+ * training with each fast GEMM kernel against the reference product. */
 #include "tg_test.h"
+
+#include "kernels/kernels.h"
 
 START_TEST(test_models_mlp_layers_and_init)
 {
@@ -139,6 +142,66 @@ START_TEST(test_models_mlp_learns_moons)
 }
 END_TEST
 
+/* The lecture MLP trained STEPS steps (SGD with momentum, batch 32, on
+ * fixed random inputs) with whatever product tg__gemm runs; its losses. */
+enum { CURVE_STEPS = 30, CURVE_BATCH = 32 };
+
+static void loss_curve(double *loss)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 11);
+    tg_mlp *m = tg_mlp_new(784, (int[]){512, 512}, 2, 10, TG_ACT_RELU, 0.0f, &rng);
+    ck_assert_ptr_nonnull(m);
+    tg_tensor *params[6];
+    tg_mlp_params(m, params, 6);
+    tg_optim_opts o = tg_optim_defaults(TG_OPTIM_SGD);
+    o.lr = 0.05, o.momentum = 0.9;
+    tg_optim *opt = tg_optim_new(TG_OPTIM_SGD, params, 6, &o);
+    tg_graph *g = tg_graph_new();
+    static float x[CURVE_BATCH * 784];
+    int y[CURVE_BATCH];
+    for (int i = 0; i < CURVE_BATCH * 784; i++) x[i] = tg_rng_normal(&rng);
+    for (int i = 0; i < CURVE_BATCH; i++) y[i] = i % 10;
+    for (int step = 0; step < CURVE_STEPS; step++) {
+        tg_tensor *l = tg_cross_entropy(g, tg_mlp_forward(g, m, tg_from_blob(g, x, 2, (int[]){CURVE_BATCH, 784}), true, NULL),
+                                        y, NULL);
+        tg_optim_zero_grad(opt);
+        ck_assert_int_eq(tg_backward(l), TG_OK);
+        ck_assert_int_eq(tg_optim_step(opt), TG_OK);
+        loss[step] = l->data[0];
+        tg_graph_reset(g);
+    }
+    tg_graph_free(g);
+    tg_optim_free(opt);
+    tg_mlp_free(m);
+}
+
+/* Every fast kernel follows the reference's loss curve (the triple loop
+ * with double sums) to float rounding: the losses agree to 1e-5 relative
+ * while they fall from 2.3 by a factor of 10 and more — a wrong tile, a
+ * missed edge or a bad split would be off by far more from the first step. */
+START_TEST(test_models_training_matches_the_reference_product)
+{
+    double want[CURVE_STEPS], got[CURVE_STEPS];
+    const tg__gemm_kernel *kernels[4], *before = tg__gemm_kernel_in_use();
+    int n = tg__gemm_kernels(kernels, 4);
+    tg__gemm_use(NULL);
+    loss_curve(want);
+    ck_assert_double_lt(want[CURVE_STEPS - 1], 0.1 * want[0]); /* it learns: the curve is worth comparing */
+    for (int k = 0; k < n; k++)
+        for (int threads = 1; threads <= 2; threads++) {
+            tg__gemm_use(kernels[k]);
+            tg_set_threads(threads);
+            loss_curve(got);
+            for (int s = 0; s < CURVE_STEPS; s++)
+                ck_assert_msg(fabs(got[s] - want[s]) <= 1e-5 * want[s], "%s on %d threads, step %d: loss %.9g, reference %.9g",
+                              kernels[k]->name, threads, s, got[s], want[s]);
+        }
+    tg__gemm_use(before);
+    tg_set_threads(0);
+}
+END_TEST
+
 static Suite *models_suite(void)
 {
     Suite *s = suite_create("models");
@@ -147,6 +210,7 @@ static Suite *models_suite(void)
     tcase_add_test(tc, test_models_mlp_forward_shapes);
     tcase_add_test(tc, test_models_mlp_rejects_bad_shapes);
     tcase_add_test(tc, test_models_mlp_learns_moons);
+    tcase_add_test(tc, test_models_training_matches_the_reference_product);
     suite_add_tcase(s, tc);
     tc = tcase_create("datasets");
     tcase_add_test(tc, test_models_moons_shape_and_balance);

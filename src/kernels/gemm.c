@@ -46,7 +46,7 @@ void tg__gemm_ref(bool ta, bool tb, int M, int N, int K, const float *A, int lda
 }
 
 /* ---- the portable micro-kernel: plain C the compiler vectorises ---- */
-enum { P_MR = 4, P_NR = 16 };
+enum { P_MR = 4, P_NR = 8 };
 
 static void portable_tile(int kc, const float *restrict a, const float *restrict b, float *restrict c, size_t ldc,
                           bool accumulate)
@@ -59,7 +59,7 @@ static void portable_tile(int kc, const float *restrict a, const float *restrict
         for (int j = 0; j < P_NR; j++) c[j] = accumulate ? c[j] + acc[r][j] : acc[r][j];
 }
 
-const tg__gemm_kernel tg__gemm_portable = {"portable", P_MR, P_NR, portable_tile, NULL};
+const tg__gemm_kernel tg__gemm_portable = {"portable", P_MR, P_NR, portable_tile, NULL, 0, 0, NULL};
 
 /* ---- packing ---- */
 
@@ -141,6 +141,8 @@ typedef struct gemm_job {
     int lda, ldb, ldc;
     float beta;
     float *C;
+    bool dot;              /* C = A B^T by k->dot, unpacked (else packed tiles) */
+    int mr, nr;            /* the tile of whichever it is */
     bool split_rows;       /* tasks take row ranges (else column ranges) */
     int tiles;             /* tiles along the split dimension */
 } gemm_job;
@@ -186,16 +188,32 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, worksp
 }
 
 /* Task t of count: its fixed share of whole tiles along the split dimension. */
+/* The dot-product path over a sub-rectangle: each dot_nr rows of B (four
+ * rows of W, in L1) against every row block of A. */
+static void dot_block(const gemm_job *j, int i0, int i1, int j0, int j1)
+{
+    const tg__gemm_kernel *k = j->k;
+    for (int jr = j0; jr < j1; jr += k->dot_nr)
+        for (int ir = i0; ir < i1; ir += k->dot_mr)
+            k->dot(j->K, j->A + (size_t)ir * j->lda, j->lda, j->B + (size_t)jr * j->ldb, j->ldb,
+                   j->C + (size_t)ir * j->ldc + jr, j->ldc, i1 - ir < k->dot_mr ? i1 - ir : k->dot_mr,
+                   j1 - jr < k->dot_nr ? j1 - jr : k->dot_nr, j->beta != 0.0f);
+}
+
 static void gemm_task(void *ctx, int t, int count)
 {
     const gemm_job *j = ctx;
-    int step = j->split_rows ? j->k->mr : j->k->nr, extent = j->split_rows ? j->M : j->N;
+    int step = j->split_rows ? j->mr : j->nr, extent = j->split_rows ? j->M : j->N;
     int from = (int)((long)j->tiles * t / count) * step, to = (int)((long)j->tiles * (t + 1) / count) * step;
     if (to > extent) to = extent;
     if (from >= to) return;
-    workspace *w = thread_workspace();
     int i0 = j->split_rows ? from : 0, i1 = j->split_rows ? to : j->M;
     int j0 = j->split_rows ? 0 : from, j1 = j->split_rows ? j->N : to;
+    if (j->dot) {
+        dot_block(j, i0, i1, j0, j1);
+        return;
+    }
+    workspace *w = thread_workspace();
     if (w) {
         gemm_block(j, i0, i1, j0, j1, w);
     } else { /* out of memory: the same product, slowly, without packing */
@@ -206,8 +224,9 @@ static void gemm_task(void *ctx, int t, int count)
     }
 }
 
-/* Below this many multiply-adds a second thread costs more than it saves. */
-enum { PARALLEL_MIN = 1 << 17 };
+/* Below this many multiply-adds a second thread costs more than it saves.
+ * Up to DOT_MAX_M rows, C = A B^T takes the dot-product path. */
+enum { PARALLEL_MIN = 1 << 17, DOT_MAX_M = 64 };
 
 void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int M, int N, int K, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc)
@@ -218,8 +237,18 @@ void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int 
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta != 0.0f ? C[(size_t)i * ldc + j] : 0.0f;
         return;
     }
-    int row_tiles = (M + k->mr - 1) / k->mr, col_tiles = (N + k->nr - 1) / k->nr;
-    gemm_job j = {k, ta, tb, M, N, K, A, B, lda, ldb, ldc, beta, C, col_tiles < threads && row_tiles > col_tiles, 0};
+    /* x W^T at a small batch, or onto few outputs: dot products beat
+     * packing W^T, or padding N to a whole tile (measured: bench/bench.c) */
+    bool dot = k->dot && !ta && tb && (M <= DOT_MAX_M || N < k->nr);
+    int mr = dot ? k->dot_mr : k->mr, nr = dot ? k->dot_nr : k->nr;
+    int row_tiles = (M + mr - 1) / mr, col_tiles = (N + nr - 1) / nr;
+    /* A weight gradient, dW = dy^T x, is split by rows, as an optimizer
+     * step splits the weights: each core then updates the rows it wrote,
+     * still in its cache (moving them costs ~250 ns a line between the
+     * cores measured in docs/PERFORMANCE.md). Otherwise columns, unless
+     * there are too few. */
+    bool split_rows = row_tiles >= threads && (ta && !tb ? true : col_tiles < threads && row_tiles > col_tiles);
+    gemm_job j = {k, ta, tb, M, N, K, A, B, lda, ldb, ldc, beta, C, dot, mr, nr, split_rows, 0};
     j.tiles = j.split_rows ? row_tiles : col_tiles;
     int tasks = (double)M * N * K < PARALLEL_MIN ? 1 : threads < j.tiles ? threads : j.tiles;
     if (tasks > 1)
@@ -259,14 +288,27 @@ static void choose(void)
         if (!strcmp(want, list[i]->name)) chosen = list[i];
 }
 
+static bool use_reference; /* tests: every product by tg__gemm_ref */
+
 const tg__gemm_kernel *tg__gemm_kernel_in_use(void)
 {
     pthread_once(&choose_once, choose);
-    return chosen;
+    return use_reference ? NULL : chosen;
+}
+
+void tg__gemm_use(const tg__gemm_kernel *k)
+{
+    pthread_once(&choose_once, choose);
+    use_reference = !k;
+    if (k) chosen = k;
 }
 
 void tg__gemm(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
               float *C, int ldc)
 {
-    tg__gemm_with(tg__gemm_kernel_in_use(), tg_threads(), ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    const tg__gemm_kernel *k = tg__gemm_kernel_in_use();
+    if (k)
+        tg__gemm_with(k, tg_threads(), ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    else
+        tg__gemm_ref(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }

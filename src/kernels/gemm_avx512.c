@@ -64,24 +64,109 @@ static inline void transpose16(__m512 r[16])
     }
 }
 
+/* An 8 x 8 block in ymm registers, the same rounds as transpose16's. */
+static inline void transpose8(__m256 r[8])
+{
+    __m256 t[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int h = 0; h < 2; h++) {
+            __m256d a = _mm256_castps_pd(t[i + h]), b = _mm256_castps_pd(t[i + h + 2]);
+            r[i + 2 * h] = _mm256_castpd_ps(_mm256_unpacklo_pd(a, b));
+            r[i + 2 * h + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(a, b));
+        }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+        t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+    }
+    for (int i = 0; i < 8; i++) r[i] = t[i];
+}
+
 /* dst[p * width + r] = src[r * ld + p] for r < rows, p < kc (rows <= width):
- * packing a transposed operand, 16 x 16 blocks in registers (three times
- * faster than element by element), the ragged edges element by element. */
+ * packing a transposed operand (B's panels are 32 rows wide, A's 8), in
+ * 16 x 16 or 8 x 8 blocks in registers (three times faster than element by
+ * element), the ragged edges element by element. */
 static void transpose(const float *src, int ld, int rows, int kc, int width, float *restrict dst)
 {
-    int full_rows = rows & ~15, full_k = kc & ~15;
-    for (int r = 0; r < full_rows; r += 16)
-        for (int p = 0; p < full_k; p += 16) {
+    int r = 0, k16 = kc & ~15, k8 = kc & ~7;
+    for (; r + 16 <= rows; r += 16)
+        for (int p = 0; p < k16; p += 16) {
             __m512 v[16];
             for (int i = 0; i < 16; i++) v[i] = _mm512_loadu_ps(src + (size_t)(r + i) * ld + p);
             transpose16(v);
             for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + (size_t)(p + i) * width + r, v[i]);
         }
-    for (int r = 0; r < rows; r++)
-        for (int p = r < full_rows ? full_k : 0; p < kc; p++) dst[(size_t)p * width + r] = src[(size_t)r * ld + p];
+    int done16 = r;
+    for (; r + 8 <= rows; r += 8)
+        for (int p = 0; p < k8; p += 8) {
+            __m256 v[8];
+            for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_ps(src + (size_t)(r + i) * ld + p);
+            transpose8(v);
+            for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + (size_t)(p + i) * width + r, v[i]);
+        }
+    for (int i = 0; i < rows; i++) /* what the blocks left: the k tail, and rows past the last block */
+        for (int p = i < done16 ? k16 : i < r ? k8 : 0; p < kc; p++) dst[(size_t)p * width + i] = src[(size_t)i * ld + p];
 }
 
-const tg__gemm_kernel tg__gemm_avx512 = {"avx512", MR, NR, tile, transpose};
+/* ---- C = A B^T without packing: dot products ----
+ * Both operands are read as stored, rows contiguous in k, so nothing is
+ * transposed; y = x W^T at a small batch spends more on packing W^T than on
+ * multiplying. A 4 x 4 tile keeps 16 running sums of 16 lanes each; a row
+ * past m (column past n) repeats row 0 and is not stored; the k tail is a
+ * masked load. Each sum's 16 lanes are added in a fixed tree at the end. */
+enum { DOT_MR = 4, DOT_NR = 4 };
+
+/* 16 lanes folded to 4: lane l holds lanes l + l+8 + (l+4 + l+12). */
+static inline __m128 fold(__m512 v)
+{
+    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); /* AVX-512F only */
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), hi);
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+static void dot_tile(int K, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int m, int n,
+                     bool accumulate)
+{
+    const float *ar[DOT_MR], *br[DOT_NR];
+    for (int i = 0; i < DOT_MR; i++) ar[i] = a + (size_t)(i < m ? i : 0) * lda;
+    for (int j = 0; j < DOT_NR; j++) br[j] = b + (size_t)(j < n ? j : 0) * ldb;
+    __m512 acc[DOT_MR][DOT_NR];
+    for (int i = 0; i < DOT_MR; i++)
+        for (int j = 0; j < DOT_NR; j++) acc[i][j] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m512 bv[DOT_NR];
+        for (int j = 0; j < DOT_NR; j++) bv[j] = _mm512_loadu_ps(br[j] + k);
+        for (int i = 0; i < DOT_MR; i++) {
+            __m512 av = _mm512_loadu_ps(ar[i] + k);
+            for (int j = 0; j < DOT_NR; j++) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+        }
+    }
+    if (k < K) {
+        __mmask16 tail = (__mmask16)((1u << (K - k)) - 1);
+        __m512 bv[DOT_NR];
+        for (int j = 0; j < DOT_NR; j++) bv[j] = _mm512_maskz_loadu_ps(tail, br[j] + k);
+        for (int i = 0; i < DOT_MR; i++) {
+            __m512 av = _mm512_maskz_loadu_ps(tail, ar[i] + k);
+            for (int j = 0; j < DOT_NR; j++) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < m; i++) {
+        /* row i's four sums: fold each to 4 lanes, then two pairwise adds */
+        __m128 s01 = _mm_hadd_ps(fold(acc[i][0]), fold(acc[i][1]));
+        __m128 s23 = _mm_hadd_ps(fold(acc[i][2]), fold(acc[i][3]));
+        __m128 sums = _mm_hadd_ps(s01, s23);
+        float out[4];
+        _mm_storeu_ps(out, sums);
+        float *row = c + (size_t)i * ldc;
+        for (int j = 0; j < n; j++) row[j] = accumulate ? out[j] + row[j] : out[j];
+    }
+}
+
+const tg__gemm_kernel tg__gemm_avx512 = {"avx512", MR, NR, tile, transpose, DOT_MR, DOT_NR, dot_tile};
 #else
-const tg__gemm_kernel tg__gemm_avx512 = {"avx512", 0, 0, NULL, NULL}; /* not built for this target */
+const tg__gemm_kernel tg__gemm_avx512 = {"avx512", 0, 0, NULL, NULL, 0, 0, NULL}; /* not built for this target */
 #endif

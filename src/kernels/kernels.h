@@ -47,12 +47,21 @@ typedef struct tg__gemm_kernel {
     /* Packs a transposed operand: dst[p width + r] = src[r ld + p] for
      * r < rows <= width, p < kc. NULL: gemm.c's loop in plain C. */
     void (*transpose)(const float *src, int ld, int rows, int kc, int width, float *restrict dst);
+    /* Optional, for C = A B^T with both read as stored (no packing): the
+     * dot_mr x dot_nr tile (or its m x n corner) of C at c, rows of A at a,
+     * rows of B at b, all K long. NULL: every product is packed. */
+    int dot_mr, dot_nr;
+    void (*dot)(int K, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int m, int n,
+                bool accumulate);
 } tg__gemm_kernel;
 extern const tg__gemm_kernel tg__gemm_avx512, tg__gemm_avx2, tg__gemm_portable;
 /* The kernels this CPU runs, fastest first, into list; returns how many. */
 int tg__gemm_kernels(const tg__gemm_kernel **list, int max);
-/* What tg__gemm uses: the fastest, or the one $TG_GEMM names. */
+/* What tg__gemm uses: the fastest, or the one $TG_GEMM names; NULL after
+ * tg__gemm_use(NULL). */
 const tg__gemm_kernel *tg__gemm_kernel_in_use(void);
+/* For tests: makes tg__gemm use k from now on, or tg__gemm_ref if NULL. */
+void tg__gemm_use(const tg__gemm_kernel *k);
 /* tg__gemm with a given kernel, on up to threads threads. */
 void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int M, int N, int K, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
@@ -64,6 +73,14 @@ void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int 
  * serially on the caller. */
 typedef void tg__task(void *ctx, int index, int count);
 void tg__parallel_run(int count, tg__task *fn, void *ctx);
+
+/* run(n, bufs, args) over n elements, cut into one fixed slice per thread
+ * when n >= TG__SLICE_MIN: each slice gets bufs[k] + its offset (NULL
+ * stays NULL). For elementwise work, whose result is then the same bits
+ * whatever the number of threads. bufs has TG__MAX_SLICE_BUFS entries. */
+enum { TG__MAX_SLICE_BUFS = 5, TG__SLICE_MIN = 1 << 15 };
+typedef void tg__slice_fn(size_t n, float *const *bufs, const void *args);
+void tg__run_sliced(tg__slice_fn *run, size_t n, float *const *bufs, const void *args);
 
 /* ---- elementwise (elementwise.c) ---- */
 /* One unary op: y = f(x) and dx += dy f'(x) given x and y = f(x).
@@ -182,6 +199,8 @@ typedef struct tg__lion_args {
 } tg__lion_args;
 void tg__k_lion(size_t n, float *p, const float *g, float *m, const tg__lion_args *a);
 
+/* x = 0, on every thread when x is large (zeroing gradients) */
+void tg__k_zero(size_t n, float *x);
 /* x *= s; x = clamp(x, lo, hi) */
 void tg__k_scale(size_t n, float *x, float s);
 void tg__k_clamp(size_t n, float *x, float lo, float hi);

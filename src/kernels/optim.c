@@ -5,6 +5,7 @@
  * scalar factors (bias corrections, step sizes) arrive precomputed in
  * double by src/optim/builtin.c. */
 #include <math.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -18,42 +19,6 @@
 #else
 #define ALWAYS_INLINE static inline
 #endif
-
-/* ---- threads: an update is the same arithmetic on every element, so a
- * parameter is cut into fixed slices, one per thread; the result is the
- * same bits whatever the number of threads. ---- */
-enum { MAX_BUFS = 5, SLICE_MIN = 1 << 15 /* elements worth a second thread */ };
-
-typedef void slice_fn(size_t n, float *const *bufs, const void *args);
-typedef struct slice_job {
-    slice_fn *run;
-    size_t n;
-    float *bufs[MAX_BUFS]; /* NULL for a buffer the options do not use */
-    const void *args;
-} slice_job;
-
-static void slice_task(void *ctx, int t, int count)
-{
-    const slice_job *j = ctx;
-    size_t per = (j->n / (size_t)count + 15) & ~(size_t)15; /* whole cache lines */
-    size_t lo = per * (size_t)t, hi = lo + per < j->n ? lo + per : j->n;
-    if (lo >= hi) return;
-    float *bufs[MAX_BUFS];
-    for (int k = 0; k < MAX_BUFS; k++) bufs[k] = j->bufs[k] ? j->bufs[k] + lo : NULL;
-    j->run(hi - lo, bufs, j->args);
-}
-
-/* run(n, bufs, args) over all n elements, on every thread when n is large. */
-static void run_sliced(slice_fn *run, size_t n, float *const *bufs, const void *args)
-{
-    slice_job j = {run, n, {NULL}, args};
-    for (int k = 0; k < MAX_BUFS; k++) j.bufs[k] = bufs[k];
-    int threads = n < SLICE_MIN ? 1 : tg_threads();
-    if (threads > 1)
-        tg__parallel_run(threads, slice_task, &j);
-    else
-        run(n, j.bufs, args);
-}
 
 /* The gradient the rule sees: -g when maximizing, plus an L2 term. */
 ALWAYS_INLINE float rule_grad(float g, float p, bool maximize, float wd)
@@ -78,6 +43,8 @@ ALWAYS_INLINE void sgd_loop(size_t n, float *restrict p, const float *restrict g
     }
 }
 
+/* Each update runs through tg__run_sliced: the same arithmetic on every
+ * element, so a parameter is cut into one fixed slice per thread. */
 TG__CLONES static void sgd_slice(size_t n, float *const *b, const void *args)
 {
     const tg__sgd_args *a = args;
@@ -89,7 +56,7 @@ TG__CLONES static void sgd_slice(size_t n, float *const *b, const void *args)
 
 void tg__k_sgd(size_t n, float *p, const float *g, float *buf, const tg__sgd_args *a)
 {
-    run_sliced(sgd_slice, n, (float *[MAX_BUFS]){p, (float *)g, buf}, a);
+    tg__run_sliced(sgd_slice, n, (float *[TG__MAX_SLICE_BUFS]){p, (float *)g, buf}, a);
 }
 
 /* ---- Adagrad: sum += d^2; p -= clr d / (sqrt(sum) + eps) ---- */
@@ -111,7 +78,7 @@ TG__CLONES static void adagrad_slice(size_t n, float *const *b, const void *args
 
 void tg__k_adagrad(size_t n, float *p, const float *g, float *sum, const tg__adagrad_args *a)
 {
-    run_sliced(adagrad_slice, n, (float *[MAX_BUFS]){p, (float *)g, sum}, a);
+    tg__run_sliced(adagrad_slice, n, (float *[TG__MAX_SLICE_BUFS]){p, (float *)g, sum}, a);
 }
 
 /* ---- RMSprop: sq = alpha sq + (1-alpha) d^2; centered: ga = alpha ga +
@@ -159,7 +126,7 @@ TG__CLONES static void rmsprop_slice(size_t n, float *const *b, const void *args
 void tg__k_rmsprop(size_t n, float *p, const float *g, float *square_avg, float *grad_avg, float *buf,
                    const tg__rmsprop_args *a)
 {
-    run_sliced(rmsprop_slice, n, (float *[MAX_BUFS]){p, (float *)g, square_avg, grad_avg, buf}, a);
+    tg__run_sliced(rmsprop_slice, n, (float *[TG__MAX_SLICE_BUFS]){p, (float *)g, square_avg, grad_avg, buf}, a);
 }
 
 /* ---- Adam / AdamW: (AdamW first: p *= 1 - lr wd) m = beta1 m + (1-beta1) d;
@@ -193,7 +160,7 @@ TG__CLONES static void adam_slice(size_t n, float *const *b, const void *args)
 
 void tg__k_adam(size_t n, float *p, const float *g, float *m, float *v, float *vmax, const tg__adam_args *a)
 {
-    run_sliced(adam_slice, n, (float *[MAX_BUFS]){p, (float *)g, m, v, vmax}, a);
+    tg__run_sliced(adam_slice, n, (float *[TG__MAX_SLICE_BUFS]){p, (float *)g, m, v, vmax}, a);
 }
 
 /* ---- NAdam (torch 2.0's rule, the documented one): m, v as Adam;
@@ -220,7 +187,7 @@ TG__CLONES static void nadam_slice(size_t n, float *const *b, const void *args)
 
 void tg__k_nadam(size_t n, float *p, const float *g, float *m, float *v, const tg__nadam_args *a)
 {
-    run_sliced(nadam_slice, n, (float *[MAX_BUFS]){p, (float *)g, m, v}, a);
+    tg__run_sliced(nadam_slice, n, (float *[TG__MAX_SLICE_BUFS]){p, (float *)g, m, v}, a);
 }
 
 /* ---- RAdam: m, v as Adam; mhat = m / bc1; once the variance is
@@ -248,7 +215,7 @@ TG__CLONES static void radam_slice(size_t n, float *const *b, const void *args)
 
 void tg__k_radam(size_t n, float *p, const float *g, float *m, float *v, const tg__radam_args *a)
 {
-    run_sliced(radam_slice, n, (float *[MAX_BUFS]){p, (float *)g, m, v}, a);
+    tg__run_sliced(radam_slice, n, (float *[TG__MAX_SLICE_BUFS]){p, (float *)g, m, v}, a);
 }
 
 /* ---- Lion (Chen et al. 2023, "Symbolic Discovery of Optimization
@@ -273,7 +240,20 @@ TG__CLONES static void lion_slice(size_t n, float *const *b, const void *args)
 
 void tg__k_lion(size_t n, float *p, const float *g, float *m, const tg__lion_args *a)
 {
-    run_sliced(lion_slice, n, (float *[MAX_BUFS]){p, (float *)g, m}, a);
+    tg__run_sliced(lion_slice, n, (float *[TG__MAX_SLICE_BUFS]){p, (float *)g, m}, a);
+}
+
+/* ---- zeroing gradients: each thread the slice it will update ---- */
+
+static void zero_slice(size_t n, float *const *b, const void *args)
+{
+    (void)args;
+    memset(b[0], 0, n * sizeof(float));
+}
+
+void tg__k_zero(size_t n, float *x)
+{
+    tg__run_sliced(zero_slice, n, (float *[TG__MAX_SLICE_BUFS]){x}, NULL);
 }
 
 /* ---- clipping ---- */

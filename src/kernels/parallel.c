@@ -162,3 +162,34 @@ void tg__parallel_run(int count, tg__task *fn, void *ctx)
     }
     for (int i = 0; i < count; i++) fn(ctx, i, count);
 }
+
+/* ---- elementwise work cut into one fixed slice per thread ---- */
+
+typedef struct slice_job {
+    tg__slice_fn *run;
+    size_t n;
+    float *bufs[TG__MAX_SLICE_BUFS];
+    const void *args;
+} slice_job;
+
+static void slice_task(void *ctx, int t, int count)
+{
+    const slice_job *j = ctx;
+    size_t per = (j->n / (size_t)count + 15) & ~(size_t)15; /* whole cache lines */
+    size_t lo = per * (size_t)t, hi = lo + per < j->n ? lo + per : j->n;
+    if (lo >= hi) return;
+    float *bufs[TG__MAX_SLICE_BUFS];
+    for (int k = 0; k < TG__MAX_SLICE_BUFS; k++) bufs[k] = j->bufs[k] ? j->bufs[k] + lo : NULL;
+    j->run(hi - lo, bufs, j->args);
+}
+
+void tg__run_sliced(tg__slice_fn *run, size_t n, float *const *bufs, const void *args)
+{
+    slice_job j = {run, n, {NULL}, args};
+    for (int k = 0; k < TG__MAX_SLICE_BUFS; k++) j.bufs[k] = bufs[k];
+    int threads = n < TG__SLICE_MIN ? 1 : tg_threads();
+    if (threads > 1)
+        tg__parallel_run(threads, slice_task, &j);
+    else
+        run(n, j.bufs, args);
+}
