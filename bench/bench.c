@@ -8,6 +8,9 @@
  *           libopenblas.so.0 is installed (dlopen, never linked)
  *   eval    classifying the 10,000 FashionMNIST test images (batches of
  *           1,000, the same calls as tg eval), best of five
+ *   step    one epoch of training (Adam, batch 16, 64, 256) timed phase by
+ *           phase: gathering the batch, forward, zeroing the gradients,
+ *           backward, the optimizer step: where a step's time goes
  *
  *   bench [--batch N] [--seconds S]     prints a table; S per measurement
  *
@@ -163,6 +166,52 @@ static double eval_ms(const tg_dataset *test, const tg_mlp *m, float mean, float
     return 1000 * best;
 }
 
+/* ---- a training step, phase by phase ---- */
+
+enum { PHASES = 5 };
+static const char *const phase_names[PHASES] = {"batch", "forward", "zero_grad", "backward", "adam"};
+
+/* Microseconds per step in each phase over one epoch at batch size b. */
+static bool step_phases(const tg_dataset *train, float mean, float std, int b, double *us)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 0);
+    tg_mlp *m = tg_mlp_new(784, (int[]){512, 512}, 2, 10, TG_ACT_RELU, 0.0f, &rng);
+    tg_tensor *params[6];
+    tg_optim_opts o = tg_optim_defaults(TG_OPTIM_ADAM);
+    tg_optim *opt = m ? tg_optim_new(TG_OPTIM_ADAM, params, tg_mlp_params(m, params, 6), &o) : NULL;
+    tg_graph *g = tg_graph_new();
+    float *x = malloc(sizeof(float) * b * 784);
+    int *y = malloc(sizeof(int) * b), *rows = malloc(sizeof(int) * train->n);
+    bool ok = opt && g && x && y && rows;
+    for (int i = 0; ok && i < train->n; i++) rows[i] = i;
+    if (ok) tg_rng_shuffle(&rng, rows, train->n);
+    for (int k = 0; k < PHASES; k++) us[k] = 0;
+    int steps = train->n / b;
+    for (int s = 0; ok && s < steps; s++) {
+        double t[PHASES + 1];
+        t[0] = now();
+        tg_dataset_batch(train, rows + (size_t)s * b, b, mean, std, x, y);
+        t[1] = now();
+        tg_tensor *logits = tg_mlp_forward(g, m, tg_from_blob(g, x, 2, (int[]){b, 784}), true, &rng);
+        tg_tensor *loss = tg_cross_entropy(g, logits, y, NULL);
+        t[2] = now();
+        tg_optim_zero_grad(opt);
+        t[3] = now();
+        ok = tg_backward(loss) == TG_OK;
+        t[4] = now();
+        ok = ok && tg_optim_step(opt) == TG_OK;
+        t[5] = now();
+        tg_graph_reset(g);
+        for (int k = 0; k < PHASES; k++) us[k] += 1e6 * (t[k + 1] - t[k]) / steps;
+    }
+    tg_graph_free(g);
+    tg_optim_free(opt);
+    tg_mlp_free(m);
+    free(x), free(y), free(rows);
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     int batch = 64;
@@ -244,5 +293,29 @@ int main(int argc, char **argv)
     printf("EVAL_MS %.1f\n", eval_ms(&test, m, mean, std));
     tg_mlp_free(m);
     tg_dataset_free(&test);
+
+    tg_dataset train;
+    if (tg_dataset_load("/usr/share/datasets/fashion-mnist", true, &train) != TG_OK) {
+        fprintf(stderr, "bench: %s\n", tg_last_error());
+        return 1;
+    }
+    tg_dataset_stats(&train, &mean, &std);
+    printf("\nstep: one epoch of Adam, microseconds per step in each phase\n  %5s %7s", "batch", "threads");
+    for (int k = 0; k < PHASES; k++) printf(" %10s", phase_names[k]);
+    printf(" %10s %10s\n", "total", "samples/s");
+    for (int b = 16; b <= 256; b *= 4)
+        for (int t = 0; t < 2; t++) {
+            double us[PHASES], total = 0;
+            tg_set_threads(t ? cores : 1);
+            if (!step_phases(&train, mean, std, b, us)) {
+                fprintf(stderr, "bench: %s\n", tg_last_error());
+                return 1;
+            }
+            printf("  %5d %7d", b, t ? cores : 1);
+            for (int k = 0; k < PHASES; k++) printf(" %10.1f", us[k]), total += us[k];
+            printf(" %10.1f %10.0f\n", total, b / total * 1e6);
+        }
+    tg_set_threads(cores);
+    tg_dataset_free(&train);
     return 0;
 }
