@@ -8,6 +8,15 @@
 
 #define UNUSED(x) (void)(x)
 
+/* The multiversioned (TG__CLONES) loops are static, each behind a plain
+ * function: clang 14 neither links calls to an extern multiversioned
+ * function from other files nor accepts one declared before its clones. */
+TG__CLONES static void acc_loop(size_t n, const float *dy, float *dx)
+{
+    for (size_t i = 0; i < n; i++) dx[i] += dy[i];
+}
+void tg__k_acc(size_t n, const float *dy, float *dx) { acc_loop(n, dy, dx); }
+
 /* ---- neg: y = -x ---- */
 static void neg_fwd(size_t n, const float *x, float *y, const float *p)
 {
@@ -382,11 +391,6 @@ void tg__k_binary_backward(tg_op op, const tg__bcast *bc, const float *a, const 
 
 /* ---- copies and accumulation ---- */
 
-TG__CLONES void tg__k_acc(size_t n, const float *dy, float *dx)
-{
-    for (size_t i = 0; i < n; i++) dx[i] += dy[i];
-}
-
 void tg__k_transpose(size_t rows, size_t cols, const float *x, float *y, bool accumulate)
 {
     for (size_t r = 0; r < rows; r++)
@@ -396,15 +400,19 @@ void tg__k_transpose(size_t rows, size_t cols, const float *x, float *y, bool ac
         }
 }
 
-TG__CLONES void tg__k_add_bias(size_t rows, size_t cols, const float *b, float *y)
+TG__CLONES static void add_bias_loop(size_t rows, size_t cols, const float *b, float *y)
 {
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < cols; c++) y[r * cols + c] += b[c];
 }
+void tg__k_add_bias(size_t rows, size_t cols, const float *b, float *y)
+{
+    add_bias_loop(rows, cols, b, y);
+}
 
 /* Each column's sum in double, rows in order; a block of columns at a time
  * so that the rows are read contiguously. */
-TG__CLONES void tg__k_bias_backward(size_t rows, size_t cols, const float *dy, float *db)
+TG__CLONES static void bias_backward_loop(size_t rows, size_t cols, const float *dy, float *db)
 {
     enum { BLOCK = 256 };
     double acc[BLOCK];
@@ -417,6 +425,10 @@ TG__CLONES void tg__k_bias_backward(size_t rows, size_t cols, const float *dy, f
         }
         for (size_t c = 0; c < w; c++) db[c0 + c] += (float)acc[c];
     }
+}
+void tg__k_bias_backward(size_t rows, size_t cols, const float *dy, float *db)
+{
+    bias_backward_loop(rows, cols, dy, db);
 }
 
 void tg__k_mul_acc(size_t n, const float *a, const float *b, float *y)
