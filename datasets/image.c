@@ -33,6 +33,98 @@ static void resize_area(const float *src, int w, int h, float *dst, int cols, in
         }
 }
 
+/* True if f starts like a PNG, JPEG, GIF, BMP or binary PGM/PPM; f is
+ * rewound. stb_image also tries formats without a signature (TGA) on any
+ * bytes: those, and its rarer formats, are not worth that exposure. */
+static bool known_signature(FILE *f)
+{
+    static const char *const signatures[] = {"\x89PNG\r\n\x1a\n", "\xff\xd8\xff", "GIF87a", "GIF89a", "BM", "P5", "P6"};
+    char head[8] = {0};
+    size_t n = fread(head, 1, sizeof head, f);
+    rewind(f);
+    for (size_t i = 0; i < sizeof signatures / sizeof *signatures; i++) {
+        size_t len = strlen(signatures[i]);
+        if (n >= len && !memcmp(head, signatures[i], len)) return true;
+    }
+    return false;
+}
+
+/* Debian's stb_image reads the numbers of a binary PNM header (P5, P6)
+ * into an int with no bound, a signed overflow (undefined behaviour, found
+ * by fuzz_image). True unless f is such a file with a width, height or
+ * maximum value of more than 9 digits; f is rewound. */
+static bool pnm_numbers_fit(FILE *f)
+{
+    int c = fgetc(f), kind = fgetc(f);
+    bool fits = true;
+    if (c == 'P' && (kind == '5' || kind == '6')) {
+        c = fgetc(f);
+        for (int number = 0; number < 3 && fits; number++) {
+            for (;;) { /* whitespace and comments, as stb skips them */
+                while (c > 0 && strchr(" \t\n\v\f\r", c)) c = fgetc(f);
+                if (c != '#') break;
+                while (c != EOF && c != '\n' && c != '\r') c = fgetc(f);
+            }
+            int digits = 0;
+            for (; c >= '0' && c <= '9'; c = fgetc(f)) digits++;
+            fits = digits <= 9;
+        }
+    }
+    rewind(f);
+    return fits;
+}
+
+/* Debian's stb_image builds a JPEG Huffman table without checking that
+ * its code counts sum to at most 256, and writes past two arrays when they
+ * do not (found by fuzz_image). False if f is a JPEG with such a table in
+ * any DHT segment — of the whole file, as progressive JPEGs define tables
+ * between scans; f is rewound. Segments are walked the way stb walks them. */
+static bool jpeg_tables_fit(FILE *f)
+{
+    bool fits = true;
+    if (fgetc(f) == 0xFF && fgetc(f) == 0xD8) {
+        for (int c = fgetc(f); c != EOF && fits;) {
+            if (c != 0xFF) { /* entropy-coded data, or junk stb refuses */
+                c = fgetc(f);
+                continue;
+            }
+            while (c == 0xFF) c = fgetc(f);
+            int marker = c;
+            c = fgetc(f);
+            if (marker == EOF || marker == 0xD9) break;
+            if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue; /* no length */
+            int low = fgetc(f);
+            if (c == EOF || low == EOF) break;
+            long left = c * 256L + low - 2;
+            while (marker == 0xC4 && left > 0 && fits) {
+                fgetc(f); /* table class and number */
+                int codes = 0;
+                for (int i = 0; i < 16; i++) {
+                    int count = fgetc(f);
+                    codes += count == EOF ? 0 : count; /* stb reads 0 past the end */
+                }
+                fits = codes <= 256;
+                left -= 17 + codes;
+                for (int i = 0; i < codes; i++) fgetc(f);
+            }
+            for (; marker != 0xC4 && left > 0; left--) fgetc(f);
+            c = fgetc(f);
+        }
+    }
+    rewind(f);
+    return fits;
+}
+
+/* Pixel i of an image of comp channels (grey, grey+alpha, RGB, RGBA) as
+ * grey and alpha, grey by stb_image's own weights (ITU-R BT.601, in 8.8
+ * fixed point) so files read the same as through its conversion. */
+static void grey_alpha(const unsigned char *px, int comp, size_t i, int *grey, int *alpha)
+{
+    const unsigned char *p = px + i * (size_t)comp;
+    *grey = comp >= 3 ? (p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8 : p[0];
+    *alpha = comp == 2 ? p[1] : comp == 4 ? p[3] : 255;
+}
+
 /* Mean of the outermost ring of pixels and of the middle half. */
 static void border_and_middle(const float *v, int w, int h, double *border, double *middle)
 {
@@ -58,15 +150,39 @@ tg_status tg_image_load(const char *path, int rows, int cols, float *out)
         tg_set_error("%s: cannot open: %s", path, strerror(errno));
         return TG_ERR_IO;
     }
+    const char *refused = !known_signature(f)  ? "tg reads PNG, JPEG, GIF, BMP and binary PGM/PPM"
+                          : !pnm_numbers_fit(f) ? "a PNM header number of more than 9 digits"
+                          : !jpeg_tables_fit(f) ? "a JPEG Huffman table of more than 256 codes"
+                                                : NULL;
+    if (refused) {
+        fclose(f);
+        tg_set_error("%s: not an image tg can read (%s)", path, refused);
+        return TG_ERR_FORMAT;
+    }
     int w, h, comp;
     bool known = stbi_info_from_file(f, &w, &h, &comp);
+    /* stb_image accepts some headers of zero rows (a PGM "P5 4 <junk>"):
+     * found by fuzz_image, refused here. */
+    if (known && (w < 1 || h < 1)) {
+        fclose(f);
+        tg_set_error("%s: the image is %d x %d pixels: it has none", path, w, h);
+        return TG_ERR_FORMAT;
+    }
     if (known && (w > MAX_SIDE || h > MAX_SIDE)) {
         fclose(f);
         tg_set_error("%s: %d x %d pixels is larger than tg reads (%d a side)", path, w, h, MAX_SIDE);
         return TG_ERR_FORMAT;
     }
-    unsigned char *px = known ? stbi_load_from_file(f, &w, &h, &comp, 2) : NULL; /* grey + alpha */
+    /* The channels as stored (no conversion asked): Debian's stb_image
+     * converts 16-bit PNM data as if it were 8-bit when asked for other
+     * channels, writing past its buffer (found by fuzz_image). */
+    unsigned char *px = known ? stbi_load_from_file(f, &w, &h, &comp, 0) : NULL;
     fclose(f);
+    if (px && (comp < 1 || comp > 4)) {
+        stbi_image_free(px);
+        tg_set_error("%s: %d channels per pixel; tg reads 1 to 4", path, comp);
+        return TG_ERR_FORMAT;
+    }
     if (!px) {
         tg_set_error("%s: not an image tg can read (%s)", path, stbi_failure_reason());
         return TG_ERR_FORMAT;
@@ -81,11 +197,15 @@ tg_status tg_image_load(const char *path, int rows, int cols, float *out)
     /* Transparent pixels are background: composite over black when the
      * visible object is light, over white (inverted below) when dark. */
     double opaque = 0, coverage = 0;
-    for (size_t i = 0; i < n; i++) opaque += px[2 * i] / 255.0 * (px[2 * i + 1] / 255.0), coverage += px[2 * i + 1] / 255.0;
+    int v, a;
+    for (size_t i = 0; i < n; i++) {
+        grey_alpha(px, comp, i, &v, &a);
+        opaque += v / 255.0 * (a / 255.0), coverage += a / 255.0;
+    }
     double background = coverage > 0 && opaque / coverage < 0.5 ? 1.0 : 0.0;
     for (size_t i = 0; i < n; i++) {
-        double a = px[2 * i + 1] / 255.0;
-        grey[i] = (float)(a * px[2 * i] / 255.0 + (1 - a) * background);
+        grey_alpha(px, comp, i, &v, &a);
+        grey[i] = (float)(a / 255.0 * v / 255.0 + (1 - a / 255.0) * background);
     }
     stbi_image_free(px);
     resize_area(grey, w, h, out, cols, rows);

@@ -859,7 +859,9 @@ void tg_dataset_batch(const tg_dataset *d, const int *rows, int n, float mean, f
 /* Mean and standard deviation of all pixels / 255 of d (for normalisation). */
 void tg_dataset_stats(const tg_dataset *d, float *mean, float *std);
 
-/* An image file (PNG, JPEG, BMP, GIF, ... through stb_image) as a
+/* An image file (PNG, JPEG, GIF, BMP, binary PGM/PPM, decoded by
+ * stb_image; other formats are refused, and so are inputs known to trip
+ * Debian's stb_image: see docs/TESTING.md) as a
  * rows x cols grey image in [0, 1], in FashionMNIST's convention: any size
  * or colour is converted to grey (ITU-R 601 luma), transparent pixels count
  * as background, the image is resized by area averaging, and it is inverted

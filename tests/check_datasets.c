@@ -827,6 +827,25 @@ START_TEST(test_image_resizes_by_area)
 }
 END_TEST
 
+START_TEST(test_image_16bit_pgm)
+{
+    /* 16-bit samples (maxval > 255), value v as v * 257: stb_image keeps the
+     * high byte, v. Debian's stb_image wrote past its buffer converting
+     * these to other channel counts; tg no longer asks it to (fuzz_image). */
+    unsigned char px[784];
+    real_image(px);
+    char head[32];
+    int len = snprintf(head, sizeof head, "P5\n28 28\n65535\n");
+    unsigned char file[32 + 2 * 784];
+    memcpy(file, head, (size_t)len);
+    for (int i = 0; i < 784; i++) file[len + 2 * i] = file[len + 2 * i + 1] = px[i];
+    write_bytes(in_dir("deep.pgm"), file, (size_t)len + 2 * 784, false);
+    float want[784];
+    for (int i = 0; i < 784; i++) want[i] = px[i] / 255.0f;
+    assert_image(in_dir("deep.pgm"), 28, 28, want, 1e-6);
+}
+END_TEST
+
 START_TEST(test_image_rejects_non_image)
 {
     const char text[] = "this is a text file, not a picture\n";
@@ -934,6 +953,7 @@ static Suite *datasets_suite(void)
     tcase_add_test(tc, test_image_colour_to_luma);
     tcase_add_test(tc, test_image_transparent_background);
     tcase_add_test(tc, test_image_resizes_by_area);
+    tcase_add_test(tc, test_image_16bit_pgm);
     tcase_add_test(tc, test_image_rejects_non_image);
     tcase_add_test(tc, test_image_missing_file_and_bad_arguments);
     tcase_add_test(tc, test_image_rejects_huge_header);

@@ -71,6 +71,21 @@ for ex in "$BUILD"/examples/*; do
 done
 echo "examples: $(ls "$BUILD"/examples | wc -l) run"
 
+# Every fuzz target replays its seeds and the inputs that once crashed it
+# (tests/fuzz/regress): loaded or refused with a message, never a crash.
+for target in "$BUILD"/fuzz/fuzz_*; do
+    name=${target##*/fuzz_}
+    inputs="tests/fuzz/seeds/$name"
+    [ -d "tests/fuzz/regress/$name" ] && inputs="$inputs tests/fuzz/regress/$name"
+    if out=$("$target" $inputs 2>&1 </dev/null | tail -n 1) && [ "${out% inputs}" -gt 0 ] 2>/dev/null; then
+        echo "fuzz $name: $out replayed"
+    else
+        echo "fuzz $name: FAILED replaying $inputs" >&2
+        "$target" $inputs 2>&1 </dev/null | tail -n 20 >&2
+        failed=$((failed + 1))
+    fi
+done
+
 # make install gives a library, tg.h and tg.pc that a program builds against.
 prefix=$(mktemp -d)
 if ${MAKE:-make} --no-print-directory -s install PREFIX="$prefix" BUILD="$BUILD" >/dev/null &&

@@ -129,6 +129,7 @@ int cmd_eval(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    if (cli_parse_only) return EXIT_OK;
     train_config c;
     session s;
     if (!open_checkpoint(argv[0], &c, &s)) return EXIT_FAIL;
@@ -195,6 +196,7 @@ int cmd_predict(int argc, char **argv)
         fprintf(stderr, "usage: tg predict CHECKPOINT IMAGE...\n");
         return EXIT_USAGE;
     }
+    if (cli_parse_only) return EXIT_OK;
     train_config c;
     session s;
     if (!open_checkpoint(argv[0], &c, &s)) return EXIT_FAIL;

@@ -230,7 +230,7 @@ int cmd_optimize(int argc, char **argv)
             fprintf(stderr, "tg optimize: --compare runs the lecture's rosenbrock settings alone: no other flags\n");
             code = EXIT_USAGE;
         } else {
-            code = compare(&p, paths_dir);
+            code = cli_parse_only ? EXIT_OK : compare(&p, paths_dir);
         }
     } else if (!optim_args_finish(&a, -1)) {
         code = EXIT_USAGE;
@@ -241,6 +241,8 @@ int cmd_optimize(int argc, char **argv)
     } else if (a.kind == TG_OPTIM_LBFGS && (a.clip_norm > 0 || a.clip_value > 0)) {
         fprintf(stderr, "tg optimize: clipping does not apply to lbfgs, which re-evaluates its own steps\n");
         code = EXIT_USAGE;
+    } else if (cli_parse_only) {
+        code = EXIT_OK;
     } else {
         char desc[256];
         optim_args_describe(&a, desc, sizeof desc);

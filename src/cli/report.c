@@ -627,6 +627,7 @@ int cmd_report(int argc, char **argv)
         fprintf(stderr, "usage: tg report DIR   (DIR as scripts/experiments.sh leaves it)\n");
         return EXIT_USAGE;
     }
+    if (cli_parse_only) return EXIT_OK;
     report *r = calloc(1, sizeof *r);
     if (!r) return EXIT_FAIL;
     r->dir = argv[0];

@@ -388,7 +388,10 @@ int cmd_train(int argc, char **argv)
     run_paths p = {0};
     tg_checkpoint *ck = NULL;
     int code = parse(argc, argv, &c, &p, &ck);
-    if (code) return code < 0 ? EXIT_OK : code;
+    if (code || cli_parse_only) {
+        tg_checkpoint_free(ck);
+        return code < 0 ? EXIT_OK : code;
+    }
     trainer t = {.c = &c, .p = &p};
     code = EXIT_FAIL;
     if (!data_load(&t.d, &c, &p)) goto done;
