@@ -114,9 +114,14 @@ bench: deps-demo
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/bench
 	bench/run.sh $(BUILD)
 
-# check_alloc counts libtg's allocations: every call it makes goes through
-# the test's __wrap_ functions.
-$(BUILD)/tests/check_alloc: TEST_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
+# check_alloc counts libtg's allocations and makes them fail: every call it
+# makes goes through tests/failalloc.h's __wrap_ functions; so do those of
+# tg_failalloc, the tg command built the same way.
+FAILALLOC_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc
+$(BUILD)/tests/check_alloc: TEST_LDFLAGS = $(FAILALLOC_LDFLAGS)
+$(BUILD)/tests/tg_failalloc: tests/failalloc_cli.c tests/failalloc.h $(CLI_OBJ) $(BUILD)/libtg.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) $(FAILALLOC_LDFLAGS) -o $@ $< $(CLI_OBJ) $(BUILD)/libtg.a $(LDLIBS_ALL)
 
 # ---- fuzzing (docs/TESTING.md) ----
 # A fuzz target links the library and the command's code; src/cli/main.c
@@ -185,7 +190,7 @@ accuracy: deps-demo
 check: deps-check
 	@$(MAKE) --no-print-directory test
 
-test: all $(TESTS) $(EXAMPLES) $(FUZZERS)
+test: all $(TESTS) $(EXAMPLES) $(FUZZERS) $(BUILD)/tests/tg_failalloc
 	@$(TEST_ENV) BUILD=$(BUILD) CC="$(CC)" CFLAGS="$(CFLAGS_ALL)" LDFLAGS="$(LDFLAGS)" tests/run.sh $(TESTS)
 
 install: all

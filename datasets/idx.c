@@ -22,6 +22,20 @@ typedef struct source {
     unsigned char in[1 << 16];
 } source;
 
+/* zlib's memory, through this library's calloc and free like all the
+ * rest, so that a test can make it run out (check_alloc). */
+static voidpf zlib_alloc(voidpf opaque, uInt items, uInt size)
+{
+    (void)opaque;
+    return calloc(items, size);
+}
+
+static void zlib_free(voidpf opaque, voidpf p)
+{
+    (void)opaque;
+    free(p);
+}
+
 static tg_status source_open(source *s, const char *path)
 {
     memset(s, 0, sizeof *s);
@@ -33,6 +47,8 @@ static tg_status source_open(source *s, const char *path)
     int c0 = fgetc(s->f), c1 = fgetc(s->f);
     rewind(s->f);
     s->gzip = c0 == 0x1f && c1 == 0x8b;
+    s->z.zalloc = zlib_alloc;
+    s->z.zfree = zlib_free;
     if (s->gzip && inflateInit2(&s->z, 15 + 16) != Z_OK) { /* 15 + 16: a gzip wrapper */
         fclose(s->f);
         tg_set_error("%s: out of memory for zlib", path);
@@ -80,9 +96,12 @@ static tg_status source_read(source *s, unsigned char *p, size_t n, size_t *got)
         s->z.avail_out = (uInt)room;
         int r = inflate(&s->z, Z_NO_FLUSH);
         *got += room - s->z.avail_out;
-        if (r == Z_STREAM_END)
+        if (r == Z_STREAM_END) {
             s->ended = true;
-        else if (r != Z_OK && r != Z_BUF_ERROR)
+        } else if (r == Z_MEM_ERROR) {
+            tg_set_error("%s: out of memory for zlib", s->path);
+            return TG_ERR_NOMEM;
+        } else if (r != Z_OK && r != Z_BUF_ERROR)
             return corrupt(s, s->z.msg ? s->z.msg : "inflate failed");
     }
     return TG_OK;

@@ -6,6 +6,7 @@
 set -u
 BUILD=${BUILD:-build}
 export TG_BIN=${TG_BIN:-$BUILD/tg}
+export TG_FAILALLOC_BIN=${TG_FAILALLOC_BIN:-$BUILD/tests/tg_failalloc}
 total=0
 failed=0
 for t in "$@"; do

@@ -12,10 +12,10 @@
 
 static char tg_output[1 << 17];
 
-static int run_tg(const char *args)
+/* bin (a shell word: it may start with VAR=value) with args. */
+static int run_program(const char *bin, const char *args)
 {
-    const char *bin = getenv("TG_BIN") ? getenv("TG_BIN") : "build/tg";
-    char cmd[2048];
+    char cmd[4096];
     snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
@@ -25,5 +25,7 @@ static int run_tg(const char *args)
     ck_assert(WIFEXITED(status));
     return WEXITSTATUS(status);
 }
+
+static int run_tg(const char *args) { return run_program(getenv("TG_BIN") ? getenv("TG_BIN") : "build/tg", args); }
 
 #endif /* TG_CLI_H */

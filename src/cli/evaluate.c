@@ -152,6 +152,8 @@ int cmd_eval(int argc, char **argv)
             if (show) show_images(&s, &c, &test, (int)show);
             code = !p.metrics || write_eval_metrics(p.metrics, &r, confusion, test.n_classes) ? EXIT_OK : EXIT_FAIL;
         }
+    } else {
+        fprintf(stderr, "tg eval: out of memory\n");
     }
     free(rows);
     free(confusion);
@@ -201,6 +203,11 @@ int cmd_predict(int argc, char **argv)
     session s;
     if (!open_checkpoint(argv[0], &c, &s)) return EXIT_FAIL;
     tg_graph *g = tg_graph_new();
+    if (!g) {
+        fprintf(stderr, "tg predict: %s\n", tg_last_error());
+        session_free(&s);
+        return EXIT_FAIL;
+    }
     tg_graph_set_grad(g, false);
     int failed = 0;
     for (int i = 1; i < argc; i++) failed += !predict_one(&s, &c, g, argv[i]);

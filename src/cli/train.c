@@ -54,6 +54,12 @@ static int *iota(int n)
     return a;
 }
 
+static bool out_of_memory(void)
+{
+    fprintf(stderr, "tg: out of memory\n");
+    return false;
+}
+
 static void data_free(data *d)
 {
     tg_dataset_free(&d->train);
@@ -77,8 +83,7 @@ static bool data_load(data *d, const train_config *c, const run_paths *p)
     d->test_rows = iota(d->n_test);
     if (!all || !d->test_rows) {
         free(all);
-        fprintf(stderr, "tg: out of memory\n");
-        return false;
+        return out_of_memory();
     }
     int n_val = (int)lround(n * c->val_split);
     if (n_val > 0) {
@@ -89,7 +94,7 @@ static bool data_load(data *d, const train_config *c, const run_paths *p)
         d->train_rows = malloc((size_t)(n - n_val) * sizeof(int));
         if (!d->eval_rows || !d->train_rows) {
             free(all);
-            return false;
+            return out_of_memory();
         }
         memcpy(d->eval_rows, all, (size_t)n_val * sizeof(int));
         memcpy(d->train_rows, all + n_val, (size_t)(n - n_val) * sizeof(int));
@@ -104,7 +109,7 @@ static bool data_load(data *d, const train_config *c, const run_paths *p)
         fprintf(stderr, "tg: no training rows left after the validation split\n");
         return false;
     }
-    return d->eval_rows != NULL;
+    return d->eval_rows ? true : out_of_memory();
 }
 
 /* ---- progress ---- */

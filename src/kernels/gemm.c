@@ -164,22 +164,27 @@ static void tile_at(const tg__gemm_kernel *k, int kc, const float *a, const floa
     for (int r = 0; r < m; r++) memcpy(c + (size_t)r * ldc, part + r * k->nr, (size_t)n * sizeof *c);
 }
 
-static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, workspace *w)
+/* Blocks of at most mc_max x KC of op(A) packed into pa, KC x nc_max of
+ * op(B) into pb. The block sizes decide only which tiles are computed
+ * when: every element of C is still summed over the KC blocks in order,
+ * each by the micro-kernel, so any sizes give the same bits. */
+static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float *pa, float *pb, int mc_max,
+                       int nc_max)
 {
     const tg__gemm_kernel *k = j->k;
-    for (int jc = j0; jc < j1; jc += NC) {
-        int nc = j1 - jc < NC ? j1 - jc : NC;
+    for (int jc = j0; jc < j1; jc += nc_max) {
+        int nc = j1 - jc < nc_max ? j1 - jc : nc_max;
         for (int pc = 0; pc < j->K; pc += KC) {
             int kc = j->K - pc < KC ? j->K - pc : KC;
             bool accumulate = pc > 0 || j->beta != 0.0f;
-            pack(k, !j->tb, j->B, j->ldb, jc, nc, pc, kc, k->nr, w->b);
-            for (int ic = i0; ic < i1; ic += MC) {
-                int mc = i1 - ic < MC ? i1 - ic : MC;
-                pack(k, j->ta, j->A, j->lda, ic, mc, pc, kc, k->mr, w->a);
+            pack(k, !j->tb, j->B, j->ldb, jc, nc, pc, kc, k->nr, pb);
+            for (int ic = i0; ic < i1; ic += mc_max) {
+                int mc = i1 - ic < mc_max ? i1 - ic : mc_max;
+                pack(k, j->ta, j->A, j->lda, ic, mc, pc, kc, k->mr, pa);
                 for (int jr = 0; jr < nc; jr += k->nr) {
-                    const float *b = w->b + (size_t)jr * kc;
+                    const float *b = pb + (size_t)jr * kc;
                     for (int ir = 0; ir < mc; ir += k->mr)
-                        tile_at(k, kc, w->a + (size_t)ir * kc, b, j->C + (size_t)(ic + ir) * j->ldc + jc + jr, j->ldc,
+                        tile_at(k, kc, pa + (size_t)ir * kc, b, j->C + (size_t)(ic + ir) * j->ldc + jc + jr, j->ldc,
                                 mc - ir < k->mr ? mc - ir : k->mr, nc - jr < k->nr ? nc - jr : k->nr, accumulate);
                 }
             }
@@ -215,12 +220,11 @@ static void gemm_task(void *ctx, int t, int count)
     }
     workspace *w = thread_workspace();
     if (w) {
-        gemm_block(j, i0, i1, j0, j1, w);
-    } else { /* out of memory: the same product, slowly, without packing */
-        float *C = j->C + (size_t)i0 * j->ldc + j0;
-        const float *A = j->ta ? j->A + i0 : j->A + (size_t)i0 * j->lda;
-        const float *B = j->tb ? j->B + (size_t)j0 * j->ldb : j->B + j0;
-        tg__gemm_ref(j->ta, j->tb, i1 - i0, j1 - j0, j->K, A, j->lda, B, j->ldb, j->beta, C, j->ldc);
+        gemm_block(j, i0, i1, j0, j1, w->a, w->b, MC, NC);
+    } else { /* out of memory: one tile at a time from the stack (40 KiB),
+              * slower, the same bits (found by check_alloc's sweep) */
+        _Alignas(64) float pa[MR_MAX * KC], pb[KC * NR_MAX];
+        gemm_block(j, i0, i1, j0, j1, pa, pb, j->k->mr, j->k->nr);
     }
 }
 
