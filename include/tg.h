@@ -730,7 +730,9 @@ tg_status tg_checkpoint_add_tensor(tg_checkpoint *ck, const char *name, const tg
 tg_status tg_checkpoint_add_blob(tg_checkpoint *ck, const char *name, const void *data, size_t n);
 /* Writes ck to path atomically: to path.tmp, flushed to disk, then renamed
  * over path, so a crash or a full disk leaves either the old file or the new
- * one, never half of one. TG_ERR_IO with a message otherwise. */
+ * one, never half of one. A path that is a device or a pipe (/dev/null,
+ * /dev/full) is written directly. TG_ERR_IO with a message otherwise (a
+ * directory, a full disk, a read-only or missing directory). */
 tg_status tg_checkpoint_write(const tg_checkpoint *ck, const char *path);
 /* Reads and validates a whole checkpoint (magic, version, checksum, every
  * length against the file's size). TG_ERR_IO / TG_ERR_FORMAT with a message

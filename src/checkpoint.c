@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -131,12 +132,13 @@ static tg_status serialize(const tg_checkpoint *ck, tg_buf *b)
     return s;
 }
 
-/* Writes and flushes all of b to path; false with errno set otherwise. */
-static bool write_file(const char *path, const tg_buf *b)
+/* Writes and flushes all of b to path (to the disk too, with sync); false
+ * with errno set otherwise. */
+static bool write_file(const char *path, const tg_buf *b, bool sync)
 {
     FILE *f = fopen(path, "wb");
     if (!f) return false;
-    bool ok = fwrite(b->data, 1, b->len, f) == b->len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    bool ok = fwrite(b->data, 1, b->len, f) == b->len && fflush(f) == 0 && (!sync || fsync(fileno(f)) == 0);
     int saved = errno;
     ok &= fclose(f) == 0;
     if (!ok && saved) errno = saved;
@@ -172,6 +174,19 @@ tg_status tg_checkpoint_write(const tg_checkpoint *ck, const char *path)
         tg_buf_free(&b);
         return s;
     }
+    /* A device or a pipe (/dev/full, /dev/stdout) is written as it is: it
+     * cannot be replaced, and a temporary file beside it would be a file
+     * in /dev. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        errno = 0;
+        bool ok = !S_ISDIR(st.st_mode) && write_file(path, &b, false);
+        int saved = S_ISDIR(st.st_mode) ? EISDIR : errno;
+        tg_buf_free(&b);
+        if (ok) return TG_OK;
+        tg__error("%s: cannot write the checkpoint: %s", path, saved ? strerror(saved) : "write failed");
+        return TG_ERR_IO;
+    }
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
         tg_buf_free(&b);
@@ -179,7 +194,7 @@ tg_status tg_checkpoint_write(const tg_checkpoint *ck, const char *path)
         return TG_ERR_IO;
     }
     errno = 0;
-    if (!write_file(tmp, &b) || rename(tmp, path) != 0) {
+    if (!write_file(tmp, &b, true) || rename(tmp, path) != 0) {
         int saved = errno;
         unlink(tmp); /* a file only: a directory of that name is not ours */
         tg_buf_free(&b);

@@ -1,5 +1,7 @@
 /* main.c — the `tg` command. Each subcommand parses its own flags strictly:
  * an unknown flag or a malformed value is an error, never ignored. */
+#define _POSIX_C_SOURCE 200809L /* SIGXFSZ */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,6 +68,10 @@ int cmd_gradcheck(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Past a file size limit (ulimit -f) a write then fails with EFBIG and
+     * tg says so, keeping the last checkpoint, instead of being killed by
+     * SIGXFSZ mid-run (CPython ignores it for the same reason). */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -7,7 +7,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -340,6 +342,31 @@ static int run_epochs(trainer *t)
     return EXIT_OK;
 }
 
+/* Before any training: can checkpoints be saved to path (its directory
+ * exists and takes a new file)? Else a long run would end in an error.
+ * A device or a pipe (/dev/null) is taken as it is. */
+static bool can_save_to(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (!S_ISDIR(st.st_mode)) return true;
+        fprintf(stderr, "tg train: --save %s is a directory\n", path);
+        return false;
+    }
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        fprintf(stderr, "tg train: --save %s: the path is too long\n", path);
+        return false;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0 && errno != EEXIST) { /* EEXIST: a killed run's, replaced at the first save */
+        fprintf(stderr, "tg train: cannot save checkpoints to %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    if (fd >= 0) close(fd), unlink(tmp);
+    return true;
+}
+
 /* Parses train's flags: the run's config (from the checkpoint when
  * resuming, where only --epochs may change) and its paths. */
 static int parse(int argc, char **argv, train_config *c, run_paths *p, tg_checkpoint **ck)
@@ -399,6 +426,7 @@ int cmd_train(int argc, char **argv)
     }
     trainer t = {.c = &c, .p = &p};
     code = EXIT_FAIL;
+    if (p.save && !can_save_to(p.save)) goto done;
     if (!data_load(&t.d, &c, &p)) goto done;
     int pixels = t.d.train.rows * t.d.train.cols;
     if (!session_new(&t.s, &c, pixels, t.d.train.n_classes)) goto done;
