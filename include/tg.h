@@ -80,7 +80,8 @@ typedef enum tg_status {
     TG_ERR_ARG = -1,    /* bad argument: shape, range, NULL */
     TG_ERR_NOMEM = -2,  /* an allocation failed */
     TG_ERR_IO = -3,     /* a file could not be read or written */
-    TG_ERR_FORMAT = -4  /* a file's contents are not what they claim */
+    TG_ERR_FORMAT = -4, /* a file's contents are not what they claim */
+    TG_ERR_NUMERICS = -5 /* a NaN or infinity appeared (tg_graph_set_check_numerics) */
 } tg_status;
 
 /* The message of the most recent failure in this thread, naming the function
@@ -239,6 +240,22 @@ void tg_graph_reset(tg_graph *g);
  * (torch.set_grad_enabled). Off, ops still compute but record nothing to
  * differentiate, for evaluation. */
 bool tg_graph_set_grad(tg_graph *g, bool enabled);
+/* Checking numerics (torch.autograd.detect_anomaly, for the forward pass
+ * too): on, every value an op computes on g is looked at before the next op
+ * runs, and every gradient a backward step produces, so the first NaN or
+ * infinity is caught where it appears. The op that would use it returns
+ * NULL (tg_backward TG_ERR_NUMERICS) with a message naming the op that
+ * produced it, the element, and the ranges of that op's inputs, e.g.
+ *   "check-numerics: log (node 3, (2,2)) produced NaN at element 1; its
+ *    inputs: 1: (2,2) in [-1, 4]"
+ * Returns the previous setting. Off by default, or on for every new graph
+ * when the environment variable TG_CHECK_NUMERICS is set (not "0"). It
+ * costs a pass over every value: for finding a bug, not for training. */
+bool tg_graph_set_check_numerics(tg_graph *g, bool on);
+/* With checking on, looks at every value computed on g since the last
+ * look (say, a forward pass whose output you read): TG_OK, or
+ * TG_ERR_NUMERICS with the message above. TG_OK when checking is off. */
+tg_status tg_graph_check_numerics(tg_graph *g);
 /* Bytes of memory g holds, and how many tensors it owns now. */
 size_t tg_graph_bytes(const tg_graph *g);
 size_t tg_graph_size(const tg_graph *g);

@@ -22,6 +22,8 @@ struct tg_graph {
     tg_tensor **nodes;      /* (n_nodes) every tensor on the graph, in creation order */
     size_t n_nodes, cap_nodes;
     bool grad_enabled;
+    bool check_numerics;    /* see tg_graph_set_check_numerics */
+    size_t checked;         /* nodes[0..checked) have been looked at */
 };
 
 enum { MIN_CHUNK = 1 << 16 };
@@ -86,6 +88,8 @@ tg_graph *tg_graph_new(void)
         return NULL;
     }
     g->grad_enabled = true;
+    const char *check = getenv("TG_CHECK_NUMERICS");
+    g->check_numerics = check && *check && strcmp(check, "0");
     return g;
 }
 
@@ -115,6 +119,7 @@ void tg_graph_reset(tg_graph *g)
     for (chunk *c = g->first; c; c = c->next) c->used = 0;
     g->cur = g->first;
     g->n_nodes = 0;
+    g->checked = 0;
 }
 
 bool tg_graph_set_grad(tg_graph *g, bool enabled)
@@ -144,12 +149,109 @@ void *tg__graph_alloc(const char *fn, tg_graph *g, size_t bytes)
     return p;
 }
 
+/* ---- checking numerics (tg_graph_set_check_numerics) ----
+ * Ops compute their value when called, and no op calls another after
+ * making its own output, so when an op starts, every tensor already on the
+ * graph is complete: looking at those not yet seen, in creation order,
+ * finds the first one to hold a NaN or infinity. */
+
+bool tg_graph_set_check_numerics(tg_graph *g, bool on)
+{
+    if (!g) return false;
+    bool previous = g->check_numerics;
+    g->check_numerics = on;
+    if (on && !previous) g->checked = g->n_nodes; /* what came before was not recorded for it */
+    return previous;
+}
+
+/* The index of the first NaN or infinity of v[0..n), or n. */
+static size_t first_non_finite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return i;
+    return n;
+}
+
+/* "(2,3) in [lo, hi]", with the count of NaNs and infinities if any. */
+static void describe_values(const tg_tensor *t, const float *v, char *buf, size_t size)
+{
+    float lo = INFINITY, hi = -INFINITY;
+    size_t nan = 0, inf = 0;
+    for (size_t i = 0; i < t->size; i++) {
+        if (isnan(v[i])) nan++;
+        else if (isinf(v[i])) inf++;
+        else lo = fminf(lo, v[i]), hi = fmaxf(hi, v[i]);
+    }
+    char shape[64];
+    int n = snprintf(buf, size, "%s", tg_shape_str(t, shape));
+    if (lo <= hi && n >= 0 && (size_t)n < size) n += snprintf(buf + n, size - (size_t)n, " in [%g, %g]", lo, hi);
+    if ((nan || inf) && n >= 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, " with %zu NaN and %zu infinite", nan, inf);
+}
+
+/* "; its inputs: 1: (2,3) in [..], 2: ..." — of values, or of gradients. */
+static void describe_inputs(const tg_tensor *t, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s", t->src[0] ? "; its inputs:" : "");
+    for (int k = 0; k < 3 && t->src[k] && n >= 0 && (size_t)n < size; k++) {
+        char values[160];
+        describe_values(t->src[k], t->src[k]->data, values, sizeof values);
+        n += snprintf(buf + n, size - (size_t)n, "%s %d: %s%s", k ? "," : "", k + 1, values,
+                      t->src[k]->graph ? "" : " (not computed on this graph: a parameter or an input)");
+    }
+}
+
+static tg_status check_value(const tg_tensor *t)
+{
+    size_t bad = first_non_finite(t->data, t->size);
+    if (bad == t->size) return TG_OK;
+    char shape[64], inputs[512];
+    describe_inputs(t, inputs, sizeof inputs);
+    const char *what = isnan(t->data[bad]) ? "NaN" : "an infinity";
+    if (t->op == TG_OP_LEAF)
+        tg__error("check-numerics: the data of node %zu, %s, holds %s at element %zu (given, not computed)", t->id,
+                  tg_shape_str(t, shape), what, bad);
+    else
+        tg__error("check-numerics: %s (node %zu, %s) produced %s at element %zu%s", tg_op_name(t->op), t->id,
+                  tg_shape_str(t, shape), what, bad, inputs);
+    return TG_ERR_NUMERICS;
+}
+
+tg_status tg_graph_check_numerics(tg_graph *g)
+{
+    if (!g || !g->check_numerics) return TG_OK;
+    for (; g->checked < g->n_nodes; g->checked++) {
+        tg_status s = check_value(g->nodes[g->checked]);
+        if (s != TG_OK) return s;
+    }
+    return TG_OK;
+}
+
+/* After t's backward step: the gradients it added to its inputs. */
+static tg_status check_gradients(const tg_tensor *t)
+{
+    for (int k = 0; k < 3 && t->src[k]; k++) {
+        const tg_tensor *x = t->src[k];
+        size_t bad = x->requires_grad && x->grad ? first_non_finite(x->grad, x->size) : x->size;
+        if (bad == x->size) continue;
+        char shape[64], received[160], inputs[512];
+        describe_values(t, t->grad, received, sizeof received);
+        describe_inputs(t, inputs, sizeof inputs);
+        tg__error("check-numerics: the backward of %s (node %zu, %s) made the gradient of its input %d %s at "
+                  "element %zu; the gradient it received: %s%s", tg_op_name(t->op), t->id, tg_shape_str(t, shape),
+                  k + 1, isnan(x->grad[bad]) ? "NaN" : "infinite", bad, received, inputs);
+        return TG_ERR_NUMERICS;
+    }
+    return TG_OK;
+}
+
 bool tg__inputs_ok(const char *fn, tg_graph *g, int n, tg_tensor *const *inputs)
 {
     if (!g) {
         tg__error("%s: graph is NULL", fn);
         return false;
     }
+    if (g->check_numerics && tg_graph_check_numerics(g) != TG_OK) return false;
     for (int i = 0; i < n; i++) {
         if (!inputs[i]) {
             if (!tg_last_error()[0]) tg__error("%s: input %d is NULL", fn, i + 1);
@@ -207,12 +309,13 @@ nomem:
     return NULL;
 }
 
-/* Links y to its inputs when backward will need them. */
+/* Links y to its inputs when backward will need them (or a numerics
+ * message may: then without requiring grad). */
 static void record(tg_graph *g, tg_tensor *y, tg_tensor *a, tg_tensor *b, tg_tensor *c)
 {
     bool needed = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);
-    if (!g->grad_enabled || !needed) return;
-    y->requires_grad = true;
+    if (!g->check_numerics && (!g->grad_enabled || !needed)) return;
+    y->requires_grad = g->grad_enabled && needed;
     y->src[0] = a;
     y->src[1] = b;
     y->src[2] = c;
@@ -314,6 +417,7 @@ tg_status tg_backward_grad(tg_tensor *y, const float *dy)
         tg__error("tg_backward: the tensor was dropped by tg_graph_reset");
         return TG_ERR_ARG;
     }
+    if (g && tg_graph_check_numerics(g) != TG_OK) return TG_ERR_NUMERICS;
     if (g) {
         mark_reachable(g, y);
         if (prepare_grads(g, y) != TG_OK) {
@@ -330,7 +434,12 @@ tg_status tg_backward_grad(tg_tensor *y, const float *dy)
         tg_tensor *t = g->nodes[i];
         if (!(t->flags & TG__MARK)) continue;
         t->flags &= ~(unsigned)TG__MARK;
-        if (t->src[0]) tg__ops[t->op].backward(t);
+        if (!t->src[0]) continue;
+        tg__ops[t->op].backward(t);
+        if (g->check_numerics && check_gradients(t) != TG_OK) {
+            clear_marks(g, i);
+            return TG_ERR_NUMERICS;
+        }
     }
     return TG_OK;
 }

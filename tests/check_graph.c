@@ -2,6 +2,7 @@
  * on and off, detach, errors and their messages, memory reuse, DOT, and the
  * gradient checker itself. Expected gradients come from the chain rule worked
  * out in each test. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include "tg_test.h"
 
 static tg_tensor *param(int n, const float *values)
@@ -514,6 +515,110 @@ START_TEST(test_graph_gradcheck_reports_failures)
 }
 END_TEST
 
+/* ---- checking numerics ---- */
+
+/* A graph with checking on, and x = a leaf (2,2) of values v requiring grad. */
+static tg_graph *checking_graph(const float v[4], tg_tensor **x)
+{
+    tg_graph *g = tg_graph_new();
+    ck_assert(!tg_graph_set_check_numerics(g, true));
+    *x = tg_from_data(g, v, 2, (int[]){2, 2});
+    ck_assert_int_eq(tg_tensor_requires_grad(*x, true), TG_OK);
+    return g;
+}
+
+START_TEST(test_numerics_names_the_op_and_its_inputs)
+{
+    tg_tensor *x;
+    tg_graph *g = checking_graph((float[]){1, -1, 4, 2}, &x);
+    tg_tensor *y = tg_log(g, x); /* ln(-1): NaN at element 1 */
+    ck_assert_ptr_nonnull(y);    /* found when the next op looks */
+    tg_clear_error();
+    ck_assert_ptr_null(tg_mul_scalar(g, y, 2.0f));
+    ck_assert_str_eq(tg_last_error(), "check-numerics: log (node 1, (2,2)) produced NaN at element 1; "
+                                      "its inputs: 1: (2,2) in [-1, 4]");
+    /* every later op, and backward, refuse too */
+    ck_assert_ptr_null(tg_exp(g, x));
+    ck_assert_int_eq(tg_backward(tg_sum(g, y)), TG_ERR_ARG);
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_numerics_finds_the_first_producer)
+{
+    /* ln(-1) is NaN, then e^100 infinite: the first one made is named,
+     * whichever is used first */
+    tg_tensor *x;
+    tg_graph *g = checking_graph((float[]){-1, 100, 0, 1}, &x);
+    tg_tensor *nan = tg_log(g, x);
+    tg_tensor *inf = tg_exp(g, x);
+    ck_assert_ptr_nonnull(nan);
+    ck_assert_ptr_null(inf); /* exp looked first, and found log's NaN */
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "check-numerics: log (node 1"));
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_numerics_checks_the_loss_and_the_gradients)
+{
+    /* the loss itself: backward refuses it */
+    tg_tensor *x;
+    tg_graph *g = checking_graph((float[]){100, 1, 2, 3}, &x);
+    tg_tensor *loss = tg_sum(g, tg_mul(g, x, x));
+    ck_assert_ptr_nonnull(loss);
+    ck_assert_int_eq(tg_backward(tg_exp(g, loss)), TG_ERR_NUMERICS);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "check-numerics: exp (node 3, ()) produced an infinity"));
+    tg_graph_free(g);
+    /* sqrt(0) = 0 is finite, its derivative 1 / (2 sqrt 0) is not */
+    g = checking_graph((float[]){0, 1, 4, 9}, &x);
+    ck_assert_int_eq(tg_backward(tg_sum(g, tg_sqrt(g, x))), TG_ERR_NUMERICS);
+    ck_assert_str_eq(tg_last_error(), "check-numerics: the backward of sqrt (node 1, (2,2)) made the gradient of its "
+                                      "input 1 infinite at element 0; the gradient it received: (2,2) in [1, 1]; "
+                                      "its inputs: 1: (2,2) in [0, 9]");
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_numerics_off_by_default_and_from_the_environment)
+{
+    const float v[4] = {1, -1, 4, 2};
+    tg_graph *g = tg_graph_new();
+    tg_tensor *y = tg_mul_scalar(g, tg_log(g, tg_from_data(g, v, 2, (int[]){2, 2})), 2.0f);
+    ck_assert_ptr_nonnull(y); /* off: the NaN flows on, as in torch */
+    ck_assert(isnan(y->data[1]));
+    ck_assert_int_eq(tg_graph_check_numerics(g), TG_OK);
+    tg_graph_free(g);
+    setenv("TG_CHECK_NUMERICS", "1", 1);
+    g = tg_graph_new();
+    unsetenv("TG_CHECK_NUMERICS");
+    tg_log(g, tg_from_data(g, v, 2, (int[]){2, 2}));
+    ck_assert_int_eq(tg_graph_check_numerics(g), TG_ERR_NUMERICS);
+    ck_assert(tg_graph_set_check_numerics(g, false));
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_numerics_extreme_logits_and_saturation_stay_finite)
+{
+    /* cross-entropy and log-softmax of logits of +-1e30, and sigmoid and
+     * tanh far in saturation: values and gradients all finite */
+    tg_graph *g = tg_graph_new();
+    tg_graph_set_check_numerics(g, true);
+    tg_tensor *logits = tg_from_data(g, (float[]){1e30f, -1e30f, 0, -1e30f, 1e30f, 1e30f}, 2, (int[]){2, 3});
+    tg_tensor *z = tg_from_data(g, (float[]){-100, -30, 30, 100, 1e30f, -1e30f}, 1, (int[]){6});
+    ck_assert_int_eq(tg_tensor_requires_grad(logits, true), TG_OK);
+    ck_assert_int_eq(tg_tensor_requires_grad(z, true), TG_OK);
+    tg_tensor *ce = tg_cross_entropy(g, logits, (int[]){1, 2}, NULL);
+    tg_tensor *ls = tg_sum(g, tg_log_softmax(g, logits, 1));
+    tg_tensor *sat = tg_add(g, tg_sum(g, tg_sigmoid(g, z)), tg_sum(g, tg_tanh(g, z)));
+    tg_tensor *total = tg_add(g, tg_add(g, ce, tg_mul_scalar(g, ls, 1e-30f)), sat);
+    ck_assert_msg(total != NULL, "%s", tg_last_error());
+    ck_assert_msg(tg_backward(total) == TG_OK, "%s", tg_last_error());
+    for (int i = 0; i < 6; i++) ck_assert(isfinite(logits->grad[i]) && isfinite(z->grad[i]));
+    tg_graph_free(g);
+}
+END_TEST
+
 static Suite *graph_suite(void)
 {
     Suite *s = suite_create("graph");
@@ -542,6 +647,13 @@ static Suite *graph_suite(void)
     tcase_add_test(tc, test_graph_rejects_another_graphs_tensor);
     tcase_add_test(tc, test_graph_free_null_and_reset_null);
     tcase_add_test(tc, test_graph_backward_refuses_a_dropped_tensor);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("numerics");
+    tcase_add_test(tc, test_numerics_names_the_op_and_its_inputs);
+    tcase_add_test(tc, test_numerics_finds_the_first_producer);
+    tcase_add_test(tc, test_numerics_checks_the_loss_and_the_gradients);
+    tcase_add_test(tc, test_numerics_off_by_default_and_from_the_environment);
+    tcase_add_test(tc, test_numerics_extreme_logits_and_saturation_stay_finite);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_test(tc, test_graph_reset_reuses_memory);

@@ -234,6 +234,23 @@ START_TEST(test_train_refuses_a_corrupt_checkpoint)
 }
 END_TEST
 
+START_TEST(test_train_check_numerics_names_the_op)
+{
+    /* The same blow-up with --check-numerics: the first op to produce an
+     * infinity or NaN is named with its inputs' ranges, and training stops */
+    ck_assert_int_eq(run_tg("train --optimizer sgd --lr 10 --epochs 2 --train-samples 3000 --test-samples 200 "
+                            "--seed 1 --check-numerics"), 1);
+    ck_assert_msg(strstr(tg_output, "tg train: check-numerics: ") && strstr(tg_output, " at element ") &&
+                  strstr(tg_output, "its inputs: 1: "), "%s", tg_output);
+    ck_assert_msg(!strstr(tg_output, "test accuracy"), "%s", tg_output);
+    /* the environment variable does the same */
+    ck_assert_int_eq(run_program("TG_CHECK_NUMERICS=1 ${TG_BIN:-build/tg}",
+                                 "train --optimizer sgd --lr 10 --epochs 2 --train-samples 3000 "
+                                 "--test-samples 200 --seed 1"), 1);
+    ck_assert_msg(strstr(tg_output, "tg train: check-numerics: "), "%s", tg_output);
+}
+END_TEST
+
 START_TEST(test_train_bad_arguments)
 {
     ck_assert_int_eq(run_tg("train --epochs 0"), 2);
@@ -288,6 +305,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, test_train_divergence_keeps_the_last_checkpoint);
     tcase_add_test(tc, test_train_eval_and_predict);
     tcase_add_test(tc, test_train_refuses_a_corrupt_checkpoint);
+    tcase_add_test(tc, test_train_check_numerics_names_the_op);
     tcase_add_test(tc, test_train_bad_arguments);
     tcase_add_test(tc, test_train_early_stop_and_validation);
     suite_add_tcase(s, tc);

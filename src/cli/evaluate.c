@@ -110,7 +110,7 @@ int cmd_eval(int argc, char **argv)
 {
     if (argc < 1 || argv[0][0] == '-') {
         fprintf(stderr, "usage: tg eval CHECKPOINT [--dataset fashion-mnist|mnist] [--data-dir DIR] "
-                        "[--metrics FILE.json] [--show N]\n");
+                        "[--metrics FILE.json] [--show N] [--threads N] [--check-numerics]\n");
         return EXIT_USAGE;
     }
     run_paths p = {0};

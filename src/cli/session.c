@@ -1,5 +1,6 @@
 /* session.c — the training configuration, the model and optimizer it
  * builds, evaluation, and checkpoints that continue a run exactly. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,11 @@ int paths_flag(run_paths *p, int argc, char **argv, int *i)
         if (!int_flag(f, v, 1, &p->threads)) return -1;
         tg_set_threads(p->threads);
         *i += 1;
+        return 1;
+    }
+    if (!strcmp(f, "--check-numerics")) { /* every graph the run makes checks (tg.h) */
+        p->check_numerics = true;
+        setenv("TG_CHECK_NUMERICS", "1", 1);
         return 1;
     }
     return 0;

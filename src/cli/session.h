@@ -33,6 +33,7 @@ typedef struct train_config {
 typedef struct run_paths {
     const char *data_dir, *save, *resume, *log, *metrics;
     int threads;
+    bool check_numerics;
 } run_paths;
 
 void config_defaults(train_config *c);

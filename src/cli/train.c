@@ -30,7 +30,9 @@ static const char usage[] =
     "             --early-stop PATIENCE (epochs without a better eval loss)\n"
     "  output:    --save FILE (a checkpoint after every epoch)  --resume FILE\n"
     "             --log FILE.csv (--log-every N samples, 1000)  --metrics FILE.json\n"
-    "             --threads N (or $TG_THREADS; default: every core; results are the same for any N)\n";
+    "             --threads N (or $TG_THREADS; default: every core; results are the same for any N)\n"
+    "  debugging: --check-numerics (or $TG_CHECK_NUMERICS=1): stop at the first NaN or infinity an op\n"
+    "             produces, forward or backward, naming the op and its inputs' ranges\n";
 
 static double now(void)
 {
