@@ -202,8 +202,8 @@ static bool checkpoint_save_and_load(double *digest)
     for (int i = 0; ok && i < 4; i++) ok = tg_checkpoint_add_tensor(out, names[i], pa[i]) == TG_OK;
     ok = ok && tg_checkpoint_write(out, in_dir("model.ckpt")) == TG_OK && tg_checkpoint_read(in_dir("model.ckpt"), &in) == TG_OK;
     for (int i = 0; ok && i < 4; i++) ok = tg_checkpoint_get_tensor(in, names[i], pb[i]) == TG_OK;
-    const void *blob;
-    size_t len;
+    const void *blob = NULL;
+    size_t len = 0;
     ok = ok && tg_checkpoint_get_blob(in, "optim", &blob, &len) == TG_OK;
     tg_buf loaded = {.data = (unsigned char *)blob, .len = len}; /* read from, never freed */
     ok = ok && tg_optim_load(ob, &loaded) == TG_OK;
