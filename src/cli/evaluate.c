@@ -14,7 +14,8 @@ static bool open_checkpoint(const char *path, train_config *c, session *s)
 {
     tg_checkpoint *ck = NULL;
     if (!checkpoint_config(path, &ck, c)) return false;
-    bool ok = session_new(s, c, 28 * 28, 10) && session_load(s, ck);
+    bool built = session_new(s, c, 28 * 28, 10), ok = built && session_load(s, ck);
+    if (built && !ok) session_free(s); /* a leak check_alloc's sweep found */
     tg_checkpoint_free(ck);
     return ok;
 }
