@@ -255,15 +255,6 @@ END_TEST
 
 /* ---- the tg command, every allocation failing in turn ---- */
 
-static bool same_file(const char *a, const char *b)
-{
-    size_t na, nb;
-    char *x = read_file(a, &na), *y = read_file(b, &nb);
-    bool same = x && y && na == nb && !memcmp(x, y, na);
-    free(x), free(y);
-    return same;
-}
-
 /* After a run of tg train whose k-th allocation failed: a run that
  * succeeded saved the same checkpoint as one that never failed; one that
  * failed left either no checkpoint or a whole one (an epoch's). */

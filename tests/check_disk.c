@@ -21,15 +21,6 @@
 
 static const char *tg_bin(void) { return getenv("TG_BIN") ? getenv("TG_BIN") : "build/tg"; }
 
-static bool same_file(const char *a, const char *b)
-{
-    size_t na, nb;
-    char *x = read_file(a, &na), *y = read_file(b, &nb);
-    bool same = x && y && na == nb && !memcmp(x, y, na);
-    free(x), free(y);
-    return same;
-}
-
 /* The checkpoint at path loads in tg eval. */
 static void assert_loads(const char *path)
 {

@@ -8,15 +8,6 @@
 
 #include "tg_cli.h"
 
-static bool same_file(const char *a, const char *b)
-{
-    size_t na, nb;
-    char *x = read_file(a, &na), *y = read_file(b, &nb);
-    bool same = na == nb && !memcmp(x, y, na);
-    free(x), free(y);
-    return same;
-}
-
 /* The number after "key": in a JSON file written by tg. */
 static double json_number(const char *json, const char *key)
 {

@@ -89,4 +89,14 @@ static inline void *read_file(const char *path, size_t *n)
     return p;
 }
 
+/* The two files hold the same bytes (both must exist). */
+static inline bool same_file(const char *a, const char *b)
+{
+    size_t na, nb;
+    char *x = read_file(a, &na), *y = read_file(b, &nb);
+    bool same = na == nb && !memcmp(x, y, na);
+    free(x), free(y);
+    return same;
+}
+
 #endif /* TG_SCRATCH_H */
