@@ -271,14 +271,28 @@ tg_status tg_backward(tg_tensor *loss);
 /* The same from a non-scalar y, seeded with dy (y->size floats): PyTorch's
  * y.backward(gradient=dy). */
 tg_status tg_backward_grad(tg_tensor *y, const float *dy);
+/* tg_backward, printing each step of the sweep to f the way one works it on
+ * a blackboard: for every node from loss down, in reverse topological order,
+ *   z = linear(x, W1, b1)  (1,2)
+ *       value  [[0.35, 0.6]]
+ *       grad   [[0.03, -0.01]]          d loss / d z, complete at this point
+ *       local  y = x W^T + b: dx = dy W, dW = dy^T x, db = dy summed over rows
+ *       W1.grad += [[0.03, 0.06], ...]  what z passes down: grad times local
+ * Elementwise ops also show their local derivative's values (d/dx lines).
+ * Nodes are called by their names (tg_tensor_set_name), else #id. Returns
+ * what tg_backward returns, or TG_ERR_IO when writing f fails. Meant for
+ * small graphs: it costs two backward passes and a buffer per edge. */
+tg_status tg_backward_trace(tg_tensor *loss, FILE *f);
 
 /* A tensor on g sharing x's data that records no history and requires no
  * grad (torch.Tensor.detach). */
 tg_tensor *tg_detach(tg_graph *g, tg_tensor *x);
 
 /* Writes the graph that root depends on as Graphviz DOT: one node per tensor
- * with its op, name and shape, and after backward the L2 norm of its
- * gradient. Render with `dot -Tpng`. Returns TG_OK or TG_ERR_IO. */
+ * with its name, op and shape; a tensor of at most 4 elements shows its
+ * values and, after backward, its gradient, a larger one its gradient's L2
+ * norm. Parameters are filled blue. Render with `dot -Tpng`. Returns TG_OK,
+ * TG_ERR_NOMEM, or TG_ERR_IO when writing f fails. */
 tg_status tg_graph_dot(const tg_tensor *root, FILE *f);
 
 /* ======================================================================

@@ -401,7 +401,115 @@ static tg_status prepare_grads(tg_graph *g, tg_tensor *y)
     return TG_OK;
 }
 
-tg_status tg_backward_grad(tg_tensor *y, const float *dy)
+/* ---- the traced sweep: backpropagation as one works it on a blackboard ---- */
+
+enum { TRACE_VALUES = 8 };   /* values shown per dimension */
+
+/* What the trace and the picture call t: its name, else #id on the graph,
+ * else "parameter". */
+static const char *node_label(const tg_tensor *t, char buf[32])
+{
+    if (t->name[0]) return t->name;
+    if (!t->graph) return "parameter";
+    snprintf(buf, 32, "#%zu", t->id);
+    return buf;
+}
+
+static void trace_values(FILE *f, const char *what, const tg_tensor *t, const float *v, const char *note)
+{
+    fprintf(f, "    %-6s ", what);
+    tg__print_values(f, t, v, "%.4g", TRACE_VALUES);
+    fprintf(f, "%s\n", note);
+}
+
+/* The inputs of t that receive a gradient, each once (x * x names x once). */
+static int grad_inputs(const tg_tensor *t, tg_tensor **in)
+{
+    int n = 0;
+    for (int k = 0; k < 3 && t->src[k]; k++) {
+        tg_tensor *s = t->src[k];
+        bool seen = false;
+        for (int j = 0; j < n; j++) seen |= in[j] == s;
+        if (s->requires_grad && !seen) in[n++] = s;
+    }
+    return n;
+}
+
+static bool shapes_match(const tg_tensor *t, tg_tensor *const *in, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (!tg_same_shape(t, in[k])) return false;
+    return true;
+}
+
+/* Runs t's backward with each input's gradient redirected to a zeroed
+ * buffer delta[k], so what t adds to each input can be shown. */
+static void backward_into(tg_tensor *t, tg_tensor *const *in, float *const *delta, int n)
+{
+    float *saved[3];
+    for (int k = 0; k < n; k++) {
+        memset(delta[k], 0, in[k]->size * sizeof(float));
+        saved[k] = in[k]->grad;
+        in[k]->grad = delta[k];
+    }
+    tg__ops[t->op].backward(t);
+    for (int k = 0; k < n; k++) in[k]->grad = saved[k];
+}
+
+/* One step of the sweep: t's value, its gradient (complete now: everything
+ * that uses t came later and has passed its share down), its local
+ * derivative, and what it adds to each input's gradient: the chain rule,
+ * upstream gradient times local derivative. */
+static tg_status trace_step(tg_graph *g, tg_tensor *t, const tg_tensor *root, FILE *f)
+{
+    tg_tensor *in[3];
+    float *delta[3], *local[3];
+    char a[64], b[32];
+    int n = grad_inputs(t, in);
+    bool elementwise = tg__ops[t->op].elementwise && shapes_match(t, in, n);
+    for (int k = 0; k < n; k++) {
+        delta[k] = arena_alloc(g, in[k]->size * sizeof(float));
+        local[k] = elementwise ? arena_alloc(g, in[k]->size * sizeof(float)) : delta[k];
+        if (!delta[k] || !local[k]) return TG_ERR_NOMEM;
+    }
+    fprintf(f, "%s = %s(", node_label(t, a), tg_op_name(t->op));
+    for (int k = 0; k < 3 && t->src[k]; k++) fprintf(f, "%s%s", k ? ", " : "", node_label(t->src[k], b));
+    fprintf(f, ")%s%s\n", t->ndim ? "  " : "", t->ndim ? tg_shape_str(t, a) : "");
+    trace_values(f, "value", t, t->data, "");
+    char root_buf[32], note[96];
+    const char *out = node_label(root, root_buf);
+    if (t == root)
+        snprintf(note, sizeof note, "  (the seed: d%s/d%s = 1)", out, out);
+    else
+        snprintf(note, sizeof note, "  (d%s/d%s)", out, node_label(t, b));
+    trace_values(f, "grad", t, t->grad, note);
+    fprintf(f, "    local  %s\n", tg__ops[t->op].local);
+    if (elementwise) {
+        /* Seeded with ones, an elementwise backward yields d y_i / d x_i. */
+        float *upstream = t->grad, *ones = arena_alloc(g, t->size * sizeof(float));
+        if (!ones) return TG_ERR_NOMEM;
+        for (size_t i = 0; i < t->size; i++) ones[i] = 1.0f;
+        t->grad = ones;
+        backward_into(t, in, local, n);
+        t->grad = upstream;
+    }
+    backward_into(t, in, delta, n);
+    for (int k = 0; k < n; k++) {
+        tg__k_acc(in[k]->size, delta[k], in[k]->grad);
+        fprintf(f, "    %s.grad += ", node_label(in[k], a));
+        if (elementwise) {
+            tg__print_values(f, t, t->grad, "%.4g", TRACE_VALUES);
+            fputs(" * ", f);
+            tg__print_values(f, in[k], local[k], "%.4g", TRACE_VALUES);
+            fputs(" = ", f);
+        }
+        tg__print_values(f, in[k], delta[k], "%.4g", TRACE_VALUES);
+        fputc('\n', f);
+    }
+    return TG_OK;
+}
+
+static tg_status backward_sweep(tg_tensor *y, const float *dy, FILE *trace)
 {
     if (!y) {
         if (!tg_last_error()[0]) tg__error("tg_backward: tensor is NULL");
@@ -435,13 +543,24 @@ tg_status tg_backward_grad(tg_tensor *y, const float *dy)
         if (!(t->flags & TG__MARK)) continue;
         t->flags &= ~(unsigned)TG__MARK;
         if (!t->src[0]) continue;
-        tg__ops[t->op].backward(t);
+        if (!trace) {
+            tg__ops[t->op].backward(t);
+        } else if (trace_step(g, t, y, trace) != TG_OK) {
+            clear_marks(g, i);
+            tg__error("tg_backward_trace: out of memory");
+            return TG_ERR_NOMEM;
+        }
         if (g->check_numerics && check_gradients(t) != TG_OK) {
             clear_marks(g, i);
             return TG_ERR_NUMERICS;
         }
     }
     return TG_OK;
+}
+
+tg_status tg_backward_grad(tg_tensor *y, const float *dy)
+{
+    return backward_sweep(y, dy, NULL);
 }
 
 tg_status tg_backward(tg_tensor *loss)
@@ -454,6 +573,24 @@ tg_status tg_backward(tg_tensor *loss)
         return TG_ERR_ARG;
     }
     return tg_backward_grad(loss, NULL);
+}
+
+tg_status tg_backward_trace(tg_tensor *loss, FILE *f)
+{
+    if (!f) {
+        tg__error("tg_backward_trace: file is NULL");
+        return TG_ERR_ARG;
+    }
+    if (loss && loss->size != 1) return tg_backward(loss);   /* its message */
+    if (loss && loss->requires_grad && loss->graph)
+        fprintf(f, "backward sweep from %s, node by node in reverse topological order\n\n",
+                node_label(loss, (char[32]){0}));
+    tg_status s = backward_sweep(loss, NULL, f);
+    if (s == TG_OK && (fflush(f) != 0 || ferror(f))) {
+        tg__error("tg_backward_trace: write failed");
+        return TG_ERR_IO;
+    }
+    return s;
 }
 
 /* ---- Graphviz DOT ---- */
@@ -494,14 +631,26 @@ static void dot_name(FILE *f, const char *name)
     }
 }
 
+enum { DOT_VALUES = 4 };   /* tensors this small show their numbers */
+
 static void dot_node(FILE *f, const char *id, const tg_tensor *t)
 {
     char shape[64];
     const char *what = t->op == TG_OP_LEAF ? (t->graph ? "input" : "parameter") : tg_op_name(t->op);
     fprintf(f, "  %s [label=\"", id);
     dot_name(f, t->name);
-    fprintf(f, "%s%s\\n%s", t->name[0] ? ": " : "", what, tg_shape_str(t, shape));
-    if (t->grad) fprintf(f, "\\n|grad| %.4g", sqrt(tg__k_sum_sq(t->size, t->grad)));
+    fprintf(f, "%s%s", t->name[0] ? ": " : "", what);
+    if (t->ndim) fprintf(f, " %s", tg_shape_str(t, shape));
+    if (t->size <= DOT_VALUES) {
+        fputs("\\ndata ", f);
+        tg__print_values(f, t, t->data, "%.4g", DOT_VALUES);
+        if (t->grad) {
+            fputs("\\ngrad ", f);
+            tg__print_values(f, t, t->grad, "%.4g", DOT_VALUES);
+        }
+    } else if (t->grad) {
+        fprintf(f, "\\n|grad| %.4g", sqrt(tg__k_sum_sq(t->size, t->grad)));
+    }
     fprintf(f, "\", shape=%s%s];\n", t->op == TG_OP_LEAF ? "ellipse" : "box",
             t->graph ? "" : ", style=filled, fillcolor=lightblue");
 }

@@ -217,12 +217,13 @@ const char *tg_shape_str(const tg_tensor *t, char *buf)
     return buf;
 }
 
-/* Prints dimension d of t starting at element offset, eliding the middle of
- * long dimensions the way PyTorch does. */
-static void print_dim(const tg_tensor *t, int d, size_t offset, FILE *f)
+/* Prints dimension d of v (laid out as t) starting at element offset,
+ * eliding the middle of long dimensions the way PyTorch does. */
+static void print_dim(FILE *f, const tg_tensor *t, const float *v, const char *fmt, int max, int d,
+                      size_t offset)
 {
     if (d == t->ndim) {
-        fprintf(f, "%.6g", t->data[offset]);
+        fprintf(f, fmt, v[offset]);
         return;
     }
     size_t stride = 1;
@@ -230,14 +231,19 @@ static void print_dim(const tg_tensor *t, int d, size_t offset, FILE *f)
     int n = t->shape[d];
     fputc('[', f);
     for (int i = 0; i < n; i++) {
-        if (n > 6 && i == 3) {
+        if (n > max && i == max / 2) {
             fputs("..., ", f);
-            i = n - 3;
+            i = n - max / 2;
         }
-        print_dim(t, d + 1, offset + (size_t)i * stride, f);
+        print_dim(f, t, v, fmt, max, d + 1, offset + (size_t)i * stride);
         if (i + 1 < n) fputs(", ", f);
     }
     fputc(']', f);
+}
+
+void tg__print_values(FILE *f, const tg_tensor *t, const float *v, const char *fmt, int max_per_dim)
+{
+    print_dim(f, t, v, fmt, max_per_dim < 2 ? 2 : max_per_dim, 0, 0);
 }
 
 void tg_tensor_print(const tg_tensor *t, FILE *f)
@@ -248,7 +254,7 @@ void tg_tensor_print(const tg_tensor *t, FILE *f)
         return;
     }
     fprintf(f, "tensor%s%s%s ", t->name[0] ? " " : "", t->name, tg_shape_str(t, shape));
-    print_dim(t, 0, 0, f);
+    tg__print_values(f, t, t->data, "%.6g", 6);
     fputc('\n', f);
 }
 

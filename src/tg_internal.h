@@ -70,7 +70,12 @@ typedef void (*tg__backward_fn)(tg_tensor *y);
 typedef struct tg__op_info {
     const char *name;
     tg__backward_fn backward;   /* adds y's contribution to its inputs' grads */
+    const char *local;          /* its local derivative, as tg_backward_trace prints it */
+    bool elementwise;           /* y_i depends on x_i only: d y_i / d x_i is the whole story */
 } tg__op_info;
+/* Writes v, laid out as t's shape, the way tg_tensor_print does, each
+ * number with fmt, at most max_per_dim per dimension (the middle elided). */
+void tg__print_values(FILE *f, const tg_tensor *t, const float *v, const char *fmt, int max_per_dim);
 extern const tg__op_info tg__ops[TG_OP_COUNT];
 
 /* Every backward, each beside its forward in src/ops and src/nn. */

@@ -268,6 +268,108 @@ START_TEST(test_cli_report_refuses_bad_runs_and_keeps_the_old_report)
 }
 END_TEST
 
+/* ---- tg trace ---- */
+
+/* The value of dOUT/dVAR in the list tg trace ends with. */
+static double traced_gradient(const char *out, const char *var)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\n  d%s/d%s ", out, var);
+    const char *list = strstr(tg_output, "\ngradients of ");
+    ck_assert_msg(list != NULL, "no gradients in:\n%s", tg_output);
+    const char *p = strstr(list, key);
+    ck_assert_msg(p != NULL, "no %s in:\n%s", key, tg_output);
+    double v;
+    ck_assert_int_eq(sscanf(strchr(p, '=') + 1, "%lf", &v), 1);
+    return v;
+}
+
+/* micrograd's neuron (Karpathy, "The spelled-out intro to neural networks
+ * and backpropagation"): o = tanh(n) with n = 0.8814, so o = 1/sqrt(2) and
+ * do/dn = 1 - o^2 = 1/2; each gradient is then 1/2 times the other factor. */
+START_TEST(test_cli_trace_works_micrograds_neuron)
+{
+    ck_assert_int_eq(run_tg("trace 'n = x1*w1 + x2*w2 + b; o = tanh(n)' x1=2 x2=0 w1=-3 w2=1 "
+                            "b=6.8813735870195432"),
+                     0);
+    ck_assert_ptr_nonnull(strstr(tg_output, "  o = tanh(n) = 0.7071\n"));
+    ck_assert_double_eq_tol(traced_gradient("o", "w1"), 0.5 * 2, 1e-4);
+    ck_assert_double_eq_tol(traced_gradient("o", "x1"), 0.5 * -3, 1e-4);
+    ck_assert_double_eq_tol(traced_gradient("o", "w2"), 0.5 * 0, 1e-4);
+    ck_assert_double_eq_tol(traced_gradient("o", "x2"), 0.5 * 1, 1e-4);
+    ck_assert_double_eq_tol(traced_gradient("o", "b"), 0.5, 1e-4);
+    ck_assert_msg(strstr(tg_output, "n.grad += 1 * 0.5 = 0.5"), "%s", tg_output);
+}
+END_TEST
+
+/* A variable used twice gets the sum of its two shares: d(x*x + 3x)/dx =
+ * 2x + 3; constants, powers, division and unary minus parse as in C. */
+START_TEST(test_cli_trace_accumulates_and_parses)
+{
+    ck_assert_int_eq(run_tg("trace 'x*x + 3*x' x=2"), 0);
+    ck_assert_double_eq_tol(traced_gradient("out", "x"), 7, 1e-6);
+    ck_assert_int_eq(run_tg("trace 'y = -x^3 / 4 + 2^2' x=2"), 0);   /* dy/dx = -3 x^2 / 4 */
+    ck_assert_ptr_nonnull(strstr(tg_output, "y = -x^3 / 4 + 2^2 = 2\n"));
+    ck_assert_double_eq_tol(traced_gradient("y", "x"), -3.0, 1e-6);
+    ck_assert_int_eq(run_tg("trace 'a = exp(x); b = log(a); c = sqrt(square(b)) - relu(-b) + abs(b)' x=1.5"), 0);
+    ck_assert_double_eq_tol(traced_gradient("c", "x"), 2.0, 1e-5);   /* c = 2x for x > 0 */
+}
+END_TEST
+
+/* Without an expression: the tutorial's MLP, whose values can be changed. */
+START_TEST(test_cli_trace_defaults_to_the_tutorial)
+{
+    ck_assert_int_eq(run_tg("trace"), 0);
+    ck_assert_ptr_nonnull(strstr(tg_output, "h1 = sigmoid(z1) = 0.6457\n"));
+    double before = traced_gradient("L", "w11");
+    ck_assert_int_eq(run_tg("trace x1=0"), 0);   /* dL/dw11 = (dL/dz1) x1 */
+    ck_assert_double_eq_tol(traced_gradient("L", "w11"), 0.0, 1e-9);
+    ck_assert(before != 0.0);
+}
+END_TEST
+
+START_TEST(test_cli_trace_refuses_bad_expressions)
+{
+    static const struct {
+        const char *args, *message;
+    } bad[] = {
+        {"'x * y' x=1", "y has no value: give it as y=VALUE"},
+        {"'x * 2' x=1 z=3", "z is not in the expression"},
+        {"'x * (2' x=1", "column 7: expected ')'"},
+        {"'x +' x=1", "the expression ends too soon"},
+        {"'x 2' x=1", "column 3: expected an operator"},
+        {"'sin(x)' x=1", "unknown function 'sin'"},
+        {"'x ^ y' x=1 y=2", "expected a number after '^'"},
+        {"'2 * 3'", "depends on no variable"},
+        {"'x' 'y' x=1", "extra argument 'y'"},
+        {"--frobnicate", "unknown or extra argument '--frobnicate'"},
+        {"'averyveryveryverylongname123 + 1'", "longer than 23 characters"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[256];
+        snprintf(args, sizeof args, "trace %s", bad[i].args);
+        ck_assert_int_eq(run_tg(args), 2);
+        ck_assert_msg(strstr(tg_output, bad[i].message), "tg %s:\n%s", args, tg_output);
+    }
+}
+END_TEST
+
+START_TEST(test_cli_trace_writes_the_picture)
+{
+    char args[512];
+    snprintf(args, sizeof args, "trace 'y = w * x' w=3 x=2 --dot %s", in_dir("g.dot"));
+    ck_assert_int_eq(run_tg(args), 0);
+    char *dot = read_file(in_dir("g.dot"), NULL);
+    ck_assert_ptr_nonnull(strstr(dot, "y: mul\\ndata 6\\ngrad 1\""));
+    ck_assert_ptr_nonnull(strstr(dot, "w: parameter\\ndata 3\\ngrad 2\""));
+    free(dot);
+    ck_assert(!exists(in_dir("g.dot.tmp")));
+    snprintf(args, sizeof args, "trace 'y = w * x' w=3 x=2 --dot %s", in_dir("missing/g.dot"));
+    ck_assert_int_eq(run_tg(args), 1);
+    ck_assert_ptr_nonnull(strstr(tg_output, "cannot write"));
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -287,6 +389,11 @@ static Suite *cli_suite(void)
     tcase_add_checked_fixture(tc, make_dir, remove_dir);
     tcase_add_test(tc, test_cli_report_computes_the_verdicts);
     tcase_add_test(tc, test_cli_report_refuses_bad_runs_and_keeps_the_old_report);
+    tcase_add_test(tc, test_cli_trace_works_micrograds_neuron);
+    tcase_add_test(tc, test_cli_trace_accumulates_and_parses);
+    tcase_add_test(tc, test_cli_trace_defaults_to_the_tutorial);
+    tcase_add_test(tc, test_cli_trace_refuses_bad_expressions);
+    tcase_add_test(tc, test_cli_trace_writes_the_picture);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -388,6 +388,121 @@ static char *read_all(FILE *f)
     return s;
 }
 
+/* ---- the traced sweep ---- */
+
+/* loss = sum(sigmoid(W x + b) * W x): a small graph with a reused node. */
+static tg_tensor *traced_net(tg_graph *g, tg_tensor *W, tg_tensor *b)
+{
+    tg_tensor *x = tg_from_data(g, (float[]){0.5f, -1.0f}, 2, (int[]){1, 2});
+    tg_tensor *z = tg_linear(g, x, W, b);
+    tg_tensor_set_name(z, "z");
+    tg_tensor *loss = tg_sum(g, tg_mul(g, tg_sigmoid(g, z), z));
+    tg_tensor_set_name(loss, "loss");
+    return loss;
+}
+
+START_TEST(test_graph_trace_gives_backwards_gradients)
+{
+    float w[] = {0.2f, -0.4f, 0.6f, 0.1f}, bias[] = {0.1f, -0.3f};
+    tg_tensor *W[2], *b[2];
+    char *text = NULL;
+    for (int run = 0; run < 2; run++) {
+        b[run] = param(2, bias);
+        W[run] = tg_from_data(NULL, w, 2, (int[]){2, 2});
+        tg_tensor_requires_grad(W[run], true);
+        tg_tensor_set_name(W[run], "W");
+        tg_tensor_set_name(b[run], "b");
+        tg_graph *g = tg_graph_new();
+        tg_tensor *loss = traced_net(g, W[run], b[run]);
+        if (run == 0) {
+            ck_assert_int_eq(tg_backward(loss), TG_OK);
+        } else {
+            FILE *f = tmpfile();
+            ck_assert_int_eq(tg_backward_trace(loss, f), TG_OK);
+            text = read_all(f);
+            fclose(f);
+        }
+        tg_graph_free(g);
+    }
+    ck_assert_mem_eq(W[0]->grad, W[1]->grad, 4 * sizeof(float));
+    ck_assert_mem_eq(b[0]->grad, b[1]->grad, 2 * sizeof(float));
+    /* Reverse topological order: the loss first, then mul, sigmoid, z. */
+    const char *order[] = {"loss = sum(#", "= mul(#", "= sigmoid(z)", "z = linear(#0, W, b)  (1,2)"};
+    const char *p = text;
+    for (int i = 0; i < 4; i++) {
+        const char *q = strstr(p, order[i]);
+        ck_assert_msg(q != NULL, "'%s' missing or out of order in:\n%s", order[i], text);
+        p = q;
+    }
+    ck_assert_ptr_nonnull(strstr(text, "(the seed: dloss/dloss = 1)"));
+    ck_assert_ptr_nonnull(strstr(text, "local  dy/dx = y (1 - y)"));
+    /* z feeds mul twice over (directly and through sigmoid): its gradient is
+     * the sum of both shares, and the trace shows both. */
+    ck_assert_ptr_nonnull(strstr(text, "z.grad += "));
+    free(text);
+    for (int run = 0; run < 2; run++) tg_tensor_free(W[run]), tg_tensor_free(b[run]);
+}
+END_TEST
+
+/* d(x*x)/dx = 2x: the input used twice is shown once, with the whole local
+ * derivative, and chain-rule arithmetic that can be checked by hand. */
+START_TEST(test_graph_trace_shows_the_chain_rule)
+{
+    tg_tensor *x = param(1, (float[]){3});
+    tg_tensor_set_name(x, "x");
+    tg_graph *g = tg_graph_new();
+    tg_tensor *sq = tg_mul(g, x, x);
+    tg_tensor_set_name(sq, "sq");
+    tg_tensor *y = tg_sum(g, tg_mul_scalar(g, sq, 0.5f));
+    tg_tensor_set_name(y, "y");
+    FILE *f = tmpfile();
+    ck_assert_int_eq(tg_backward_trace(y, f), TG_OK);
+    char *text = read_all(f);
+    fclose(f);
+    ck_assert_float_eq(x->grad[0], 3.0f);
+    ck_assert_msg(strstr(text, "sq.grad += [1] * [0.5] = [0.5]"), "%s", text);
+    ck_assert_msg(strstr(text, "x.grad += [0.5] * [6] = [3]"), "%s", text);
+    ck_assert_msg(strstr(text, "grad   [0.5]  (dy/dsq)"), "%s", text);
+    const char *first = strstr(text, "x.grad += ");
+    ck_assert_ptr_null(strstr(first + 1, "x.grad += "));   /* once, not once per use */
+    free(text);
+    tg_graph_free(g);
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_graph_trace_refuses_what_backward_refuses)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_ones(g, 1, (int[]){2});
+    FILE *f = tmpfile();
+    ck_assert_int_eq(tg_backward_trace(x, NULL), TG_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "file is NULL"));
+    ck_assert_int_eq(tg_backward_trace(x, f), TG_ERR_ARG);   /* two elements */
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "single element"));
+    ck_assert_int_eq(tg_backward_trace(tg_sum(g, x), f), TG_ERR_ARG);   /* needs no grad */
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "does not require grad"));
+    ck_assert_int_eq(tg_backward_trace(NULL, f), TG_ERR_ARG);
+    fclose(f);
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_graph_trace_reports_a_failed_write)
+{
+    FILE *f = fopen("/dev/full", "w");
+    if (!f) ck_abort_msg("no /dev/full");
+    tg_tensor *x = param(1, (float[]){2});
+    tg_graph *g = tg_graph_new();
+    ck_assert_int_eq(tg_backward_trace(tg_sum(g, tg_square(g, x)), f), TG_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "write failed"));
+    ck_assert_float_eq(x->grad[0], 4.0f);   /* the gradients are there all the same */
+    fclose(f);
+    tg_graph_free(g);
+    tg_tensor_free(x);
+}
+END_TEST
+
 START_TEST(test_graph_dot_shows_ops_params_and_gradients)
 {
     tg_tensor *W = param(2, (float[]){1, 2});
@@ -401,15 +516,34 @@ START_TEST(test_graph_dot_shows_ops_params_and_gradients)
     ck_assert_int_eq(tg_graph_dot(loss, f), TG_OK);
     char *dot = read_all(f);
     ck_assert_ptr_nonnull(strstr(dot, "digraph tg {"));
-    ck_assert_ptr_nonnull(strstr(dot, "W: parameter\\n(2)"));
-    ck_assert_ptr_nonnull(strstr(dot, "loss: sum\\n()"));
-    ck_assert_ptr_nonnull(strstr(dot, "relu\\n(2)"));
-    ck_assert_ptr_nonnull(strstr(dot, "input\\n(2)"));
-    /* |dL/dW| = |x| = 5 */
-    ck_assert_ptr_nonnull(strstr(dot, "W: parameter\\n(2)\\n|grad| 5\""));
+    /* small tensors show their numbers: dL/dW = x where W x > 0 */
+    ck_assert_ptr_nonnull(strstr(dot, "W: parameter (2)\\ndata [1, 2]\\ngrad [3, 4]\""));
+    ck_assert_ptr_nonnull(strstr(dot, "loss: sum\\ndata 11\\ngrad 1\""));
+    ck_assert_ptr_nonnull(strstr(dot, "relu (2)\\ndata [3, 8]\\ngrad [1, 1]\""));
+    ck_assert_ptr_nonnull(strstr(dot, "input (2)\\ndata [3, 4]\""));   /* no gradient: none asked */
     int edges = 0;
     for (const char *p = dot; (p = strstr(p, "->")); p++) edges++;
     ck_assert_int_eq(edges, 4); /* W->mul, x->mul, mul->relu, relu->sum */
+    free(dot);
+    fclose(f);
+    tg_graph_free(g);
+    tg_tensor_free(W);
+}
+END_TEST
+
+START_TEST(test_graph_dot_summarises_large_tensors)
+{
+    tg_tensor *W = param(5, (float[]){1, 2, 3, 4, 5});
+    tg_tensor_set_name(W, "W");
+    tg_graph *g = tg_graph_new();
+    tg_tensor *loss = tg_sum(g, tg_mul_scalar(g, W, 2.0f));
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    FILE *f = tmpfile();
+    ck_assert_int_eq(tg_graph_dot(loss, f), TG_OK);
+    char *dot = read_all(f);
+    /* dL/dW = 2 everywhere: |grad| = 2 sqrt(5) */
+    ck_assert_ptr_nonnull(strstr(dot, "W: parameter (5)\\n|grad| 4.472\""));
+    ck_assert_ptr_null(strstr(dot, "data [1"));
     free(dot);
     fclose(f);
     tg_graph_free(g);
@@ -437,7 +571,7 @@ START_TEST(test_graph_dot_of_a_parameter_and_null)
     FILE *f = tmpfile();
     ck_assert_int_eq(tg_graph_dot(W, f), TG_OK);
     char *dot = read_all(f);
-    ck_assert_ptr_nonnull(strstr(dot, "p0 [label=\"parameter\\n(2)"));
+    ck_assert_ptr_nonnull(strstr(dot, "p0 [label=\"parameter (2)\\ndata [1, 2]\\ngrad [0, 0]\""));
     free(dot);
     ck_assert_int_eq(tg_graph_dot(NULL, f), TG_ERR_ARG);
     fclose(f);
@@ -663,6 +797,11 @@ static Suite *graph_suite(void)
     tcase_add_test(tc, test_graph_dot_shows_ops_params_and_gradients);
     tcase_add_test(tc, test_graph_dot_of_a_parameter_and_null);
     tcase_add_test(tc, test_graph_dot_escapes_names);
+    tcase_add_test(tc, test_graph_dot_summarises_large_tensors);
+    tcase_add_test(tc, test_graph_trace_gives_backwards_gradients);
+    tcase_add_test(tc, test_graph_trace_shows_the_chain_rule);
+    tcase_add_test(tc, test_graph_trace_refuses_what_backward_refuses);
+    tcase_add_test(tc, test_graph_trace_reports_a_failed_write);
     suite_add_tcase(s, tc);
     tc = tcase_create("gradcheck");
     tcase_add_test(tc, test_graph_gradcheck_passes_a_right_gradient);

@@ -26,6 +26,6 @@ static int run_program(const char *bin, const char *args)
     return WEXITSTATUS(status);
 }
 
-static int run_tg(const char *args) { return run_program(getenv("TG_BIN") ? getenv("TG_BIN") : "build/tg", args); }
+static inline int run_tg(const char *args) { return run_program(getenv("TG_BIN") ? getenv("TG_BIN") : "build/tg", args); }
 
 #endif /* TG_CLI_H */

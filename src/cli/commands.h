@@ -11,6 +11,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 /* Set by the command-line fuzzer (tests/fuzz/fuzz_cli.c): each command
  * returns EXIT_OK as soon as its arguments are parsed and checked, before

@@ -23,6 +23,9 @@ static const char usage[] =
     "  gradcheck [--seed N] [--only NAME]\n"
     "              compare every op's and loss's analytic gradient with central\n"
     "              finite differences; one line per case; exit 1 if any fails\n"
+    "  trace ['STATEMENTS'] [NAME=VALUE...] [--dot FILE]\n"
+    "              backpropagation worked step by step: each node's value, local\n"
+    "              derivative and gradient; without STATEMENTS, the tutorial's MLP\n"
     "  version     print tg's version\n"
     "  help        print this text\n";
 
@@ -86,6 +89,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
     if (!strcmp(argv[1], "report")) return cmd_report(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "trace")) return cmd_trace(argc - 2, argv + 2);
     fprintf(stderr, "tg: unknown command '%s'\n%s", argv[1], usage);
     return 2;
 }

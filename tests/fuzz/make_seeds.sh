@@ -105,5 +105,7 @@ cli optimize-sched optimize rosenbrock --optimizer rmsprop --centered --schedule
 cli compare optimize rosenbrock --compare --paths p
 cli report report results
 cli gradcheck gradcheck --seed 3 --only matmul
+cli trace trace
+cli trace-expr trace 'n = x1*w1 + x2*w2 + b; o = tanh(n) / 2^-1 - exp(-n)' x1=2 x2=0 w1=-3 w2=1 b=6.88 --dot g.dot
 cli version version
 echo "seeds: $(find seeds -type f | wc -l) files"
