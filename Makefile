@@ -4,6 +4,8 @@
 #   make check      install what is missing, build, run every test
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan (in build-san/)
 #   make check CC=clang BUILD=build-clang   with another compiler, beside the first
+#   make tutorial   run docs/TUTORIAL.md's programs and the lectures' examples,
+#                   pictures in build/tutorial/
 #   make fuzz FUZZ_SECONDS=60   each fuzz target for 60 s (libFuzzer, in build-fuzz/)
 #   make install PREFIX=/usr/local
 #   make fixtures   regenerate tests/fixtures from PyTorch (needs python3-torch)
@@ -42,6 +44,7 @@ FUZZ_DRIVER ?= tests/fuzz/replay.c
 DEPS_BUILD = pkg-config zlib1g-dev libstb-dev
 DEPS_DATA = dataset-fashion-mnist
 DEPS_PLOTS = gnuplot-nox bc
+DEPS_TUTORIAL = $(DEPS_BUILD) $(DEPS_DATA) gnuplot-nox graphviz
 DEPS_CHECK = $(DEPS_BUILD) $(DEPS_DATA) check
 DEPS_FUZZ = $(DEPS_BUILD) clang libfuzzer-14-dev
 
@@ -57,7 +60,7 @@ FUZZ_TARGETS = idx dataset image checkpoint cli
 FUZZERS = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
 .PHONY: all demo check test deps deps-demo deps-check install uninstall clean fixtures examples accuracy experiments \
-        bench fuzz fuzzers
+        bench fuzz fuzzers tutorial
 
 all: $(BUILD)/libtg.a $(BUILD)/libtg.so $(BUILD)/tg
 
@@ -181,6 +184,14 @@ experiments: deps-demo
 	@scripts/deps.sh $(DEPS_PLOTS)
 	@$(MAKE) --no-print-directory all $(BUILD)/examples/lasso
 	scripts/experiments.sh $(if $(filter 1,$(QUICK)),--quick) $(BUILD)/tg results
+
+# docs/TUTORIAL.md's programs (tg trace, its network in C, an epoch of the
+# FashionMNIST MLP) and the lectures' examples, with their pictures in
+# $(BUILD)/tutorial/: about half a minute.
+tutorial:
+	@scripts/deps.sh $(DEPS_TUTORIAL)
+	@$(MAKE) --no-print-directory all examples
+	scripts/tutorial.sh $(BUILD) $(BUILD)/tutorial
 
 # The accuracies the issue states (PyTorch: 0.864 after 2 epochs, 0.893 after
 # 10), checked outside make check: about six minutes.
