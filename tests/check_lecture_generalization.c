@@ -34,17 +34,10 @@ typedef struct table {
 
 enum { DEG1, DEG4, DEG20, FIRST_L2 };
 
-static const char *binary(void)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/examples/poly_fit", getenv("BUILD") ? getenv("BUILD") : "build");
-    return path;
-}
-
 /* Runs poly_fit with args and parses its table (exit 0 and 8 rows). */
 static void run_table(const char *args, table *t)
 {
-    int status = run_program(binary(), args);
+    int status = run_program(example_path("poly_fit"), args);
     ck_assert_msg(status == 0, "poly_fit %s exited %d:\n%s", args, status, tg_output);
     char *copy = strdup(tg_output);
     ck_assert_ptr_nonnull(copy);
@@ -223,7 +216,7 @@ START_TEST(test_poly_fit_writes_plot_data)
     ck_assert_close(last[0], 2 * pi, 1e-6, 0);
     ck_assert_close(last[1], 0.0, 0, 1e-6);
     /* Writing the files changes nothing on stdout. */
-    ck_assert_int_eq(run_program(binary(), ""), 0);
+    ck_assert_int_eq(run_program(example_path("poly_fit"), ""), 0);
     ck_assert_str_eq(tg_output, with_dir);
     free(with_dir);
 }
@@ -233,14 +226,14 @@ END_TEST
 START_TEST(test_poly_fit_is_deterministic)
 {
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "TG_THREADS=1 %s", binary());
+    snprintf(cmd, sizeof cmd, "TG_THREADS=1 %s", example_path("poly_fit"));
     ck_assert_int_eq(run_program(cmd, ""), 0);
     char *first = strdup(tg_output);
     ck_assert_ptr_nonnull(first);
-    snprintf(cmd, sizeof cmd, "TG_THREADS=2 %s", binary());
+    snprintf(cmd, sizeof cmd, "TG_THREADS=2 %s", example_path("poly_fit"));
     ck_assert_int_eq(run_program(cmd, "--seed 1"), 0);
     ck_assert_str_eq(tg_output, first);
-    ck_assert_int_eq(run_program(binary(), "--seed 2"), 0);
+    ck_assert_int_eq(run_program(example_path("poly_fit"), "--seed 2"), 0);
     ck_assert_str_ne(tg_output, first);
     free(first);
 }
@@ -250,20 +243,19 @@ START_TEST(test_poly_fit_bad_arguments)
 {
     const char *bad[] = {"--seed", "--seed x", "--seed -3", "--seed 5x", "--seed ''", "--frobnicate", "a b"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        ck_assert_msg(run_program(binary(), bad[i]) == 1, "poly_fit %s:\n%s", bad[i], tg_output);
+        ck_assert_msg(run_program(example_path("poly_fit"), bad[i]) == 1, "poly_fit %s:\n%s", bad[i], tg_output);
         ck_assert_msg(strstr(tg_output, "usage: poly_fit [--seed N] [DIR]") != NULL, "poly_fit %s:\n%s", bad[i],
                       tg_output);
     }
-    ck_assert_int_eq(run_program(binary(), "--seed -3"), 1);
+    ck_assert_int_eq(run_program(example_path("poly_fit"), "--seed -3"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "--seed needs an integer from 0 to 2^64 - 1, got '-3'"));
-    ck_assert_int_eq(run_program(binary(), "/nonexistent/dir"), 1);
+    ck_assert_int_eq(run_program(example_path("poly_fit"), "/nonexistent/dir"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "poly_fit: cannot write /nonexistent/dir/poly_fit_samples.dat"));
 }
 END_TEST
 
 static Suite *generalization_suite(void)
 {
-    (void)run_tg; /* tg_cli.h's helper for the tg command, unused here: these tests run an example */
     Suite *s = suite_create("lecture_generalization");
     TCase *tc = tcase_create("poly_fit");
     tcase_set_timeout(tc, 120);

@@ -1,5 +1,5 @@
-/* check_lecture_gradients.c — the claims of EECS 498 chapter 4 (lectures/
- * 002_ccd51391724b30e2.txt) on gradients, as examples/gradient_check.c and
+/* check_lecture_gradients.c — the claims of EECS 498 chapter 4 (lecture
+ * 002) on gradients, as examples/gradient_check.c and
  * examples/random_search.c reproduce them on FashionMNIST:
  *   - the numerical gradient agrees with the analytic one (backprop) but
  *     costs 2 loss evaluations per parameter, and its error depends on h:
@@ -17,21 +17,12 @@ enum { H_ROWS = 7, RS_EVALS = 200 };
 static char gc_out[sizeof tg_output], rs_out[sizeof tg_output];
 static int gc_status, rs_status;
 
-static const char *example(const char *name)
-{
-    static char path[4][512];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/examples/%s", getenv("BUILD") ? getenv("BUILD") : "build", name);
-    return p;
-}
-
 /* Runs name with DIR = the test case's root; keeps its output in out. */
 static int run_into(const char *name, char *out)
 {
     char args[128];
     snprintf(args, sizeof args, "%s", root);
-    int status = run_program(example(name), args);
+    int status = run_program(example_path(name), args);
     memcpy(out, tg_output, sizeof tg_output);
     return status;
 }
@@ -182,14 +173,14 @@ END_TEST
 
 START_TEST(test_gradient_check_bad_input)
 {
-    ck_assert_int_eq(run_program(example("gradient_check"), "/nonexistent/dir"), 1);
+    ck_assert_int_eq(run_program(example_path("gradient_check"), "/nonexistent/dir"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "gradient_check: cannot write /nonexistent/dir/gradient_check.dat"));
-    ck_assert_int_eq(run_program(example("gradient_check"), "a b"), 1);
+    ck_assert_int_eq(run_program(example_path("gradient_check"), "a b"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "usage: gradient_check [DIR]"));
-    ck_assert_int_eq(run_program(example("gradient_check"), "--help"), 1);
+    ck_assert_int_eq(run_program(example_path("gradient_check"), "--help"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "usage: gradient_check [DIR]"));
     char bin[600];
-    snprintf(bin, sizeof bin, "TG_DATA_DIR=/nonexistent %s", example("gradient_check"));
+    snprintf(bin, sizeof bin, "TG_DATA_DIR=/nonexistent %s", example_path("gradient_check"));
     ck_assert_int_eq(run_program(bin, ""), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "gradient_check: /nonexistent/train-images"));
 }
@@ -269,14 +260,14 @@ END_TEST
 
 START_TEST(test_random_search_bad_input)
 {
-    ck_assert_int_eq(run_program(example("random_search"), "--fast"), 1);
+    ck_assert_int_eq(run_program(example_path("random_search"), "--fast"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "usage: random_search [--full] [DIR]"));
-    ck_assert_int_eq(run_program(example("random_search"), "a b"), 1);
+    ck_assert_int_eq(run_program(example_path("random_search"), "a b"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "usage: random_search"));
-    ck_assert_int_eq(run_program(example("random_search"), "/nonexistent/dir"), 1);
+    ck_assert_int_eq(run_program(example_path("random_search"), "/nonexistent/dir"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "random_search: cannot write /nonexistent/dir/random_search.dat"));
     char bin[600];
-    snprintf(bin, sizeof bin, "TG_DATA_DIR=/nonexistent %s", example("random_search"));
+    snprintf(bin, sizeof bin, "TG_DATA_DIR=/nonexistent %s", example_path("random_search"));
     ck_assert_int_eq(run_program(bin, ""), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "random_search: /nonexistent/train-images"));
 }

@@ -18,20 +18,12 @@ enum { EPOCHS = 3, STEPS_PER_EPOCH = (60000 + 127) / 128, WINDOW = 47 };
 static char out[sizeof tg_output];
 static int status;
 
-static const char *example_bin(void)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/examples/linear_classifier", getenv("BUILD") ? getenv("BUILD") : "build");
-    return path;
-}
-
 /* Runs the example once, writing its plot data into root; every test reads
  * its output from out. */
 static void run_example(void)
 {
-    (void)run_tg;   /* tg_cli.h's, for the tg command: unused here */
     make_root();
-    status = run_program(example_bin(), root);
+    status = run_program(example_path("linear_classifier"), root);
     memcpy(out, tg_output, sizeof out);
 }
 
@@ -253,13 +245,13 @@ END_TEST
 
 START_TEST(test_linear_classifier_bad_input)
 {
-    ck_assert_int_eq(run_program(example_bin(), "--frobnicate"), 1);
+    ck_assert_int_eq(run_program(example_path("linear_classifier"), "--frobnicate"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "usage: linear_classifier"));
-    ck_assert_int_eq(run_program(example_bin(), "a b"), 1);
+    ck_assert_int_eq(run_program(example_path("linear_classifier"), "a b"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "usage: linear_classifier"));
-    ck_assert_int_eq(run_program(example_bin(), "/nonexistent/dir"), 1);
+    ck_assert_int_eq(run_program(example_path("linear_classifier"), "/nonexistent/dir"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "cannot write /nonexistent/dir/linear_classifier.dat"));
-    ck_assert_int_eq(run_program(example_bin(), "--data-dir /nonexistent"), 1);
+    ck_assert_int_eq(run_program(example_path("linear_classifier"), "--data-dir /nonexistent"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "linear_classifier: loading FashionMNIST: "));
     ck_assert_ptr_nonnull(strstr(tg_output, "/nonexistent"));
 }

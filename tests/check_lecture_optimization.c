@@ -5,14 +5,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tg_cli.h"
 
-static const char *example(const char *name)
-{
-    static char path[512];
-    const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
-    snprintf(path, sizeof path, "%s/examples/%s", build, name);
-    return path;
-}
-
 /* The line of tg_output starting with prefix (at a line start). */
 static const char *line_of(const char *prefix)
 {
@@ -77,7 +69,7 @@ static void lr_vector(const char *label, double *v)
 
 START_TEST(test_linear_regression_closed_form_within_noise_of_truth)
 {
-    ck_assert_int_eq(run_program(example("linear_regression"), ""), 0);
+    ck_assert_int_eq(run_program(example_path("linear_regression"), ""), 0);
     double truth[P], closed[P], se[P];
     lr_vector("true w (bias last):", truth);
     lr_vector("closed form w:", closed);
@@ -94,7 +86,7 @@ END_TEST
 
 START_TEST(test_linear_regression_every_method_reaches_the_closed_form)
 {
-    ck_assert_int_eq(run_program(example("linear_regression"), ""), 0);
+    ck_assert_int_eq(run_program(example_path("linear_regression"), ""), 0);
     lr_row closed = lr_method("closed-form");
     ck_assert_double_eq(closed.gap, 0.0);
     /* GD with step 1/L for 100 steps: (1 - 1/kappa)^100 with kappa ~ 6 leaves
@@ -126,7 +118,7 @@ END_TEST
 
 START_TEST(test_linear_regression_constant_step_sgd_stalls_at_a_noise_floor)
 {
-    ck_assert_int_eq(run_program(example("linear_regression"), ""), 0);
+    ck_assert_int_eq(run_program(example_path("linear_regression"), ""), 0);
     lr_row constant = lr_method("SGD-const"), decay = lr_method("SGD-decay");
     ck_assert_int_eq(constant.updates, decay.updates);
     ck_assert_double_eq(constant.lr0, decay.lr0);
@@ -139,7 +131,7 @@ END_TEST
 
 START_TEST(test_linear_regression_gd_converges_geometrically)
 {
-    ck_assert_int_eq(run_program(example("linear_regression"), ""), 0);
+    ck_assert_int_eq(run_program(example_path("linear_regression"), ""), 0);
     int steps[4];
     double dist[4];
     ck_assert_int_eq(sscanf(line_of("GD distance"), "GD distance max|w - w_closed| after steps %d %d %d %d: %lf %lf %lf %lf",
@@ -160,7 +152,7 @@ START_TEST(test_linear_regression_writes_the_curves)
 {
     char args[256];
     snprintf(args, sizeof args, "%s", dir);
-    ck_assert_int_eq(run_program(example("linear_regression"), args), 0);
+    ck_assert_int_eq(run_program(example_path("linear_regression"), args), 0);
     int fields;
     ck_assert_int_eq(count_rows(in_dir("linear_regression.dat"), &fields), 101); /* epochs 0..100 */
     ck_assert_int_eq(fields, 1 + LR_METHODS);
@@ -180,11 +172,11 @@ END_TEST
 
 START_TEST(test_linear_regression_bad_input)
 {
-    ck_assert_int_eq(run_program(example("linear_regression"), "a b"), 1);
+    ck_assert_int_eq(run_program(example_path("linear_regression"), "a b"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "usage: linear_regression [DIR]"));
-    ck_assert_int_eq(run_program(example("linear_regression"), "--frobnicate"), 1);
+    ck_assert_int_eq(run_program(example_path("linear_regression"), "--frobnicate"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "usage:"));
-    ck_assert_int_eq(run_program(example("linear_regression"), "/nonexistent/dir"), 1);
+    ck_assert_int_eq(run_program(example_path("linear_regression"), "/nonexistent/dir"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "cannot write /nonexistent/dir/linear_regression.dat"));
 }
 END_TEST
@@ -225,7 +217,7 @@ static int at(const svrg_table *t, int e)
 
 START_TEST(test_svrg_optimum_is_precise)
 {
-    ck_assert_int_eq(run_program(example("svrg"), ""), 0);
+    ck_assert_int_eq(run_program(example_path("svrg"), ""), 0);
     double fstar, gnorm, bound;
     ck_assert_int_eq(sscanf(line_of("f* = "), "f* = %lf by L-BFGS; |grad f(w*)| = %lf, so f(w*) - min f <= %lf", &fstar,
                             &gnorm, &bound), 3);
@@ -240,7 +232,7 @@ END_TEST
 
 START_TEST(test_svrg_beats_sgd_at_equal_gradient_evaluations)
 {
-    ck_assert_int_eq(run_program(example("svrg"), ""), 0);
+    ck_assert_int_eq(run_program(example_path("svrg"), ""), 0);
     svrg_table t = svrg_parse();
     int last = SVRG_POINTS - 1;
     ck_assert_int_eq(t.epochs[last], 30);
@@ -255,7 +247,7 @@ END_TEST
 
 START_TEST(test_svrg_converges_linearly)
 {
-    ck_assert_int_eq(run_program(example("svrg"), ""), 0);
+    ck_assert_int_eq(run_program(example_path("svrg"), ""), 0);
     svrg_table t = svrg_parse();
     /* Linear convergence: every further 5 epochs divide f - f* by a
      * constant factor (seen: 26 to 75); 5 is far from a plateau. */
@@ -270,7 +262,7 @@ END_TEST
 
 START_TEST(test_svrg_constant_step_sgd_plateaus)
 {
-    ck_assert_int_eq(run_program(example("svrg"), ""), 0);
+    ck_assert_int_eq(run_program(example_path("svrg"), ""), 0);
     svrg_table t = svrg_parse();
     /* It learned at first (f(0) - f* = 0.26, seen 1e-2 after one epoch) ... */
     ck_assert_double_lt(t.sgd[at(&t, 1)], 0.05);
@@ -286,7 +278,7 @@ START_TEST(test_svrg_writes_the_curves)
 {
     char args[256];
     snprintf(args, sizeof args, "%s", dir);
-    ck_assert_int_eq(run_program(example("svrg"), args), 0);
+    ck_assert_int_eq(run_program(example_path("svrg"), args), 0);
     int fields;
     ck_assert_int_eq(count_rows(in_dir("svrg.dat"), &fields), 30 * 4 + 1); /* every quarter epoch, 0..30 */
     ck_assert_int_eq(fields, 5);
@@ -295,17 +287,16 @@ END_TEST
 
 START_TEST(test_svrg_bad_input)
 {
-    ck_assert_int_eq(run_program(example("svrg"), "a b"), 1);
+    ck_assert_int_eq(run_program(example_path("svrg"), "a b"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "usage: svrg [DIR]"));
-    ck_assert_int_eq(run_program(example("svrg"), "-h"), 1);
-    ck_assert_int_eq(run_program(example("svrg"), "/nonexistent/dir"), 1);
+    ck_assert_int_eq(run_program(example_path("svrg"), "-h"), 1);
+    ck_assert_int_eq(run_program(example_path("svrg"), "/nonexistent/dir"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "cannot write /nonexistent/dir/svrg.dat"));
 }
 END_TEST
 
 static Suite *lecture_optimization_suite(void)
 {
-    (void)run_tg; /* tg_cli.h's helper for the tg command, unused here: these tests run examples */
     Suite *s = suite_create("lecture_optimization");
     TCase *tc = tcase_create("examples");
     tcase_set_timeout(tc, 120);

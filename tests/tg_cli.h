@@ -26,6 +26,16 @@ static int run_program(const char *bin, const char *args)
     return WEXITSTATUS(status);
 }
 
+/* $BUILD/examples/name (build/ by default), in one of a few rotating buffers. */
+static inline const char *example_path(const char *name)
+{
+    static char paths[4][512];
+    static int next;
+    char *p = paths[next++ % 4];
+    snprintf(p, sizeof paths[0], "%s/examples/%s", getenv("BUILD") ? getenv("BUILD") : "build", name);
+    return p;
+}
+
 static inline int run_tg(const char *args) { return run_program(getenv("TG_BIN") ? getenv("TG_BIN") : "build/tg", args); }
 
 #endif /* TG_CLI_H */
