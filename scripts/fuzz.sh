@@ -12,6 +12,9 @@ seconds=$2
 shift 2
 # Flag names as the fuzzer's dictionary for the command line.
 grep -oh '"--[a-z0-9-]*' src/cli/*.c | sed 's/$/"/' | sort -u > "$build/fuzz/cli.dict"
+# and tg trace's expressions: its functions, operators and NAME=VALUE
+printf '"%s"\n' trace 'sigmoid(' 'tanh(' 'relu(' 'exp(' 'log(' 'sqrt(' 'abs(' 'square(' \
+    '^' '^-' ' = ' '; ' '*' '/' '(' ')' 'x=' '1e30' >> "$build/fuzz/cli.dict"
 failed=0
 for t in "$@"; do
     corpus=$build/fuzz/corpus/$t

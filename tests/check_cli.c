@@ -308,7 +308,9 @@ START_TEST(test_cli_trace_accumulates_and_parses)
 {
     ck_assert_int_eq(run_tg("trace 'x*x + 3*x' x=2"), 0);
     ck_assert_double_eq_tol(traced_gradient("out", "x"), 7, 1e-6);
-    ck_assert_int_eq(run_tg("trace 'y = -x^3 / 4 + 2^2' x=2"), 0);   /* dy/dx = -3 x^2 / 4 */
+    ck_assert_int_eq(run_tg("trace '-x^3 / 4 + 2^2' x=2"), 0);   /* dy/dx = -3 x^2 / 4 */
+    ck_assert_double_eq_tol(traced_gradient("out", "x"), -3.0, 1e-6);
+    ck_assert_int_eq(run_tg("trace 'y = -x^3 / 4 + 2^2' x=2"), 0);
     ck_assert_ptr_nonnull(strstr(tg_output, "y = -x^3 / 4 + 2^2 = 2\n"));
     ck_assert_double_eq_tol(traced_gradient("y", "x"), -3.0, 1e-6);
     ck_assert_int_eq(run_tg("trace 'a = exp(x); b = log(a); c = sqrt(square(b)) - relu(-b) + abs(b)' x=1.5"), 0);
@@ -345,6 +347,14 @@ START_TEST(test_cli_trace_refuses_bad_expressions)
         {"--frobnicate", "unknown or extra argument '--frobnicate'"},
         {"'averyveryveryverylongname123 + 1'", "longer than 23 characters"},
     };
+    /* 120 nested parentheses, or minus signs: refused before the stack grows */
+    for (const char *nest = "(-"; *nest; nest++) {
+        char deep[200] = "trace '";
+        memset(deep + 7, *nest, 120);
+        strcpy(deep + 127, "x' x=1");
+        ck_assert_int_eq(run_tg(deep), 2);
+        ck_assert_msg(strstr(tg_output, "nests too deeply"), "%s", tg_output);
+    }
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char args[256];
         snprintf(args, sizeof args, "trace %s", bad[i].args);

@@ -41,7 +41,9 @@ static const char usage[] =
     "               Graphviz DOT (render: dot -Tpng FILE -o graph.png)\n"
     "  example: tg trace 'tanh(x1*w1 + x2*w2 + b)' x1=2 x2=0 w1=-3 w2=1 b=6.8814\n";
 
-enum { MAX_NAMES = 64, NAME_LEN = 24 };
+/* A bound on nesting keeps the recursive descent's stack small whatever
+ * the text. */
+enum { MAX_NAMES = 64, NAME_LEN = 24, MAX_DEPTH = 100 };
 
 typedef struct variable {
     char name[NAME_LEN];
@@ -64,6 +66,7 @@ typedef struct parser {
     int n_defs;
     char error[160];   /* a syntax or name error; library failures are in tg_last_error */
     FILE *out;         /* where the forward pass is written, or NULL */
+    int depth;         /* of nested parentheses, calls and unary minus */
 } parser;
 
 static void skip_space(parser *ps)
@@ -190,7 +193,9 @@ static tg_tensor *primary(parser *ps)
 static tg_tensor *factor(parser *ps)
 {
     if (at(ps, '-')) {
+        if (++ps->depth > MAX_DEPTH) return fail(ps, "the expression nests too deeply");
         tg_tensor *x = factor(ps);
+        ps->depth--;
         return x ? tg_neg(ps->g, x) : NULL;
     }
     tg_tensor *x = primary(ps);
@@ -216,13 +221,16 @@ static tg_tensor *term(parser *ps)
 /* expression: term {('+' | '-') term} */
 static tg_tensor *expression(parser *ps)
 {
+    if (++ps->depth > MAX_DEPTH) return fail(ps, "the expression nests too deeply");
     tg_tensor *x = term(ps);
     for (;;) {
         bool plus = at(ps, '+');
-        if (!x || (!plus && !at(ps, '-'))) return x;
+        if (!x || (!plus && !at(ps, '-'))) break;
         tg_tensor *y = term(ps);
         x = y ? (plus ? tg_add : tg_sub)(ps->g, x, y) : NULL;
     }
+    ps->depth--;
+    return x;
 }
 
 static bool statement_end(parser *ps)
@@ -344,14 +352,16 @@ int cmd_trace(int argc, char **argv)
     const char *text = NULL, *dot = NULL;
     for (int i = 0; i < argc; i++) {
         int r = 0;
+        /* a flag is --word: '-x' and '---x' are expressions */
+        bool flag = !strncmp(argv[i], "--", 2) && isalpha((unsigned char)argv[i][2]);
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);
             return EXIT_OK;
         } else if (!strcmp(argv[i], "--dot") && i + 1 < argc) {
             dot = argv[++i];
-        } else if (argv[i][0] != '-' && (r = value_arg(&ps, argv[i])) != 0) {
+        } else if (!flag && (r = value_arg(&ps, argv[i])) != 0) {
             if (r < 0) return EXIT_USAGE;
-        } else if (argv[i][0] != '-' && !text) {
+        } else if (!flag && !text) {
             text = argv[i];
         } else {
             fprintf(stderr, "tg trace: unknown or extra argument '%s'\n%s", argv[i], usage);
