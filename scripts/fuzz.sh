@@ -28,8 +28,8 @@ for t in "$@"; do
     # flag; stdin is /dev/null so that a path like /dev/stdin cannot wait.
     if "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -close_fd_mask=3 \
         -print_final_stats=1 -artifact_prefix="$build/fuzz/artifacts/$t-" $dict $dirs </dev/null >"$log" 2>&1; then
-        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-        cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+        cov=$(grep -a -o 'cov: [0-9]*' "$log" | tail -n 1)   # -a: inputs echoed in the log may be binary
         echo "fuzz $t: ${seconds} s, $runs inputs, $cov, corpus $(ls "$corpus" | wc -l) files, no failure"
     else
         echo "fuzz $t: FAILED — see $log" >&2
