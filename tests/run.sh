@@ -55,6 +55,18 @@ check_quote() { # HEADING EXAMPLE
 check_quote "## Optimizers and schedules from C" examples/warmup_cosine.c
 check_quote "## From C: the tutorial's training loop" examples/fashion_mnist.c
 
+# The README's tg trace session: every line it shows (but "...") is in what
+# that command prints.
+session=$(awk '/^\$ build\/tg trace/{f=1} f&&/^```$/{exit} f' README.md)
+command=$(printf '%s\n' "$session" | head -n 1 | sed "s|^\$ build/|$BUILD/|")
+missing=$(printf '%s\n' "$session" | sed 1d | grep -v -x -e '\.\.\.' | grep -v -F -x -f <(eval "$command"))
+if [ -z "$session" ] || [ -n "$missing" ]; then
+    printf 'README: its tg trace session shows lines tg trace does not print:\n%s\n' "$missing" >&2
+    failed=$((failed + 1))
+else
+    echo "README: its tg trace session is what tg trace prints"
+fi
+
 # Every example runs to completion. check_tutorial has run fashion_mnist
 # for an epoch and compared its output with docs/TUTORIAL.md's.
 for ex in "$BUILD"/examples/*; do
