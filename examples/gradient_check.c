@@ -22,10 +22,10 @@
  * and a check catches a hand-derived gradient with a classic slip, the 2 of
  * d(lambda w^2)/dw = 2 lambda w forgotten.
  *
- *   build/examples/gradient_check [DIR]
+ *   build/examples/gradient_check [--data-dir FASHION_DIR] [DIR]
  *       DIR: also write gradient_check.dat (h and both schemes' relative
  *       errors) there, for examples/plots/gradient_check.gp.
- *   The data are read from $TG_DATA_DIR, else /usr/share/datasets/fashion-mnist.
+ *   --data-dir: where FashionMNIST is (default /usr/share/datasets/fashion-mnist).
  *   Timings go to stderr, so stdout is the same on every run.              */
 #include <math.h>
 #include <stdio.h>
@@ -64,10 +64,8 @@ static int fail(const char *what)
 }
 
 /* The first N training images, each 28x28 image averaged over 4x4 blocks. */
-static tg_status load_data(problem *pr)
+static tg_status load_data(problem *pr, const char *dir)
 {
-    const char *dir = getenv("TG_DATA_DIR") && *getenv("TG_DATA_DIR") ? getenv("TG_DATA_DIR")
-                                                                      : "/usr/share/datasets/fashion-mnist";
     tg_dataset train;
     tg_status s = tg_dataset_load(dir, true, &train);
     if (s != TG_OK) return s;
@@ -266,19 +264,26 @@ static void gradient_check(const problem *pr, const double *analytic, const doub
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: gradient_check [DIR]   (DIR: where to write gradient_check.dat)\n");
+    fprintf(stderr, "usage: gradient_check [--data-dir FASHION_DIR] [DIR]   (DIR: where to write gradient_check.dat)\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
-        usage();
-        return 1;
+    const char *out_dir = NULL, *data = "/usr/share/datasets/fashion-mnist";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--data-dir") && i + 1 < argc) {
+            data = argv[++i];
+        } else if (argv[i][0] != '-' && !out_dir) {
+            out_dir = argv[i];
+        } else {
+            usage();
+            return 1;
+        }
     }
     static problem pr;
     tg_rng rng;
     tg_rng_seed(&rng, 4);
-    if (load_data(&pr) != TG_OK) return fail(tg_last_error());
+    if (load_data(&pr, data) != TG_OK) return fail(tg_last_error());
     pr.params[0] = tg_randn(NULL, &rng, 2, (int[]){C, D});
     pr.params[1] = tg_randn(NULL, &rng, 1, (int[]){C});
     pr.g = tg_graph_new();
@@ -289,9 +294,9 @@ int main(int argc, char **argv)
         fail(tg_last_error());
         goto done;
     }
-    if (argc == 2) {
+    if (out_dir) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/gradient_check.dat", argv[1]);
+        snprintf(path, sizeof path, "%s/gradient_check.dat", out_dir);
         if (!(f = fopen(path, "w"))) {
             fprintf(stderr, "gradient_check: cannot write %s\n", path);
             goto done;

@@ -25,7 +25,7 @@
  *       a minute and a half). Accuracy is always on the 10000 test images.
  *       DIR: also write random_search.dat (best loss so far against
  *       evaluations, both methods) there, for examples/plots/random_search.gp.
- *   The data are read from $TG_DATA_DIR, else /usr/share/datasets/fashion-mnist.
+ *   --data-dir: where FashionMNIST is (default /usr/share/datasets/fashion-mnist).
  *   Timings go to stderr, so stdout is the same on every run.              */
 #include <math.h>
 #include <stdio.h>
@@ -207,7 +207,7 @@ static void print_progress(const run *rs, const run *gd, int K)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: random_search [--full] [DIR]\n"
+    fprintf(stderr, "usage: random_search [--full] [--data-dir FASHION_DIR] [DIR]\n"
                     "  default 2000 training images and 200 evaluations each (about a second);\n"
                     "  --full: all 60000 and the slide's 1000 (about 1.5 minutes). DIR: write random_search.dat\n");
 }
@@ -215,9 +215,10 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     bool full = false;
-    const char *out_dir = NULL;
+    const char *out_dir = NULL, *data = "/usr/share/datasets/fashion-mnist";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--full")) full = true;
+        else if (!strcmp(argv[i], "--data-dir") && i + 1 < argc) data = argv[++i];
         else if (argv[i][0] != '-' && !out_dir) out_dir = argv[i];
         else {
             usage();
@@ -234,8 +235,6 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    const char *data = getenv("TG_DATA_DIR") && *getenv("TG_DATA_DIR") ? getenv("TG_DATA_DIR")
-                                                                       : "/usr/share/datasets/fashion-mnist";
     split train = {0}, test = {0};
     if (load_split(data, true, n_train, &train) != TG_OK || load_split(data, false, 10000, &test) != TG_OK) {
         split_free(&train);
