@@ -272,16 +272,20 @@ tg_status tg_backward(tg_tensor *loss);
  * y.backward(gradient=dy). */
 tg_status tg_backward_grad(tg_tensor *y, const float *dy);
 /* tg_backward, printing each step of the sweep to f the way one works it on
- * a blackboard: for every node from loss down, in reverse topological order,
- *   z = linear(x, W1, b1)  (1,2)
- *       value  [[0.35, 0.6]]
- *       grad   [[0.03, -0.01]]          d loss / d z, complete at this point
- *       local  y = x W^T + b: dx = dy W, dW = dy^T x, db = dy summed over rows
- *       W1.grad += [[0.03, 0.06], ...]  what z passes down: grad times local
- * Elementwise ops also show their local derivative's values (d/dx lines).
- * Nodes are called by their names (tg_tensor_set_name), else #id. Returns
- * what tg_backward returns, or TG_ERR_IO when writing f fails. Meant for
- * small graphs: it costs two backward passes and a buffer per edge. */
+ * a blackboard: every node from loss down, in reverse topological order,
+ * with its value, its gradient d loss / d node (complete when printed), its
+ * local derivative, and what it adds to each input's gradient. For an
+ * elementwise op that is the upstream gradient times the local derivative:
+ *   h = sigmoid(z)  (1,2)
+ *       value  [[0.6457, 0.475]]
+ *       grad   [[-0.8097, 1.134]]  (dL/dh)
+ *       local  dy/dx = y (1 - y)
+ *       z.grad += [[-0.8097, 1.134]] * [[0.2288, 0.2494]] = [[-0.1852, 0.2827]]
+ * (docs/TUTORIAL.md works the whole of this example). Nodes are called by
+ * their names (tg_tensor_set_name), else #id. Returns what tg_backward
+ * returns, or TG_ERR_IO when writing f fails (the gradients are computed all
+ * the same). Meant for small graphs: it runs each backward twice and keeps
+ * a buffer per edge. */
 tg_status tg_backward_trace(tg_tensor *loss, FILE *f);
 
 /* A tensor on g sharing x's data that records no history and requires no
