@@ -630,7 +630,11 @@ tg_status tg_optim_add_group(tg_optim *o, tg_tensor *const *params, int n, const
 tg_status tg_optim_step(tg_optim *o);
 /* One update for optimizers that re-evaluate (LBFGS, up to max_iter
  * iterations); the others evaluate f once and step. loss (may be NULL)
- * receives f's first value, as torch's step(closure) returns. */
+ * receives f's first value, as torch's step(closure) returns. LBFGS, like
+ * torch's, stops on tolerance_change and searches lines by comparing float32
+ * losses, so near the minimum of an ill-conditioned problem it stops where
+ * float32 no longer sees the loss fall (examples/poly_fit.c refines in double
+ * where it needs the exact minimum). */
 tg_status tg_optim_step_closure(tg_optim *o, tg_closure f, void *ctx, float *loss);
 /* Every parameter's grad = 0 (or ops->zero_grad). */
 void tg_optim_zero_grad(tg_optim *o);
