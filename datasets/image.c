@@ -52,11 +52,15 @@ static bool known_signature(FILE *f)
 /* Debian's stb_image reads the numbers of a binary PNM header (P5, P6)
  * into an int with no bound, a signed overflow (undefined behaviour, found
  * by fuzz_image). True unless f is such a file with a width, height or
- * maximum value of more than 9 digits; f is rewound. */
-static bool pnm_numbers_fit(FILE *f)
+ * maximum value of more than 9 digits. *maxval is the header's maximum
+ * value (0 if it has none), or -1 for another format; *data_at is where
+ * the samples start, after the one whitespace byte that ends the header.
+ * f is rewound. */
+static bool pnm_numbers_fit(FILE *f, long *maxval, long *data_at)
 {
     int c = fgetc(f), kind = fgetc(f);
     bool fits = true;
+    *maxval = -1;
     if (c == 'P' && (kind == '5' || kind == '6')) {
         c = fgetc(f);
         for (int number = 0; number < 3 && fits; number++) {
@@ -66,12 +70,43 @@ static bool pnm_numbers_fit(FILE *f)
                 while (c != EOF && c != '\n' && c != '\r') c = fgetc(f);
             }
             int digits = 0;
-            for (; c >= '0' && c <= '9'; c = fgetc(f)) digits++;
+            long value = 0;
+            for (; c >= '0' && c <= '9' && digits < 10; c = fgetc(f)) digits++, value = value * 10 + (c - '0');
             fits = digits <= 9;
+            if (number == 2) *maxval = value;
         }
+        *data_at = ftell(f);
     }
     rewind(f);
     return fits;
+}
+
+/* PNM samples run from 0 to the header's maxval (1 to 65535; 255 is only
+ * the usual one), which stb_image does not scale: it returns 8-bit samples
+ * as stored. Its 16-bit samples (maxval > 255) are the file's two bytes in
+ * the machine's order, where PNM stores the most significant first (a
+ * 10-bit 113 came back as 28928), so those are read again from the file.
+ * Every sample is scaled to 0..255, in stb's buffer. */
+static unsigned char *load_pnm(FILE *f, long maxval, long data_at, int *w, int *h, int *comp)
+{
+    if (maxval <= 255) {
+        unsigned char *px = stbi_load_from_file(f, w, h, comp, 0);
+        for (size_t i = 0; px && maxval != 255 && i < (size_t)*w * *h * *comp; i++)
+            px[i] = (unsigned char)(px[i] >= maxval ? 255 : (px[i] * 255 + maxval / 2) / maxval);
+        return px;
+    }
+    unsigned char *px = (unsigned char *)stbi_load_from_file_16(f, w, h, comp, 0);
+    size_t n = px ? (size_t)*w * *h * *comp : 0;
+    if (px && (fseek(f, data_at, SEEK_SET) != 0 || fread(px, 2, n, f) != n)) {
+        stbi_image_free(px);
+        return NULL;
+    }
+    /* narrowed in place: byte i is written after bytes 2i and 2i + 1 are read */
+    for (size_t i = 0; i < n; i++) {
+        long v = px[2 * i] << 8 | px[2 * i + 1];
+        px[i] = (unsigned char)(v >= maxval ? 255 : (v * 255 + maxval / 2) / maxval);
+    }
+    return px;
 }
 
 /* Debian's stb_image builds a JPEG Huffman table without checking that
@@ -150,10 +185,12 @@ tg_status tg_image_load(const char *path, int rows, int cols, float *out)
         tg_set_error("%s: cannot open: %s", path, strerror(errno));
         return TG_ERR_IO;
     }
-    const char *refused = !known_signature(f)  ? "tg reads PNG, JPEG, GIF, BMP and binary PGM/PPM"
-                          : !pnm_numbers_fit(f) ? "a PNM header number of more than 9 digits"
-                          : !jpeg_tables_fit(f) ? "a JPEG Huffman table of more than 256 codes"
-                                                : NULL;
+    long maxval, data_at = 0;
+    const char *refused = !known_signature(f)                       ? "tg reads PNG, JPEG, GIF, BMP and binary PGM/PPM"
+                          : !pnm_numbers_fit(f, &maxval, &data_at) ? "a PNM header number of more than 9 digits"
+                          : maxval == 0 || maxval > 65535          ? "a PNM maximum value outside 1 to 65535"
+                          : !jpeg_tables_fit(f)                    ? "a JPEG Huffman table of more than 256 codes"
+                                                                   : NULL;
     if (refused) {
         fclose(f);
         tg_set_error("%s: not an image tg can read (%s)", path, refused);
@@ -176,7 +213,9 @@ tg_status tg_image_load(const char *path, int rows, int cols, float *out)
     /* The channels as stored (no conversion asked): Debian's stb_image
      * converts 16-bit PNM data as if it were 8-bit when asked for other
      * channels, writing past its buffer (found by fuzz_image). */
-    unsigned char *px = known ? stbi_load_from_file(f, &w, &h, &comp, 0) : NULL;
+    unsigned char *px = !known ? NULL
+                        : maxval > 0 ? load_pnm(f, maxval, data_at, &w, &h, &comp)
+                                 : stbi_load_from_file(f, &w, &h, &comp, 0);
     fclose(f);
     if (px && (comp < 1 || comp > 4)) {
         stbi_image_free(px);
@@ -184,7 +223,8 @@ tg_status tg_image_load(const char *path, int rows, int cols, float *out)
         return TG_ERR_FORMAT;
     }
     if (!px) {
-        tg_set_error("%s: not an image tg can read (%s)", path, stbi_failure_reason());
+        const char *why = stbi_failure_reason();
+        tg_set_error("%s: not an image tg can read (%s)", path, why ? why : "its samples cannot be read");
         return TG_ERR_FORMAT;
     }
     size_t n = (size_t)w * h;

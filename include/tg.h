@@ -907,7 +907,8 @@ void tg_dataset_stats(const tg_dataset *d, float *mean, float *std);
  * or colour is converted to grey (ITU-R 601 luma), transparent pixels count
  * as background, the image is resized by area averaging, and it is inverted
  * when its border is brighter than its middle (a dark object on a light
- * background) so the object is light on dark. out: rows * cols floats.
+ * background) so the object is light on dark. A PNM sample is read as a
+ * fraction of the header's maximum value (1 to 65535). out: rows * cols floats.
  * TG_ERR_IO / TG_ERR_FORMAT with a message naming the file. */
 tg_status tg_image_load(const char *path, int rows, int cols, float *out);
 

@@ -829,9 +829,9 @@ END_TEST
 
 START_TEST(test_image_16bit_pgm)
 {
-    /* 16-bit samples (maxval > 255), value v as v * 257: stb_image keeps the
-     * high byte, v. Debian's stb_image wrote past its buffer converting
-     * these to other channel counts; tg no longer asks it to (fuzz_image). */
+    /* 16-bit samples (maxval 65535), value v as v * 257, read as v / 255.
+     * Debian's stb_image wrote past its buffer converting these to other
+     * channel counts; tg no longer asks it to (fuzz_image). */
     unsigned char px[784];
     real_image(px);
     char head[32];
@@ -843,6 +843,46 @@ START_TEST(test_image_16bit_pgm)
     float want[784];
     for (int i = 0; i < 784; i++) want[i] = px[i] / 255.0f;
     assert_image(in_dir("deep.pgm"), 28, 28, want, 1e-6);
+}
+END_TEST
+
+/* A PNM sample is a fraction of the header's maxval, whatever it is: 4-bit
+ * grey (maxval 15) and 10-bit grey (maxval 1023, two bytes a sample, most
+ * significant first) read as sample / maxval. stb_image returns samples
+ * unscaled; tg used to read a maxval-15 white as 15/255. */
+START_TEST(test_image_pgm_scales_by_maxval)
+{
+    static const int maxvals[] = {15, 1023};
+    for (int m = 0; m < 2; m++) {
+        int maxval = maxvals[m], bytes = maxval > 255 ? 2 : 1;
+        char head[32];
+        int len = snprintf(head, sizeof head, "P5 28 28 %d\n", maxval);
+        unsigned char file[32 + 2 * 784];
+        memcpy(file, head, (size_t)len);
+        float want[784];
+        for (int i = 0; i < 784; i++) {
+            int y = i / 28, x = i % 28;
+            /* a bright square on a dark ground, so nothing is inverted */
+            int v = y >= 7 && y < 21 && x >= 7 && x < 21 ? maxval - (i % 5) * maxval / 7 : (i % 3) * maxval / 9;
+            unsigned char *p = file + len + bytes * i;
+            if (bytes == 2) p[0] = (unsigned char)(v >> 8), p[1] = (unsigned char)v;
+            else p[0] = (unsigned char)v;
+            want[i] = (float)v / maxval;
+        }
+        write_bytes(in_dir("scaled.pgm"), file, (size_t)(len + bytes * 784), false);
+        /* tg keeps 8 bits of each sample: within half a step of 1/255 */
+        assert_image(in_dir("scaled.pgm"), 28, 28, want, 0.5 / 255.0 + 1e-6);
+    }
+    static const char *bad[] = {"P5 2 2 0\n", "P5 2 2 65536\n"};
+    for (int k = 0; k < 2; k++) {
+        unsigned char file[64] = {0};
+        size_t len = strlen(bad[k]);
+        memcpy(file, bad[k], len);
+        write_bytes(in_dir("bad.pgm"), file, len + 8, false);
+        float out[4];
+        ck_assert_int_eq(tg_image_load(in_dir("bad.pgm"), 2, 2, out), TG_ERR_FORMAT);
+        ck_assert_msg(strstr(tg_last_error(), "maximum value outside 1 to 65535"), "%s", tg_last_error());
+    }
 }
 END_TEST
 
@@ -954,6 +994,7 @@ static Suite *datasets_suite(void)
     tcase_add_test(tc, test_image_transparent_background);
     tcase_add_test(tc, test_image_resizes_by_area);
     tcase_add_test(tc, test_image_16bit_pgm);
+    tcase_add_test(tc, test_image_pgm_scales_by_maxval);
     tcase_add_test(tc, test_image_rejects_non_image);
     tcase_add_test(tc, test_image_missing_file_and_bad_arguments);
     tcase_add_test(tc, test_image_rejects_huge_header);
