@@ -109,6 +109,29 @@ static unsigned char *load_pnm(FILE *f, long maxval, long data_at, int *w, int *
     return px;
 }
 
+/* stb_image grows its buffer to a PNG data chunk's declared length before
+ * reading it, so a 167-byte file declaring a 2 GB chunk had it ask for
+ * 2 GB (found by fuzz_image). False if f is a PNG with a chunk longer than
+ * the rest of the file; f is rewound. Chunks: length (4 bytes, most
+ * significant first), type (4), data, CRC (4). */
+static bool png_chunks_fit(FILE *f)
+{
+    unsigned char head[8];
+    bool fits = true;
+    if (fread(head, 1, 8, f) == 8 && !memcmp(head, "\x89PNG\r\n\x1a\n", 8) && fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f), at = 8;
+        while (fits && at + 8 <= size && fseek(f, at, SEEK_SET) == 0 && fread(head, 1, 8, f) == 8) {
+            unsigned long length = (unsigned long)head[0] << 24 | (unsigned long)head[1] << 16 |
+                                   (unsigned long)head[2] << 8 | head[3];
+            fits = length <= (unsigned long)(size - at - 8);
+            at += 12 + (long)length;
+            if (!memcmp(head + 4, "IEND", 4)) break;
+        }
+    }
+    rewind(f);
+    return fits;
+}
+
 /* Debian's stb_image builds a JPEG Huffman table without checking that
  * its code counts sum to at most 256, and writes past two arrays when they
  * do not (found by fuzz_image). False if f is a JPEG with such a table in
@@ -190,6 +213,7 @@ tg_status tg_image_load(const char *path, int rows, int cols, float *out)
                           : !pnm_numbers_fit(f, &maxval, &data_at) ? "a PNM header number of more than 9 digits"
                           : maxval == 0 || maxval > 65535          ? "a PNM maximum value outside 1 to 65535"
                           : !jpeg_tables_fit(f)                    ? "a JPEG Huffman table of more than 256 codes"
+                          : !png_chunks_fit(f)                     ? "a PNG chunk longer than the file"
                                                                    : NULL;
     if (refused) {
         fclose(f);
