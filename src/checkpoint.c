@@ -132,34 +132,10 @@ static tg_status serialize(const tg_checkpoint *ck, tg_buf *b)
     return s;
 }
 
-/* Writes and flushes all of b to path (to the disk too, with sync); false
- * with errno set otherwise. */
-static bool write_file(const char *path, const tg_buf *b, bool sync)
+static tg_status write_bytes(FILE *f, void *b)
 {
-    FILE *f = fopen(path, "wb");
-    if (!f) return false;
-    bool ok = fwrite(b->data, 1, b->len, f) == b->len && fflush(f) == 0 && (!sync || fsync(fileno(f)) == 0);
-    int saved = errno;
-    ok &= fclose(f) == 0;
-    if (!ok && saved) errno = saved;
-    return ok;
-}
-
-/* The directory's entry for the rename reaches the disk too (best effort). */
-static void sync_dir(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *(slash == dir ? slash + 1 : slash) = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
+    const tg_buf *buf = b;
+    return fwrite(buf->data, 1, buf->len, f) == buf->len ? TG_OK : TG_ERR_IO;
 }
 
 tg_status tg_checkpoint_write(const tg_checkpoint *ck, const char *path)
@@ -170,41 +146,9 @@ tg_status tg_checkpoint_write(const tg_checkpoint *ck, const char *path)
     }
     tg_buf b = {0};
     tg_status s = serialize(ck, &b);
-    if (s != TG_OK) {
-        tg_buf_free(&b);
-        return s;
-    }
-    /* A device or a pipe (/dev/full, /dev/stdout) is written as it is: it
-     * cannot be replaced, and a temporary file beside it would be a file
-     * in /dev. */
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        errno = 0;
-        bool ok = !S_ISDIR(st.st_mode) && write_file(path, &b, false);
-        int saved = S_ISDIR(st.st_mode) ? EISDIR : errno;
-        tg_buf_free(&b);
-        if (ok) return TG_OK;
-        tg__error("%s: cannot write the checkpoint: %s", path, saved ? strerror(saved) : "write failed");
-        return TG_ERR_IO;
-    }
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-        tg_buf_free(&b);
-        tg__error("%s: path too long", path);
-        return TG_ERR_IO;
-    }
-    errno = 0;
-    if (!write_file(tmp, &b, true) || rename(tmp, path) != 0) {
-        int saved = errno;
-        unlink(tmp); /* a file only: a directory of that name is not ours */
-        tg_buf_free(&b);
-        tg__error("%s: cannot write the checkpoint: %s (any earlier checkpoint there is untouched)", path,
-                  saved ? strerror(saved) : "write failed");
-        return TG_ERR_IO;
-    }
-    sync_dir(path);
+    if (s == TG_OK) s = tg_file_write_atomic(path, "the checkpoint", write_bytes, &b);
     tg_buf_free(&b);
-    return TG_OK;
+    return s;
 }
 
 /* ---- reading: every length is checked against the bytes left ---- */

@@ -681,6 +681,53 @@ START_TEST(test_checkpoint_failed_rename_leaves_no_tmp)
 }
 END_TEST
 
+/* tg_file_write_atomic, under every writer of tg (checkpoints, metrics,
+ * reports, pictures): a writer that fails halfway leaves the old file. */
+static tg_status half_then_fail(FILE *f, void *ctx)
+{
+    fputs((const char *)ctx, f);
+    return TG_ERR_IO;
+}
+
+static tg_status out_of_memory(FILE *f, void *ctx)
+{
+    (void)f, (void)ctx;
+    tg_set_error("writer: out of memory");
+    return TG_ERR_NOMEM;
+}
+
+static tg_status text(FILE *f, void *ctx) { return fputs((const char *)ctx, f) >= 0 ? TG_OK : TG_ERR_IO; }
+
+START_TEST(test_file_write_atomic)
+{
+    const char *path = in_dir("out.txt"), *tmp = in_dir("out.txt.tmp");
+    ck_assert_int_eq(tg_file_write_atomic(path, "the text", text, "old"), TG_OK);
+    ck_assert(!exists(tmp));
+    tg_clear_error();
+    ck_assert_int_eq(tg_file_write_atomic(path, "the text", half_then_fail, "new, but only h"), TG_ERR_IO);
+    ck_assert_error_has(path);
+    ck_assert_error_has("cannot write the text");
+    ck_assert_error_has("untouched");
+    ck_assert_int_eq(tg_file_write_atomic(path, "the text", out_of_memory, NULL), TG_ERR_NOMEM);
+    ck_assert_str_eq(tg_last_error(), "writer: out of memory");
+    ck_assert(!exists(tmp));
+    size_t n;
+    unsigned char *bytes = read_file(path, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_mem_eq(bytes, "old", 3);
+    free(bytes);
+    /* a directory is refused before anything is written; a device is
+     * written in place */
+    ck_assert_int_eq(tg_file_write_atomic(dir, NULL, text, "x"), TG_ERR_IO);
+    ck_assert_error_has("Is a directory");
+    ck_assert_int_eq(tg_file_write_atomic("/dev/null", NULL, text, "x"), TG_OK);
+    ck_assert_int_eq(tg_file_write_atomic("/dev/full", "the text", text, "x"), TG_ERR_IO);
+    ck_assert_error_has("/dev/full: cannot write the text: No space left on device");
+    ck_assert_int_eq(tg_file_write_atomic(NULL, NULL, text, "x"), TG_ERR_ARG);
+    ck_assert_int_eq(tg_file_write_atomic(path, NULL, NULL, NULL), TG_ERR_ARG);
+}
+END_TEST
+
 START_TEST(test_checkpoint_write_leaves_no_tmp)
 {
     content c = make_content();
@@ -735,6 +782,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, test_checkpoint_failed_write_keeps_old_file);
     tcase_add_test(tc, test_checkpoint_failed_rename_leaves_no_tmp);
     tcase_add_test(tc, test_checkpoint_write_leaves_no_tmp);
+    tcase_add_test(tc, test_file_write_atomic);
     suite_add_tcase(s, tc);
     return s;
 }

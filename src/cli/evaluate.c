@@ -20,16 +20,19 @@ static bool open_checkpoint(const char *path, train_config *c, session *s)
     return ok;
 }
 
-static bool write_eval_metrics(const char *path, const eval_result *r, const long *confusion, int classes)
+typedef struct eval_metrics {
+    const eval_result *r;
+    const long *confusion;
+    int classes;
+} eval_metrics;
+
+static tg_status eval_json(FILE *f, void *ctx)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "tg eval: %s: cannot write\n", path);
-        return false;
-    }
-    fprintf(f, "{\n  \"test_loss\": %.9g,\n  \"test_accuracy\": %.9g,\n  \"per_class_accuracy\": [", r->loss, r->accuracy);
+    const eval_metrics *m = ctx;
+    int classes = m->classes;
+    const long *confusion = m->confusion;
+    fprintf(f, "{\n  \"test_loss\": %.9g,\n  \"test_accuracy\": %.9g,\n  \"per_class_accuracy\": [", m->r->loss,
+            m->r->accuracy);
     for (int k = 0; k < classes; k++) {
         long row = 0;
         for (int j = 0; j < classes; j++) row += confusion[k * classes + j];
@@ -42,14 +45,15 @@ static bool write_eval_metrics(const char *path, const eval_result *r, const lon
         fprintf(f, "]");
     }
     fprintf(f, "]\n}\n");
-    bool ok = !ferror(f);
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        fprintf(stderr, "tg eval: %s: cannot write\n", path);
-        return false;
-    }
-    return true;
+    return TG_OK;
+}
+
+static bool write_eval_metrics(const char *path, const eval_result *r, const long *confusion, int classes)
+{
+    eval_metrics m = {r, confusion, classes};
+    if (tg_file_write_atomic(path, "the metrics", eval_json, &m) == TG_OK) return true;
+    fprintf(stderr, "tg eval: %s\n", tg_last_error());
+    return false;
 }
 
 static void print_confusion(const train_config *c, const long *confusion, int classes)
@@ -78,7 +82,7 @@ static void show_images(const session *s, const train_config *c, const tg_datase
     for (int start = 0; g && start < n; start += PER_ROW) {
         int m = n - start < PER_ROW ? n - start : PER_ROW;
         for (int i = 0; i < m; i++) rows[i] = (start + i) * 997 % d->n; /* spread over the set */
-        tg_dataset_batch(d, rows, m, s->mean, s->std, x, y);
+        if (tg_dataset_batch(d, rows, m, s->mean, s->std, x, y) != TG_OK) break;
         tg_tensor *p = tg_softmax(g, tg_mlp_forward(g, s->model, tg_from_blob(g, x, 2, (int[]){m, W * H}), false, NULL), 1);
         if (!p || tg_argmax(p, 1, pred) != TG_OK) break;
         for (int i = 0; i < m; i++) conf[i] = p->data[i * 10 + pred[i]];
@@ -136,8 +140,7 @@ int cmd_eval(int argc, char **argv)
     if (!open_checkpoint(argv[0], &c, &s)) return EXIT_FAIL;
     if (dataset) snprintf(c.dataset, sizeof c.dataset, "%s", dataset);
     tg_dataset test;
-    if (tg_dataset_load(data_dir_for(&c, &p), false, &test) != TG_OK) {
-        fprintf(stderr, "tg eval: %s\n", tg_last_error());
+    if (!load_dataset(data_dir_for(&c, &p), false, &test)) {
         session_free(&s);
         return EXIT_FAIL;
     }

@@ -60,26 +60,29 @@ static FILE *open_in(const report *r, const char *name)
     return f;
 }
 
-/* Every output is written to NAME.tmp and renamed over NAME only once it is
- * complete, so a failed report leaves the previous files whole. */
-static FILE *create_in(const report *r, const char *name)
+/* Every output is written atomically (tg_file_write_atomic), so a failed
+ * report leaves the previous files whole. */
+typedef void report_writer(FILE *f, const report *r, const void *arg);
+
+typedef struct write_job {
+    report_writer *fn;
+    const report *r;
+    const void *arg;
+} write_job;
+
+static tg_status run_writer(FILE *f, void *ctx)
 {
-    char tmp[4096];
-    if (!path_in(r, name, ".tmp", tmp)) return NULL;
-    FILE *f = fopen(tmp, "w");
-    if (!f) fprintf(stderr, "tg report: cannot write %s\n", tmp);
-    return f;
+    const write_job *j = ctx;
+    j->fn(f, j->r, j->arg);
+    return TG_OK;
 }
 
-static bool finish_in(const report *r, FILE *f, const char *name)
+static bool write_in(const report *r, const char *name, report_writer *fn, const void *arg)
 {
-    char tmp[4096], path[4096];
-    bool ok = !ferror(f);
-    ok = fclose(f) == 0 && ok;
-    ok = path_in(r, name, ".tmp", tmp) && path_in(r, name, "", path) && ok; /* create_in checked both fit */
-    if (ok && rename(tmp, path) == 0) return true;
-    fprintf(stderr, "tg report: cannot write %s/%s\n", r->dir, name);
-    remove(tmp);
+    char path[4096];
+    if (!path_in(r, name, "", path)) return false;
+    if (tg_file_write_atomic(path, "the report", run_writer, &(write_job){fn, r, arg}) == TG_OK) return true;
+    fprintf(stderr, "tg report: %s\n", tg_last_error());
     return false;
 }
 
@@ -319,23 +322,26 @@ static void panel_findings(FILE *f, const report *r, const panel *p)
 
 /* ---- files ---- */
 
+static void run_data(FILE *f, const report *r, const void *arg)
+{
+    (void)r;
+    const run *u = arg;
+    for (int k = 0; k < u->n; k++) fprintf(f, "%.0f %.9g\n", u->samples[k], u->loss[k]);
+}
+
 static bool write_data(const report *r)
 {
     for (int i = 0; i < r->n_runs; i++) {
         char name[128];
         snprintf(name, sizeof name, "runs/%s.dat", r->runs[i].name);
-        FILE *f = create_in(r, name);
-        if (!f) return false;
-        for (int k = 0; k < r->runs[i].n; k++) fprintf(f, "%.0f %.9g\n", r->runs[i].samples[k], r->runs[i].loss[k]);
-        if (!finish_in(r, f, name)) return false;
+        if (!write_in(r, name, run_data, &r->runs[i])) return false;
     }
     return true;
 }
 
-static bool write_summary(const report *r)
+static void summary(FILE *f, const report *r, const void *arg)
 {
-    FILE *f = create_in(r, "summary.csv");
-    if (!f) return false;
+    (void)arg;
     fprintf(f, "optimizer,lr,momentum,batch_size,epochs,final_train_loss,test_accuracy,diverged,seconds\n");
     for (int i = 0; i < r->n_runs; i++) {
         const run *u = &r->runs[i];
@@ -343,7 +349,6 @@ static bool write_summary(const report *r)
         fprintf(f, "%s,%g,%g,%d,%d,%.6g,%.6g,%s,%.1f\n", u->optimizer, u->lr, u->momentum, u->batch_size, u->epochs,
                 u->final_train_loss, u->test_accuracy, u->diverged ? "true" : "false", u->seconds);
     }
-    return finish_in(r, f, "summary.csv");
 }
 
 /* Figures that compare runs cut the y axis here, so that one diverged run
@@ -373,10 +378,9 @@ static void plot_curve(FILE *g, const run *u, const char *label, bool compare, b
         fprintf(g, "using 1:2 with linespoints pt 7 ps 0.5 lw 2 title '%s (diverged)'", label);
 }
 
-static bool write_plots(const report *r)
+static void plots(FILE *g, const report *r, const void *arg)
 {
-    FILE *g = create_in(r, "plots.gp");
-    if (!g) return false;
+    (void)arg;
     fprintf(g, "# Written by tg report; run from this directory: gnuplot plots.gp\n"
                "set terminal pngcairo size 900,560 enhanced font 'sans,11'\n"
                "set xlabel '# of samples'\nset grid\nset key top right\nset format x '%%.1s%%c'\n");
@@ -448,7 +452,6 @@ static bool write_plots(const report *r)
         fprintf(g, "%s'runs/rosenbrock_%s.dat' using ($0 * 10):((1 - $1)**2 + 100 * ($2 - $1**2)**2) with lines lw 2 title '%s'",
                 k ? ", \\\n     " : "", paths[k], paths[k]);
     fprintf(g, "\n");
-    return finish_in(r, g, "plots.gp");
 }
 
 /* ---- the report ---- */
@@ -621,6 +624,21 @@ static void rosenbrock_section(FILE *f, const report *r)
     fprintf(f, "```\n");
 }
 
+static void report_md(FILE *f, const report *r, const void *arg)
+{
+    (void)arg;
+    fprintf(f, "# The lectures' experiments, run with tg\n\n"
+               "Written by `tg report` from the runs in this directory%s. Every number below comes from the runs' "
+               "logs (`runs/*.csv`); every finding is computed from those numbers.\n\n",
+            r->quick ? " — **QUICK mode: a 6,000-image subset, 1 epoch**, so the curves are short and some "
+                       "lecture points need the full run (`make experiments`) to show" : "");
+    grid_section(f, r);
+    sweep_section(f, r);
+    warmup_section(f, r);
+    lasso_section(f, r);
+    rosenbrock_section(f, r);
+}
+
 int cmd_report(int argc, char **argv)
 {
     if (argc != 1 || argv[0][0] == '-') {
@@ -632,20 +650,9 @@ int cmd_report(int argc, char **argv)
     if (!r) return EXIT_FAIL;
     r->dir = argv[0];
     int code = EXIT_FAIL;
-    if (!read_manifest(r) || !write_data(r) || !write_summary(r) || !write_plots(r)) goto done;
-    FILE *f = create_in(r, "REPORT.md");
-    if (!f) goto done;
-    fprintf(f, "# The lectures' experiments, run with tg\n\n"
-               "Written by `tg report` from the runs in this directory%s. Every number below comes from the runs' "
-               "logs (`runs/*.csv`); every finding is computed from those numbers.\n\n",
-            r->quick ? " — **QUICK mode: a 6,000-image subset, 1 epoch**, so the curves are short and some "
-                       "lecture points need the full run (`make experiments`) to show" : "");
-    grid_section(f, r);
-    sweep_section(f, r);
-    warmup_section(f, r);
-    lasso_section(f, r);
-    rosenbrock_section(f, r);
-    if (!finish_in(r, f, "REPORT.md")) goto done;
+    if (!read_manifest(r) || !write_data(r) || !write_in(r, "summary.csv", summary, NULL) ||
+        !write_in(r, "plots.gp", plots, NULL) || !write_in(r, "REPORT.md", report_md, NULL))
+        goto done;
     printf("tg report: wrote %s/summary.csv, %s/plots.gp and %s/REPORT.md\n", r->dir, r->dir, r->dir);
     code = EXIT_OK;
 done:

@@ -309,23 +309,12 @@ static int value_arg(parser *ps, const char *arg)
     return 1;
 }
 
+static tg_status dot_of(FILE *f, void *root) { return tg_graph_dot(root, f); }
+
 static bool write_dot(const tg_tensor *out, const char *path)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-        fprintf(stderr, "tg trace: %s: the path is too long\n", path);
-        return false;
-    }
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "tg trace: %s: cannot write: %s\n", path, strerror(errno));
-        return false;
-    }
-    bool ok = tg_graph_dot(out, f) == TG_OK;
-    ok = fclose(f) == 0 && ok;
-    if (ok && rename(tmp, path) == 0) return true;
-    remove(tmp);
-    fprintf(stderr, "tg trace: %s: cannot write\n", path);
+    if (tg_file_write_atomic(path, "the graph", dot_of, (void *)out) == TG_OK) return true;
+    fprintf(stderr, "tg trace: %s\n", tg_last_error());
     return false;
 }
 

@@ -52,15 +52,10 @@ static const char *const kind_names[TG_OPTIM_KIND_COUNT] = {
 
 const char *tg_optim_kind_name(tg_optim_kind kind)
 {
-    return kind >= 0 && kind < TG_OPTIM_KIND_COUNT ? kind_names[kind] : "custom";
+    return tg__kind_name(kind_names, TG_OPTIM_KIND_COUNT, (int)kind, "custom");
 }
 
-int tg_optim_kind_from_name(const char *name)
-{
-    for (int k = 0; name && k < TG_OPTIM_KIND_COUNT; k++)
-        if (!strcmp(name, kind_names[k])) return k;
-    return -1;
-}
+int tg_optim_kind_from_name(const char *name) { return tg__kind_from_name(kind_names, TG_OPTIM_KIND_COUNT, name); }
 
 tg_optim_opts tg_optim_defaults(tg_optim_kind kind)
 {

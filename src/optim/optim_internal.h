@@ -38,6 +38,11 @@ tg_status tg__opt_range_error(const char *what, const tg__opt_field *f, double v
 tg_status tg__opt_parse(void *opts, const char *spec, tg_status (*set)(void *, const char *, const char *),
                         const char *what);
 
+/* Kinds by name: names[k] is kind k's, for k < n. The index of name (-1 if
+ * none), and kind's name (fallback outside [0, n)). */
+int tg__kind_from_name(const char *const *names, int n, const char *name);
+const char *tg__kind_name(const char *const *names, int n, int kind, const char *fallback);
+
 /* Total number of parameters over all groups, and the i-th in group order. */
 int tg__optim_n_params(const tg_optim *o);
 

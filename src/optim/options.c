@@ -105,3 +105,15 @@ tg_status tg__opt_parse(void *opts, const char *spec, tg_status (*set)(void *, c
     }
     return TG_OK;
 }
+
+int tg__kind_from_name(const char *const *names, int n, const char *name)
+{
+    for (int k = 0; name && k < n; k++)
+        if (!strcmp(name, names[k])) return k;
+    return -1;
+}
+
+const char *tg__kind_name(const char *const *names, int n, int kind, const char *fallback)
+{
+    return kind >= 0 && kind < n ? names[kind] : fallback;
+}

@@ -64,15 +64,10 @@ static const char *const kind_names[TG_SCHED_KIND_COUNT] = {
 
 const char *tg_sched_kind_name(tg_sched_kind kind)
 {
-    return kind >= 0 && kind < TG_SCHED_KIND_COUNT ? kind_names[kind] : "unknown";
+    return tg__kind_name(kind_names, TG_SCHED_KIND_COUNT, (int)kind, "unknown");
 }
 
-int tg_sched_kind_from_name(const char *name)
-{
-    for (int k = 0; name && k < TG_SCHED_KIND_COUNT; k++)
-        if (!strcmp(name, kind_names[k])) return k;
-    return -1;
-}
+int tg_sched_kind_from_name(const char *name) { return tg__kind_from_name(kind_names, TG_SCHED_KIND_COUNT, name); }
 
 /* torch's defaults; NAN or 0 marks what torch requires the caller to give. */
 tg_sched_opts tg_sched_defaults(tg_sched_kind kind)
