@@ -7,11 +7,15 @@
 #   make tutorial   run docs/TUTORIAL.md's programs and the lectures' examples,
 #                   pictures in build/tutorial/
 #   make fuzz FUZZ_SECONDS=60   each fuzz target for 60 s (libFuzzer, in build-fuzz/)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (libtg.so.0 with its links; ldconfig for a system prefix)
 #   make fixtures   regenerate tests/fixtures from PyTorch (needs python3-torch)
 
 CC ?= cc
 PREFIX ?= /usr/local
+# The shared library's version, and its soname: the major number, which
+# changes when a program built against an older tg would break.
+VERSION := $(shell sed -n 's/^#define TG_VERSION "\(.*\)"/\1/p' include/tg.h)
+SONAME = libtg.so.$(firstword $(subst ., ,$(VERSION)))
 OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -fPIC -pthread -Iinclude $(STB_CFLAGS) $(OPT) $(CFLAGS)
 LDLIBS_ALL = -lstb -lz -lm -pthread $(LDLIBS)
@@ -59,12 +63,14 @@ HEADERS = include/tg.h $(wildcard src/*.h src/*/*.h)
 FUZZ_TARGETS = idx dataset image checkpoint cli
 FUZZERS = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
-.PHONY: all demo check test deps deps-demo deps-check install uninstall clean fixtures examples accuracy experiments \
+.PHONY: all demo check test deps deps-build deps-test deps-demo deps-check install uninstall clean fixtures examples accuracy experiments \
         bench fuzz fuzzers tutorial
 
 all: $(BUILD)/libtg.a $(BUILD)/libtg.so $(BUILD)/tg
 
-$(BUILD)/obj/%.o: %.c $(HEADERS) Makefile
+# Before anything compiles, the packages it needs are there, or make says
+# which are missing and the command that installs them.
+$(BUILD)/obj/%.o: %.c $(HEADERS) Makefile | deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(KERNEL_OPT) -c $< -o $@
 
@@ -88,8 +94,13 @@ $(BUILD)/libtg.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libtg.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+$(BUILD)/libtg.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# The usual links: the soname (what programs load) and libtg.so (what -ltg finds).
+$(BUILD)/libtg.so: $(BUILD)/libtg.so.$(VERSION)
+	ln -sf libtg.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
 
 $(BUILD)/tg: $(CLI_OBJ) $(BUILD)/libtg.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libtg.a $(LDLIBS_ALL)
@@ -101,7 +112,7 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libtg.a include/tg.h
 examples: $(EXAMPLES)
 
 # Tests see the private headers too: kernels are tested directly.
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h tests/fixtures/*.h) $(BUILD)/libtg.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h tests/fixtures/*.h) $(BUILD)/libtg.a | deps-test
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isrc -Itests $(LDFLAGS) $(TEST_LDFLAGS) -o $@ $< $(BUILD)/libtg.a \
 	    $$(pkg-config --cflags --libs check) $(LDLIBS_ALL)
@@ -164,6 +175,12 @@ fuzz:
 deps:
 	@scripts/deps.sh $(DEPS_BUILD)
 
+deps-build:
+	@scripts/deps.sh --check $(DEPS_BUILD)
+
+deps-test:
+	@scripts/deps.sh --check $(DEPS_CHECK)
+
 deps-demo:
 	@scripts/deps.sh $(DEPS_BUILD) $(DEPS_DATA)
 
@@ -205,20 +222,28 @@ check: deps-check
 test: all $(TESTS) $(EXAMPLES) $(FUZZERS) $(BUILD)/tests/tg_failalloc
 	@$(TEST_ENV) BUILD=$(BUILD) CC="$(CC)" CFLAGS="$(CFLAGS_ALL)" LDFLAGS="$(LDFLAGS)" tests/run.sh $(TESTS)
 
+# A system prefix's libraries are found through ld.so's cache: ldconfig
+# refreshes it (as root, installing for real). A private prefix needs an
+# rpath or a static link: see the README.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(BUILD)/libtg.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libtg.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libtg.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libtg.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libtg.so
 	install -m 644 include/tg.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/tg $(DESTDIR)$(PREFIX)/bin/
-	sed 's|@PREFIX@|$(PREFIX)|; s|@VERSION@|'"$$(sed -n 's/#define TG_VERSION "\(.*\)"/\1/p' include/tg.h)"'|' \
-	    tg.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tg.pc
+	sed 's|@PREFIX@|$(PREFIX)|; s|@VERSION@|$(VERSION)|' tg.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tg.pc
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && case "$(PREFIX)" in /usr|/usr/local) true;; *) false;; esac; \
+	then echo ldconfig; ldconfig; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/libtg.a $(DESTDIR)$(PREFIX)/lib/libtg.so $(DESTDIR)$(PREFIX)/include/tg.h \
+	rm -f $(DESTDIR)$(PREFIX)/lib/libtg.a $(DESTDIR)$(PREFIX)/lib/libtg.so $(DESTDIR)$(PREFIX)/lib/$(SONAME) \
+	    $(DESTDIR)$(PREFIX)/lib/libtg.so.$(VERSION) $(DESTDIR)$(PREFIX)/include/tg.h \
 	    $(DESTDIR)$(PREFIX)/bin/tg $(DESTDIR)$(PREFIX)/lib/pkgconfig/tg.pc
 
 fixtures:
+	@scripts/deps.sh --check python3-torch python3-numpy
 	/usr/bin/python3 tests/fixtures/gen_fixtures.py > tests/fixtures/torch_ref.h
 	/usr/bin/python3 tests/fixtures/gen_optim_fixtures.py > tests/fixtures/optim_ref.h
 

@@ -1,8 +1,14 @@
 #!/bin/sh
-# deps.sh PACKAGE... — make sure these Debian packages are installed.
-# As root it installs the missing ones with apt-get; otherwise it prints the
-# exact command to run and fails, so nothing half-builds.
+# deps.sh [--check] PACKAGE... — make sure these Debian packages are
+# installed. As root it installs the missing ones with apt-get; otherwise
+# (or with --check, which never installs) it names them, prints the exact
+# command that installs them and fails, so nothing half-builds.
 set -u
+install=1
+if [ "${1:-}" = --check ]; then
+    install=0
+    shift
+fi
 command -v dpkg-query >/dev/null 2>&1 || {
     echo "tg: not a Debian system; make sure these (or their equivalents) are installed: $*" >&2
     exit 0
@@ -12,10 +18,12 @@ for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
-if [ "$(id -u)" -ne 0 ]; then
+if [ "$(id -u)" -ne 0 ] || [ $install = 0 ]; then
+    sudo=sudo
+    [ "$(id -u)" -eq 0 ] && sudo=
     echo "tg: missing Debian packages:$missing" >&2
     echo "tg: install them with:" >&2
-    echo "    sudo apt-get install -y$missing" >&2
+    echo "    ${sudo:+$sudo }apt-get install -y$missing" >&2
     exit 1
 fi
 echo "tg: installing Debian packages:$missing"

@@ -94,18 +94,52 @@ for target in "$BUILD"/fuzz/fuzz_*; do
     fi
 done
 
-# make install gives a library, tg.h and tg.pc that a program builds against.
+# make install into a private prefix gives libtg.so.VERSION with its soname
+# and links, tg.h and tg.pc; a program built against it, with an rpath or
+# with libtg.a linked in (the README's two commands), runs with no
+# LD_LIBRARY_PATH, and the static one needs no libtg.so at all.
+install_check() {
+    prefix=$1
+    pc="env PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config"
+    version=$(sed -n 's/^#define TG_VERSION "\(.*\)"/\1/p' include/tg.h)
+    ${MAKE:-make} --no-print-directory -s install PREFIX="$prefix" BUILD="$BUILD" >/dev/null || return 1
+    readelf -d "$prefix/lib/libtg.so.$version" | grep -q 'SONAME.*\[libtg\.so\.0\]' || { echo "no soname libtg.so.0"; return 1; }
+    [ "$(readlink "$prefix/lib/libtg.so.0")" = "libtg.so.$version" ] &&
+        [ "$(readlink "$prefix/lib/libtg.so")" = libtg.so.0 ] || { echo "missing links"; return 1; }
+    ${CC:-cc} ${LDFLAGS:-} -o "$BUILD/tests/installed_rpath" examples/readme_fit.c $($pc --cflags --libs tg) \
+        -Wl,-rpath,"$($pc --variable=libdir tg)" || return 1
+    ${CC:-cc} ${LDFLAGS:-} -o "$BUILD/tests/installed_static" examples/readme_fit.c \
+        $($pc --cflags --libs --static tg | sed 's/-ltg\b/-l:libtg.a/') || return 1
+    readelf -d "$BUILD/tests/installed_rpath" | grep -q 'NEEDED.*libtg\.so\.0' || { echo "rpath build does not load libtg.so.0"; return 1; }
+    ! readelf -d "$BUILD/tests/installed_static" | grep -q 'NEEDED.*libtg' || { echo "static build needs libtg.so"; return 1; }
+    for p in installed_rpath installed_static; do
+        [ "$(env -u LD_LIBRARY_PATH "$BUILD/tests/$p")" = "w = 2.000, b = -1.000" ] || { echo "$p did not run"; return 1; }
+    done
+}
 prefix=$(mktemp -d)
-if ${MAKE:-make} --no-print-directory -s install PREFIX="$prefix" BUILD="$BUILD" >/dev/null &&
-    PKG_CONFIG_PATH="$prefix/lib/pkgconfig" ${CC:-cc} ${LDFLAGS:-} -o "$BUILD/tests/installed_fit" examples/readme_fit.c \
-        $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs --static tg) &&
-    [ "$(LD_LIBRARY_PATH="$prefix/lib" "$BUILD/tests/installed_fit")" = "w = 2.000, b = -1.000" ]; then
-    echo "make install: a program builds with pkg-config tg and runs"
+if why=$(install_check "$prefix" 2>&1); then
+    echo "make install: soname libtg.so.0 and links; programs built with an rpath or libtg.a run without LD_LIBRARY_PATH"
 else
-    echo "make install: FAILED" >&2
+    printf 'make install: FAILED\n%s\n' "$why" >&2
     failed=$((failed + 1))
 fi
 rm -rf "$prefix"
+
+# On a machine without a package the build needs, make names it and the
+# command that installs it before any compiler runs (a package that exists
+# nowhere stands in for the missing one).
+out=$(mktemp -d)
+if msg=$(${MAKE:-make} --no-print-directory BUILD="$out/build" DEPS_BUILD=tg-no-such-package all 2>&1); then
+    echo "make with a missing package: it built anyway" >&2
+    failed=$((failed + 1))
+elif ! printf '%s\n' "$msg" | grep -q 'missing Debian packages: tg-no-such-package' ||
+    ! printf '%s\n' "$msg" | grep -q 'apt-get install -y tg-no-such-package' || [ -e "$out/build/obj" ]; then
+    printf 'make with a missing package: expected the package and its install command before compiling, got:\n%s\n' "$msg" >&2
+    failed=$((failed + 1))
+else
+    echo "make with a missing package: names it and the apt-get command, compiles nothing"
+fi
+rm -rf "$out"
 
 echo "total: $total checks in $# programs, $failed failed"
 [ $failed -eq 0 ]
