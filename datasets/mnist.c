@@ -29,8 +29,9 @@ static tg_status load_file(const char *dir, const char *name, tg_idx *idx)
     find_file(dir, name, path, sizeof path);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        tg_set_error("%s/%s[.gz]: no such file (install Debian's dataset-fashion-mnist, or point --data-dir "
-                     "at a directory holding the four IDX files)", dir, name);
+        tg_set_error("%s/%s[.gz]: no such file: the directory %s does not hold the data set's four IDX files "
+                     "(Debian's dataset-fashion-mnist puts them in /usr/share/datasets/fashion-mnist)",
+                     dir, name, dir);
         return TG_ERR_IO;
     }
     fclose(f);
@@ -84,8 +85,22 @@ void tg_dataset_free(tg_dataset *d)
     memset(d, 0, sizeof *d);
 }
 
-void tg_dataset_batch(const tg_dataset *d, const int *rows, int n, float mean, float std, float *x, int *y)
+tg_status tg_dataset_batch(const tg_dataset *d, const int *rows, int n, float mean, float std, float *x, int *y)
 {
+    if (!d || !rows || !x || n < 0) {
+        tg_set_error("tg_dataset_batch: %s", !d ? "data set is NULL" : !rows ? "rows is NULL"
+                                             : !x ? "x is NULL" : "n is negative");
+        return TG_ERR_ARG;
+    }
+    if (!(std > 0.0f)) {
+        tg_set_error("tg_dataset_batch: std %g: must be positive", std);
+        return TG_ERR_ARG;
+    }
+    for (int i = 0; i < n; i++)
+        if (rows[i] < 0 || rows[i] >= d->n) {
+            tg_set_error("tg_dataset_batch: rows[%d] is %d, outside the data set's rows [0, %d)", i, rows[i], d->n);
+            return TG_ERR_ARG;
+        }
     size_t pixels = (size_t)d->rows * d->cols;
     /* (p / 255 - mean) / std as one multiply-add per pixel */
     float scale = 1.0f / (255.0f * std), shift = -mean / std;
@@ -95,6 +110,7 @@ void tg_dataset_batch(const tg_dataset *d, const int *rows, int n, float mean, f
         for (size_t k = 0; k < pixels; k++) dst[k] = (float)src[k] * scale + shift;
         if (y) y[i] = d->labels[rows[i]];
     }
+    return TG_OK;
 }
 
 void tg_dataset_stats(const tg_dataset *d, float *mean, float *std)

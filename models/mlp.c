@@ -8,9 +8,13 @@
 tg_mlp *tg_mlp_new(int n_in, const int *hidden, int n_hidden, int n_out, tg_activation act, float dropout,
                    tg_rng *rng)
 {
-    if (n_in <= 0 || n_out <= 0 || n_hidden < 0 || (n_hidden > 0 && !hidden) || !rng) {
-        tg_set_error("tg_mlp_new: %d inputs, %d outputs, %d hidden layers%s: sizes must be positive", n_in,
-                     n_out, n_hidden, rng ? "" : ", rng NULL");
+    if (!rng || (n_hidden > 0 && !hidden)) {
+        tg_set_error("tg_mlp_new: %s is NULL", rng ? "hidden (the sizes of the hidden layers)" : "rng");
+        return NULL;
+    }
+    if (n_in <= 0 || n_out <= 0 || n_hidden < 0) {
+        tg_set_error("tg_mlp_new: %d inputs, %d outputs, %d hidden layers: sizes must be positive and the count "
+                     "of hidden layers at least 0", n_in, n_out, n_hidden);
         return NULL;
     }
     if (!(dropout >= 0.0f && dropout < 1.0f) || act < TG_ACT_RELU || act > TG_ACT_GELU) {
@@ -38,8 +42,8 @@ tg_mlp *tg_mlp_new(int n_in, const int *hidden, int n_hidden, int n_out, tg_acti
     }
     for (int k = 0; k < m->n_layers; k++) {
         int in = k == 0 ? n_in : hidden[k - 1], out = k == n_hidden ? n_out : hidden[k];
-        m->W[k] = tg_zeros(NULL, 2, (int[]){out, in});
-        m->b[k] = tg_zeros(NULL, 1, (int[]){out});
+        m->W[k] = tg_zeros(NULL, TG_SHAPE(out, in));
+        m->b[k] = tg_zeros(NULL, TG_SHAPE(out));
         if (!m->W[k] || !m->b[k] || tg_init_linear(m->W[k], m->b[k], rng) != TG_OK ||
             tg_tensor_requires_grad(m->W[k], true) != TG_OK || tg_tensor_requires_grad(m->b[k], true) != TG_OK)
             goto fail;

@@ -386,6 +386,18 @@ static void write_set(const char *prefix, bool gz, int n_images, int rows, int c
     write_idx(in_dir(name), gz, 0x08, 1, ldims, labels, (size_t)n_labels);
 }
 
+START_TEST(test_dataset_load_names_the_directory_not_a_flag)
+{
+    /* The library has no flags: its message names the directory it tried
+     * (the tg command adds its --data-dir hint, check_train.c). */
+    tg_dataset d;
+    ck_assert_int_eq(tg_dataset_load("/nonexistent/dir", false, &d), TG_ERR_IO);
+    ck_assert_error_has("/nonexistent/dir/t10k-images-idx3-ubyte[.gz]: no such file");
+    ck_assert_error_has("the directory /nonexistent/dir does not hold");
+    ck_assert_msg(!strstr(tg_last_error(), "--"), "a command's flag in the library's message: %s", tg_last_error());
+}
+END_TEST
+
 START_TEST(test_dataset_loads_train_and_test_sets)
 {
     unsigned char train_images[5 * 4 * 3], train_labels[5] = {3, 0, 9, 1, 7};
@@ -512,7 +524,7 @@ START_TEST(test_dataset_batch)
     float x[4 * 6];
     int y[4] = {-1, -1, -1, -1};
     const float mean = 0.25f, std = 0.5f;
-    tg_dataset_batch(&d, rows, 4, mean, std, x, y);
+    ck_assert_int_eq(tg_dataset_batch(&d, rows, 4, mean, std, x, y), TG_OK);
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(y[i], tiny_labels[rows[i]]);
         for (int k = 0; k < 6; k++) {
@@ -523,11 +535,35 @@ START_TEST(test_dataset_batch)
     }
     /* mean 0, std 1 gives pixel / 255 in [0, 1]; y may be NULL */
     const int one[] = {1};
-    tg_dataset_batch(&d, one, 1, 0.0f, 1.0f, x, NULL);
+    ck_assert_int_eq(tg_dataset_batch(&d, one, 1, 0.0f, 1.0f, x, NULL), TG_OK);
     for (int k = 0; k < 6; k++) ck_assert_close(x[k], tiny_images[6 + k] / 255.0, 0, 1e-7);
     /* n 0 writes nothing */
     x[0] = 42.0f;
-    tg_dataset_batch(&d, one, 0, 0.0f, 1.0f, x, y);
+    ck_assert_int_eq(tg_dataset_batch(&d, one, 0, 0.0f, 1.0f, x, y), TG_OK);
+    ck_assert_float_eq(x[0], 42.0f);
+}
+END_TEST
+
+START_TEST(test_dataset_batch_refuses_rows_outside_the_set)
+{
+    /* Row n of an n-image set was a heap overflow (ASan) or garbage with a
+     * label: now it is refused, naming the row, and nothing is written. */
+    tg_dataset d = tiny_dataset();
+    float x[2 * 6] = {42.0f};
+    int y[2] = {-1, -1};
+    tg_clear_error();
+    ck_assert_int_eq(tg_dataset_batch(&d, (int[]){1, 4}, 2, 0.0f, 1.0f, x, y), TG_ERR_ARG);
+    ck_assert_str_eq(tg_last_error(), "tg_dataset_batch: rows[1] is 4, outside the data set's rows [0, 4)");
+    ck_assert_int_eq(tg_dataset_batch(&d, (int[]){-1}, 1, 0.0f, 1.0f, x, y), TG_ERR_ARG);
+    ck_assert_error_has("rows[0] is -1");
+    ck_assert_float_eq(x[0], 42.0f);
+    ck_assert_int_eq(y[0], -1);
+    ck_assert_int_eq(tg_dataset_batch(&d, (int[]){0}, 1, 0.0f, 0.0f, x, y), TG_ERR_ARG);
+    ck_assert_error_has("std 0: must be positive");
+    ck_assert_int_eq(tg_dataset_batch(NULL, (int[]){0}, 1, 0.0f, 1.0f, x, y), TG_ERR_ARG);
+    ck_assert_error_has("data set is NULL");
+    ck_assert_int_eq(tg_dataset_batch(&d, NULL, 1, 0.0f, 1.0f, x, y), TG_ERR_ARG);
+    ck_assert_int_eq(tg_dataset_batch(&d, (int[]){0}, 1, 0.0f, 1.0f, NULL, y), TG_ERR_ARG);
     ck_assert_float_eq(x[0], 42.0f);
 }
 END_TEST
@@ -550,7 +586,7 @@ START_TEST(test_dataset_stats)
     /* normalised with them, the whole set has mean 0 and variance 1 */
     const int all[] = {0, 1, 2, 3};
     float x[24];
-    tg_dataset_batch(&d, all, 4, mean, std, x, NULL);
+    ck_assert_int_eq(tg_dataset_batch(&d, all, 4, mean, std, x, NULL), TG_OK);
     double xs = 0, xsq = 0;
     for (int i = 0; i < 24; i++) xs += x[i], xsq += (double)x[i] * x[i];
     ck_assert_close(xs / 24, 0.0, 0, 1e-6);
@@ -980,7 +1016,9 @@ static Suite *datasets_suite(void)
     tcase_add_test(tc, test_dataset_rejects_wrong_dimensions);
     tcase_add_test(tc, test_dataset_missing_files);
     tcase_add_test(tc, test_dataset_class_names);
+    tcase_add_test(tc, test_dataset_load_names_the_directory_not_a_flag);
     tcase_add_test(tc, test_dataset_batch);
+    tcase_add_test(tc, test_dataset_batch_refuses_rows_outside_the_set);
     tcase_add_test(tc, test_dataset_stats);
     tcase_add_test(tc, test_dataset_real_fashion_mnist);
     suite_add_tcase(s, tc);

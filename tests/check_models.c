@@ -62,6 +62,10 @@ START_TEST(test_models_mlp_rejects_bad_shapes)
     ck_assert_str_eq(tg_last_error(), "tg_mlp_new: hidden layer 2 has -2 units: sizes must be positive");
     ck_assert_ptr_null(tg_mlp_new(4, (int[]){8}, 1, 3, TG_ACT_RELU, 1.0f, &rng));
     ck_assert_ptr_null(tg_mlp_new(4, (int[]){8}, 1, 3, TG_ACT_RELU, 0.0f, NULL));
+    ck_assert_str_eq(tg_last_error(), "tg_mlp_new: rng is NULL");
+    /* a NULL hidden is named as such, not taken for a bad size */
+    ck_assert_ptr_null(tg_mlp_new(784, NULL, 1, 10, TG_ACT_RELU, 0.0f, &rng));
+    ck_assert_str_eq(tg_last_error(), "tg_mlp_new: hidden (the sizes of the hidden layers) is NULL");
     tg_mlp_free(NULL);
 }
 END_TEST

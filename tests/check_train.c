@@ -257,6 +257,7 @@ START_TEST(test_train_bad_arguments)
     ck_assert_ptr_nonnull(strstr(tg_output, "unknown option '--bogus'"));
     ck_assert_int_eq(run_tg("train --data-dir /nonexistent"), 1);
     ck_assert_ptr_nonnull(strstr(tg_output, "/nonexistent/train-images-idx3-ubyte[.gz]: no such file"));
+    ck_assert_ptr_nonnull(strstr(tg_output, "point --data-dir (or $TG_DATA_DIR) at the directory"));
     ck_assert_int_eq(run_tg("eval"), 2);
     ck_assert_int_eq(run_tg("predict only-a-checkpoint"), 2);
     ck_assert_int_eq(run_tg("train --help"), 0);

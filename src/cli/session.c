@@ -257,6 +257,15 @@ const char *data_dir_for(const train_config *c, const run_paths *p)
     return dir;
 }
 
+bool load_dataset(const char *dir, bool train, tg_dataset *out)
+{
+    tg_status s = tg_dataset_load(dir, train, out);
+    if (s != TG_OK)
+        fprintf(stderr, "tg: %s%s\n", tg_last_error(),
+                s == TG_ERR_IO ? "; point --data-dir (or $TG_DATA_DIR) at the directory that holds them" : "");
+    return s == TG_OK;
+}
+
 const char *class_name(const train_config *c, int k)
 {
     static const char *const digits[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
@@ -459,10 +468,10 @@ bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eva
     if (g) tg_graph_set_grad(g, false);
     for (int start = 0; ok && start < n; start += batch) {
         int m = n - start < batch ? n - start : batch;
-        tg_dataset_batch(d, rows + start, m, s->mean, s->std, x, y);
+        ok = tg_dataset_batch(d, rows + start, m, s->mean, s->std, x, y) == TG_OK;
         tg_tensor *logits = tg_mlp_forward(g, s->model, tg_from_blob(g, x, 2, (int[]){m, pixels}), false, NULL);
         tg_tensor *loss = tg_cross_entropy(g, logits, y, &(tg_class_loss_opts){.reduction = TG_REDUCE_SUM});
-        ok = loss && tg_argmax(logits, 1, pred) == TG_OK;
+        ok = ok && loss && tg_argmax(logits, 1, pred) == TG_OK;
         for (int i = 0; ok && i < m; i++) {
             right += pred[i] == y[i];
             if (confusion) confusion[y[i] * d->n_classes + pred[i]]++;

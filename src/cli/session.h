@@ -92,6 +92,9 @@ typedef struct eval_result {
 } eval_result;
 bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eval_result *r, long *confusion);
 
+/* tg_dataset_load, printing its message with the flags that fix it. */
+bool load_dataset(const char *dir, bool train, tg_dataset *out);
+
 /* The class names of c's dataset. */
 const char *class_name(const train_config *c, int k);
 

@@ -77,10 +77,7 @@ static bool data_load(data *d, const train_config *c, const run_paths *p)
 {
     memset(d, 0, sizeof *d);
     const char *dir = data_dir_for(c, p);
-    if (tg_dataset_load(dir, true, &d->train) != TG_OK || tg_dataset_load(dir, false, &d->test) != TG_OK) {
-        fprintf(stderr, "tg: %s\n", tg_last_error());
-        return false;
-    }
+    if (!load_dataset(dir, true, &d->train) || !load_dataset(dir, false, &d->test)) return false;
     int n = c->train_samples && c->train_samples < d->train.n ? c->train_samples : d->train.n;
     d->n_test = c->test_samples && c->test_samples < d->test.n ? c->test_samples : d->test.n;
     int *all = iota(n);
@@ -183,9 +180,10 @@ static bool train_step(trainer *t, const int *rows, int m, double *loss_out)
     session *s = &t->s;
     int pixels = t->d.train.rows * t->d.train.cols;
     double t0 = now();
-    tg_dataset_batch(&t->d.train, rows, m, s->mean, s->std, t->x, t->y);
     tg_graph *g = t->g;
-    tg_tensor *x = tg_from_blob(g, t->x, 2, (int[]){m, pixels});
+    tg_tensor *x = tg_dataset_batch(&t->d.train, rows, m, s->mean, s->std, t->x, t->y) == TG_OK
+                       ? tg_from_blob(g, t->x, TG_SHAPE(m, pixels))
+                       : NULL;
     tg_class_loss_opts ce = {.label_smoothing = (float)c->label_smoothing};
     tg_tensor *loss = tg_cross_entropy(g, tg_mlp_forward(g, s->model, x, true, &s->rng), t->y, &ce);
     tg_tensor *total = loss;
@@ -251,34 +249,37 @@ static double train_epoch(trainer *t, int epoch, progress *pr)
     return sum / seen;
 }
 
-static bool write_metrics(const char *path, const trainer *t, const eval_result *test, const eval_result *val,
-                          double seconds)
+typedef struct train_metrics {
+    const trainer *t;
+    const eval_result *test, *val;
+    double seconds;
+} train_metrics;
+
+static tg_status train_json(FILE *f, void *ctx)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "tg: %s: cannot write: %s\n", path, strerror(errno));
-        return false;
-    }
+    const train_metrics *m = ctx;
+    const trainer *t = m->t;
     fprintf(f, "{\n  \"dataset\": \"%s\",\n  \"epochs\": %d,\n  \"steps\": %llu,\n  \"samples_seen\": %llu,\n",
             t->c->dataset, t->s.epoch, (unsigned long long)t->s.step, (unsigned long long)t->s.samples_seen);
     fprintf(f, "  \"train_loss\": %.9g,\n  \"test_loss\": %.9g,\n  \"test_accuracy\": %.9g,\n", t->last_train_loss,
-            test->loss, test->accuracy);
-    if (val) fprintf(f, "  \"val_loss\": %.9g,\n  \"val_accuracy\": %.9g,\n", val->loss, val->accuracy);
+            m->test->loss, m->test->accuracy);
+    if (m->val) fprintf(f, "  \"val_loss\": %.9g,\n  \"val_accuracy\": %.9g,\n", m->val->loss, m->val->accuracy);
     struct rusage ru;
     double max_rss_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : 0.0; /* Linux: kilobytes */
     fprintf(f, "  \"train_samples_per_s\": %.1f,\n  \"threads\": %d,\n  \"max_rss_mb\": %.1f,\n"
                "  \"seconds\": %.3f\n}\n",
-            t->train_seconds > 0 ? t->train_samples_timed / t->train_seconds : 0.0, tg_threads(), max_rss_mb, seconds);
-    bool ok = !ferror(f);
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        fprintf(stderr, "tg: %s: cannot write\n", path);
-        return false;
-    }
-    return true;
+            t->train_seconds > 0 ? t->train_samples_timed / t->train_seconds : 0.0, tg_threads(), max_rss_mb,
+            m->seconds);
+    return TG_OK;
+}
+
+static bool write_metrics(const char *path, const trainer *t, const eval_result *test, const eval_result *val,
+                          double seconds)
+{
+    train_metrics m = {t, test, val, seconds};
+    if (tg_file_write_atomic(path, "the metrics", train_json, &m) == TG_OK) return true;
+    fprintf(stderr, "tg train: %s\n", tg_last_error());
+    return false;
 }
 
 static bool trainer_buffers(trainer *t)
