@@ -16,15 +16,15 @@
  *     tg_rng rng;
  *     tg_rng_seed(&rng, 42);
  *     // A parameter: long-lived, owned by us, its gradient kept across steps.
- *     tg_tensor *w = tg_randn(NULL, &rng, 2, (int[]){3, 1});
+ *     tg_tensor *w = tg_randn(NULL, &rng, TG_SHAPE(3, 1));
  *     tg_tensor_requires_grad(w, true);
  *     float xs[4 * 3] = {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1};
  *     float ys[4] = {1, 2, 3, 6};                  // y = x @ [1, 2, 3]
  *
  *     tg_graph *g = tg_graph_new();
  *     for (int step = 0; step < 200; step++) {
- *         tg_tensor *x = tg_from_data(g, xs, 2, (int[]){4, 3});
- *         tg_tensor *y = tg_from_data(g, ys, 2, (int[]){4, 1});
+ *         tg_tensor *x = tg_from_data(g, xs, TG_SHAPE(4, 3));
+ *         tg_tensor *y = tg_from_data(g, ys, TG_SHAPE(4, 1));
  *         tg_tensor *loss = tg_mse_loss(g, tg_matmul(g, x, w), y, TG_REDUCE_MEAN);
  *         if (!loss) { fprintf(stderr, "%s\n", tg_last_error()); return 1; }
  *         tg_tensor_zero_grad(w);
@@ -97,6 +97,23 @@ void tg_clear_error(void);
 __attribute__((format(printf, 1, 2)))
 #endif
 void tg_set_error(const char *fmt, ...);
+
+/* ======================================================================
+ * Files
+ * ====================================================================== */
+
+/* Writes the contents of a file to f; TG_OK, or an error (with a message
+ * when it is not a failed write to f). */
+typedef tg_status (*tg_write_fn)(FILE *f, void *ctx);
+/* Writes path atomically: write(f, ctx) fills path.tmp, which is flushed to
+ * disk and renamed over path, so a crash, a full disk or a failing write
+ * leaves the earlier file or the new one, never half of one (and no .tmp).
+ * A path that is a device or a pipe (/dev/null, /dev/full) is written in
+ * place. what ("the checkpoint") names the contents in messages. TG_OK;
+ * TG_ERR_IO with "PATH: cannot write WHAT: REASON" (a directory, a full
+ * disk, a read-only or missing directory, a failed write); or what write
+ * returned, with its message. */
+tg_status tg_file_write_atomic(const char *path, const char *what, tg_write_fn write, void *ctx);
 
 /* ======================================================================
  * Threads
@@ -185,10 +202,17 @@ struct tg_tensor {
     unsigned flags;
 };
 
+/* A shape as the two arguments every function takes, its number of
+ * dimensions and its sizes: TG_SHAPE(64, 784) is 2, (const int[]){64, 784},
+ * so the count cannot disagree with the list (a stray 2, (int[]){256}
+ * would read past the array). C only; a scalar's shape is 0, NULL. */
+#define TG_SHAPE(...) \
+    (int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int)), (const int[]){__VA_ARGS__}
+
 /* Creation. g == NULL makes a standalone tensor that you free with
  * tg_tensor_free; otherwise the tensor is owned by g. shape holds ndim
- * positive sizes (ndim 0..4). All return NULL on a bad shape or when memory
- * runs out. */
+ * positive sizes (ndim 0..4): write it with TG_SHAPE. All return NULL on a
+ * bad shape or when memory runs out. */
 tg_tensor *tg_zeros(tg_graph *g, int ndim, const int *shape);
 tg_tensor *tg_ones(tg_graph *g, int ndim, const int *shape);
 tg_tensor *tg_full(tg_graph *g, int ndim, const int *shape, float value);
@@ -234,39 +258,61 @@ tg_graph *tg_graph_new(void);
  * NULL is ignored. */
 void tg_graph_free(tg_graph *g);
 /* Drops every tensor owned by g at once and keeps their memory for the next
- * step: after the first step, a training loop allocates nothing. */
+ * step: after the first step, a training loop allocates nothing.
+ * The reset rule: a tensor an op returned (or a creation function made on
+ * g) is gone after the reset, as if freed: its memory serves the next
+ * step. Keep only standalone tensors (parameters, g == NULL) across steps,
+ * and read the numbers you want (loss->data[0]) before resetting. Passing
+ * a dropped tensor to an op or to tg_backward is refused with a message
+ * ("... was made before the graph's last tg_graph_reset"); reading its
+ * fields yourself is a use after free (make check SANITIZE=1 reports it). */
 void tg_graph_reset(tg_graph *g);
 /* Turns recording on (the default) or off and returns the previous setting
  * (torch.set_grad_enabled). Off, ops still compute but record nothing to
  * differentiate, for evaluation. */
 bool tg_graph_set_grad(tg_graph *g, bool enabled);
 /* Checking numerics (torch.autograd.detect_anomaly, for the forward pass
- * too): on, every value an op computes on g is looked at before the next op
- * runs, and every gradient a backward step produces, so the first NaN or
- * infinity is caught where it appears. The op that would use it returns
- * NULL (tg_backward TG_ERR_NUMERICS) with a message naming the op that
- * produced it, the element, and the ranges of that op's inputs, e.g.
+ * too): on, every value an op computes on g is looked at before the op
+ * returns, every given value (tg_from_data ...) when an op first takes it,
+ * and every gradient a backward step produces, so the first NaN or
+ * infinity is caught where it appears. The op that produced it returns
+ * NULL (tg_backward TG_ERR_NUMERICS) with a message naming the op, the
+ * element, and the ranges of that op's inputs, e.g.
  *   "check-numerics: log (node 3, (2,2)) produced NaN at element 1; its
  *    inputs: 1: (2,2) in [-1, 4]"
+ * Each value is reported once: ops that do not depend on it go on working.
  * Returns the previous setting. Off by default, or on for every new graph
  * when the environment variable TG_CHECK_NUMERICS is set (not "0"). It
  * costs a pass over every value: for finding a bug, not for training. */
 bool tg_graph_set_check_numerics(tg_graph *g, bool on);
-/* With checking on, looks at every value computed on g since the last
- * look (say, a forward pass whose output you read): TG_OK, or
- * TG_ERR_NUMERICS with the message above. TG_OK when checking is off. */
+/* With checking on, looks at every value on g not yet looked at (given
+ * values no op has used): TG_OK, or TG_ERR_NUMERICS with the message above.
+ * TG_OK when checking is off. tg_backward calls it first. */
 tg_status tg_graph_check_numerics(tg_graph *g);
 /* Bytes of memory g holds, and how many tensors it owns now. */
 size_t tg_graph_bytes(const tg_graph *g);
 size_t tg_graph_size(const tg_graph *g);
 
+/* Whether a backward may later run again through the tensors it passes
+ * (PyTorch's retain_graph=True), for every backward on g from now on;
+ * returns the previous setting. Off by default: the second-backward rule
+ * below. */
+bool tg_graph_set_retain_graph(tg_graph *g, bool on);
+
 /* Backpropagation from a scalar: seeds d(loss)/d(loss) = 1 and sweeps the
  * graph in reverse creation order (a topological order, since an op's inputs
  * exist before it), so every tensor that loss depends on receives
  * d(loss)/d(tensor) in grad. A tensor used twice receives the sum.
- * Intermediate gradients are recomputed on each call; gradients of leaves
- * (parameters) accumulate until zeroed, as in PyTorch. Fails (TG_ERR_ARG) if
- * loss is not a single element or does not require grad. */
+ * Gradients of leaves (parameters) accumulate until zeroed, as in PyTorch.
+ * The second-backward rule, as PyTorch's ("Trying to backward through the
+ * graph a second time"): a backward that would pass through an op an
+ * earlier backward already went through fails (TG_ERR_ARG) and changes no
+ * gradient, since running it again would silently add every gradient a
+ * second time. Build the graph anew each step (tg_graph_reset), or call
+ * tg_graph_set_retain_graph(g, true) before the first backward when you
+ * mean to accumulate through the same graph twice.
+ * Fails (TG_ERR_ARG) too if loss is not a single element, does not require
+ * grad, or was dropped by tg_graph_reset. */
 tg_status tg_backward(tg_tensor *loss);
 /* The same from a non-scalar y, seeded with dy (y->size floats): PyTorch's
  * y.backward(gradient=dy). */
@@ -895,8 +941,10 @@ void tg_dataset_free(tg_dataset *d);   /* frees both arrays and zeroes *d */
 const char *tg_fashion_mnist_class(int c);
 /* The images rows[0..n) gathered into x (n, rows*cols) as float
  * (pixel / 255 - mean) / std, and their labels into y (NULL to skip).
- * mean 0, std 1 gives [0, 1]. */
-void tg_dataset_batch(const tg_dataset *d, const int *rows, int n, float mean, float std, float *x, int *y);
+ * mean 0, std 1 gives [0, 1]. TG_ERR_ARG, with x and y untouched, when a
+ * row is outside [0, d->n) (the message names it), std is not positive, or
+ * d, rows or x is NULL. */
+tg_status tg_dataset_batch(const tg_dataset *d, const int *rows, int n, float mean, float std, float *x, int *y);
 /* Mean and standard deviation of all pixels / 255 of d (for normalisation). */
 void tg_dataset_stats(const tg_dataset *d, float *mean, float *std);
 

@@ -3,18 +3,42 @@
  *
  * Memory: tensors and their data come from an arena of chunks. Resetting the
  * graph rewinds the arena instead of freeing it, so a training loop that
- * builds the same graph every step stops allocating after its first step. */
+ * builds the same graph every step stops allocating after its first step.
+ * Chunks live as long as their graph, so a tensor kept across a reset
+ * still points into one, which is how it is recognised as stale. */
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
 #include "tg_internal.h"
 
+/* Under AddressSanitizer the memory a reset gives back is poisoned, so a
+ * tensor kept across tg_graph_reset is a sanitizer report when used. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TG__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TG__ASAN 1
+#endif
+#endif
+#ifdef TG__ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 typedef struct chunk {
-    struct chunk *next;
+    struct chunk *next;     /* the graph's next chunk */
     size_t cap, used;
     unsigned char *mem;     /* (cap) bytes, TG_ALIGN-aligned */
+    tg_graph *owner;
+    struct chunk *all_prev, *all_next; /* every graph's chunks (all_chunks) */
 } chunk;
 
 struct tg_graph {
@@ -23,14 +47,21 @@ struct tg_graph {
     size_t n_nodes, cap_nodes;
     bool grad_enabled;
     bool check_numerics;    /* see tg_graph_set_check_numerics */
-    size_t checked;         /* nodes[0..checked) have been looked at */
+    bool retain;            /* see tg_graph_set_retain_graph */
+    size_t checked;         /* computed nodes before nodes[checked] have been looked at */
 };
 
 enum { MIN_CHUNK = 1 << 16 };
 
 /* ---- the arena ---- */
 
-static chunk *chunk_new(size_t cap)
+/* Every chunk of every live graph, so that the graph a tensor's address
+ * lies in is known without reading the tensor (tg_backward of a tensor
+ * kept across a reset). Changed only when a graph grows or is freed. */
+static chunk *all_chunks;
+static pthread_mutex_t all_chunks_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static chunk *chunk_new(tg_graph *owner, size_t cap)
 {
     chunk *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -40,6 +71,13 @@ static chunk *chunk_new(size_t cap)
         return NULL;
     }
     c->cap = cap;
+    c->owner = owner;
+    POISON(c->mem, cap);
+    pthread_mutex_lock(&all_chunks_lock);
+    c->all_next = all_chunks;
+    if (all_chunks) all_chunks->all_prev = c;
+    all_chunks = c;
+    pthread_mutex_unlock(&all_chunks_lock);
     return c;
 }
 
@@ -47,10 +85,28 @@ static void chunks_free(chunk *c)
 {
     while (c) {
         chunk *next = c->next;
+        pthread_mutex_lock(&all_chunks_lock);
+        if (c->all_prev) c->all_prev->all_next = c->all_next;
+        else all_chunks = c->all_next;
+        if (c->all_next) c->all_next->all_prev = c->all_prev;
+        pthread_mutex_unlock(&all_chunks_lock);
+        UNPOISON(c->mem, c->cap);
         free(c->mem);
         free(c);
         c = next;
     }
+}
+
+/* The graph whose arena holds address p, or NULL (a standalone tensor). */
+static tg_graph *arena_owner(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    tg_graph *owner = NULL;
+    pthread_mutex_lock(&all_chunks_lock);
+    for (const chunk *c = all_chunks; c && !owner; c = c->all_next)
+        if (a >= (uintptr_t)c->mem && a < (uintptr_t)c->mem + c->cap) owner = c->owner;
+    pthread_mutex_unlock(&all_chunks_lock);
+    return owner;
 }
 
 static void *arena_alloc(tg_graph *g, size_t bytes)
@@ -62,14 +118,15 @@ static void *arena_alloc(tg_graph *g, size_t bytes)
             g->cur = c;
             void *p = c->mem + c->used;
             c->used += bytes;
+            UNPOISON(p, bytes);
             return p;
         }
         last = c;
     }
-    /* Grow geometrically so a step needs few chunks; reset merges them. */
+    /* Grow geometrically so a step needs few chunks. */
     size_t cap = bytes > MIN_CHUNK ? bytes : MIN_CHUNK;
     if (last && last->cap * 2 > cap) cap = last->cap * 2;
-    chunk *c = chunk_new(cap);
+    chunk *c = chunk_new(g, cap);
     if (!c) return NULL;
     if (last)
         last->next = c;
@@ -77,6 +134,7 @@ static void *arena_alloc(tg_graph *g, size_t bytes)
         g->first = c;
     g->cur = c;
     c->used = bytes;
+    UNPOISON(c->mem, bytes);
     return c->mem;
 }
 
@@ -104,22 +162,23 @@ void tg_graph_free(tg_graph *g)
 void tg_graph_reset(tg_graph *g)
 {
     if (!g) return;
-    /* A step that needed several chunks gets them merged into one, so the
-     * next identical step fits in a single block. If that allocation fails
-     * the old chunks serve just as well. */
-    if (g->first && g->first->next) {
-        size_t total = 0;
-        for (chunk *c = g->first; c; c = c->next) total += c->cap;
-        chunk *merged = chunk_new(total);
-        if (merged) {
-            chunks_free(g->first);
-            g->first = merged;
-        }
+    /* The chunks are kept, not merged into one: the next identical step
+     * fits them the same way, and a stale tensor's address stays in one. */
+    for (chunk *c = g->first; c; c = c->next) {
+        POISON(c->mem, c->cap);
+        c->used = 0;
     }
-    for (chunk *c = g->first; c; c = c->next) c->used = 0;
     g->cur = g->first;
     g->n_nodes = 0;
     g->checked = 0;
+}
+
+bool tg_graph_set_retain_graph(tg_graph *g, bool on)
+{
+    if (!g) return false;
+    bool previous = g->retain;
+    g->retain = on;
+    return previous;
 }
 
 bool tg_graph_set_grad(tg_graph *g, bool enabled)
@@ -150,17 +209,22 @@ void *tg__graph_alloc(const char *fn, tg_graph *g, size_t bytes)
 }
 
 /* ---- checking numerics (tg_graph_set_check_numerics) ----
- * Ops compute their value when called, and no op calls another after
- * making its own output, so when an op starts, every tensor already on the
- * graph is complete: looking at those not yet seen, in creation order,
- * finds the first one to hold a NaN or infinity. */
+ * An op computes its value when called and looks at it before returning
+ * (tg__op_done), so the op that makes the first NaN or infinity is the one
+ * that fails. Given values (leaves, and views of them) are looked at when
+ * an op first takes them as an input. Every node is looked at once
+ * (TG__CHECKED), so after a failure the graph goes on: only what depends on
+ * the bad value is lost, and the failed op returned NULL for it. */
 
 bool tg_graph_set_check_numerics(tg_graph *g, bool on)
 {
     if (!g) return false;
     bool previous = g->check_numerics;
     g->check_numerics = on;
-    if (on && !previous) g->checked = g->n_nodes; /* what came before was not recorded for it */
+    if (on && !previous) { /* what came before was not recorded for it */
+        for (size_t i = 0; i < g->n_nodes; i++) g->nodes[i]->flags |= TG__CHECKED;
+        g->checked = g->n_nodes;
+    }
     return previous;
 }
 
@@ -217,13 +281,40 @@ static tg_status check_value(const tg_tensor *t)
     return TG_ERR_NUMERICS;
 }
 
+/* Looks at t once. */
+static tg_status check_node(tg_tensor *t)
+{
+    if (t->flags & TG__CHECKED) return TG_OK;
+    t->flags |= TG__CHECKED;
+    return check_value(t);
+}
+
+/* Computed values: a new op's nodes are the computed ones not yet seen. */
+tg_tensor *tg__op_done(tg_graph *g, tg_tensor *y)
+{
+    if (!y || !g->check_numerics) return y;
+    for (; g->checked < g->n_nodes; g->checked++) {
+        tg_tensor *t = g->nodes[g->checked];
+        if (t->op == TG_OP_LEAF || t->op == TG_OP_VIEW) continue;
+        if (check_node(t) != TG_OK) {
+            g->checked = g->n_nodes;
+            return NULL;
+        }
+    }
+    return y;
+}
+
+/* Given values, when an op takes them. */
+static tg_status check_input(const tg_graph *g, tg_tensor *x)
+{
+    return g->check_numerics && x->graph == g ? check_node(x) : TG_OK;
+}
+
 tg_status tg_graph_check_numerics(tg_graph *g)
 {
     if (!g || !g->check_numerics) return TG_OK;
-    for (; g->checked < g->n_nodes; g->checked++) {
-        tg_status s = check_value(g->nodes[g->checked]);
-        if (s != TG_OK) return s;
-    }
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (check_node(g->nodes[i]) != TG_OK) return TG_ERR_NUMERICS;
     return TG_OK;
 }
 
@@ -245,22 +336,64 @@ static tg_status check_gradients(const tg_tensor *t)
     return TG_OK;
 }
 
+/* ---- tensors kept across a reset ----
+ * A reset rewinds the arena, so a tensor of an earlier step points into
+ * memory that is free or already holds this step's tensors. Its address
+ * tells, without reading it: it lies in the arena but is not one of the
+ * nodes made since the reset. */
+
+/* True when p..p+n lies in memory g has handed out since its last reset
+ * (*in_arena: p lies in g's arena at all). */
+static bool arena_live(const tg_graph *g, const void *p, size_t n, bool *in_arena)
+{
+    uintptr_t a = (uintptr_t)p;
+    *in_arena = false;
+    for (const chunk *c = g->first; c; c = c->next) {
+        uintptr_t lo = (uintptr_t)c->mem;
+        if (a < lo || a >= lo + c->cap) continue;
+        *in_arena = true;
+        return a + n <= lo + c->used;
+    }
+    return false;
+}
+
+/* t is one of the tensors g owns now. */
+static bool is_node(const tg_graph *g, const tg_tensor *t) { return t->id < g->n_nodes && g->nodes[t->id] == t; }
+
+/* Looks in g's arena first (any op's inputs mostly lie there), then in
+ * every graph's; a tensor in none is standalone. */
+bool tg__tensor_current(const char *fn, tg_graph *g, const tg_tensor *t, const char *what)
+{
+    bool in_arena = false, live = g && arena_live(g, t, sizeof *t, &in_arena);
+    tg_graph *owner = in_arena ? g : arena_owner(t);
+    if (owner && owner != g) live = arena_live(owner, t, sizeof *t, &in_arena);
+    bool stale = owner && (!live || !is_node(owner, t));
+    if (stale)
+        tg__error("%s: %s was made before the graph's last tg_graph_reset, which dropped it (its memory now "
+                  "serves the next step): make it again after the reset, or keep it standalone (g = NULL)",
+                  fn, what);
+    return !stale;
+}
+
 bool tg__inputs_ok(const char *fn, tg_graph *g, int n, tg_tensor *const *inputs)
 {
     if (!g) {
         tg__error("%s: graph is NULL", fn);
         return false;
     }
-    if (g->check_numerics && tg_graph_check_numerics(g) != TG_OK) return false;
     for (int i = 0; i < n; i++) {
         if (!inputs[i]) {
             if (!tg_last_error()[0]) tg__error("%s: input %d is NULL", fn, i + 1);
             return false;
         }
+        char what[24];
+        snprintf(what, sizeof what, "input %d", i + 1);
+        if (!tg__tensor_current(fn, g, inputs[i], what)) return false;
         if (inputs[i]->graph && inputs[i]->graph != g) {
             tg__error("%s: input %d belongs to another graph", fn, i + 1);
             return false;
         }
+        if (check_input(g, inputs[i]) != TG_OK) return false;
     }
     return true;
 }
@@ -269,6 +402,7 @@ bool tg__vector_arg_ok(const char *fn, tg_graph *g, const char *what, const tg_t
                        const char *of_what, const tg_tensor *of)
 {
     if (!t) return true;
+    if (!tg__tensor_current(fn, g, t, what)) return false;
     char ts[64], os[64];
     if (t->ndim != 1 || t->shape[0] != len) {
         tg__error("%s: %s %s: expected (%d) for %s %s", fn, what, tg_shape_str(t, ts), len, of_what,
@@ -356,25 +490,48 @@ tg_tensor *tg_detach(tg_graph *g, tg_tensor *x)
 
 /* ---- backward ---- */
 
+static void clear_marks(tg_graph *g, size_t top)
+{
+    for (size_t i = 0; i <= top; i++) g->nodes[i]->flags &= ~(unsigned)TG__MARK;
+}
+
 /* Marks every tensor of g that needs a gradient on the way from y down to
  * the leaves. Creation order is a topological order, so one sweep down from
- * y's position visits each tensor after everything that uses it. */
-static void mark_reachable(tg_graph *g, tg_tensor *y)
+ * y's position visits each tensor after everything that uses it. Fails,
+ * with nothing marked, where the way passes a node an earlier backward
+ * went through (PyTorch frees such a node's saved tensors unless
+ * retain_graph; tg keeps them but refuses all the same, since a second pass
+ * silently doubles every parameter's gradient), or an input that a reset
+ * dropped. */
+static tg_status mark_reachable(tg_graph *g, tg_tensor *y)
 {
     y->flags |= TG__MARK;
     for (size_t i = y->id + 1; i-- > 0;) {
         tg_tensor *t = g->nodes[i];
         if (!(t->flags & TG__MARK) || !t->requires_grad) continue;
+        if (t->src[0] && (t->flags & TG__DIFFERENTIATED)) {
+            char name[32], shape[64];
+            clear_marks(g, y->id);
+            tg__error("tg_backward: trying to backward through the graph a second time: %s (%s %s) was "
+                      "differentiated by an earlier backward, and a second pass would add its share to every "
+                      "gradient again. Build the graph anew (after tg_graph_reset), or call "
+                      "tg_graph_set_retain_graph(g, true) before the first backward (PyTorch's retain_graph=True)",
+                      tg__node_label(t, name), tg_op_name(t->op), tg_shape_str(t, shape));
+            return TG_ERR_ARG;
+        }
         for (int k = 0; k < 3; k++) {
             tg_tensor *s = t->src[k];
-            if (s && s->requires_grad && s->graph == g) s->flags |= TG__MARK;
+            if (!s || !s->requires_grad || s->graph != g) continue;
+            if (!is_node(g, s)) { /* refused by every op: reaching one here is a broken invariant */
+                clear_marks(g, y->id);
+                tg__error("tg_backward: input %d of node #%zu (%s) was dropped by tg_graph_reset", k + 1, t->id,
+                          tg_op_name(t->op));
+                return TG_ERR_ARG;
+            }
+            s->flags |= TG__MARK;
         }
     }
-}
-
-static void clear_marks(tg_graph *g, size_t top)
-{
-    for (size_t i = 0; i <= top; i++) g->nodes[i]->flags &= ~(unsigned)TG__MARK;
+    return TG_OK;
 }
 
 /* Gives each marked tensor a zeroed gradient. Leaves keep theirs, so they
@@ -405,9 +562,7 @@ static tg_status prepare_grads(tg_graph *g, tg_tensor *y)
 
 enum { TRACE_VALUES = 8 };   /* values shown per dimension */
 
-/* What the trace and the picture call t: its name, else #id on the graph,
- * else "parameter". */
-static const char *node_label(const tg_tensor *t, char buf[32])
+const char *tg__node_label(const tg_tensor *t, char buf[32])
 {
     if (t->name[0]) return t->name;
     if (!t->graph) return "parameter";
@@ -472,16 +627,16 @@ static tg_status trace_step(tg_graph *g, tg_tensor *t, const tg_tensor *root, FI
         local[k] = elementwise ? arena_alloc(g, in[k]->size * sizeof(float)) : delta[k];
         if (!delta[k] || !local[k]) return TG_ERR_NOMEM;
     }
-    fprintf(f, "%s = %s(", node_label(t, a), tg_op_name(t->op));
-    for (int k = 0; k < 3 && t->src[k]; k++) fprintf(f, "%s%s", k ? ", " : "", node_label(t->src[k], b));
+    fprintf(f, "%s = %s(", tg__node_label(t, a), tg_op_name(t->op));
+    for (int k = 0; k < 3 && t->src[k]; k++) fprintf(f, "%s%s", k ? ", " : "", tg__node_label(t->src[k], b));
     fprintf(f, ")%s%s\n", t->ndim ? "  " : "", t->ndim ? tg_shape_str(t, a) : "");
     trace_values(f, "value", t, t->data, "");
     char root_buf[32], note[96];
-    const char *out = node_label(root, root_buf);
+    const char *out = tg__node_label(root, root_buf);
     if (t == root)
         snprintf(note, sizeof note, "  (the seed: d%s/d%s = 1)", out, out);
     else
-        snprintf(note, sizeof note, "  (d%s/d%s)", out, node_label(t, b));
+        snprintf(note, sizeof note, "  (d%s/d%s)", out, tg__node_label(t, b));
     trace_values(f, "grad", t, t->grad, note);
     fprintf(f, "    local  %s\n", tg__ops[t->op].local);
     if (elementwise) {
@@ -496,7 +651,7 @@ static tg_status trace_step(tg_graph *g, tg_tensor *t, const tg_tensor *root, FI
     backward_into(t, in, delta, n);
     for (int k = 0; k < n; k++) {
         tg__k_acc(in[k]->size, delta[k], in[k]->grad);
-        fprintf(f, "    %s.grad += ", node_label(in[k], a));
+        fprintf(f, "    %s.grad += ", tg__node_label(in[k], a));
         if (elementwise) {
             tg__print_values(f, t, t->grad, "%.4g", TRACE_VALUES);
             fputs(" * ", f);
@@ -515,19 +670,16 @@ static tg_status backward_sweep(tg_tensor *y, const float *dy, FILE *trace)
         if (!tg_last_error()[0]) tg__error("tg_backward: tensor is NULL");
         return TG_ERR_ARG;
     }
+    if (!tg__tensor_current("tg_backward", NULL, y, "the tensor")) return TG_ERR_ARG;
     if (!y->requires_grad) {
         tg__error("tg_backward: the tensor does not require grad (none of its inputs does, or "
                   "recording was off when it was made)");
         return TG_ERR_ARG;
     }
     tg_graph *g = y->graph;
-    if (g && (y->id >= g->n_nodes || g->nodes[y->id] != y)) {
-        tg__error("tg_backward: the tensor was dropped by tg_graph_reset");
-        return TG_ERR_ARG;
-    }
     if (g && tg_graph_check_numerics(g) != TG_OK) return TG_ERR_NUMERICS;
     if (g) {
-        mark_reachable(g, y);
+        if (mark_reachable(g, y) != TG_OK) return TG_ERR_ARG;
         if (prepare_grads(g, y) != TG_OK) {
             clear_marks(g, y->id);
             tg__error("tg_backward: out of memory for gradients");
@@ -550,6 +702,7 @@ static tg_status backward_sweep(tg_tensor *y, const float *dy, FILE *trace)
             tg__error("tg_backward_trace: out of memory");
             return TG_ERR_NOMEM;
         }
+        if (!g->retain) t->flags |= TG__DIFFERENTIATED;
         if (g->check_numerics && check_gradients(t) != TG_OK) {
             clear_marks(g, i);
             return TG_ERR_NUMERICS;
@@ -565,6 +718,7 @@ tg_status tg_backward_grad(tg_tensor *y, const float *dy)
 
 tg_status tg_backward(tg_tensor *loss)
 {
+    if (loss && !tg__tensor_current("tg_backward", NULL, loss, "the tensor")) return TG_ERR_ARG;
     if (loss && loss->size != 1) {
         char shape[64];
         tg__error("tg_backward: loss has shape %s: backward needs a single element "
@@ -584,7 +738,7 @@ tg_status tg_backward_trace(tg_tensor *loss, FILE *f)
     if (loss && loss->size != 1) return tg_backward(loss);   /* its message */
     if (loss && loss->requires_grad && loss->graph)
         fprintf(f, "backward sweep from %s, node by node in reverse topological order\n\n",
-                node_label(loss, (char[32]){0}));
+                tg__node_label(loss, (char[32]){0}));
     tg_status s = backward_sweep(loss, NULL, f);
     if (s == TG_OK && (fflush(f) != 0 || ferror(f))) {
         tg__error("tg_backward_trace: write failed");

@@ -12,7 +12,9 @@
 /* tensor->flags */
 enum {
     TG__OWNS_DATA = 1u,  /* data was allocated by tg (not borrowed, not a view) */
-    TG__MARK = 2u        /* reachable from the tensor being differentiated */
+    TG__MARK = 2u,       /* reachable from the tensor being differentiated */
+    TG__DIFFERENTIATED = 4u, /* a backward has run through it (unless the graph retains) */
+    TG__CHECKED = 8u         /* its values have been looked at (tg_graph_set_check_numerics) */
 };
 
 /* Aborts with file:line. Only for a broken internal invariant, never for a
@@ -44,6 +46,13 @@ bool tg__inputs_ok(const char *fn, tg_graph *g, int n, tg_tensor *const *inputs)
     tg__inputs_ok(fn, g, (int)(sizeof((tg_tensor *[]){__VA_ARGS__}) / sizeof(tg_tensor *)), \
                   (tg_tensor *[]){__VA_ARGS__})
 
+/* True when t, if it lies in g's memory, is one of the tensors g owns now;
+ * false with a message naming fn and what when a tg_graph_reset dropped
+ * it. Reads nothing of t that the reset gave back. */
+bool tg__tensor_current(const char *fn, tg_graph *g, const tg_tensor *t, const char *what);
+/* What the trace, the picture and messages call t: its name, else #id on
+ * its graph, else "parameter". */
+const char *tg__node_label(const tg_tensor *t, char buf[32]);
 /* An optional 1-D argument (a bias, class weights, pos_weight): NULL means
  * absent; otherwise it must be (len), standalone or on g. what names it,
  * of names the tensor whose shape decides len. False with a message. */
@@ -57,6 +66,9 @@ tg_tensor *tg__node_new(const char *fn, tg_graph *g, tg_op op, int ndim, const i
 /* The result of op applied to a, b, c (unused ones NULL), with uninitialised
  * data. It requires grad, and records its inputs for backward, when
  * recording is on and an input requires grad. */
+/* Every op's last step: y, or NULL when checking numerics finds a NaN or an
+ * infinity in what the op computed (the message names it). */
+tg_tensor *tg__op_done(tg_graph *g, tg_tensor *y);
 tg_tensor *tg__op_new(const char *fn, tg_graph *g, tg_op op, int ndim, const int *shape,
                       tg_tensor *a, tg_tensor *b, tg_tensor *c);
 /* The same, but sharing x's data (no copy): reshape, flatten. */

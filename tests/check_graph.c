@@ -2,7 +2,10 @@
  * on and off, detach, errors and their messages, memory reuse, DOT, and the
  * gradient checker itself. Expected gradients come from the chain rule worked
  * out in each test. */
-#define _POSIX_C_SOURCE 200809L /* setenv */
+#define _POSIX_C_SOURCE 200809L /* setenv, fork, pipe */
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "tg_test.h"
 
 static tg_tensor *param(int n, const float *values)
@@ -111,10 +114,11 @@ END_TEST
 
 START_TEST(test_graph_intermediate_gradients_recomputed)
 {
-    /* A second backward through the same graph: the leaf gets twice the
+    /* A second backward through a retained graph: the leaf gets twice the
      * gradient, intermediates hold this pass's gradient, not a sum. */
     tg_tensor *x = param(1, (float[]){3.0f});
     tg_graph *g = tg_graph_new();
+    ck_assert(!tg_graph_set_retain_graph(g, true));
     tg_tensor *y = tg_mul_scalar(g, x, 2.0f);
     tg_tensor *loss = tg_sum(g, tg_square(g, y));
     ck_assert_int_eq(tg_backward(loss), TG_OK);
@@ -233,6 +237,7 @@ START_TEST(test_graph_detached_tensor_is_a_leaf)
     /* torch: x.detach().requires_grad_() is a leaf: its grad accumulates. */
     tg_tensor *x = param(2, (float[]){1, 2});
     tg_graph *g = tg_graph_new();
+    tg_graph_set_retain_graph(g, true);
     tg_tensor *d = tg_detach(g, x);
     tg_tensor_requires_grad(d, true);
     tg_tensor *loss = tg_sum(g, tg_mul_scalar(g, d, 3.0f));
@@ -247,18 +252,176 @@ END_TEST
 
 /* ---- errors ---- */
 
+/* ---- the reset rule: a tensor made before tg_graph_reset is refused ---- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASAN_BUILD 1
+#endif
+#endif
+
+#ifdef ASAN_BUILD
+/* Runs fn(ctx) in a child process; returns its wait status and what it
+ * wrote to stderr (at most size - 1 bytes) in err. */
+static int in_child(void (*fn)(void *), void *ctx, char *err, size_t size)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fn(ctx);
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    char sink[4096];
+    for (ssize_t r; (r = read(fds[0], n + 1 < size ? err + n : sink, n + 1 < size ? size - 1 - n : sizeof sink)) > 0;)
+        if (n + 1 < size) n += (size_t)r;
+    err[n] = '\0';
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+static void read_first_value(void *t)
+{
+    volatile float v = ((tg_tensor *)t)->data[0];
+    (void)v;
+}
+#endif
+
 START_TEST(test_graph_backward_refuses_a_dropped_tensor)
 {
     tg_tensor *x = param(2, (float[]){1, 2});
     tg_graph *g = tg_graph_new();
     tg_tensor *a = tg_sum(g, tg_square(g, x));
     tg_graph_reset(g);
-    tg_tensor *b = tg_neg(g, x); /* reuses a's place in the arena */
-    (void)b;
+    ck_assert_ptr_nonnull(tg_neg(g, x)); /* reuses part of a's step's memory */
+    /* tg_backward knows a by its address, without reading it */
     ck_assert_int_eq(tg_backward(a), TG_ERR_ARG);
-    ck_assert_str_eq(tg_last_error(), "tg_backward: the tensor was dropped by tg_graph_reset");
+    ck_assert_error_has("tg_backward: the tensor was made before the graph's last tg_graph_reset");
+    ck_assert_int_eq(tg_backward_grad(a, (float[]){1}), TG_ERR_ARG);
+    ck_assert_error_has("tg_backward: the tensor was made before");
+#ifdef ASAN_BUILD
+    /* The reset poisoned the memory a step gave back: reading a's fields
+     * yourself is a sanitizer report. */
+    char err[8192];
+    tg_graph_reset(g);
+    int status = in_child(read_first_value, a, err, sizeof err);
+    ck_assert(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    ck_assert_msg(strstr(err, "AddressSanitizer: use-after-poison"), "no sanitizer report:\n%s", err);
+#endif
     tg_graph_free(g);
     tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_graph_ops_refuse_a_tensor_from_before_the_reset)
+{
+    /* The new user's program: h of step one used in step two. */
+    tg_rng rng;
+    tg_rng_seed(&rng, 3);
+    tg_tensor *W = tg_randn(NULL, &rng, TG_SHAPE(3, 4)), *bias = tg_zeros(NULL, TG_SHAPE(3));
+    tg_tensor_requires_grad(W, true);
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_randn(g, &rng, TG_SHAPE(2, 4));
+    tg_tensor *h = tg_linear(g, x, W, NULL);
+    tg_tensor *b_on_g = tg_from_data(g, bias->data, TG_SHAPE(3));
+    ck_assert_ptr_nonnull(h);
+    tg_graph_reset(g);
+    tg_clear_error();
+    ck_assert_ptr_null(tg_relu(g, h));
+    ck_assert_error_has("tg_relu: input 1 was made before the graph's last tg_graph_reset");
+    ck_assert_ptr_null(tg_cross_entropy(g, h, (int[]){0, 2}, NULL));
+    ck_assert_error_has("tg_cross_entropy: input 1 was made before");
+    /* and after the memory it lay in was handed out again */
+    tg_tensor *big = tg_zeros(g, TG_SHAPE(4096));
+    ck_assert_ptr_nonnull(big);
+    tg_clear_error();
+    ck_assert_ptr_null(tg_add(g, big, h));
+    ck_assert_error_has("tg_add: input 2 was made before the graph's last tg_graph_reset");
+    tg_tensor *x2 = tg_randn(g, &rng, TG_SHAPE(2, 4));
+    ck_assert_ptr_null(tg_linear(g, x2, W, b_on_g));
+    ck_assert_error_has("tg_linear: b was made before");
+    ck_assert_int_eq(tg_graph_size(g), 2); /* nothing was made */
+    /* a step that outgrew its first chunk: its tensors in the later chunks
+     * are known stale too, and another graph's stale tensor as well */
+    tg_graph *other = tg_graph_new();
+    tg_tensor *late = NULL;
+    for (int i = 0; i < 8; i++) late = tg_full(other, TG_SHAPE(40000), 1.0f);
+    tg_graph_reset(other);
+    tg_clear_error();
+    ck_assert_ptr_null(tg_relu(g, late));
+    ck_assert_error_has("tg_relu: input 1 was made before the graph's last tg_graph_reset");
+    ck_assert_int_eq(tg_backward(late), TG_ERR_ARG);
+    tg_tensor *live = tg_full(other, TG_SHAPE(3), 1.0f);
+    ck_assert_ptr_null(tg_add(g, x2, live));
+    ck_assert_error_has("tg_add: input 2 belongs to another graph");
+    tg_graph_free(other);
+    /* standalone tensors live on, and the step goes on with fresh tensors */
+    tg_tensor *loss = tg_sum(g, tg_relu(g, tg_linear(g, x2, W, bias)));
+    ck_assert_msg(loss && tg_backward(loss) == TG_OK, "%s", tg_last_error());
+    tg_graph_free(g);
+    tg_tensor_free(W), tg_tensor_free(bias);
+}
+END_TEST
+
+/* ---- the second-backward rule ---- */
+
+START_TEST(test_graph_second_backward_is_refused)
+{
+    tg_tensor *w = param(2, (float[]){1.0f, -2.0f});
+    tg_graph *g = tg_graph_new();
+    tg_tensor *h = tg_mul_scalar(g, w, 3.0f);
+    tg_tensor *loss = tg_sum(g, tg_square(g, h));
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    float once[2] = {w->grad[0], w->grad[1]};
+    ck_assert_close(once[0], 18.0, 1e-6, 0); /* d sum (3w)^2 / dw = 18 w */
+    /* PyTorch: "Trying to backward through the graph a second time" */
+    ck_assert_int_eq(tg_backward(loss), TG_ERR_ARG);
+    ck_assert_error_has("tg_backward: trying to backward through the graph a second time");
+    ck_assert_error_has("tg_graph_set_retain_graph");
+    ck_assert_mem_eq(w->grad, once, sizeof once); /* not doubled */
+    /* a second loss through the same h is refused too ... */
+    tg_tensor *other = tg_sum(g, h);
+    ck_assert_int_eq(tg_backward(other), TG_ERR_ARG);
+    ck_assert_mem_eq(w->grad, once, sizeof once);
+    /* ... and retaining now is too late, as in PyTorch */
+    tg_graph_set_retain_graph(g, true);
+    ck_assert_int_eq(tg_backward(loss), TG_ERR_ARG);
+    /* a fresh step is fine */
+    tg_graph_reset(g);
+    tg_tensor_zero_grad(w);
+    ck_assert_int_eq(tg_backward(tg_sum(g, tg_square(g, tg_mul_scalar(g, w, 3.0f)))), TG_OK);
+    ck_assert_mem_eq(w->grad, once, sizeof once);
+    tg_graph_free(g);
+    tg_tensor_free(w);
+}
+END_TEST
+
+START_TEST(test_graph_retained_graph_accumulates_like_torch)
+{
+    /* loss.backward(retain_graph=True); loss.backward(): w.grad doubles */
+    tg_tensor *w = param(2, (float[]){1.0f, -2.0f});
+    tg_graph *g = tg_graph_new();
+    ck_assert(!tg_graph_set_retain_graph(g, true));
+    tg_tensor *h = tg_mul_scalar(g, w, 3.0f);
+    tg_tensor *loss = tg_sum(g, tg_square(g, h));
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    ck_assert_int_eq(tg_backward(tg_sum(g, h)), TG_OK); /* + d sum(3w)/dw = 3 */
+    ck_assert_close(w->grad[0], 2 * 18.0 + 3, 1e-6, 0);
+    ck_assert_close(w->grad[1], 2 * -36.0 + 3, 1e-6, 0);
+    ck_assert(tg_graph_set_retain_graph(g, false));
+    tg_graph_free(g);
+    tg_tensor_free(w);
 }
 END_TEST
 
@@ -357,7 +520,7 @@ END_TEST
 START_TEST(test_graph_grows_past_one_chunk)
 {
     /* Tensors larger than any chunk, and many of them: all distinct and
-     * intact, then merged into one block by reset. */
+     * intact, then reused the same way by the next step. */
     tg_graph *g = tg_graph_new();
     tg_tensor *t[20];
     for (int i = 0; i < 20; i++) t[i] = tg_full(g, 1, (int[]){50000 + i}, (float)i);
@@ -665,30 +828,43 @@ START_TEST(test_numerics_names_the_op_and_its_inputs)
 {
     tg_tensor *x;
     tg_graph *g = checking_graph((float[]){1, -1, 4, 2}, &x);
-    tg_tensor *y = tg_log(g, x); /* ln(-1): NaN at element 1 */
-    ck_assert_ptr_nonnull(y);    /* found when the next op looks */
-    tg_clear_error();
-    ck_assert_ptr_null(tg_mul_scalar(g, y, 2.0f));
+    ck_assert_ptr_null(tg_log(g, x)); /* ln(-1): NaN at element 1, found by log itself */
     ck_assert_str_eq(tg_last_error(), "check-numerics: log (node 1, (2,2)) produced NaN at element 1; "
                                       "its inputs: 1: (2,2) in [-1, 4]");
-    /* every later op, and backward, refuse too */
-    ck_assert_ptr_null(tg_exp(g, x));
-    ck_assert_int_eq(tg_backward(tg_sum(g, y)), TG_ERR_ARG);
+    /* the graph is not stuck: ops that do not use the NaN work, and
+     * backward through them */
+    tg_clear_error();
+    tg_tensor *e = tg_exp(g, tg_full(g, TG_SHAPE(2), 1.0f));
+    ck_assert_msg(e != NULL, "%s", tg_last_error());
+    tg_tensor *loss = tg_sum(g, tg_mul(g, x, x));
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    ck_assert_float_eq(x->grad[1], -2.0f);
     tg_graph_free(g);
 }
 END_TEST
 
 START_TEST(test_numerics_finds_the_first_producer)
 {
-    /* ln(-1) is NaN, then e^100 infinite: the first one made is named,
-     * whichever is used first */
+    /* ln(-1) is NaN, then e^100 infinite: each op is named by its own call */
     tg_tensor *x;
     tg_graph *g = checking_graph((float[]){-1, 100, 0, 1}, &x);
-    tg_tensor *nan = tg_log(g, x);
-    tg_tensor *inf = tg_exp(g, x);
-    ck_assert_ptr_nonnull(nan);
-    ck_assert_ptr_null(inf); /* exp looked first, and found log's NaN */
+    ck_assert_ptr_null(tg_log(g, x));
     ck_assert_ptr_nonnull(strstr(tg_last_error(), "check-numerics: log (node 1"));
+    ck_assert_ptr_null(tg_exp(g, x));
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "check-numerics: exp (node 2"));
+    /* inside a composite op (mse = mean((x - t)^2)), the part that
+     * overflowed is named, and the whole op returns NULL */
+    tg_tensor *t = tg_full(g, TG_SHAPE(2, 2), -3e38f);
+    tg_clear_error();
+    ck_assert_ptr_null(tg_mse_loss(g, x, t, TG_REDUCE_MEAN));
+    ck_assert_msg(strstr(tg_last_error(), "check-numerics: square (node 5"), "%s", tg_last_error());
+    /* a given NaN is named when an op first takes it, not before */
+    const float v[2] = {1, NAN};
+    tg_tensor *given = tg_from_data(g, v, TG_SHAPE(2));
+    tg_clear_error();
+    ck_assert_ptr_nonnull(tg_exp(g, tg_full(g, TG_SHAPE(2), 0.0f)));
+    ck_assert_ptr_null(tg_relu(g, given));
+    ck_assert_msg(strstr(tg_last_error(), "holds NaN at element 1 (given, not computed)"), "%s", tg_last_error());
     tg_graph_free(g);
 }
 END_TEST
@@ -700,8 +876,15 @@ START_TEST(test_numerics_checks_the_loss_and_the_gradients)
     tg_graph *g = checking_graph((float[]){100, 1, 2, 3}, &x);
     tg_tensor *loss = tg_sum(g, tg_mul(g, x, x));
     ck_assert_ptr_nonnull(loss);
-    ck_assert_int_eq(tg_backward(tg_exp(g, loss)), TG_ERR_NUMERICS);
+    ck_assert_ptr_null(tg_exp(g, loss)); /* the last op of a step is not missed */
     ck_assert_ptr_nonnull(strstr(tg_last_error(), "check-numerics: exp (node 3, ()) produced an infinity"));
+    tg_graph_free(g);
+    /* a given value no op used: backward looks at it first */
+    g = checking_graph((float[]){1, 2, 3, 4}, &x);
+    loss = tg_sum(g, x);
+    tg_from_data(g, (float[]){INFINITY}, TG_SHAPE(1));
+    ck_assert_int_eq(tg_backward(loss), TG_ERR_NUMERICS);
+    ck_assert_ptr_nonnull(strstr(tg_last_error(), "holds an infinity at element 0 (given, not computed)"));
     tg_graph_free(g);
     /* sqrt(0) = 0 is finite, its derivative 1 / (2 sqrt 0) is not */
     g = checking_graph((float[]){0, 1, 4, 9}, &x);
@@ -725,8 +908,8 @@ START_TEST(test_numerics_off_by_default_and_from_the_environment)
     setenv("TG_CHECK_NUMERICS", "1", 1);
     g = tg_graph_new();
     unsetenv("TG_CHECK_NUMERICS");
-    tg_log(g, tg_from_data(g, v, 2, (int[]){2, 2}));
-    ck_assert_int_eq(tg_graph_check_numerics(g), TG_ERR_NUMERICS);
+    ck_assert_ptr_null(tg_log(g, tg_from_data(g, v, 2, (int[]){2, 2})));
+    ck_assert_int_eq(tg_graph_check_numerics(g), TG_OK); /* reported once */
     ck_assert(tg_graph_set_check_numerics(g, false));
     tg_graph_free(g);
 }
@@ -781,6 +964,9 @@ static Suite *graph_suite(void)
     tcase_add_test(tc, test_graph_rejects_another_graphs_tensor);
     tcase_add_test(tc, test_graph_free_null_and_reset_null);
     tcase_add_test(tc, test_graph_backward_refuses_a_dropped_tensor);
+    tcase_add_test(tc, test_graph_ops_refuse_a_tensor_from_before_the_reset);
+    tcase_add_test(tc, test_graph_second_backward_is_refused);
+    tcase_add_test(tc, test_graph_retained_graph_accumulates_like_torch);
     suite_add_tcase(s, tc);
     tc = tcase_create("numerics");
     tcase_add_test(tc, test_numerics_names_the_op_and_its_inputs);

@@ -122,6 +122,26 @@ START_TEST(test_tensor_zeros_ones_full)
 }
 END_TEST
 
+START_TEST(test_tensor_shape_macro_counts_its_sizes)
+{
+    /* TG_SHAPE(...) is the count and the list: they cannot disagree. */
+    tg_tensor *t = tg_zeros(NULL, TG_SHAPE(64, 784));
+    ck_assert_shape(t, 64, 784);
+    tg_tensor_free(t);
+    t = tg_full(NULL, TG_SHAPE(2, 3, 4, 5), 1.5f);
+    ck_assert_shape(t, 2, 3, 4, 5);
+    ck_assert_int_eq(t->size, 120);
+    tg_tensor_free(t);
+    t = tg_ones(NULL, TG_SHAPE(7));
+    ck_assert_shape(t, 7);
+    tg_tensor_free(t);
+    int n = 5;   /* sizes need not be constants */
+    t = tg_zeros(NULL, TG_SHAPE(n, 2 * n));
+    ck_assert_shape(t, 5, 10);
+    tg_tensor_free(t);
+}
+END_TEST
+
 START_TEST(test_tensor_scalar_has_no_dimensions)
 {
     tg_tensor *s = tg_full(NULL, 0, NULL, 7.25f);
@@ -795,6 +815,7 @@ static Suite *tensor_suite(void)
 
     TCase *tc = tcase_create("create");
     tcase_add_test(tc, test_tensor_zeros_ones_full);
+    tcase_add_test(tc, test_tensor_shape_macro_counts_its_sizes);
     tcase_add_test(tc, test_tensor_scalar_has_no_dimensions);
     tcase_add_test(tc, test_tensor_arange_counts_and_values);
     tcase_add_test(tc, test_tensor_arange_rejects_empty_and_zero_step);

@@ -211,7 +211,7 @@ tg_tensor *tg_nll_loss(tg_graph *g, tg_tensor *logp, const int *labels, const tg
         cl->rows[n] = ignored(cl, n) ? 0.0f : -class_weight(cl, c) * logp->data[n * C + (size_t)c];
     }
     finish_rows(y, cl, N);
-    return y;
+    return tg__op_done(g, y);
 }
 
 void tg__nll_backward(tg_tensor *y)
@@ -268,7 +268,7 @@ static tg_tensor *cross_entropy(const char *fn, tg_graph *g, tg_tensor *x, const
         cl->rows[n] = (float)l;
     }
     finish_rows(y, cl, N);
-    return y;
+    return tg__op_done(g, y);
 }
 
 tg_tensor *tg_cross_entropy(tg_graph *g, tg_tensor *logits, const int *labels, const tg_class_loss_opts *opts)
@@ -345,7 +345,7 @@ tg_tensor *tg_multi_margin_loss(tg_graph *g, tg_tensor *x, const int *labels, in
         cl->rows[n] = (float)(l / (double)C);
     }
     finish_rows(y, cl, N);
-    return y;
+    return tg__op_done(g, y);
 }
 
 void tg__multi_margin_backward(tg_tensor *y)
@@ -423,7 +423,7 @@ tg_tensor *tg_bce_loss(tg_graph *g, tg_tensor *p, tg_tensor *t, tg_tensor *weigh
         }
         l->data[i] = -(t->data[i] * clamped_log(p->data[i]) + (1.0f - t->data[i]) * clamped_log1m(p->data[i]));
     }
-    return weigh_and_reduce(fn, g, l, weight, r);
+    return tg__op_done(g, l) ? weigh_and_reduce(fn, g, l, weight, r) : NULL;
 }
 
 void tg__bce_backward(tg_tensor *l)
@@ -459,7 +459,7 @@ tg_tensor *tg_bce_with_logits(tg_graph *g, tg_tensor *x, tg_tensor *t, tg_tensor
         float log_weight = 1.0f + (pos_weight_at(pos_weight, i) - 1.0f) * ti;
         l->data[i] = (1.0f - ti) * xi + log_weight * softplus_neg(xi);
     }
-    return weigh_and_reduce(fn, g, l, weight, r);
+    return tg__op_done(g, l) ? weigh_and_reduce(fn, g, l, weight, r) : NULL;
 }
 
 void tg__bce_logits_backward(tg_tensor *l)
@@ -488,7 +488,7 @@ tg_tensor *tg_kl_div(tg_graph *g, tg_tensor *x, tg_tensor *t, bool log_target, t
         float xi = x->data[i], ti = t->data[i];
         l->data[i] = log_target ? expf(ti) * (ti - xi) : xlogx(ti) - ti * xi;
     }
-    return reduce(g, l, r);
+    return tg__op_done(g, l) ? reduce(g, l, r) : NULL;
 }
 
 void tg__kl_div_backward(tg_tensor *l)

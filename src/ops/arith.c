@@ -54,7 +54,7 @@ static tg_tensor *binary(const char *fn, const char *sym, tg_graph *g, tg_op op,
     tg__bcast bc;
     make_bcast(a, b, y, &bc);
     tg__k_binary(op, &bc, a->data, b->data, y->data);
-    return y;
+    return tg__op_done(g, y);
 }
 
 void tg__binary_backward(tg_tensor *y)
@@ -82,7 +82,7 @@ tg_tensor *tg__unary(const char *fn, tg_graph *g, tg_op op, tg_tensor *x, float 
     y->fparam[0] = p0;
     y->fparam[1] = p1;
     tg__unary_kernels[op].forward(x->size, x->data, y->data, y->fparam);
-    return y;
+    return tg__op_done(g, y);
 }
 
 void tg__unary_backward(tg_tensor *y)

@@ -25,7 +25,7 @@ tg_tensor *tg_matmul(tg_graph *g, tg_tensor *a, tg_tensor *b)
     }
     tg_tensor *y = tg__op_new("tg_matmul", g, TG_OP_MATMUL, 2, (int[]){n, m}, a, b, NULL);
     if (y) tg__gemm(false, false, n, m, k, a->data, k, b->data, m, 0.0f, y->data, m);
-    return y;
+    return tg__op_done(g, y);
 }
 
 void tg__matmul_backward(tg_tensor *y)
@@ -43,7 +43,7 @@ tg_tensor *tg_transpose(tg_graph *g, tg_tensor *x)
     int rows = x->shape[0], cols = x->shape[1];
     tg_tensor *y = tg__op_new("tg_transpose", g, TG_OP_TRANSPOSE, 2, (int[]){cols, rows}, x, NULL, NULL);
     if (y) tg__k_transpose((size_t)rows, (size_t)cols, x->data, y->data, false);
-    return y;
+    return tg__op_done(g, y);
 }
 
 void tg__transpose_backward(tg_tensor *y)
@@ -70,7 +70,7 @@ tg_tensor *tg_linear(tg_graph *g, tg_tensor *x, tg_tensor *W, tg_tensor *b)
     if (!y) return NULL;
     tg__gemm(false, true, N, out, in, x->data, in, W->data, in, 0.0f, y->data, out);
     if (b) tg__k_add_bias((size_t)N, (size_t)out, b->data, y->data);
-    return y;
+    return tg__op_done(g, y);
 }
 
 void tg__linear_backward(tg_tensor *y)

@@ -4,15 +4,15 @@
 
 /* ---- sum / mean of all elements: y = s sum_i x_i (s = 1 or 1/size);
  *      dx_i += s dy ---- */
-static tg_tensor *sum_all(const char *fn, tg_graph *g, tg_op op, tg_tensor *x, float scale)
+static tg_tensor *sum_all(const char *fn, tg_graph *g, tg_op op, tg_tensor *x)
 {
     if (!TG__INPUTS_OK(fn, g, x)) return NULL;
     tg_tensor *y = tg__op_new(fn, g, op, 0, NULL, x, NULL, NULL);
     if (!y) return NULL;
-    y->fparam[0] = scale;
+    y->fparam[0] = op == TG_OP_MEAN ? 1.0f / (float)x->size : 1.0f;
     double sum = tg__k_sum(x->size, x->data);
     y->data[0] = (float)(op == TG_OP_MEAN ? sum / (double)x->size : sum);
-    return y;
+    return tg__op_done(g, y);
 }
 
 void tg__sum_backward(tg_tensor *y)
@@ -21,11 +21,11 @@ void tg__sum_backward(tg_tensor *y)
     if (x->requires_grad) tg__k_spread_axis(1, x->size, 1, y->grad, y->fparam[0], x->grad);
 }
 
-tg_tensor *tg_sum(tg_graph *g, tg_tensor *x) { return sum_all("tg_sum", g, TG_OP_SUM, x, 1.0f); }
+tg_tensor *tg_sum(tg_graph *g, tg_tensor *x) { return sum_all("tg_sum", g, TG_OP_SUM, x); }
 
 tg_tensor *tg_mean(tg_graph *g, tg_tensor *x)
 {
-    return sum_all("tg_mean", g, TG_OP_MEAN, x, x ? 1.0f / (float)x->size : 0.0f);
+    return sum_all("tg_mean", g, TG_OP_MEAN, x);
 }
 
 /* A new tensor for op reducing x along axis, shaped as torch's reductions
@@ -54,7 +54,7 @@ static tg_tensor *sum_axis(const char *fn, tg_graph *g, tg_op op, tg_tensor *x, 
     tg__k_sum_axis(outer, n, inner, x->data, y->data);
     if (op == TG_OP_MEAN_AXIS)
         for (size_t i = 0; i < y->size; i++) y->data[i] = (float)((double)y->data[i] / (double)n);
-    return y;
+    return tg__op_done(g, y);
 }
 
 void tg__sum_axis_backward(tg_tensor *y)
@@ -85,7 +85,7 @@ tg_tensor *tg_max_axis(tg_graph *g, tg_tensor *x, int axis, bool keepdim)
     tg_tensor *y = axis_reduction(fn, g, TG_OP_MAX_AXIS, x, axis, keepdim, &outer, &n, &inner);
     if (!y || !(y->aux = tg__graph_alloc(fn, g, y->size * sizeof(int)))) return NULL;
     tg__k_max_axis(outer, n, inner, x->data, y->data, y->aux);
-    return y;
+    return tg__op_done(g, y);
 }
 
 void tg__max_axis_backward(tg_tensor *y)

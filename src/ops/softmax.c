@@ -15,7 +15,7 @@ static tg_tensor *softmax(const char *fn, tg_graph *g, tg_op op, tg_tensor *x, i
     tg__split_axis(x, axis, &outer, &n, &inner);
     y->iparam[0] = axis;
     tg__k_softmax(outer, n, inner, x->data, y->data, op == TG_OP_LOG_SOFTMAX);
-    return y;
+    return tg__op_done(g, y);
 }
 
 void tg__softmax_backward(tg_tensor *y)
@@ -53,7 +53,7 @@ tg_tensor *tg_dropout(tg_graph *g, tg_tensor *x, float p, bool train, tg_rng *rn
     if (!y || !(y->aux = tg__graph_alloc(fn, g, x->size * sizeof(float)))) return NULL;
     y->fparam[0] = p;
     tg__k_dropout(x->size, x->data, p, rng, y->aux, y->data);
-    return y;
+    return tg__op_done(g, y);
 }
 
 void tg__dropout_backward(tg_tensor *y)
