@@ -18,7 +18,7 @@ static void train_loop(const tg_dataset *d, int *order, tg_mlp *model, tg_optim 
     for (int batch = 0, start = 0; start < d->n; batch++, start += BATCH) {
         int n = d->n - start < BATCH ? d->n - start : BATCH;
         tg_dataset_batch(d, order + start, n, 0.0f, 1.0f, x, y);   /* ToTensor(): pixels / 255 */
-        tg_tensor *pred_logits = tg_mlp_forward(g, model, tg_from_blob(g, x, 2, (int[]){n, PIXELS}), true, rng);
+        tg_tensor *pred_logits = tg_mlp_forward(g, model, tg_from_blob(g, x, TG_SHAPE(n, PIXELS)), true, rng);
         tg_tensor *loss = tg_cross_entropy(g, pred_logits, y, NULL);   /* nn.CrossEntropyLoss() */
         tg_backward(loss);                                       /* loss.backward() */
         tg_optim_step(opt);                                      /* optimizer.step() */
@@ -36,7 +36,7 @@ static void test_loop(const tg_dataset *d, const int *order, tg_mlp *model, tg_g
     for (int start = 0; start < d->n; start += BATCH, batches++) {
         int n = d->n - start < BATCH ? d->n - start : BATCH;
         tg_dataset_batch(d, order + start, n, 0.0f, 1.0f, x, y);
-        tg_tensor *logits = tg_mlp_forward(g, model, tg_from_blob(g, x, 2, (int[]){n, PIXELS}), false, NULL);
+        tg_tensor *logits = tg_mlp_forward(g, model, tg_from_blob(g, x, TG_SHAPE(n, PIXELS)), false, NULL);
         test_loss += tg_cross_entropy(g, logits, y, NULL)->data[0];
         tg_argmax(logits, 1, pred);                              /* pred.argmax(1) */
         for (int i = 0; i < n; i++) correct += pred[i] == y[i];

@@ -90,7 +90,7 @@ static tg_status load_data(problem *pr, const char *dir)
 static tg_tensor *build_loss(tg_graph *g, tg_tensor *const *p, void *ctx)
 {
     problem *pr = ctx;
-    tg_tensor *x = tg_from_blob(g, pr->x, 2, (int[]){N, D});
+    tg_tensor *x = tg_from_blob(g, pr->x, TG_SHAPE(N, D));
     tg_tensor *data_loss = tg_cross_entropy(g, tg_linear(g, x, p[0], p[1]), pr->y, NULL);
     return tg_add(g, data_loss, tg_l2_penalty(g, p, 1, LAMBDA));
 }
@@ -284,8 +284,8 @@ int main(int argc, char **argv)
     tg_rng rng;
     tg_rng_seed(&rng, 4);
     if (load_data(&pr, data) != TG_OK) return fail(tg_last_error());
-    pr.params[0] = tg_randn(NULL, &rng, 2, (int[]){C, D});
-    pr.params[1] = tg_randn(NULL, &rng, 1, (int[]){C});
+    pr.params[0] = tg_randn(NULL, &rng, TG_SHAPE(C, D));
+    pr.params[1] = tg_randn(NULL, &rng, TG_SHAPE(C));
     pr.g = tg_graph_new();
     FILE *f = NULL;
     int rc = 1;

@@ -49,7 +49,7 @@ static int fit(float lam, int epochs)
 {
     tg_rng rng;
     tg_rng_seed(&rng, 7);
-    tg_tensor *w = tg_randn(NULL, &rng, 2, (int[]){FEATURES, 1}), *b = tg_zeros(NULL, 1, (int[]){1});
+    tg_tensor *w = tg_randn(NULL, &rng, TG_SHAPE(FEATURES, 1)), *b = tg_zeros(NULL, TG_SHAPE(1));
     tg_tensor_requires_grad(w, true), tg_tensor_requires_grad(b, true);
     tg_optim_opts o = tg_optim_defaults(TG_OPTIM_ADAM);
     o.lr = 0.01;
@@ -66,7 +66,7 @@ static int fit(float lam, int epochs)
                 for (int j = 0; j < FEATURES; j++) xb[i * FEATURES + j] = X[order[start + i] * FEATURES + j];
                 yb[i] = Y[order[start + i]];
             }
-            tg_tensor *x = tg_from_blob(g, xb, 2, (int[]){n, FEATURES}), *y = tg_from_blob(g, yb, 2, (int[]){n, 1});
+            tg_tensor *x = tg_from_blob(g, xb, TG_SHAPE(n, FEATURES)), *y = tg_from_blob(g, yb, TG_SHAPE(n, 1));
             tg_tensor *fit_loss = tg_mse_loss(g, tg_add(g, tg_matmul(g, x, w), b), y, TG_REDUCE_MEAN);
             tg_tensor *loss = tg_add(g, fit_loss, tg_l1_penalty(g, &w, 1, lam)); /* mse + lam |w|_1 */
             tg_optim_zero_grad(opt);

@@ -95,7 +95,7 @@ static tg_tensor *scores(tg_graph *g, const classifier *m, const data *dt, const
     int rows[EVAL_BATCH];
     for (int i = 0; i < n; i++) rows[i] = order ? order[start + i] : start + i;
     tg_dataset_batch(d, rows, n, dt->mean, dt->std, xbuf, ybuf);
-    return tg_linear(g, tg_from_blob(g, xbuf, 2, (int[]){n, PIXELS}), m->W, m->b);
+    return tg_linear(g, tg_from_blob(g, xbuf, TG_SHAPE(n, PIXELS)), m->W, m->b);
 }
 
 /* ||W||_2 (Frobenius), in double. */
@@ -167,8 +167,8 @@ static tg_status train(tg_graph *g, run *r, const data *dt, int *order, int epoc
     tg_rng rng;
     tg_rng_seed(&rng, SEED);
     classifier *m = &r->model;
-    m->W = tg_zeros(NULL, 2, (int[]){CLASSES, PIXELS});
-    m->b = tg_zeros(NULL, 1, (int[]){CLASSES});
+    m->W = tg_zeros(NULL, TG_SHAPE(CLASSES, PIXELS));
+    m->b = tg_zeros(NULL, TG_SHAPE(CLASSES));
     int steps_per_epoch = (dt->train.n + BATCH - 1) / BATCH, steps = epochs * steps_per_epoch;
     r->n_curve = (steps + WINDOW - 1) / WINDOW;
     r->curve = calloc((size_t)r->n_curve, sizeof *r->curve);

@@ -220,7 +220,7 @@ static tg_status minibatch_step(tg_graph *g, tg_optim *opt, tg_tensor *w, const 
         memcpy(xb + (size_t)i * P, X + (size_t)order[i] * P, P * sizeof *xb);
         yb[i] = Y[order[i]];
     }
-    tg_tensor *x = tg_from_blob(g, xb, 2, (int[]){n, P}), *y = tg_from_blob(g, yb, 2, (int[]){n, 1});
+    tg_tensor *x = tg_from_blob(g, xb, TG_SHAPE(n, P)), *y = tg_from_blob(g, yb, TG_SHAPE(n, 1));
     tg_tensor *loss = tg_mse_loss(g, tg_matmul(g, x, w), y, TG_REDUCE_MEAN);
     if (!loss) return TG_ERR_ARG;
     tg_optim_zero_grad(opt);
@@ -240,7 +240,7 @@ static int train(const method *m, const reference *ref, double gd_lr, run *r)
     tg_rng_seed(&rng, 7);
     for (int i = 0; i < N; i++) order[i] = i;
 
-    tg_tensor *w = tg_zeros(NULL, 2, (int[]){P, 1});
+    tg_tensor *w = tg_zeros(NULL, TG_SHAPE(P, 1));
     tg_graph *g = tg_graph_new();
     if (!w || !g || tg_tensor_requires_grad(w, true) != TG_OK) {
         tg_tensor_free(w), tg_graph_free(g);

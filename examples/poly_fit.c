@@ -275,9 +275,9 @@ static int fit_tg(model *m, const int *train)
         for (int k = 0; k < np; k++) F[j * np + k] = (float)p[k];
     }
     memset(m->a, 0, sizeof m->a);
-    problem pr = {tg_graph_new(), tg_from_data(NULL, F, 2, (int[]){N_TRAIN, np}),
-                  tg_zeros(NULL, 2, (int[]){N_TRAIN, 1}), tg_zeros(NULL, 2, (int[]){np, 1}),
-                  tg_zeros(NULL, 2, (int[]){np, 1}), (float)m->lambda};
+    problem pr = {tg_graph_new(), tg_from_data(NULL, F, TG_SHAPE(N_TRAIN, np)),
+                  tg_zeros(NULL, TG_SHAPE(N_TRAIN, 1)), tg_zeros(NULL, TG_SHAPE(np, 1)),
+                  tg_zeros(NULL, TG_SHAPE(np, 1)), (float)m->lambda};
     int status = 0;
     if (!pr.g || !pr.F || !pr.r || !pr.a || !pr.e || tg_tensor_requires_grad(pr.e, true) != TG_OK)
         status = fail("setup");

@@ -100,7 +100,7 @@ static void split_free(split *s)
 /* L(W, b) over the whole set, recorded on g when its grad mode is on. */
 static tg_tensor *loss_of(tg_graph *g, const split *s, tg_tensor *W, tg_tensor *b)
 {
-    tg_tensor *x = tg_from_blob(g, s->x, 2, (int[]){s->n, PIXELS});
+    tg_tensor *x = tg_from_blob(g, s->x, TG_SHAPE(s->n, PIXELS));
     return tg_cross_entropy(g, tg_linear(g, x, W, b), s->y, NULL);
 }
 
@@ -113,7 +113,7 @@ static tg_status accuracy(tg_graph *g, const split *s, tg_tensor *W, tg_tensor *
     for (int start = 0; start < s->n && st == TG_OK; start += EVAL_BATCH) {
         int n = s->n - start < EVAL_BATCH ? s->n - start : EVAL_BATCH;
         tg_graph_reset(g);
-        tg_tensor *x = tg_from_blob(g, s->x + (size_t)start * PIXELS, 2, (int[]){n, PIXELS});
+        tg_tensor *x = tg_from_blob(g, s->x + (size_t)start * PIXELS, TG_SHAPE(n, PIXELS));
         st = tg_argmax(tg_linear(g, x, W, b), 1, pred);
         for (int i = 0; st == TG_OK && i < n; i++) right += pred[i] == s->y[start + i];
     }
@@ -243,8 +243,8 @@ int main(int argc, char **argv)
         return fail(tg_last_error());
     }
     tg_graph *g = tg_graph_new();
-    tg_tensor *W = tg_zeros(NULL, 2, (int[]){C, PIXELS}), *b = tg_zeros(NULL, 1, (int[]){C});
-    tg_tensor *best_W = tg_zeros(NULL, 2, (int[]){C, PIXELS}), *best_b = tg_zeros(NULL, 1, (int[]){C});
+    tg_tensor *W = tg_zeros(NULL, TG_SHAPE(C, PIXELS)), *b = tg_zeros(NULL, TG_SHAPE(C));
+    tg_tensor *best_W = tg_zeros(NULL, TG_SHAPE(C, PIXELS)), *best_b = tg_zeros(NULL, TG_SHAPE(C));
     double *losses = malloc(2 * (size_t)K * sizeof *losses);
     run rs = {.name = "random search", .loss = losses}, gd = {.name = "gradient descent", .loss = losses + K};
     tg_rng rng;

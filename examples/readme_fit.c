@@ -4,15 +4,15 @@
 int main(void)
 {
     float xs[] = {0, 1, 2, 3}, ys[] = {-1, 1, 3, 5};
-    tg_tensor *w = tg_zeros(NULL, 2, (int[]){1, 1});   /* parameters: ours to free */
-    tg_tensor *b = tg_zeros(NULL, 1, (int[]){1});
+    tg_tensor *w = tg_zeros(NULL, TG_SHAPE(1, 1));   /* parameters: ours to free */
+    tg_tensor *b = tg_zeros(NULL, TG_SHAPE(1));
     tg_tensor_requires_grad(w, true);
     tg_tensor_requires_grad(b, true);
 
     tg_graph *g = tg_graph_new();                      /* owns every intermediate */
     for (int step = 0; step < 500; step++) {
-        tg_tensor *x = tg_from_data(g, xs, 2, (int[]){4, 1});
-        tg_tensor *y = tg_from_data(g, ys, 2, (int[]){4, 1});
+        tg_tensor *x = tg_from_data(g, xs, TG_SHAPE(4, 1));
+        tg_tensor *y = tg_from_data(g, ys, TG_SHAPE(4, 1));
         tg_tensor *loss = tg_mse_loss(g, tg_linear(g, x, w, b), y, TG_REDUCE_MEAN);
         if (!loss) { fprintf(stderr, "%s\n", tg_last_error()); return 1; }
 

@@ -139,7 +139,7 @@ int main(void)
         return 1;
     }
     for (int step = 0; step <= 300; step++) {
-        tg_tensor *loss = tg_cross_entropy(g, tg_mlp_forward(g, model, tg_from_blob(g, x, 2, (int[]){N, 2}), true, NULL), y, NULL);
+        tg_tensor *loss = tg_cross_entropy(g, tg_mlp_forward(g, model, tg_from_blob(g, x, TG_SHAPE(N, 2)), true, NULL), y, NULL);
         tg_optim_zero_grad(opt);
         if (tg_backward(loss) != TG_OK || tg_optim_step(opt) != TG_OK) {
             fprintf(stderr, "signum: %s\n", tg_last_error());

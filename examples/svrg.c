@@ -119,8 +119,8 @@ static int fail(const char *what)
  * rows are f. */
 static tg_tensor *loss_on_rows(tg_graph *g, tg_tensor *w, int first, int n)
 {
-    tg_tensor *x = tg_from_blob(g, X + (size_t)first * P, 2, (int[]){n, P});
-    tg_tensor *y = tg_from_blob(g, Y + first, 2, (int[]){n, 1});
+    tg_tensor *x = tg_from_blob(g, X + (size_t)first * P, TG_SHAPE(n, P));
+    tg_tensor *y = tg_from_blob(g, Y + first, TG_SHAPE(n, 1));
     tg_tensor *data = tg_bce_with_logits(g, tg_matmul(g, x, w), y, NULL, NULL, TG_REDUCE_MEAN);
     return tg_add(g, data, tg_l2_penalty(g, &w, 1, (float)(lambda / 2)));
 }
@@ -177,7 +177,7 @@ static tg_status full_loss(void *ctx, float *loss)
  * the search stops there; the gradients stay accurate far further. */
 static int optimum(tg_graph *g, float *w_star)
 {
-    tg_tensor *w = tg_zeros(NULL, 2, (int[]){P, 1});
+    tg_tensor *w = tg_zeros(NULL, TG_SHAPE(P, 1));
     if (!w || tg_tensor_requires_grad(w, true) != TG_OK) {
         tg_tensor_free(w);
         return fail("optimum");
@@ -226,7 +226,7 @@ static int run_sgd(tg_graph *g, tg_optim *opt, tg_sched *sched, tg_tensor *w, tg
  *   INNER times: i uniform; w -= eta (grad f_i(w) - grad f_i(w~) + mu)   2 each */
 static int run_svrg(tg_graph *g, tg_optim *opt, tg_tensor *w, tg_rng *rng, double f_star, curve *c)
 {
-    tg_tensor *snap = tg_zeros(NULL, 2, (int[]){P, 1});
+    tg_tensor *snap = tg_zeros(NULL, TG_SHAPE(P, 1));
     if (!snap || tg_tensor_requires_grad(snap, true) != TG_OK) {
         tg_tensor_free(snap);
         return fail("svrg");
@@ -259,7 +259,7 @@ static int run(method m, tg_graph *g, double eta, double f_star, curve *c)
     tg_rng rng;
     tg_rng_seed(&rng, 11);   /* the same example sequence for every method */
     memset(c, 0, sizeof *c);
-    tg_tensor *w = tg_zeros(NULL, 2, (int[]){P, 1});
+    tg_tensor *w = tg_zeros(NULL, TG_SHAPE(P, 1));
     if (!w || tg_tensor_requires_grad(w, true) != TG_OK) {
         tg_tensor_free(w);
         return fail(method_names[m]);

@@ -48,8 +48,8 @@ static int write_dot(const tg_tensor *loss, const char *path)
  * p = {W1 (2,2), b1 (2), W2 (1,2), b2 (1)}. */
 static tg_tensor *forward(tg_graph *g, tg_tensor *const *p)
 {
-    tg_tensor *x = named(tg_from_data(g, (float[]){0.5f, -1.0f}, 2, (int[]){1, 2}), "x");
-    tg_tensor *y = named(tg_from_data(g, (float[]){1.0f}, 2, (int[]){1, 1}), "y");
+    tg_tensor *x = named(tg_from_data(g, (float[]){0.5f, -1.0f}, TG_SHAPE(1, 2)), "x");
+    tg_tensor *y = named(tg_from_data(g, (float[]){1.0f}, TG_SHAPE(1, 1)), "y");
     tg_tensor *z = named(tg_linear(g, x, p[0], p[1]), "z");      /* z = x W1^T + b1 */
     tg_tensor *h = named(tg_sigmoid(g, z), "h");                 /* h = sigmoid(z) */
     tg_tensor *yhat = named(tg_linear(g, h, p[2], p[3]), "yhat");   /* yhat = h W2^T + b2 */
@@ -58,10 +58,10 @@ static tg_tensor *forward(tg_graph *g, tg_tensor *const *p)
 
 int main(int argc, char **argv)
 {
-    tg_tensor *W1 = parameter("W1", 2, (int[]){2, 2}, (float[]){0.2f, -0.4f, 0.6f, 0.1f});
-    tg_tensor *b1 = parameter("b1", 1, (int[]){2}, (float[]){0.1f, -0.3f});
-    tg_tensor *W2 = parameter("W2", 2, (int[]){1, 2}, (float[]){0.5f, -0.7f});
-    tg_tensor *b2 = parameter("b2", 1, (int[]){1}, (float[]){0.2f});
+    tg_tensor *W1 = parameter("W1", TG_SHAPE(2, 2), (float[]){0.2f, -0.4f, 0.6f, 0.1f});
+    tg_tensor *b1 = parameter("b1", TG_SHAPE(2), (float[]){0.1f, -0.3f});
+    tg_tensor *W2 = parameter("W2", TG_SHAPE(1, 2), (float[]){0.5f, -0.7f});
+    tg_tensor *b2 = parameter("b2", TG_SHAPE(1), (float[]){0.2f});
     tg_tensor *params[] = {W1, b1, W2, b2};
     tg_graph *g = tg_graph_new();
 

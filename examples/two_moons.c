@@ -14,7 +14,7 @@ enum { N_TRAIN = 1000, N_TEST = 500, BATCH = 50 };
 static double accuracy(tg_graph *g, const tg_mlp *m, float *x, const int *labels, int n)
 {
     bool was = tg_graph_set_grad(g, false);
-    tg_tensor *logits = tg_mlp_forward(g, m, tg_from_blob(g, x, 2, (int[]){n, 2}), false, NULL);
+    tg_tensor *logits = tg_mlp_forward(g, m, tg_from_blob(g, x, TG_SHAPE(n, 2)), false, NULL);
     int *pred = malloc((size_t)n * sizeof *pred);
     int right = 0;
     if (logits && pred && tg_argmax(logits, 1, pred) == TG_OK)
@@ -63,7 +63,7 @@ int main(int argc, char **argv)
     for (int epoch = 1; epoch <= epochs; epoch++) {
         double total = 0.0;
         for (int start = 0; start < N_TRAIN; start += BATCH) {
-            tg_tensor *x = tg_from_blob(g, x_train + 2 * start, 2, (int[]){BATCH, 2});
+            tg_tensor *x = tg_from_blob(g, x_train + 2 * start, TG_SHAPE(BATCH, 2));
             tg_tensor *loss = tg_cross_entropy(g, tg_mlp_forward(g, model, x, true, NULL), y_train + start, NULL);
             if (!loss) {
                 fprintf(stderr, "two_moons: %s\n", tg_last_error());

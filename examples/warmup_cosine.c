@@ -42,7 +42,7 @@ int main(void)
     }
 
     for (int step = 0; step < STEPS; step++) {
-        tg_tensor *x = tg_from_blob(g, xs, 2, (int[]){N, 2});
+        tg_tensor *x = tg_from_blob(g, xs, TG_SHAPE(N, 2));
         tg_tensor *loss = tg_cross_entropy(g, tg_mlp_forward(g, model, x, true, NULL), ys, NULL);
         if (!loss) {
             fprintf(stderr, "warmup_cosine: %s\n", tg_last_error());
