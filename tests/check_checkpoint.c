@@ -712,10 +712,10 @@ START_TEST(test_file_write_atomic)
     ck_assert_str_eq(tg_last_error(), "writer: out of memory");
     ck_assert(!exists(tmp));
     size_t n;
-    unsigned char *bytes = read_file(path, &n);
+    unsigned char *kept = read_file(path, &n);
     ck_assert_uint_eq(n, 3);
-    ck_assert_mem_eq(bytes, "old", 3);
-    free(bytes);
+    ck_assert_mem_eq(kept, "old", 3);
+    free(kept);
     /* a directory is refused before anything is written; a device is
      * written in place */
     ck_assert_int_eq(tg_file_write_atomic(dir, NULL, text, "x"), TG_ERR_IO);
