@@ -83,6 +83,8 @@ $(BUILD)/obj/%.o: %.c $(HEADERS) Makefile | deps-build
 # in every compiler, also where a kernel is compiled for a CPU with FMA.
 KERNEL_FLAGS = -O3 -fno-math-errno -fno-trapping-math -ffp-contract=off
 $(BUILD)/obj/src/kernels/%.o: KERNEL_OPT = $(KERNEL_FLAGS)
+# The unary ops keep their loops beside them: built as the kernels are.
+$(BUILD)/obj/src/ops/unary.o: KERNEL_OPT = $(KERNEL_FLAGS)
 # The SIMD micro-kernels are compiled for their instruction sets on x86-64
 # only; gemm.c calls one only on a CPU that has it (one binary runs anywhere).
 ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine)),)

@@ -159,25 +159,9 @@ void tg_rng_shuffle(tg_rng *r, int *a, int n);
 typedef struct tg_graph tg_graph;
 typedef struct tg_tensor tg_tensor;
 
-/* Every operation tg can record, for the graph, its picture and gradcheck. */
-typedef enum tg_op {
-    TG_OP_LEAF,          /* made by a creation function, not by an op */
-    TG_OP_VIEW,          /* reshape/flatten/detach: same data, new shape */
-    TG_OP_ADD, TG_OP_SUB, TG_OP_MUL, TG_OP_DIV,
-    TG_OP_NEG, TG_OP_ADD_SCALAR, TG_OP_MUL_SCALAR, TG_OP_POW,
-    TG_OP_EXP, TG_OP_LOG, TG_OP_SQRT, TG_OP_ABS, TG_OP_SQUARE, TG_OP_CLAMP,
-    TG_OP_RELU, TG_OP_LEAKY_RELU, TG_OP_SIGMOID, TG_OP_TANH, TG_OP_GELU, TG_OP_SOFTPLUS,
-    TG_OP_HUBER,
-    TG_OP_MATMUL, TG_OP_TRANSPOSE, TG_OP_LINEAR,
-    TG_OP_SUM, TG_OP_MEAN, TG_OP_SUM_AXIS, TG_OP_MEAN_AXIS, TG_OP_MAX_AXIS,
-    TG_OP_SOFTMAX, TG_OP_LOG_SOFTMAX, TG_OP_DROPOUT,
-    TG_OP_NLL, TG_OP_CROSS_ENTROPY, TG_OP_BCE, TG_OP_BCE_LOGITS, TG_OP_KL_DIV,
-    TG_OP_MULTI_MARGIN,
-    TG_OP_COUNT
-} tg_op;
-
-/* The op's name as tg_graph_dot and tg gradcheck print it ("matmul"). */
-const char *tg_op_name(tg_op op);
+/* What made a tensor (private to the library: each op's name, backward and
+ * the formula tg_backward_trace prints live beside its code in src/ops/). */
+struct tg__op_desc;
 
 /* A tensor: float32, contiguous, row-major, 0 to 4 dimensions.
  * Read data, grad, shape and size freely; write data and grad of tensors you
@@ -192,7 +176,7 @@ struct tg_tensor {
     char name[24];               /* optional, shown by tg_graph_dot */
 
     /* private */
-    tg_op op;                    /* how it was made */
+    const struct tg__op_desc *op; /* how it was made; NULL for a leaf (tg_tensor_op_name) */
     tg_tensor *src[3];           /* its inputs, when recorded for backward */
     tg_graph *graph;             /* owner, or NULL for a standalone tensor */
     size_t id;                   /* position in the graph's creation order */
@@ -246,6 +230,9 @@ bool tg_same_shape(const tg_tensor *a, const tg_tensor *b);
 const char *tg_shape_str(const tg_tensor *t, char *buf);
 /* Prints shape and values (at most 6 per dimension) for humans. */
 void tg_tensor_print(const tg_tensor *t, FILE *f);
+/* The op that made t, as tg_graph_dot and messages name it ("matmul"), or
+ * "leaf" for a tensor no op made (a creation function, tg_detach). */
+const char *tg_tensor_op_name(const tg_tensor *t);
 
 /* ======================================================================
  * The graph
@@ -864,7 +851,7 @@ tg_status tg_gradcheck(tg_gradcheck_fn f, void *ctx, tg_tensor *const *inputs, i
  * random inputs kept away from the points where the op is not smooth. */
 int tg_gradcheck_suite_size(void);
 const char *tg_gradcheck_suite_name(int i);
-tg_op tg_gradcheck_suite_op(int i);   /* the op the case exercises */
+const char *tg_gradcheck_suite_op(int i); /* the op the case exercises ("matmul") */
 tg_status tg_gradcheck_suite_run(int i, uint64_t seed, tg_gradcheck_result *res);
 
 /* ======================================================================

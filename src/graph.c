@@ -272,11 +272,11 @@ static tg_status check_value(const tg_tensor *t)
     char shape[64], inputs[512];
     describe_inputs(t, inputs, sizeof inputs);
     const char *what = isnan(t->data[bad]) ? "NaN" : "an infinity";
-    if (t->op == TG_OP_LEAF)
+    if (!t->op)
         tg__error("check-numerics: the data of node %zu, %s, holds %s at element %zu (given, not computed)", t->id,
                   tg_shape_str(t, shape), what, bad);
     else
-        tg__error("check-numerics: %s (node %zu, %s) produced %s at element %zu%s", tg_op_name(t->op), t->id,
+        tg__error("check-numerics: %s (node %zu, %s) produced %s at element %zu%s", tg_tensor_op_name(t), t->id,
                   tg_shape_str(t, shape), what, bad, inputs);
     return TG_ERR_NUMERICS;
 }
@@ -295,7 +295,7 @@ tg_tensor *tg__op_done(tg_graph *g, tg_tensor *y)
     if (!y || !g->check_numerics) return y;
     for (; g->checked < g->n_nodes; g->checked++) {
         tg_tensor *t = g->nodes[g->checked];
-        if (t->op == TG_OP_LEAF || t->op == TG_OP_VIEW) continue;
+        if (!t->op || t->op->shares_data) continue;
         if (check_node(t) != TG_OK) {
             g->checked = g->n_nodes;
             return NULL;
@@ -329,7 +329,7 @@ static tg_status check_gradients(const tg_tensor *t)
         describe_values(t, t->grad, received, sizeof received);
         describe_inputs(t, inputs, sizeof inputs);
         tg__error("check-numerics: the backward of %s (node %zu, %s) made the gradient of its input %d %s at "
-                  "element %zu; the gradient it received: %s%s", tg_op_name(t->op), t->id, tg_shape_str(t, shape),
+                  "element %zu; the gradient it received: %s%s", tg_tensor_op_name(t), t->id, tg_shape_str(t, shape),
                   k + 1, isnan(x->grad[bad]) ? "NaN" : "infinite", bad, received, inputs);
         return TG_ERR_NUMERICS;
     }
@@ -416,7 +416,7 @@ bool tg__vector_arg_ok(const char *fn, tg_graph *g, const char *what, const tg_t
     return true;
 }
 
-tg_tensor *tg__node_new(const char *fn, tg_graph *g, tg_op op, int ndim, const int *shape,
+tg_tensor *tg__node_new(const char *fn, tg_graph *g, const tg__op_desc *op, int ndim, const int *shape,
                         bool with_data)
 {
     size_t size = tg__shape_size(fn, ndim, shape);
@@ -445,7 +445,7 @@ nomem:
 
 /* Links y to its inputs when backward will need them (or a numerics
  * message may: then without requiring grad). */
-static void record(tg_graph *g, tg_tensor *y, tg_tensor *a, tg_tensor *b, tg_tensor *c)
+void tg__record(tg_graph *g, tg_tensor *y, tg_tensor *a, tg_tensor *b, tg_tensor *c)
 {
     bool needed = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);
     if (!g->check_numerics && (!g->grad_enabled || !needed)) return;
@@ -455,37 +455,17 @@ static void record(tg_graph *g, tg_tensor *y, tg_tensor *a, tg_tensor *b, tg_ten
     y->src[2] = c;
 }
 
-tg_tensor *tg__op_new(const char *fn, tg_graph *g, tg_op op, int ndim, const int *shape,
+tg_tensor *tg__op_new(const char *fn, tg_graph *g, const tg__op_desc *op, int ndim, const int *shape,
                       tg_tensor *a, tg_tensor *b, tg_tensor *c)
 {
     tg_tensor *y = tg__node_new(fn, g, op, ndim, shape, true);
-    if (y) record(g, y, a, b, c);
+    if (y) tg__record(g, y, a, b, c);
     return y;
 }
 
-tg_tensor *tg__view_new(const char *fn, tg_graph *g, tg_tensor *x, int ndim, const int *shape)
+const char *tg_tensor_op_name(const tg_tensor *t)
 {
-    tg_tensor *y = tg__node_new(fn, g, TG_OP_VIEW, ndim, shape, false);
-    if (!y) return NULL;
-    y->data = x->data;
-    record(g, y, x, NULL, NULL);
-    return y;
-}
-
-/* ---- view: y shares x's data, so its gradient passes straight through ---- */
-void tg__view_backward(tg_tensor *y)
-{
-    tg_tensor *x = y->src[0];
-    if (x->requires_grad) tg__k_acc(y->size, y->grad, x->grad);
-}
-
-tg_tensor *tg_detach(tg_graph *g, tg_tensor *x)
-{
-    if (!TG__INPUTS_OK("tg_detach", g, x)) return NULL;
-    /* A leaf, as torch's detach: made to require grad, it accumulates. */
-    tg_tensor *y = tg__node_new("tg_detach", g, TG_OP_LEAF, x->ndim, x->shape, false);
-    if (y) y->data = x->data;
-    return y;
+    return !t ? "" : t->op ? t->op->name : "leaf";
 }
 
 /* ---- backward ---- */
@@ -516,7 +496,7 @@ static tg_status mark_reachable(tg_graph *g, tg_tensor *y)
                       "differentiated by an earlier backward, and a second pass would add its share to every "
                       "gradient again. Build the graph anew (after tg_graph_reset), or call "
                       "tg_graph_set_retain_graph(g, true) before the first backward (PyTorch's retain_graph=True)",
-                      tg__node_label(t, name), tg_op_name(t->op), tg_shape_str(t, shape));
+                      tg__node_label(t, name), tg_tensor_op_name(t), tg_shape_str(t, shape));
             return TG_ERR_ARG;
         }
         for (int k = 0; k < 3; k++) {
@@ -525,7 +505,7 @@ static tg_status mark_reachable(tg_graph *g, tg_tensor *y)
             if (!is_node(g, s)) { /* refused by every op: reaching one here is a broken invariant */
                 clear_marks(g, y->id);
                 tg__error("tg_backward: input %d of node #%zu (%s) was dropped by tg_graph_reset", k + 1, t->id,
-                          tg_op_name(t->op));
+                          tg_tensor_op_name(t));
                 return TG_ERR_ARG;
             }
             s->flags |= TG__MARK;
@@ -545,7 +525,7 @@ static tg_status prepare_grads(tg_graph *g, tg_tensor *y)
         if (!t->grad) {
             if (!(t->grad = arena_alloc(g, t->size * sizeof(float)))) return TG_ERR_NOMEM;
             memset(t->grad, 0, t->size * sizeof(float));
-        } else if (t->op != TG_OP_LEAF) {
+        } else if (t->op) {
             memset(t->grad, 0, t->size * sizeof(float));
         }
         for (int k = 0; k < 3; k++) {
@@ -607,7 +587,7 @@ static void backward_into(tg_tensor *t, tg_tensor *const *in, float *const *delt
         saved[k] = in[k]->grad;
         in[k]->grad = delta[k];
     }
-    tg__ops[t->op].backward(t);
+    t->op->backward(t);
     for (int k = 0; k < n; k++) in[k]->grad = saved[k];
 }
 
@@ -621,13 +601,13 @@ static tg_status trace_step(tg_graph *g, tg_tensor *t, const tg_tensor *root, FI
     float *delta[3], *local[3];
     char a[64], b[32];
     int n = grad_inputs(t, in);
-    bool elementwise = tg__ops[t->op].elementwise && shapes_match(t, in, n);
+    bool elementwise = t->op->elementwise && shapes_match(t, in, n);
     for (int k = 0; k < n; k++) {
         delta[k] = arena_alloc(g, in[k]->size * sizeof(float));
         local[k] = elementwise ? arena_alloc(g, in[k]->size * sizeof(float)) : delta[k];
         if (!delta[k] || !local[k]) return TG_ERR_NOMEM;
     }
-    fprintf(f, "%s = %s(", tg__node_label(t, a), tg_op_name(t->op));
+    fprintf(f, "%s = %s(", tg__node_label(t, a), tg_tensor_op_name(t));
     for (int k = 0; k < 3 && t->src[k]; k++) fprintf(f, "%s%s", k ? ", " : "", tg__node_label(t->src[k], b));
     fprintf(f, ")%s%s\n", t->ndim ? "  " : "", t->ndim ? tg_shape_str(t, a) : "");
     trace_values(f, "value", t, t->data, "");
@@ -638,7 +618,7 @@ static tg_status trace_step(tg_graph *g, tg_tensor *t, const tg_tensor *root, FI
     else
         snprintf(note, sizeof note, "  (d%s/d%s)", out, tg__node_label(t, b));
     trace_values(f, "grad", t, t->grad, note);
-    fprintf(f, "    local  %s\n", tg__ops[t->op].local);
+    fprintf(f, "    local  %s\n", t->op->local);
     if (elementwise) {
         /* Seeded with ones, an elementwise backward yields d y_i / d x_i. */
         float *upstream = t->grad, *ones = arena_alloc(g, t->size * sizeof(float));
@@ -696,7 +676,7 @@ static tg_status backward_sweep(tg_tensor *y, const float *dy, FILE *trace)
         t->flags &= ~(unsigned)TG__MARK;
         if (!t->src[0]) continue;
         if (!trace) {
-            tg__ops[t->op].backward(t);
+            t->op->backward(t);
         } else if (trace_step(g, t, y, trace) != TG_OK) {
             clear_marks(g, i);
             tg__error("tg_backward_trace: out of memory");
@@ -790,7 +770,7 @@ enum { DOT_VALUES = 4 };   /* tensors this small show their numbers */
 static void dot_node(FILE *f, const char *id, const tg_tensor *t)
 {
     char shape[64];
-    const char *what = t->op == TG_OP_LEAF ? (t->graph ? "input" : "parameter") : tg_op_name(t->op);
+    const char *what = !t->op ? (t->graph ? "input" : "parameter") : tg_tensor_op_name(t);
     fprintf(f, "  %s [label=\"", id);
     dot_name(f, t->name);
     fprintf(f, "%s%s", t->name[0] ? ": " : "", what);
@@ -805,7 +785,7 @@ static void dot_node(FILE *f, const char *id, const tg_tensor *t)
     } else if (t->grad) {
         fprintf(f, "\\n|grad| %.4g", sqrt(tg__k_sum_sq(t->size, t->grad)));
     }
-    fprintf(f, "\", shape=%s%s];\n", t->op == TG_OP_LEAF ? "ellipse" : "box",
+    fprintf(f, "\", shape=%s%s];\n", !t->op ? "ellipse" : "box",
             t->graph ? "" : ", style=filled, fillcolor=lightblue");
 }
 

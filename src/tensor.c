@@ -55,13 +55,13 @@ void tg__set_shape(tg_tensor *t, int ndim, const int *shape, size_t size)
  * with_data is false (then data is NULL for the caller to set). */
 static tg_tensor *tensor_new(const char *fn, tg_graph *g, int ndim, const int *shape, bool with_data)
 {
-    if (g) return tg__node_new(fn, g, TG_OP_LEAF, ndim, shape, with_data);
+    if (g) return tg__node_new(fn, g, NULL, ndim, shape, with_data);
     size_t size = tg__shape_size(fn, ndim, shape);
     if (!size) return NULL;
     tg_tensor *t = calloc(1, sizeof *t);
     if (!t) goto nomem;
     tg__set_shape(t, ndim, shape, size);
-    t->op = TG_OP_LEAF;
+    t->op = NULL;
     if (with_data) {
         t->data = tg__aligned_alloc(size * sizeof *t->data);
         if (!t->data) goto nomem;

@@ -37,6 +37,23 @@ size_t tg__shape_size(const char *fn, int ndim, const int *shape);
 /* Sets ndim, shape (unused dimensions 1) and size. */
 void tg__set_shape(tg_tensor *t, int ndim, const int *shape, size_t size);
 
+/* ---- ops: what the graph knows of each ----
+ * Each op defines one descriptor beside its code (src/ops/), and every
+ * tensor it makes points at it (tensor->op; NULL for a leaf). */
+typedef struct tg__op_desc {
+    const char *name;       /* as messages, the trace and the picture name it */
+    const char *local;      /* its local derivative, as tg_backward_trace prints it */
+    bool elementwise;       /* y_i depends on x_i only: d y_i / d x_i is the whole story */
+    bool shares_data;       /* y is a view of its input's data (computes nothing) */
+    /* adds y's contribution to its inputs' gradients */
+    void (*backward)(tg_tensor *y);
+    /* unary elementwise ops (tg__unary): y = f(x) and dx += dy f'(x) given
+     * x and y, p = fparam */
+    void (*forward_loop)(size_t n, const float *x, float *y, const float *p);
+    void (*backward_loop)(size_t n, const float *x, const float *y, const float *dy, float *dx, const float *p);
+    int kind;               /* which of the ops sharing one builder (a tg__binop, ...) */
+} tg__op_desc;
+
 /* ---- the graph (graph.c) ---- */
 /* True when an op may run: g is set, none of the n inputs is NULL (a NULL
  * keeps the message of whatever failed first), and every input is standalone
@@ -61,7 +78,7 @@ bool tg__vector_arg_ok(const char *fn, tg_graph *g, const char *what, const tg_t
 /* A new tensor on g with no inputs recorded: data allocated (uninitialised)
  * when with_data, else NULL for the caller to point somewhere. NULL with a
  * message naming fn on a bad shape or when memory runs out. */
-tg_tensor *tg__node_new(const char *fn, tg_graph *g, tg_op op, int ndim, const int *shape,
+tg_tensor *tg__node_new(const char *fn, tg_graph *g, const tg__op_desc *op, int ndim, const int *shape,
                         bool with_data);
 /* The result of op applied to a, b, c (unused ones NULL), with uninitialised
  * data. It requires grad, and records its inputs for backward, when
@@ -69,49 +86,27 @@ tg_tensor *tg__node_new(const char *fn, tg_graph *g, tg_op op, int ndim, const i
 /* Every op's last step: y, or NULL when checking numerics finds a NaN or an
  * infinity in what the op computed (the message names it). */
 tg_tensor *tg__op_done(tg_graph *g, tg_tensor *y);
-tg_tensor *tg__op_new(const char *fn, tg_graph *g, tg_op op, int ndim, const int *shape,
+tg_tensor *tg__op_new(const char *fn, tg_graph *g, const tg__op_desc *op, int ndim, const int *shape,
                       tg_tensor *a, tg_tensor *b, tg_tensor *c);
-/* The same, but sharing x's data (no copy): reshape, flatten. */
-tg_tensor *tg__view_new(const char *fn, tg_graph *g, tg_tensor *x, int ndim, const int *shape);
+/* Links y to its inputs a, b, c (unused ones NULL), as tg__op_new does, for
+ * a node made by tg__node_new. */
+void tg__record(tg_graph *g, tg_tensor *y, tg_tensor *a, tg_tensor *b, tg_tensor *c);
 /* bytes of scratch that lives as long as the graph's tensors (saved masks,
  * indices, labels), or NULL with a message naming fn. */
 void *tg__graph_alloc(const char *fn, tg_graph *g, size_t bytes);
 
-/* ---- ops (ops/table.c) ---- */
-typedef void (*tg__backward_fn)(tg_tensor *y);
-typedef struct tg__op_info {
-    const char *name;
-    tg__backward_fn backward;   /* adds y's contribution to its inputs' grads */
-    const char *local;          /* its local derivative, as tg_backward_trace prints it */
-    bool elementwise;           /* y_i depends on x_i only: d y_i / d x_i is the whole story */
-} tg__op_info;
 /* Writes v, laid out as t's shape, the way tg_tensor_print does, each
  * number with fmt, at most max_per_dim per dimension (the middle elided). */
 void tg__print_values(FILE *f, const tg_tensor *t, const float *v, const char *fmt, int max_per_dim);
-extern const tg__op_info tg__ops[TG_OP_COUNT];
 
-/* Every backward, each beside its forward in src/ops and src/nn. */
-void tg__view_backward(tg_tensor *y);
-void tg__binary_backward(tg_tensor *y);
-void tg__unary_backward(tg_tensor *y);
-void tg__matmul_backward(tg_tensor *y);
-void tg__transpose_backward(tg_tensor *y);
-void tg__linear_backward(tg_tensor *y);
-void tg__sum_backward(tg_tensor *y);
-void tg__sum_axis_backward(tg_tensor *y);
-void tg__max_axis_backward(tg_tensor *y);
-void tg__softmax_backward(tg_tensor *y);
-void tg__dropout_backward(tg_tensor *y);
-void tg__nll_backward(tg_tensor *y);
-void tg__cross_entropy_backward(tg_tensor *y);
-void tg__bce_backward(tg_tensor *y);
-void tg__bce_logits_backward(tg_tensor *y);
-void tg__kl_div_backward(tg_tensor *y);
-void tg__multi_margin_backward(tg_tensor *y);
-
-/* ---- elementwise (ops/arith.c) ---- */
-/* A unary op y = f(x) from tg__unary_kernels, with scalar arguments p0, p1. */
-tg_tensor *tg__unary(const char *fn, tg_graph *g, tg_op op, tg_tensor *x, float p0, float p1);
+/* ---- elementwise (ops/unary.c) ---- */
+/* A unary op y = f(x) given by its descriptor's loops, with scalar
+ * arguments p0, p1 (fparam). */
+tg_tensor *tg__unary(const char *fn, tg_graph *g, const tg__op_desc *op, tg_tensor *x, float p0, float p1);
+/* huber on a difference, for huber_loss and smooth_l1_loss (ops/unary.c). */
+extern const tg__op_desc tg__huber_op;
+/* A tensor sharing x's data (no copy), reshaped: reshape, flatten (ops/shape.c). */
+tg_tensor *tg__view_new(const char *fn, tg_graph *g, tg_tensor *x, int ndim, const int *shape);
 
 /* ---- shape helpers (ops/shape.c) ---- */
 /* axis in [-ndim, ndim) made non-negative, or -1 with a message naming fn. */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "kernels/kernels.h"
+#include "tg_internal.h"
 
 /* One float rounding: 2^-24 relative (round to nearest). */
 #define FLT_U 0x1.0p-24
@@ -511,7 +512,8 @@ static size_t naive_index(const int *s, const size_t *i)
 
 static size_t prod4(const int *s) { return (size_t)s[0] * s[1] * s[2] * s[3]; }
 
-static const tg_op binary_ops[] = {TG_OP_ADD, TG_OP_SUB, TG_OP_MUL, TG_OP_DIV};
+static const tg__binop binary_ops[] = {TG__ADD, TG__SUB, TG__MUL, TG__DIV};
+static const char *const binop_names[] = {"add", "sub", "mul", "div"};
 
 /* Runs the statement that follows for each output index i, row-major. */
 #define FOR_EACH_INDEX(shape, i)                                                                   \
@@ -526,14 +528,14 @@ static const tg_op binary_ops[] = {TG_OP_ADD, TG_OP_SUB, TG_OP_MUL, TG_OP_DIV};
 static void check_binary_forward(const bcast_case *c, const tg__bcast *bc, const float *a, const float *b, float *y)
 {
     for (size_t o = 0; o < sizeof binary_ops / sizeof binary_ops[0]; o++) {
-        tg_op op = binary_ops[o];
+        tg__binop op = binary_ops[o];
         tg__k_binary(op, bc, a, b, y);
         size_t i[4], at = 0;
         FOR_EACH_INDEX(bc->shape, i) {
             double va = a[naive_index(c->a, i)], vb = b[naive_index(c->b, i)];
-            double w = op == TG_OP_ADD ? va + vb : op == TG_OP_SUB ? va - vb : op == TG_OP_MUL ? va * vb : va / vb;
+            double w = op == TG__ADD ? va + vb : op == TG__SUB ? va - vb : op == TG__MUL ? va * vb : va / vb;
             if (y[at] != (float)w)
-                ck_abort_msg("%s: y[%zu] = %.9g, expected %.9g", tg_op_name(op), at, (double)y[at], (double)(float)w);
+                ck_abort_msg("%s: y[%zu] = %.9g, expected %.9g", binop_names[op], at, (double)y[at], (double)(float)w);
             at++;
         }
     }
@@ -562,7 +564,7 @@ START_TEST(test_kernels_binary_broadcast)
     check_binary_forward(c, &bc, a, b, y);
     size_t reps_a = ny / na, reps_b = ny / nb;
     for (size_t o = 0; o < sizeof binary_ops / sizeof binary_ops[0]; o++) {
-        tg_op op = binary_ops[o];
+        tg__binop op = binary_ops[o];
         for (size_t k = 0; k < na; k++) da[k] = 0.25f, wa[k] = 0.25, ma[k] = 0.25;
         for (size_t k = 0; k < nb; k++) db[k] = -0.25f, wb[k] = -0.25, mb[k] = 0.25;
         tg__k_binary_backward(op, &bc, a, b, dy, da, db);
@@ -570,21 +572,21 @@ START_TEST(test_kernels_binary_broadcast)
         FOR_EACH_INDEX(bc.shape, i) {
             size_t ia = naive_index(c->a, i), ib = naive_index(c->b, i);
             double va = a[ia], vb = b[ib], g = dy[at++];
-            double ga = op == TG_OP_MUL ? g * vb : op == TG_OP_DIV ? g / vb : g;
-            double gb = op == TG_OP_ADD ? g : op == TG_OP_SUB ? -g : op == TG_OP_MUL ? g * va : -g * va / (vb * vb);
+            double ga = op == TG__MUL ? g * vb : op == TG__DIV ? g / vb : g;
+            double gb = op == TG__ADD ? g : op == TG__SUB ? -g : op == TG__MUL ? g * va : -g * va / (vb * vb);
             wa[ia] += ga, ma[ia] += fabs(ga);
             wb[ib] += gb, mb[ib] += fabs(gb);
         }
         for (size_t k = 0; k < na; k++)
             ck_assert_msg(fabs(da[k] - wa[k]) <= (reps_a + 3) * 2 * FLT_U * ma[k], "%s: da[%zu] = %.9g, expected %.9g",
-                          tg_op_name(op), k, (double)da[k], wa[k]);
+                          binop_names[op], k, (double)da[k], wa[k]);
         for (size_t k = 0; k < nb; k++)
             ck_assert_msg(fabs(db[k] - wb[k]) <= (reps_b + 3) * 2 * FLT_U * mb[k], "%s: db[%zu] = %.9g, expected %.9g",
-                          tg_op_name(op), k, (double)db[k], wb[k]);
+                          binop_names[op], k, (double)db[k], wb[k]);
     }
     /* NULL skips an operand */
     for (size_t k = 0; k < na; k++) da[k] = 0.0f;
-    tg__k_binary_backward(TG_OP_ADD, &bc, a, b, dy, da, NULL);
+    tg__k_binary_backward(TG__ADD, &bc, a, b, dy, da, NULL);
     double s = 0.0;
     for (size_t k = 0; k < ny; k++) s += dy[k];
     double got = 0.0;
@@ -610,8 +612,32 @@ END_TEST
  * Points closer than 2h to a kink (where f' jumps) are redrawn. */
 #define FD_H 0x1.0p-6
 
+/* Each case applies its op through the public function, to get the
+ * descriptor whose loops it checks (huber through huber_loss of x - 0). */
+typedef tg_tensor *apply_fn(tg_graph *g, tg_tensor *x, const float *p);
+#define APPLY(op, call) \
+    static tg_tensor *apply_##op(tg_graph *g, tg_tensor *x, const float *p) { (void)p; return call; }
+APPLY(neg, tg_neg(g, x))
+APPLY(add_scalar, tg_add_scalar(g, x, p[0]))
+APPLY(mul_scalar, tg_mul_scalar(g, x, p[0]))
+APPLY(pow, tg_pow(g, x, p[0]))
+APPLY(exp, tg_exp(g, x))
+APPLY(log, tg_log(g, x))
+APPLY(sqrt, tg_sqrt(g, x))
+APPLY(abs, tg_abs(g, x))
+APPLY(square, tg_square(g, x))
+APPLY(clamp, tg_clamp(g, x, p[0], p[1]))
+APPLY(relu, tg_relu(g, x))
+APPLY(leaky_relu, tg_leaky_relu(g, x, p[0]))
+APPLY(sigmoid, tg_sigmoid(g, x))
+APPLY(tanh, tg_tanh(g, x))
+APPLY(gelu, tg_gelu(g, x))
+APPLY(softplus, tg_softplus(g, x, p[0], p[1]))
+APPLY(huber, tg_huber_loss(g, x, tg_zeros(g, x->ndim, x->shape), p[0], TG_REDUCE_NONE))
+
 typedef struct unary_case {
-    tg_op op;
+    const char *op;
+    apply_fn *apply;
     float p[4];         /* the op's fparam, as the header documents them */
     double lo, hi;      /* domain of x */
     double kinks[2];
@@ -619,26 +645,39 @@ typedef struct unary_case {
     double m3;          /* max |f'''| on the domain, away from kinks */
 } unary_case;
 
+#define OP(name) #name, apply_##name
 static const unary_case unary_cases[] = {
-    {TG_OP_NEG, {0}, -3, 3, {0}, 0, 0},
-    {TG_OP_ADD_SCALAR, {0.7f}, -3, 3, {0}, 0, 0},
-    {TG_OP_MUL_SCALAR, {-1.3f}, -3, 3, {0}, 0, 0},
-    {TG_OP_POW, {2.5f}, 0.5, 2, {0}, 0, 2.7},          /* 2.5 1.5 0.5 x^-0.5 <= 2.66 */
-    {TG_OP_EXP, {0}, -2, 2, {0}, 0, 7.4},               /* e^2 */
-    {TG_OP_LOG, {0}, 0.5, 3, {0}, 0, 16},               /* 2 / x^3 at 0.5 */
-    {TG_OP_SQRT, {0}, 0.5, 3, {0}, 0, 2.2},             /* 3/8 x^-2.5 at 0.5 = 2.12 */
-    {TG_OP_ABS, {0}, -3, 3, {0}, 1, 0},
-    {TG_OP_SQUARE, {0}, -3, 3, {0}, 0, 0},
-    {TG_OP_CLAMP, {-0.5f, 0.8f}, -2, 2, {-0.5, 0.8}, 2, 0},
-    {TG_OP_RELU, {0}, -3, 3, {0}, 1, 0},
-    {TG_OP_LEAKY_RELU, {0.1f}, -3, 3, {0}, 1, 0},
-    {TG_OP_SIGMOID, {0}, -4, 4, {0}, 0, 0.125},         /* q (1 - 6q), q = s(1-s) <= 1/4 */
-    {TG_OP_TANH, {0}, -3, 3, {0}, 0, 2.0},              /* 2 (1-t^2)(1-3t^2) at 0 */
-    {TG_OP_GELU, {0}, -4, 4, {0}, 0, 0.8},              /* x phi(x) (x^2 - 4): 0.779 */
-    {TG_OP_SOFTPLUS, {1.0f, 20.0f}, -5, 25, {20}, 1, 0.1}, /* s(1-s)(1-2s) <= 0.0962; linear past 20 */
-    {TG_OP_HUBER, {1.0f, 1.0f}, -3, 3, {-1, 1}, 2, 0},
+    {OP(neg), {0}, -3, 3, {0}, 0, 0},
+    {OP(add_scalar), {0.7f}, -3, 3, {0}, 0, 0},
+    {OP(mul_scalar), {-1.3f}, -3, 3, {0}, 0, 0},
+    {OP(pow), {2.5f}, 0.5, 2, {0}, 0, 2.7},          /* 2.5 1.5 0.5 x^-0.5 <= 2.66 */
+    {OP(exp), {0}, -2, 2, {0}, 0, 7.4},               /* e^2 */
+    {OP(log), {0}, 0.5, 3, {0}, 0, 16},               /* 2 / x^3 at 0.5 */
+    {OP(sqrt), {0}, 0.5, 3, {0}, 0, 2.2},             /* 3/8 x^-2.5 at 0.5 = 2.12 */
+    {OP(abs), {0}, -3, 3, {0}, 1, 0},
+    {OP(square), {0}, -3, 3, {0}, 0, 0},
+    {OP(clamp), {-0.5f, 0.8f}, -2, 2, {-0.5, 0.8}, 2, 0},
+    {OP(relu), {0}, -3, 3, {0}, 1, 0},
+    {OP(leaky_relu), {0.1f}, -3, 3, {0}, 1, 0},
+    {OP(sigmoid), {0}, -4, 4, {0}, 0, 0.125},         /* q (1 - 6q), q = s(1-s) <= 1/4 */
+    {OP(tanh), {0}, -3, 3, {0}, 0, 2.0},              /* 2 (1-t^2)(1-3t^2) at 0 */
+    {OP(gelu), {0}, -4, 4, {0}, 0, 0.8},              /* x phi(x) (x^2 - 4): 0.779 */
+    {OP(softplus), {1.0f, 20.0f}, -5, 25, {20}, 1, 0.1}, /* s(1-s)(1-2s) <= 0.0962; linear past 20 */
+    {OP(huber), {1.0f, 1.0f}, -3, 3, {-1, 1}, 2, 0},
 };
 enum { N_UNARY = sizeof unary_cases / sizeof unary_cases[0] };
+
+/* The descriptor of c's op, from a node it made. */
+static const tg__op_desc *unary_desc(const unary_case *c)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *y = c->apply(g, tg_ones(g, TG_SHAPE(1)), c->p);
+    ck_assert_msg(y != NULL, "%s: %s", c->op, tg_last_error());
+    ck_assert_str_eq(tg_tensor_op_name(y), c->op);
+    const tg__op_desc *d = y->op;
+    tg_graph_free(g);
+    return d;
+}
 
 static bool near_kink(const unary_case *c, double x)
 {
@@ -651,8 +690,8 @@ START_TEST(test_kernels_unary_backward_matches_finite_difference)
 {
     enum { NPTS = 64 };
     const unary_case *c = &unary_cases[_i];
-    const tg__unary_kernel *k = &tg__unary_kernels[c->op];
-    ck_assert_msg(k->forward && k->backward, "%s has no kernel", tg_op_name(c->op));
+    const tg__op_desc *k = unary_desc(c);
+    ck_assert_msg(k->forward_loop && k->backward_loop, "%s has no loops", c->op);
     float x[NPTS], xp[NPTS], xm[NPTS], y[NPTS], yp[NPTS], ym[NPTS], dy[NPTS], dx[NPTS];
     tg_rng r;
     tg_rng_seed(&r, 50 + (uint64_t)_i);
@@ -664,10 +703,10 @@ START_TEST(test_kernels_unary_backward_matches_finite_difference)
         dy[i] = 0.5f + tg_rng_uniform(&r);
         dx[i] = 1.0f; /* backward accumulates */
     }
-    k->forward(NPTS, x, y, c->p);
-    k->forward(NPTS, xp, yp, c->p);
-    k->forward(NPTS, xm, ym, c->p);
-    k->backward(NPTS, x, y, dy, dx, c->p);
+    k->forward_loop(NPTS, x, y, c->p);
+    k->forward_loop(NPTS, xp, yp, c->p);
+    k->forward_loop(NPTS, xm, ym, c->p);
+    k->backward_loop(NPTS, x, y, dy, dx, c->p);
     for (int i = 0; i < NPTS; i++) {
         double width = (double)xp[i] - xm[i], h = width / 2;
         double fd = ((double)yp[i] - ym[i]) / width;
@@ -677,7 +716,7 @@ START_TEST(test_kernels_unary_backward_matches_finite_difference)
         double tol = dy[i] * (trunc + round) + 0x1.0p-21 * fmax(1.0, fabs(dy[i] * fd));
         ck_assert_msg(fabs(dx[i] - want) <= tol,
                       "%s at x = %.9g (p = %g, %g): dx = 1 + %.9g * %.9g, finite difference %.9g, tol %.3g",
-                      tg_op_name(c->op), (double)x[i], (double)c->p[0], (double)c->p[1], (double)dy[i],
+                      c->op, (double)x[i], (double)c->p[0], (double)c->p[1], (double)dy[i],
                       (dx[i] - 1.0) / dy[i], fd, tol);
     }
 }
@@ -685,17 +724,25 @@ END_TEST
 
 START_TEST(test_kernels_unary_table_is_covered)
 {
-    /* Every op with a kernel has a row above, and a kernel has both halves:
-     * no unary op ships without its derivative being checked. */
-    for (int op = 0; op < TG_OP_COUNT; op++) {
-        const tg__unary_kernel *k = &tg__unary_kernels[op];
-        ck_assert_msg((k->forward == NULL) == (k->backward == NULL), "%s has only half a kernel",
-                      tg_op_name((tg_op)op));
-        if (!k->forward) continue;
-        bool found = false;
-        for (int c = 0; c < N_UNARY && !found; c++) found = unary_cases[c].op == (tg_op)op;
-        ck_assert_msg(found, "unary kernel %s has no finite-difference case", tg_op_name((tg_op)op));
+    /* Every op in ops/unary.c has a row above, and its descriptor both
+     * loops: no unary op ships without its derivative being checked. */
+    FILE *f = fopen("src/ops/unary.c", "r");
+    ck_assert_msg(f != NULL, "src/ops/unary.c (run from the repository)");
+    char line[512];
+    int ops = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *at = strstr(line, ".name = \""), name[32];
+        if (!at || sscanf(at + strlen(".name = \""), "%31[^\"]", name) != 1) continue;
+        ops++;
+        const unary_case *c = NULL;
+        for (int i = 0; i < N_UNARY && !c; i++)
+            if (!strcmp(unary_cases[i].op, name)) c = &unary_cases[i];
+        ck_assert_msg(c != NULL, "unary op %s has no finite-difference case", name);
+        const tg__op_desc *d = unary_desc(c);
+        ck_assert_msg(d->forward_loop && d->backward_loop && d->elementwise, "%s has half a kernel", name);
     }
+    fclose(f);
+    ck_assert_int_eq(ops, N_UNARY);
 }
 END_TEST
 

@@ -115,7 +115,7 @@ START_TEST(test_tensor_zeros_ones_full)
     ck_assert_ptr_null(z->graph);
     ck_assert_ptr_null(z->grad);
     ck_assert(!z->requires_grad);
-    ck_assert_int_eq(z->op, TG_OP_LEAF);
+    ck_assert_str_eq(tg_tensor_op_name(z), "leaf");
     tg_tensor_free(z);
     tg_tensor_free(o);
     tg_tensor_free(f);

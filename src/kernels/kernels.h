@@ -83,15 +83,8 @@ typedef void tg__slice_fn(size_t n, float *const *bufs, const void *args);
 void tg__run_sliced(tg__slice_fn *run, size_t n, float *const *bufs, const void *args);
 
 /* ---- elementwise (elementwise.c) ---- */
-/* One unary op: y = f(x) and dx += dy f'(x) given x and y = f(x).
- * p holds the op's scalar arguments (tensor->fparam). */
-typedef struct tg__unary_kernel {
-    void (*forward)(size_t n, const float *x, float *y, const float *p);
-    void (*backward)(size_t n, const float *x, const float *y, const float *dy, float *dx,
-                     const float *p);
-} tg__unary_kernel;
-/* Indexed by TG_OP_*; forward NULL for ops that are not unary. */
-extern const tg__unary_kernel tg__unary_kernels[TG_OP_COUNT];
+/* The four binary ops tg__k_binary runs. */
+typedef enum tg__binop { TG__ADD, TG__SUB, TG__MUL, TG__DIV } tg__binop;
 
 /* How two broadcast operands map onto a contiguous output, padded to four
  * dimensions: element (i0,i1,i2,i3) of y reads a[sum i_k sa[k]] and
@@ -103,10 +96,10 @@ typedef struct tg__bcast {
 } tg__bcast;
 
 /* y = a op b for op in ADD, SUB, MUL, DIV. */
-void tg__k_binary(tg_op op, const tg__bcast *bc, const float *a, const float *b, float *y);
+void tg__k_binary(tg__binop op, const tg__bcast *bc, const float *a, const float *b, float *y);
 /* da += dy d(a op b)/da, db += dy d(a op b)/db, summed over repeated
  * elements; da or db NULL to skip. */
-void tg__k_binary_backward(tg_op op, const tg__bcast *bc, const float *a, const float *b,
+void tg__k_binary_backward(tg__binop op, const tg__bcast *bc, const float *a, const float *b,
                            const float *dy, float *da, float *db);
 
 /* dx += dy */

@@ -2,6 +2,9 @@
 #include "../kernels/kernels.h"
 #include "../tg_internal.h"
 
+/* The ops of this file (each defined after its backward). */
+static const tg__op_desc matmul_op, transpose_op, linear_op;
+
 static bool is_matrix(const char *fn, const char *what, const tg_tensor *x)
 {
     if (x->ndim == 2) return true;
@@ -23,12 +26,12 @@ tg_tensor *tg_matmul(tg_graph *g, tg_tensor *a, tg_tensor *b)
                   tg_shape_str(b, bs), k, b->shape[0]);
         return NULL;
     }
-    tg_tensor *y = tg__op_new("tg_matmul", g, TG_OP_MATMUL, 2, (int[]){n, m}, a, b, NULL);
+    tg_tensor *y = tg__op_new("tg_matmul", g, &matmul_op, 2, (int[]){n, m}, a, b, NULL);
     if (y) tg__gemm(false, false, n, m, k, a->data, k, b->data, m, 0.0f, y->data, m);
     return tg__op_done(g, y);
 }
 
-void tg__matmul_backward(tg_tensor *y)
+static void matmul_backward(tg_tensor *y)
 {
     tg_tensor *a = y->src[0], *b = y->src[1];
     int n = a->shape[0], k = a->shape[1], m = b->shape[1];
@@ -36,21 +39,29 @@ void tg__matmul_backward(tg_tensor *y)
     if (b->requires_grad) tg__gemm(true, false, k, m, n, a->data, k, y->grad, m, 1.0f, b->grad, m);
 }
 
+static const tg__op_desc matmul_op = {
+    .name = "matmul", .local = "dA = dY B^T, dB = A^T dY",
+    .elementwise = false, .backward = matmul_backward};
+
 /* ---- transpose: y = x^T;  dx += dy^T ---- */
 tg_tensor *tg_transpose(tg_graph *g, tg_tensor *x)
 {
     if (!TG__INPUTS_OK("tg_transpose", g, x) || !is_matrix("tg_transpose", "x", x)) return NULL;
     int rows = x->shape[0], cols = x->shape[1];
-    tg_tensor *y = tg__op_new("tg_transpose", g, TG_OP_TRANSPOSE, 2, (int[]){cols, rows}, x, NULL, NULL);
+    tg_tensor *y = tg__op_new("tg_transpose", g, &transpose_op, 2, (int[]){cols, rows}, x, NULL, NULL);
     if (y) tg__k_transpose((size_t)rows, (size_t)cols, x->data, y->data, false);
     return tg__op_done(g, y);
 }
 
-void tg__transpose_backward(tg_tensor *y)
+static void transpose_backward(tg_tensor *y)
 {
     tg_tensor *x = y->src[0];
     if (x->requires_grad) tg__k_transpose((size_t)y->shape[0], (size_t)y->shape[1], y->grad, x->grad, true);
 }
+
+static const tg__op_desc transpose_op = {
+    .name = "transpose", .local = "dX = dY^T",
+    .elementwise = false, .backward = transpose_backward};
 
 /* ---- linear: y = x W^T + b  (torch.nn.functional.linear);
  *      dx += dy W,  dW += dy^T x,  db += sum over rows of dy ---- */
@@ -66,14 +77,14 @@ tg_tensor *tg_linear(tg_graph *g, tg_tensor *x, tg_tensor *W, tg_tensor *b)
         return NULL;
     }
     if (!tg__vector_arg_ok(fn, g, "b", b, out, "W", W)) return NULL;
-    tg_tensor *y = tg__op_new(fn, g, TG_OP_LINEAR, 2, (int[]){N, out}, x, W, b);
+    tg_tensor *y = tg__op_new(fn, g, &linear_op, 2, (int[]){N, out}, x, W, b);
     if (!y) return NULL;
     tg__gemm(false, true, N, out, in, x->data, in, W->data, in, 0.0f, y->data, out);
     if (b) tg__k_add_bias((size_t)N, (size_t)out, b->data, y->data);
     return tg__op_done(g, y);
 }
 
-void tg__linear_backward(tg_tensor *y)
+static void linear_backward(tg_tensor *y)
 {
     tg_tensor *x = y->src[0], *W = y->src[1], *b = y->src[2];
     int N = x->shape[0], in = x->shape[1], out = W->shape[0];
@@ -81,3 +92,7 @@ void tg__linear_backward(tg_tensor *y)
     if (W->requires_grad) tg__gemm(true, false, out, in, N, y->grad, out, x->data, in, 1.0f, W->grad, in);
     if (b && b->requires_grad) tg__k_bias_backward((size_t)N, (size_t)out, y->grad, b->grad);
 }
+
+static const tg__op_desc linear_op = {
+    .name = "linear", .local = "y = x W^T + b: dx = dy W, dW = dy^T x, db = dy summed over rows",
+    .elementwise = false, .backward = linear_backward};

@@ -1,5 +1,6 @@
-/* shape.c — reshape and flatten (views: same data, new shape), and the axis
- * helpers the reductions share. */
+/* shape.c — views (same data, new shape: reshape, flatten), detach, and
+ * the axis helpers the reductions share. */
+#include "../kernels/kernels.h"
 #include "../tg_internal.h"
 
 int tg__axis(const char *fn, const tg_tensor *x, int axis)
@@ -31,6 +32,36 @@ int tg__reduced_shape(const tg_tensor *x, int axis, bool keepdim, int *shape)
             shape[ndim++] = 1;
     }
     return ndim;
+}
+
+/* ---- view: y shares x's data, so its gradient passes straight through ---- */
+static void view_backward(tg_tensor *y)
+{
+    tg_tensor *x = y->src[0];
+    if (x->requires_grad) tg__k_acc(y->size, y->grad, x->grad);
+}
+
+static const tg__op_desc view_op = {
+    .name = "view", .local = "dy/dx = 1 (the same values, reshaped)",
+    .elementwise = true, .shares_data = true, .backward = view_backward};
+
+tg_tensor *tg__view_new(const char *fn, tg_graph *g, tg_tensor *x, int ndim, const int *shape)
+{
+    tg_tensor *y = tg__node_new(fn, g, &view_op, ndim, shape, false);
+    if (!y) return NULL;
+    y->data = x->data;
+    tg__record(g, y, x, NULL, NULL);
+    return y;
+}
+
+/* ---- detach: a leaf sharing x's data ---- */
+tg_tensor *tg_detach(tg_graph *g, tg_tensor *x)
+{
+    if (!TG__INPUTS_OK("tg_detach", g, x)) return NULL;
+    /* A leaf, as torch's detach: made to require grad, it accumulates. */
+    tg_tensor *y = tg__node_new("tg_detach", g, NULL, x->ndim, x->shape, false);
+    if (y) y->data = x->data;
+    return y;
 }
 
 /* ---- reshape: y = x viewed as shape; dx += dy (same layout) ---- */

@@ -9,6 +9,9 @@
 #include "../kernels/kernels.h"
 #include "../tg_internal.h"
 
+/* The ops of this file (each defined after its backward). */
+static const tg__op_desc nll_op, cross_entropy_op, bce_op, bce_logits_op, kl_div_op, multi_margin_op;
+
 /* ---- reductions ---- */
 
 static bool reduction_ok(const char *fn, tg_reduction r, bool batchmean_ok)
@@ -63,7 +66,7 @@ tg_tensor *tg_huber_loss(tg_graph *g, tg_tensor *x, tg_tensor *y, float delta, t
         tg__error("tg_huber_loss: delta %g: must be positive", delta);
         return NULL;
     }
-    return reduce(g, tg__unary("tg_huber_loss", g, TG_OP_HUBER, d, delta, 1.0f), r);
+    return reduce(g, tg__unary("tg_huber_loss", g, &tg__huber_op, d, delta, 1.0f), r);
 }
 
 /* smooth_l1(beta) = huber(delta = beta) / beta; beta = 0 is l1 (torch). */
@@ -76,7 +79,7 @@ tg_tensor *tg_smooth_l1_loss(tg_graph *g, tg_tensor *x, tg_tensor *y, float beta
     }
     if (beta == 0.0f) return tg_l1_loss(g, x, y, r);
     tg_tensor *d = difference("tg_smooth_l1_loss", g, x, y, r);
-    return reduce(g, tg__unary("tg_smooth_l1_loss", g, TG_OP_HUBER, d, beta, beta), r);
+    return reduce(g, tg__unary("tg_smooth_l1_loss", g, &tg__huber_op, d, beta, beta), r);
 }
 
 /* ---- class-index losses: what they share ---- */
@@ -144,7 +147,7 @@ static bool class_args_ok(const char *fn, tg_graph *g, const tg_tensor *x, const
 
 /* The op's output, (N) for NONE and () otherwise, with a class_loss in aux
  * holding copies of the labels and weight. */
-static tg_tensor *class_loss_new(const char *fn, tg_graph *g, tg_op op, tg_tensor *x, tg_tensor *probs,
+static tg_tensor *class_loss_new(const char *fn, tg_graph *g, const tg__op_desc *op, tg_tensor *x, tg_tensor *probs,
                                  const int *labels, const tg_class_loss_opts *o)
 {
     int N = x->shape[0], C = x->shape[1];
@@ -202,7 +205,7 @@ tg_tensor *tg_nll_loss(tg_graph *g, tg_tensor *logp, const int *labels, const tg
         tg__error("%s: label smoothing belongs to tg_cross_entropy", fn);
         return NULL;
     }
-    tg_tensor *y = class_loss_new(fn, g, TG_OP_NLL, logp, NULL, labels, o);
+    tg_tensor *y = class_loss_new(fn, g, &nll_op, logp, NULL, labels, o);
     if (!y) return NULL;
     class_loss *cl = y->aux;
     size_t N = (size_t)logp->shape[0], C = (size_t)logp->shape[1];
@@ -214,7 +217,7 @@ tg_tensor *tg_nll_loss(tg_graph *g, tg_tensor *logp, const int *labels, const tg
     return tg__op_done(g, y);
 }
 
-void tg__nll_backward(tg_tensor *y)
+static void nll_backward(tg_tensor *y)
 {
     tg_tensor *logp = y->src[0];
     const class_loss *cl = y->aux;
@@ -226,6 +229,10 @@ void tg__nll_backward(tg_tensor *y)
         logp->grad[n * C + (size_t)c] -= class_weight(cl, c) * row_grad(y, cl, n);
     }
 }
+
+static const tg__op_desc nll_op = {
+    .name = "nll_loss", .local = "dL/dlogp[n, y_n] = -w[y_n] / (sum of weights)",
+    .elementwise = false, .backward = nll_backward};
 
 /* ---- cross_entropy, fused with log_softmax:
  *   l_n = -sum_c a_nc log p_nc,  a_nc = w_c ((1-eps) t_nc + eps/C),
@@ -252,7 +259,7 @@ static tg_tensor *cross_entropy(const char *fn, tg_graph *g, tg_tensor *x, const
 {
     const tg_class_loss_opts *o = opts ? opts : &class_defaults;
     if (!class_args_ok(fn, g, x, labels, probs, o)) return NULL;
-    tg_tensor *y = class_loss_new(fn, g, TG_OP_CROSS_ENTROPY, x, probs, labels, o);
+    tg_tensor *y = class_loss_new(fn, g, &cross_entropy_op, x, probs, labels, o);
     if (!y) return NULL;
     class_loss *cl = y->aux;
     size_t N = (size_t)x->shape[0], C = (size_t)x->shape[1];
@@ -290,7 +297,7 @@ tg_tensor *tg_cross_entropy_probs(tg_graph *g, tg_tensor *logits, tg_tensor *pro
     return cross_entropy(fn, g, logits, NULL, probs, &o);
 }
 
-void tg__cross_entropy_backward(tg_tensor *y)
+static void cross_entropy_backward(tg_tensor *y)
 {
     tg_tensor *x = y->src[0], *probs = y->src[1];
     const class_loss *cl = y->aux;
@@ -314,6 +321,10 @@ void tg__cross_entropy_backward(tg_tensor *y)
     }
 }
 
+static const tg__op_desc cross_entropy_op = {
+    .name = "cross_entropy", .local = "dL/dlogits = (softmax(logits) - onehot(y)) / N",
+    .elementwise = false, .backward = cross_entropy_backward};
+
 /* ---- multi_margin: l_n = sum_{i != y} w[y] max(0, m - x_y + x_i)^p / C;
  *      for each active term z > 0, with h = g_n w[y] (p == 1 ? 1 : 2z) / C:
  *      dx_i += h, dx_y -= h ---- */
@@ -327,7 +338,7 @@ tg_tensor *tg_multi_margin_loss(tg_graph *g, tg_tensor *x, const int *labels, in
         tg__error("%s: p = %d: only 1 and 2 are supported", fn, p);
         return NULL;
     }
-    tg_tensor *y = class_loss_new(fn, g, TG_OP_MULTI_MARGIN, x, NULL, labels, &o);
+    tg_tensor *y = class_loss_new(fn, g, &multi_margin_op, x, NULL, labels, &o);
     if (!y) return NULL;
     class_loss *cl = y->aux;
     size_t N = (size_t)x->shape[0], C = (size_t)x->shape[1];
@@ -348,7 +359,7 @@ tg_tensor *tg_multi_margin_loss(tg_graph *g, tg_tensor *x, const int *labels, in
     return tg__op_done(g, y);
 }
 
-void tg__multi_margin_backward(tg_tensor *y)
+static void multi_margin_backward(tg_tensor *y)
 {
     tg_tensor *x = y->src[0];
     const class_loss *cl = y->aux;
@@ -369,9 +380,13 @@ void tg__multi_margin_backward(tg_tensor *y)
     }
 }
 
+static const tg__op_desc multi_margin_op = {
+    .name = "multi_margin_loss", .local = "dL/dx_j = (p (margin - x_y + x_j)^(p-1)) / C where the margin is violated, minus their sum at x_y",
+    .elementwise = false, .backward = multi_margin_backward};
+
 /* ---- elementwise losses of two tensors of one shape ---- */
 
-static tg_tensor *pair_op(const char *fn, tg_graph *g, tg_op op, tg_tensor *x, tg_tensor *t, tg_tensor *extra,
+static tg_tensor *pair_op(const char *fn, tg_graph *g, const tg__op_desc *op, tg_tensor *x, tg_tensor *t, tg_tensor *extra,
                           tg_reduction r, bool batchmean_ok)
 {
     if (!TG__INPUTS_OK(fn, g, x, t) || !reduction_ok(fn, r, batchmean_ok)) return NULL;
@@ -414,7 +429,7 @@ static float clamped_log1m(float p) { return fmaxf(log1pf(-p), -100.0f); }
 tg_tensor *tg_bce_loss(tg_graph *g, tg_tensor *p, tg_tensor *t, tg_tensor *weight, tg_reduction r)
 {
     static const char fn[] = "tg_bce_loss";
-    tg_tensor *l = pair_op(fn, g, TG_OP_BCE, p, t, NULL, r, false);
+    tg_tensor *l = pair_op(fn, g, &bce_op, p, t, NULL, r, false);
     if (!l) return NULL;
     for (size_t i = 0; i < p->size; i++) {
         if (!(p->data[i] >= 0.0f && p->data[i] <= 1.0f)) {
@@ -426,7 +441,7 @@ tg_tensor *tg_bce_loss(tg_graph *g, tg_tensor *p, tg_tensor *t, tg_tensor *weigh
     return tg__op_done(g, l) ? weigh_and_reduce(fn, g, l, weight, r) : NULL;
 }
 
-void tg__bce_backward(tg_tensor *l)
+static void bce_backward(tg_tensor *l)
 {
     tg_tensor *p = l->src[0], *t = l->src[1];
     for (size_t i = 0; i < l->size; i++) {
@@ -435,6 +450,10 @@ void tg__bce_backward(tg_tensor *l)
         if (t->requires_grad) t->grad[i] += gi * (clamped_log1m(pi) - clamped_log(pi));
     }
 }
+
+static const tg__op_desc bce_op = {
+    .name = "binary_cross_entropy", .local = "dL/dp = w (p - y) / (p (1 - p))",
+    .elementwise = false, .backward = bce_backward};
 
 /* ---- binary_cross_entropy_with_logits, with pos_weight pw (per class,
  * along the last dimension), in torch's stable form:
@@ -452,7 +471,7 @@ tg_tensor *tg_bce_with_logits(tg_graph *g, tg_tensor *x, tg_tensor *t, tg_tensor
     if (!TG__INPUTS_OK(fn, g, x, t)) return NULL;
     if (!tg__vector_arg_ok(fn, g, "pos_weight", pos_weight, x->ndim ? x->shape[x->ndim - 1] : 1, "input", x))
         return NULL;
-    tg_tensor *l = pair_op(fn, g, TG_OP_BCE_LOGITS, x, t, pos_weight, r, false);
+    tg_tensor *l = pair_op(fn, g, &bce_logits_op, x, t, pos_weight, r, false);
     if (!l) return NULL;
     for (size_t i = 0; i < x->size; i++) {
         float xi = x->data[i], ti = t->data[i];
@@ -462,7 +481,7 @@ tg_tensor *tg_bce_with_logits(tg_graph *g, tg_tensor *x, tg_tensor *t, tg_tensor
     return tg__op_done(g, l) ? weigh_and_reduce(fn, g, l, weight, r) : NULL;
 }
 
-void tg__bce_logits_backward(tg_tensor *l)
+static void bce_logits_backward(tg_tensor *l)
 {
     tg_tensor *x = l->src[0], *t = l->src[1], *pw = l->src[2];
     for (size_t i = 0; i < l->size; i++) {
@@ -474,6 +493,10 @@ void tg__bce_logits_backward(tg_tensor *l)
     }
 }
 
+static const tg__op_desc bce_logits_op = {
+    .name = "bce_with_logits", .local = "dL/dx = w (sigmoid(x) - y)",
+    .elementwise = false, .backward = bce_logits_backward};
+
 /* ---- kl_div on log-probabilities x (torch, xlogy form):
  *   l = t log t - t x (0 log 0 = 0),      dx += -g t,   dt += g (log t + 1 - x) for t > 0
  *   log_target: l = e^t (t - x),           dx += -g e^t, dt += g e^t (t - x + 1) ---- */
@@ -481,7 +504,7 @@ static float xlogx(float v) { return v == 0.0f ? 0.0f : v * logf(v); }
 
 tg_tensor *tg_kl_div(tg_graph *g, tg_tensor *x, tg_tensor *t, bool log_target, tg_reduction r)
 {
-    tg_tensor *l = pair_op("tg_kl_div", g, TG_OP_KL_DIV, x, t, NULL, r, true);
+    tg_tensor *l = pair_op("tg_kl_div", g, &kl_div_op, x, t, NULL, r, true);
     if (!l) return NULL;
     l->iparam[0] = log_target;
     for (size_t i = 0; i < x->size; i++) {
@@ -491,7 +514,7 @@ tg_tensor *tg_kl_div(tg_graph *g, tg_tensor *x, tg_tensor *t, bool log_target, t
     return tg__op_done(g, l) ? reduce(g, l, r) : NULL;
 }
 
-void tg__kl_div_backward(tg_tensor *l)
+static void kl_div_backward(tg_tensor *l)
 {
     tg_tensor *x = l->src[0], *t = l->src[1];
     bool log_target = l->iparam[0];
@@ -506,3 +529,7 @@ void tg__kl_div_backward(tg_tensor *l)
             t->grad[i] += gi * (logf(ti) + 1.0f - xi);
     }
 }
+
+static const tg__op_desc kl_div_op = {
+    .name = "kl_div", .local = "dL/dinput = -target",
+    .elementwise = false, .backward = kl_div_backward};
