@@ -52,7 +52,9 @@ DEPS_TUTORIAL = $(DEPS_BUILD) $(DEPS_DATA) gnuplot-nox graphviz
 DEPS_CHECK = $(DEPS_BUILD) $(DEPS_DATA) check
 DEPS_FUZZ = $(DEPS_BUILD) clang libfuzzer-14-dev
 
-LIB_SRC = $(wildcard src/*.c src/kernels/*.c src/ops/*.c src/nn/*.c src/optim/*.c models/*.c datasets/*.c)
+# The library, layer by layer from the bottom (docs/ARCHITECTURE.md; make layers checks it).
+LIB_SRC = $(wildcard src/base/*.c src/kernels/*.c src/tensor/*.c src/io/*.c src/graph/*.c src/ops/*.c src/nn/*.c \
+                    src/optim/*.c models/*.c datasets/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC = $(wildcard src/cli/*.c)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -63,7 +65,7 @@ HEADERS = include/tg.h $(wildcard src/*.h src/*/*.h)
 FUZZ_TARGETS = idx dataset image checkpoint cli
 FUZZERS = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
-.PHONY: all demo check test deps deps-build deps-test deps-demo deps-check install uninstall clean fixtures examples accuracy experiments \
+.PHONY: all demo check test layers deps deps-build deps-test deps-demo deps-check install uninstall clean fixtures examples accuracy experiments \
         bench fuzz fuzzers tutorial
 
 all: $(BUILD)/libtg.a $(BUILD)/libtg.so $(BUILD)/tg
@@ -217,6 +219,10 @@ tutorial:
 accuracy: deps-demo
 	@$(MAKE) --no-print-directory all
 	scripts/accuracy.sh $(BUILD)/tg
+
+# Every file calls only into its own layer and those below (docs/ARCHITECTURE.md).
+layers:
+	@scripts/layers.sh
 
 check: deps-check
 	@$(MAKE) --no-print-directory test

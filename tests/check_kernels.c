@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "kernels/kernels.h"
-#include "tg_internal.h"
+#include "graph/graph.h"
 
 /* One float rounding: 2^-24 relative (round to nearest). */
 #define FLT_U 0x1.0p-24

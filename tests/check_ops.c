@@ -6,7 +6,7 @@
 
 #include "tg_test.h"
 
-#include "tg_internal.h"
+#include "graph/graph.h"
 
 /* ---- the ops: no op ships without a name, a backward and a check ----
  * Each op's descriptor sits beside its code in src/ops/ (there is no table

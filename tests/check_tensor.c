@@ -1,4 +1,4 @@
-/* check_tensor.c — tensors (src/tensor.c) and initialisers (src/nn/init.c)
+/* check_tensor.c — tensors (src/tensor/, graph/create.c) and initialisers (src/tensor/init.c)
  * through the public API: creation and its failures, ownership, the seeded
  * generator and its statistics, the small helpers, and torch.nn.init's bounds.
  *

@@ -141,5 +141,29 @@ else
 fi
 rm -rf "$out"
 
+# Layers only call down (docs/ARCHITECTURE.md): the tree passes the check,
+# and the check fails a copy with one call up (tensor.c calling tg_relu),
+# one include up, and one circle within a layer.
+if why=$(scripts/layers.sh 2>&1); then
+    echo "$why"
+else
+    printf 'layers: FAILED\n%s\n' "$why" >&2
+    failed=$((failed + 1))
+fi
+copy=$(mktemp -d)
+cp -r include src models datasets "$copy"
+printf 'void tg__call_up(void) { tg_relu(NULL, NULL); }\n' >> "$copy/src/tensor/tensor.c"
+printf '#include "../ops/ops.h"\n' >> "$copy/src/base/rng.c"
+printf 'void tg__b(void);\nvoid tg__a(void) { tg__b(); }\n' >> "$copy/src/nn/penalty.c"
+printf 'void tg__a(void);\nvoid tg__b(void) { tg__a(); }\n' >> "$copy/src/nn/gradcheck_suite.c"
+if why=$(scripts/layers.sh "$copy" 2>&1) ||
+    ! printf '%s\n' "$why" | grep -q 'src/tensor/tensor.c (tensor) calls tg_relu of src/ops/unary.c (ops), a layer above' ||
+    ! printf '%s\n' "$why" | grep -q 'src/base/rng.c (base) includes src/ops/ops.h (ops), a layer above' ||
+    ! printf '%s\n' "$why" | grep -q 'src/nn/penalty.c'; then
+    printf 'layers: the check passed a tree that calls up, or named it wrongly:\n%s\n' "$why" >&2
+    failed=$((failed + 1))
+fi
+rm -rf "$copy"
+
 echo "total: $total checks in $# programs, $failed failed"
 [ $failed -eq 0 ]

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "../kernels/kernels.h"
-#include "../tg_internal.h"
+#include "../graph/graph.h"
 
 typedef enum dist {
     NORMAL,     /* N(0,1), minus a band of 0.05 around each kink */

@@ -1,7 +1,7 @@
 /* penalty.c — L1, L2 and elastic-net penalties over a list of parameters,
  * built from ops so that backward needs nothing new:
  *   l1 sum_p sum_i |p_i| + l2 sum_p sum_i p_i^2                              */
-#include "../tg_internal.h"
+#include "../graph/graph.h"
 
 static tg_tensor *accumulate(tg_graph *g, tg_tensor *total, tg_tensor *term)
 {

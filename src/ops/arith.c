@@ -1,7 +1,7 @@
 /* arith.c — add, sub, mul and div, with broadcasting; their loops are the
  * kernels' (tg__k_binary), shared by the four. */
 #include "../kernels/kernels.h"
-#include "../tg_internal.h"
+#include "ops.h"
 
 /* ---- broadcasting (torch's rules: align shapes on the right; each pair of
  * sizes must match or one of them be 1) ---- */

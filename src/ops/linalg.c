@@ -1,6 +1,6 @@
 /* linalg.c — matmul, transpose and the fused linear layer, all on GEMM. */
 #include "../kernels/kernels.h"
-#include "../tg_internal.h"
+#include "ops.h"
 
 /* The ops of this file (each defined after its backward). */
 static const tg__op_desc matmul_op, transpose_op, linear_op;

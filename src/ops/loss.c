@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../kernels/kernels.h"
-#include "../tg_internal.h"
+#include "ops.h"
 
 /* The ops of this file (each defined after its backward). */
 static const tg__op_desc nll_op, cross_entropy_op, bce_op, bce_logits_op, kl_div_op, multi_margin_op;

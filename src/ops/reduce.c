@@ -1,6 +1,6 @@
 /* reduce.c — sum, mean and max, over everything or along one axis. */
 #include "../kernels/kernels.h"
-#include "../tg_internal.h"
+#include "ops.h"
 
 /* The ops of this file (each defined after its backward). */
 static const tg__op_desc sum_op, mean_op, sum_axis_op, mean_axis_op, max_axis_op;

@@ -1,7 +1,7 @@
 /* shape.c — views (same data, new shape: reshape, flatten), detach, and
  * the axis helpers the reductions share. */
 #include "../kernels/kernels.h"
-#include "../tg_internal.h"
+#include "ops.h"
 
 int tg__axis(const char *fn, const tg_tensor *x, int axis)
 {

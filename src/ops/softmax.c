@@ -1,6 +1,6 @@
 /* softmax.c — softmax and log_softmax along an axis, and dropout. */
 #include "../kernels/kernels.h"
-#include "../tg_internal.h"
+#include "ops.h"
 
 /* The ops of this file (each defined after its backward). */
 static const tg__op_desc softmax_op, log_softmax_op, dropout_op;

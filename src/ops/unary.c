@@ -7,7 +7,7 @@
 #include <math.h>
 
 #include "../kernels/kernels.h"
-#include "../tg_internal.h"
+#include "ops.h"
 
 #define UNUSED(x) (void)(x)
 

@@ -146,13 +146,6 @@ tg_status tg_optim_opts_check(tg_optim_kind kind, const tg_optim_opts *o)
 
 /* ---- construction ---- */
 
-int tg__optim_n_params(const tg_optim *o)
-{
-    int n = 0;
-    for (int g = 0; g < o->n_groups; g++) n += o->groups[g].n_params;
-    return n;
-}
-
 static bool already_there(const tg_optim *o, const tg_tensor *p)
 {
     for (int g = 0; g < o->n_groups; g++)

@@ -2,7 +2,7 @@
 #ifndef TG_OPTIM_INTERNAL_H
 #define TG_OPTIM_INTERNAL_H
 
-#include "../tg_internal.h"
+#include "../tensor/tensor.h"
 
 /* The ops of a built-in kind (builtin.c; LBFGS in lbfgs.c). */
 const tg_optim_ops *tg__builtin_ops(tg_optim_kind kind);
@@ -43,7 +43,12 @@ tg_status tg__opt_parse(void *opts, const char *spec, tg_status (*set)(void *, c
 int tg__kind_from_name(const char *const *names, int n, const char *name);
 const char *tg__kind_name(const char *const *names, int n, int kind, const char *fallback);
 
-/* Total number of parameters over all groups, and the i-th in group order. */
-int tg__optim_n_params(const tg_optim *o);
+/* Total number of parameters over all groups. */
+static inline int tg__optim_n_params(const tg_optim *o)
+{
+    int n = 0;
+    for (int g = 0; g < o->n_groups; g++) n += o->groups[g].n_params;
+    return n;
+}
 
 #endif /* TG_OPTIM_INTERNAL_H */

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "tg_internal.h"
+#include "base.h"
 
 /* Per thread, so two threads training two models never see each other's
  * failures. */

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tg_internal.h"
+#include "base.h"
 
 /* The directory's entry for the rename reaches the disk too (best effort). */
 static void sync_dir(const char *path)

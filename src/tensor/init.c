@@ -2,7 +2,7 @@
  * Formulas: https://pytorch.org/docs/stable/nn.init.html */
 #include <math.h>
 
-#include "../tg_internal.h"
+#include "tensor.h"
 
 static bool init_ok(const char *fn, const tg_tensor *t, tg_rng *rng, int min_dims)
 {

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "tg_internal.h"
+#include "../tensor/tensor.h"
 
 enum { KIND_TENSOR = 0, KIND_BLOB = 1, VERSION = 1, MAX_NAME = 255 };
 static const char magic[8] = "TGCKPT01";

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tg_internal.h"
+#include "base.h"
 
 tg_status tg_buf_put(tg_buf *b, const void *p, size_t n)
 {

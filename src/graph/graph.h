@@ -1,41 +1,17 @@
-/* tg_internal.h — what the library's own files share and users never see.
- * Names here are tg__ (shared-private); anything file-local is static. */
-#ifndef TG_INTERNAL_H
-#define TG_INTERNAL_H
+/* graph.h — the graph layer's private interface: what ops need of the
+ * graph (making and recording nodes, checking inputs, scratch memory), and
+ * what the graph's files share. */
+#ifndef TG_GRAPH_H
+#define TG_GRAPH_H
 
-#include "tg.h"
+#include "../tensor/tensor.h"
 
-/* Every buffer tg allocates starts on a cache line, so SIMD kernels may use
- * aligned loads and two tensors never share a line. */
-#define TG_ALIGN 64
-
-/* tensor->flags */
+/* tensor->flags of the graph */
 enum {
-    TG__OWNS_DATA = 1u,  /* data was allocated by tg (not borrowed, not a view) */
-    TG__MARK = 2u,       /* reachable from the tensor being differentiated */
+    TG__MARK = 2u,           /* reachable from the tensor being differentiated */
     TG__DIFFERENTIATED = 4u, /* a backward has run through it (unless the graph retains) */
     TG__CHECKED = 8u         /* its values have been looked at (tg_graph_set_check_numerics) */
 };
-
-/* Aborts with file:line. Only for a broken internal invariant, never for a
- * user's mistake (those return NULL or a status with a message). */
-_Noreturn void tg__assert_fail(const char *expr, const char *file, int line);
-#define TG_ASSERT(c) ((c) ? (void)0 : tg__assert_fail(#c, __FILE__, __LINE__))
-
-/* ---- errors (error.c) ---- */
-#if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
-#endif
-void tg__error(const char *fmt, ...);
-
-/* ---- memory (tensor.c) ---- */
-/* size bytes aligned to TG_ALIGN, or NULL. Free with free(). */
-void *tg__aligned_alloc(size_t size);
-/* Checks ndim and shape and returns the element count, or 0 with a message
- * naming fn. */
-size_t tg__shape_size(const char *fn, int ndim, const int *shape);
-/* Sets ndim, shape (unused dimensions 1) and size. */
-void tg__set_shape(tg_tensor *t, int ndim, const int *shape, size_t size);
 
 /* ---- ops: what the graph knows of each ----
  * Each op defines one descriptor beside its code (src/ops/), and every
@@ -95,25 +71,4 @@ void tg__record(tg_graph *g, tg_tensor *y, tg_tensor *a, tg_tensor *b, tg_tensor
  * indices, labels), or NULL with a message naming fn. */
 void *tg__graph_alloc(const char *fn, tg_graph *g, size_t bytes);
 
-/* Writes v, laid out as t's shape, the way tg_tensor_print does, each
- * number with fmt, at most max_per_dim per dimension (the middle elided). */
-void tg__print_values(FILE *f, const tg_tensor *t, const float *v, const char *fmt, int max_per_dim);
-
-/* ---- elementwise (ops/unary.c) ---- */
-/* A unary op y = f(x) given by its descriptor's loops, with scalar
- * arguments p0, p1 (fparam). */
-tg_tensor *tg__unary(const char *fn, tg_graph *g, const tg__op_desc *op, tg_tensor *x, float p0, float p1);
-/* huber on a difference, for huber_loss and smooth_l1_loss (ops/unary.c). */
-extern const tg__op_desc tg__huber_op;
-/* A tensor sharing x's data (no copy), reshaped: reshape, flatten (ops/shape.c). */
-tg_tensor *tg__view_new(const char *fn, tg_graph *g, tg_tensor *x, int ndim, const int *shape);
-
-/* ---- shape helpers (ops/shape.c) ---- */
-/* axis in [-ndim, ndim) made non-negative, or -1 with a message naming fn. */
-int tg__axis(const char *fn, const tg_tensor *x, int axis);
-/* x seen as (outer, n, inner) around axis: n = shape[axis]. */
-void tg__split_axis(const tg_tensor *x, int axis, size_t *outer, size_t *n, size_t *inner);
-/* x's shape without axis (keepdim false) or with it set to 1 (keepdim true). */
-int tg__reduced_shape(const tg_tensor *x, int axis, bool keepdim, int *shape);
-
-#endif /* TG_INTERNAL_H */
+#endif /* TG_GRAPH_H */

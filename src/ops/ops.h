@@ -1,0 +1,24 @@
+/* ops.h — what the files of src/ops share. */
+#ifndef TG_OPS_H
+#define TG_OPS_H
+
+#include "../graph/graph.h"
+
+/* ---- elementwise (ops/unary.c) ---- */
+/* A unary op y = f(x) given by its descriptor's loops, with scalar
+ * arguments p0, p1 (fparam). */
+tg_tensor *tg__unary(const char *fn, tg_graph *g, const tg__op_desc *op, tg_tensor *x, float p0, float p1);
+/* huber on a difference, for huber_loss and smooth_l1_loss (ops/unary.c). */
+extern const tg__op_desc tg__huber_op;
+/* A tensor sharing x's data (no copy), reshaped: reshape, flatten (ops/shape.c). */
+tg_tensor *tg__view_new(const char *fn, tg_graph *g, tg_tensor *x, int ndim, const int *shape);
+
+/* ---- shape helpers (ops/shape.c) ---- */
+/* axis in [-ndim, ndim) made non-negative, or -1 with a message naming fn. */
+int tg__axis(const char *fn, const tg_tensor *x, int axis);
+/* x seen as (outer, n, inner) around axis: n = shape[axis]. */
+void tg__split_axis(const tg_tensor *x, int axis, size_t *outer, size_t *n, size_t *inner);
+/* x's shape without axis (keepdim false) or with it set to 1 (keepdim true). */
+int tg__reduced_shape(const tg_tensor *x, int axis, bool keepdim, int *shape);
+
+#endif /* TG_OPS_H */
