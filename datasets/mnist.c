@@ -10,7 +10,57 @@
 static const char *const fashion_classes[10] = {"t-shirt/top", "trouser", "pullover", "dress", "coat",
                                                 "sandal",      "shirt",   "sneaker",  "bag",   "ankle boot"};
 
+static const char *const digit_classes[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+
 const char *tg_fashion_mnist_class(int c) { return c >= 0 && c < 10 ? fashion_classes[c] : "?"; }
+
+const char *tg_dataset_class_name(const tg_dataset *d, int k)
+{
+    if (!d || k < 0 || k >= d->n_classes) return "?";
+    if (d->class_names) return d->class_names[k];
+    return k < 10 ? digit_classes[k] : "?";
+}
+
+/* ---- the known sets ---- */
+
+static const tg_dataset_info known[] = {
+    {"fashion-mnist", "/usr/share/datasets/fashion-mnist", {1, 28, 28}, 10, fashion_classes},
+    {"mnist", "/usr/share/datasets/mnist", {1, 28, 28}, 10, digit_classes},
+};
+enum { N_KNOWN = sizeof known / sizeof known[0] };
+
+int tg_dataset_kinds(const tg_dataset_info **kinds, int max)
+{
+    for (int i = 0; kinds && i < N_KNOWN && i < max; i++) kinds[i] = &known[i];
+    return N_KNOWN;
+}
+
+const tg_dataset_info *tg_dataset_find(const char *name)
+{
+    for (int i = 0; name && i < N_KNOWN; i++)
+        if (!strcmp(known[i].name, name)) return &known[i];
+    tg_set_error("no data set '%s': tg knows fashion-mnist and mnist", name ? name : "(null)");
+    return NULL;
+}
+
+tg_status tg_dataset_open(const tg_dataset_info *info, const char *dir, bool train, tg_dataset *out)
+{
+    if (!info) {
+        tg_set_error("tg_dataset_open: info is NULL");
+        return TG_ERR_ARG;
+    }
+    tg_status s = tg_dataset_load(dir ? dir : info->default_dir, train, out);
+    if (s != TG_OK) return s;
+    if (out->channels != info->shape.channels || out->rows != info->shape.height || out->cols != info->shape.width) {
+        tg_set_error("%s: images of %d x %d x %d where %s has %d x %d x %d", dir ? dir : info->default_dir,
+                     out->channels, out->rows, out->cols, info->name, info->shape.channels, info->shape.height,
+                     info->shape.width);
+        tg_dataset_free(out);
+        return TG_ERR_FORMAT;
+    }
+    out->class_names = info->class_names;
+    return TG_OK;
+}
 
 /* dir/name.gz if it exists, else dir/name. */
 static void find_file(const char *dir, const char *name, char *path, size_t size)
@@ -72,8 +122,8 @@ tg_status tg_dataset_load(const char *dir, bool train, tg_dataset *out)
         tg_idx_free(&labels);
         return s;
     }
-    *out = (tg_dataset){.n = images.dims[0], .rows = images.dims[1], .cols = images.dims[2], .n_classes = 10,
-                        .images = images.data, .labels = labels.data};
+    *out = (tg_dataset){.n = images.dims[0], .channels = 1, .rows = images.dims[1], .cols = images.dims[2],
+                        .n_classes = 10, .images = images.data, .labels = labels.data};
     return TG_OK;
 }
 
@@ -96,12 +146,17 @@ tg_status tg_dataset_batch(const tg_dataset *d, const int *rows, int n, float me
         tg_set_error("tg_dataset_batch: std %g: must be positive", std);
         return TG_ERR_ARG;
     }
+    if (d->channels <= 0 || d->rows <= 0 || d->cols <= 0) {
+        tg_set_error("tg_dataset_batch: images of %d x %d x %d: channels, rows and columns must be positive",
+                     d->channels, d->rows, d->cols);
+        return TG_ERR_ARG;
+    }
     for (int i = 0; i < n; i++)
         if (rows[i] < 0 || rows[i] >= d->n) {
             tg_set_error("tg_dataset_batch: rows[%d] is %d, outside the data set's rows [0, %d)", i, rows[i], d->n);
             return TG_ERR_ARG;
         }
-    size_t pixels = (size_t)d->rows * d->cols;
+    size_t pixels = (size_t)d->channels * d->rows * d->cols;
     /* (p / 255 - mean) / std as one multiply-add per pixel */
     float scale = 1.0f / (255.0f * std), shift = -mean / std;
     for (int i = 0; i < n; i++) {
@@ -115,7 +170,7 @@ tg_status tg_dataset_batch(const tg_dataset *d, const int *rows, int n, float me
 
 void tg_dataset_stats(const tg_dataset *d, float *mean, float *std)
 {
-    size_t n = (size_t)d->n * d->rows * d->cols;
+    size_t n = (size_t)d->n * d->channels * d->rows * d->cols;
     double sum = 0.0, sum_sq = 0.0;
     for (size_t i = 0; i < n; i++) {
         double v = d->images[i] / 255.0;

@@ -855,6 +855,82 @@ const char *tg_gradcheck_suite_op(int i); /* the op the case exercises ("matmul"
 tg_status tg_gradcheck_suite_run(int i, uint64_t seed, tg_gradcheck_result *res);
 
 /* ======================================================================
+ * Modules: a model as one object (torch.nn.Module)
+ * ====================================================================== */
+
+/* A module owns named parameters (trained) and buffers (kept, not trained:
+ * BatchNorm's running statistics), in the order they were added, which is
+ * the order of tg_module_parameters and of the state a checkpoint saves. It
+ * is in training mode (dropout draws a mask) or evaluation mode; it starts
+ * in training mode, as a torch module does. What the module computes is
+ * its ops' forward; its implementation keeps whatever else it needs in
+ * impl.
+ *
+ *   static tg_tensor *affine_forward(tg_module *m, tg_graph *g, tg_tensor *x)
+ *   {
+ *       return tg_linear(g, x, tg_module_param(m, "weight"), tg_module_param(m, "bias"));
+ *   }
+ *   static const tg_module_ops affine_ops = {"affine", affine_forward, NULL};
+ *   tg_module *m = tg_module_new(&affine_ops, NULL);
+ *   tg_module_add_param(m, "weight", tg_zeros(NULL, TG_SHAPE(10, 784)));
+ *   tg_module_add_param(m, "bias", tg_zeros(NULL, TG_SHAPE(10)));
+ */
+typedef struct tg_module tg_module;
+typedef struct tg_module_ops {
+    const char *name;        /* the kind of module, "mlp" */
+    /* y = the module applied to x on g, in the mode m->training says, drawing
+     * from m->rng when training needs randomness; NULL with a message. */
+    tg_tensor *(*forward)(tg_module *m, tg_graph *g, tg_tensor *x);
+    /* Frees m->impl (not the parameters and buffers: the module frees
+     * those); NULL when impl needs no freeing. */
+    void (*free_impl)(void *impl);
+} tg_module_ops;
+
+struct tg_module {
+    const tg_module_ops *ops;
+    void *impl;              /* the implementation's own data */
+    bool training;           /* tg_module_train */
+    tg_rng *rng;             /* borrowed: dropout's draws in training mode (tg_module_set_rng) */
+    /* private */
+    struct tg__module_entry *entries;
+    int n_entries, cap_entries;
+};
+
+/* A new module with no parameters, in training mode, owning impl (freed by
+ * ops->free_impl with the module). NULL with a message when ops or its
+ * forward is NULL, or memory runs out (then impl is freed too). */
+tg_module *tg_module_new(const tg_module_ops *ops, void *impl);
+/* Frees the module, its parameters and buffers, and impl; NULL is ignored. */
+void tg_module_free(tg_module *m);
+/* Adds t under name (unique in m, at most 47 characters) as a parameter:
+ * standalone, requires_grad set. The module owns t from this call on, also
+ * when the call fails (then t is freed), so constructors can chain calls
+ * and check once. TG_ERR_ARG for a NULL, a tensor on a graph, or a name
+ * already used; TG_ERR_NOMEM. */
+tg_status tg_module_add_param(tg_module *m, const char *name, tg_tensor *t);
+/* The same for a buffer: saved with the state, never trained (requires_grad
+ * stays false). */
+tg_status tg_module_add_buffer(tg_module *m, const char *name, tg_tensor *t);
+/* The parameter or buffer called name, or NULL (with a message). */
+tg_tensor *tg_module_param(const tg_module *m, const char *name);
+/* y = the module applied to x (its ops->forward); NULL with a message. */
+tg_tensor *tg_module_forward(tg_module *m, tg_graph *g, tg_tensor *x);
+/* Training mode on (torch's module.train()) or off (module.eval()); returns
+ * the previous mode. */
+bool tg_module_train(tg_module *m, bool on);
+/* The generator training-mode randomness draws from (borrowed; NULL: none,
+ * and a forward that needs one fails with a message). */
+void tg_module_set_rng(tg_module *m, tg_rng *rng);
+/* The parameters, in the order added: writes up to max (borrowed) pointers
+ * into params (NULL to count) and returns how many there are. */
+int tg_module_parameters(const tg_module *m, tg_tensor **params, int max);
+/* The state: parameters and buffers, in the order added. Entry i's tensor
+ * (borrowed) with its name in *name and whether it is a buffer in
+ * *is_buffer (either may be NULL); NULL past the end. */
+int tg_module_state_size(const tg_module *m);
+tg_tensor *tg_module_state(const tg_module *m, int i, const char **name, bool *is_buffer);
+
+/* ======================================================================
  * Models (models/): built only on the API above.
  * ====================================================================== */
 
@@ -885,6 +961,62 @@ tg_tensor *tg_mlp_forward(tg_graph *g, const tg_mlp *m, tg_tensor *x, bool train
  * and returns how many there are. */
 int tg_mlp_params(const tg_mlp *m, tg_tensor **params, int max);
 
+/* ---- models by name: what `tg train --model NAME` builds ----
+ * A model kind names its options (the flags of tg train, without "--"),
+ * their types and defaults; a spec holds a kind and the canonical text of
+ * each option, so that the same settings are the same text however they
+ * were typed (a checkpoint stores them as flags). */
+typedef enum tg_model_opt_type {
+    TG_MODEL_OPT_SIZES,      /* positive integers "512,512", or "" for none */
+    TG_MODEL_OPT_CHOICE,     /* one of choices */
+    TG_MODEL_OPT_REAL        /* a number in [lo, hi) */
+} tg_model_opt_type;
+typedef struct tg_model_opt {
+    const char *key;                 /* "hidden" */
+    tg_model_opt_type type;
+    const char *def;                 /* the default, as text */
+    const char *const *choices;      /* TG_MODEL_OPT_CHOICE: NULL-terminated */
+    double lo, hi;                   /* TG_MODEL_OPT_REAL */
+} tg_model_opt;
+enum { TG_MODEL_MAX_OPTS = 8, TG_MODEL_VALUE_LEN = 96 };
+struct tg_model_spec;
+/* The input of a model: one sample's channels, height and width. */
+typedef struct tg_sample_shape {
+    int channels, height, width;
+} tg_sample_shape;
+typedef struct tg_model_kind {
+    const char *name;                /* "mlp" */
+    const tg_model_opt *opts;
+    int n_opts;
+    /* "mlp hidden 512-512 relu", for the first line of a run */
+    void (*describe)(const struct tg_model_spec *s, char *buf, size_t size);
+    /* a new module for samples of shape in and classes outputs, its
+     * parameters initialised from rng; NULL with a message */
+    tg_module *(*build)(const struct tg_model_spec *s, tg_sample_shape in, int classes, tg_rng *rng);
+} tg_model_kind;
+typedef struct tg_model_spec {
+    const tg_model_kind *kind;
+    char values[TG_MODEL_MAX_OPTS][TG_MODEL_VALUE_LEN];   /* kind->opts[i]'s canonical text */
+} tg_model_spec;
+
+/* The kinds tg knows ("mlp"): writes up to max pointers, returns how many. */
+int tg_model_kinds(const tg_model_kind **kinds, int max);
+/* spec = kind name with its defaults. TG_ERR_ARG naming the known kinds. */
+tg_status tg_model_spec_init(tg_model_spec *s, const char *kind);
+/* Whether kind has an option key. */
+bool tg_model_has_opt(const tg_model_kind *kind, const char *key);
+/* Sets option key from text: TG_ERR_ARG with a message for an option the
+ * kind lacks or a value of the wrong type or range. */
+tg_status tg_model_spec_set(tg_model_spec *s, const char *key, const char *value);
+/* Option key's canonical text, or NULL. */
+const char *tg_model_spec_get(const tg_model_spec *s, const char *key);
+/* The module the spec describes (s->kind->build). */
+tg_module *tg_model_new(const tg_model_spec *s, tg_sample_shape in, int classes, tg_rng *rng);
+/* The "mlp" kind: options hidden (sizes, "512,512"), activation
+ * (relu|tanh|sigmoid|gelu, "relu") and dropout ([0, 1), "0"); its module's
+ * input is flattened, and its parameters are named W0, b0, W1, b1, ... */
+extern const tg_model_kind tg_mlp_kind;
+
 /* ======================================================================
  * Datasets (datasets/)
  * ====================================================================== */
@@ -911,10 +1043,12 @@ void tg_idx_free(tg_idx *idx);   /* frees the data and zeroes *idx */
  * and are converted per batch. */
 typedef struct tg_dataset {
     int n;                   /* examples */
+    int channels;            /* 1 (grey) */
     int rows, cols;          /* image size (28 x 28) */
     int n_classes;           /* 10 */
-    unsigned char *images;   /* (n, rows * cols), owned */
+    unsigned char *images;   /* (n, channels * rows * cols), owned */
     unsigned char *labels;   /* (n), owned, each < n_classes */
+    const char *const *class_names; /* (n_classes) borrowed, or NULL: "0", "1", ... */
 } tg_dataset;
 
 /* Loads the MNIST-format training set (train-images-idx3-ubyte,
@@ -926,6 +1060,26 @@ void tg_dataset_free(tg_dataset *d);   /* frees both arrays and zeroes *d */
 /* FashionMNIST's class names: "t-shirt/top", "trouser", ... "ankle boot";
  * "?" outside 0..9. */
 const char *tg_fashion_mnist_class(int c);
+/* Class k's name in d ("ankle boot", or "7" for a set without names); "?"
+ * outside [0, n_classes). The string is static or d's. */
+const char *tg_dataset_class_name(const tg_dataset *d, int k);
+
+/* The data sets tg knows by name, with what a program needs before loading
+ * one: where Debian puts it, one sample's shape, the classes. */
+typedef struct tg_dataset_info {
+    const char *name;                /* "fashion-mnist", "mnist" */
+    const char *default_dir;         /* "/usr/share/datasets/fashion-mnist" */
+    tg_sample_shape shape;           /* 1 x 28 x 28 */
+    int n_classes;
+    const char *const *class_names;  /* (n_classes), or NULL: "0", "1", ... */
+} tg_dataset_info;
+/* The known sets: writes up to max pointers, returns how many. */
+int tg_dataset_kinds(const tg_dataset_info **kinds, int max);
+/* The set called name, or NULL with a message naming the known ones. */
+const tg_dataset_info *tg_dataset_find(const char *name);
+/* tg_dataset_load of info's set from dir (NULL: info->default_dir), checked
+ * against info's sample shape, with its class names. */
+tg_status tg_dataset_open(const tg_dataset_info *info, const char *dir, bool train, tg_dataset *out);
 /* The images rows[0..n) gathered into x (n, rows*cols) as float
  * (pixel / 255 - mean) / std, and their labels into y (NULL to skip).
  * mean 0, std 1 gives [0, 1]. TG_ERR_ARG, with x and y untouched, when a

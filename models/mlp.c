@@ -1,7 +1,10 @@
 /* mlp.c — the multilayer perceptron of the lectures, on tg's public API:
  * Linear, activation, [dropout], ..., Linear (PyTorch's nn.Sequential of
- * the optimization tutorial when hidden = {512, 512} and act = relu). */
+ * the optimization tutorial when hidden = {512, 512} and act = relu); and
+ * the "mlp" model kind, the same network as a tg_module. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <tg.h>
 
@@ -99,3 +102,101 @@ int tg_mlp_params(const tg_mlp *m, tg_tensor **params, int max)
     }
     return 2 * m->n_layers;
 }
+
+/* ---- the "mlp" model kind ---- */
+
+static const char *const activations[] = {"relu", "tanh", "sigmoid", "gelu", NULL};
+
+static const tg_model_opt mlp_opts[] = {
+    {"hidden", TG_MODEL_OPT_SIZES, "512,512", NULL, 0, 0}, /* the lectures' (and PyTorch tutorial's) MLP */
+    {"activation", TG_MODEL_OPT_CHOICE, "relu", activations, 0, 0},
+    {"dropout", TG_MODEL_OPT_REAL, "0", NULL, 0, 1},
+};
+
+/* The sizes of "512,512" into hidden (room for max); their count. */
+static int parse_sizes(const char *text, int *hidden, int max)
+{
+    int n = 0;
+    for (const char *p = text; *p && n < max;) {
+        char *end;
+        hidden[n++] = (int)strtol(p, &end, 10);
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+static tg_activation activation_of(const char *name)
+{
+    int k = 0;
+    while (activations[k] && strcmp(activations[k], name)) k++;
+    return (tg_activation)k;
+}
+
+/* Option key's text (mlp.c reads its own spec; models.c calls in here). */
+static const char *value(const tg_model_spec *s, const char *key)
+{
+    int i = 0;
+    while (strcmp(s->kind->opts[i].key, key)) i++;
+    return s->values[i];
+}
+
+static tg_tensor *mlp_module_forward(tg_module *m, tg_graph *g, tg_tensor *x)
+{
+    return tg_mlp_forward(g, m->impl, x, m->training, m->rng);
+}
+
+/* The module owns the tensors; the tg_mlp holding them goes with it. */
+static void mlp_shell_free(void *impl)
+{
+    tg_mlp *mlp = impl;
+    if (!mlp) return;
+    free(mlp->W);
+    free(mlp->b);
+    free(mlp);
+}
+
+static const tg_module_ops mlp_module_ops = {"mlp", mlp_module_forward, mlp_shell_free};
+
+static tg_module *mlp_build(const tg_model_spec *s, tg_sample_shape in, int classes, tg_rng *rng)
+{
+    int hidden[TG_MODEL_VALUE_LEN / 2];
+    int n_hidden = parse_sizes(value(s, "hidden"), hidden, TG_MODEL_VALUE_LEN / 2);
+    float dropout = (float)strtod(value(s, "dropout"), NULL);
+    tg_mlp *mlp = tg_mlp_new(in.channels * in.height * in.width, hidden, n_hidden, classes,
+                             activation_of(value(s, "activation")), dropout, rng);
+    if (!mlp) return NULL;
+    tg_module *m = tg_module_new(&mlp_module_ops, NULL); /* the tensors move to it one by one, below */
+    if (!m) {
+        tg_mlp_free(mlp);
+        return NULL;
+    }
+    m->impl = mlp;
+    tg_status st = TG_OK;
+    for (int k = 0; k < mlp->n_layers; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "W%d", k);
+        tg_status sw = tg_module_add_param(m, name, mlp->W[k]);
+        snprintf(name, sizeof name, "b%d", k);
+        tg_status sb = tg_module_add_param(m, name, mlp->b[k]);
+        if (st == TG_OK) st = sw != TG_OK ? sw : sb;
+    }
+    if (st != TG_OK) {
+        tg_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* "mlp hidden 512-512 relu dropout" */
+static void mlp_describe(const tg_model_spec *s, char *buf, size_t size)
+{
+    char hidden[TG_MODEL_VALUE_LEN];
+    const char *sizes = value(s, "hidden");
+    snprintf(hidden, sizeof hidden, "%s", *sizes ? sizes : "none");
+    for (char *p = hidden; *p; p++)
+        if (*p == ',') *p = '-';
+    snprintf(buf, size, "mlp hidden %s %s%s", hidden, value(s, "activation"),
+             strtod(value(s, "dropout"), NULL) > 0 ? " dropout" : "");
+}
+
+const tg_model_kind tg_mlp_kind = {"mlp", mlp_opts, sizeof mlp_opts / sizeof mlp_opts[0], mlp_describe, mlp_build};

@@ -505,6 +505,49 @@ START_TEST(test_dataset_class_names)
 }
 END_TEST
 
+START_TEST(test_dataset_known_sets_give_shape_and_names)
+{
+    const tg_dataset_info *sets[4];
+    ck_assert_int_eq(tg_dataset_kinds(sets, 4), 2);
+    const tg_dataset_info *f = tg_dataset_find("fashion-mnist"), *m = tg_dataset_find("mnist");
+    ck_assert_ptr_eq(f, sets[0]);
+    ck_assert_ptr_eq(m, sets[1]);
+    ck_assert_str_eq(f->default_dir, "/usr/share/datasets/fashion-mnist");
+    ck_assert_int_eq(f->shape.channels, 1);
+    ck_assert_int_eq(f->shape.height, 28);
+    ck_assert_int_eq(f->shape.width, 28);
+    ck_assert_int_eq(f->n_classes, 10);
+    ck_assert_str_eq(f->class_names[9], "ankle boot");
+    ck_assert_str_eq(m->class_names[7], "7");
+    ck_assert_ptr_null(tg_dataset_find("cifar10"));
+    ck_assert_str_eq(tg_last_error(), "no data set 'cifar10': tg knows fashion-mnist and mnist");
+    /* a set opened by name carries its names; loaded by directory, numbers */
+    unsigned char images[2 * 28 * 28] = {0}, labels[2] = {9, 0};
+    write_set("t10k", false, 2, 28, 28, images, 2, labels);
+    tg_dataset d;
+    ck_assert_int_eq(tg_dataset_open(f, dir, false, &d), TG_OK);
+    ck_assert_int_eq(d.channels, 1);
+    ck_assert_str_eq(tg_dataset_class_name(&d, d.labels[0]), "ankle boot");
+    ck_assert_str_eq(tg_dataset_class_name(&d, 10), "?");
+    tg_dataset_free(&d);
+    ck_assert_int_eq(tg_dataset_load(dir, false, &d), TG_OK);
+    ck_assert_str_eq(tg_dataset_class_name(&d, d.labels[0]), "9");
+    tg_dataset_free(&d);
+    ck_assert_int_eq(tg_dataset_open(NULL, dir, false, &d), TG_ERR_ARG);
+}
+END_TEST
+
+START_TEST(test_dataset_open_refuses_another_shape)
+{
+    unsigned char images[2 * 4 * 3] = {0}, labels[2] = {1, 2};
+    write_set("train", false, 2, 4, 3, images, 2, labels);
+    tg_dataset d;
+    ck_assert_int_eq(tg_dataset_open(tg_dataset_find("mnist"), dir, true, &d), TG_ERR_FORMAT);
+    ck_assert_error_has("images of 1 x 4 x 3 where mnist has 1 x 28 x 28");
+    ck_assert_ptr_null(d.images); /* nothing kept */
+}
+END_TEST
+
 /* A 4-example dataset of 2 x 3 images, pixels chosen by hand. */
 static unsigned char tiny_images[4 * 6] = {0,  255, 51, 102, 153, 204,  /* 0 */
                                            17, 34,  68, 136, 1,   254,  /* 1 */
@@ -514,7 +557,7 @@ static unsigned char tiny_labels[4] = {5, 0, 9, 2};
 
 static tg_dataset tiny_dataset(void)
 {
-    return (tg_dataset){.n = 4, .rows = 2, .cols = 3, .n_classes = 10, .images = tiny_images, .labels = tiny_labels};
+    return (tg_dataset){.n = 4, .channels = 1, .rows = 2, .cols = 3, .n_classes = 10, .images = tiny_images, .labels = tiny_labels};
 }
 
 START_TEST(test_dataset_batch)
@@ -593,7 +636,7 @@ START_TEST(test_dataset_stats)
     ck_assert_close(xsq / 24, 1.0, 1e-5, 0);
     /* a constant image: std 0 */
     unsigned char flat[6] = {90, 90, 90, 90, 90, 90};
-    tg_dataset c = {.n = 1, .rows = 2, .cols = 3, .n_classes = 10, .images = flat, .labels = tiny_labels};
+    tg_dataset c = {.n = 1, .channels = 1, .rows = 2, .cols = 3, .n_classes = 10, .images = flat, .labels = tiny_labels};
     tg_dataset_stats(&c, &mean, &std);
     ck_assert_close(mean, 90 / 255.0, 1e-6, 0);
     ck_assert_close(std, 0.0, 0, 1e-6);
@@ -1016,6 +1059,8 @@ static Suite *datasets_suite(void)
     tcase_add_test(tc, test_dataset_rejects_wrong_dimensions);
     tcase_add_test(tc, test_dataset_missing_files);
     tcase_add_test(tc, test_dataset_class_names);
+    tcase_add_test(tc, test_dataset_known_sets_give_shape_and_names);
+    tcase_add_test(tc, test_dataset_open_refuses_another_shape);
     tcase_add_test(tc, test_dataset_load_names_the_directory_not_a_flag);
     tcase_add_test(tc, test_dataset_batch);
     tcase_add_test(tc, test_dataset_batch_refuses_rows_outside_the_set);

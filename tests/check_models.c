@@ -1,4 +1,5 @@
-/* check_models.c — the MLP of models/ and the two-moons data of datasets/;
+/* check_models.c — modules (src/nn/module.c), models by name and the MLP
+ * of models/, and the two-moons data of datasets/;
  * training with each fast GEMM kernel against the reference product. */
 #include "tg_test.h"
 
@@ -67,6 +68,172 @@ START_TEST(test_models_mlp_rejects_bad_shapes)
     ck_assert_ptr_null(tg_mlp_new(784, NULL, 1, 10, TG_ACT_RELU, 0.0f, &rng));
     ck_assert_str_eq(tg_last_error(), "tg_mlp_new: hidden (the sizes of the hidden layers) is NULL");
     tg_mlp_free(NULL);
+}
+END_TEST
+
+/* ---- modules ---- */
+
+/* y = x w^T + b, with a buffer counting forwards in training mode (as
+ * BatchNorm's num_batches_tracked). */
+static tg_tensor *affine_forward(tg_module *m, tg_graph *g, tg_tensor *x)
+{
+    if (m->training) tg_module_param(m, "calls")->data[0] += 1.0f;
+    return tg_linear(g, x, tg_module_param(m, "weight"), tg_module_param(m, "bias"));
+}
+static int impl_freed;
+static void count_free(void *impl) { impl_freed += impl != NULL; }
+static const tg_module_ops affine_ops = {"affine", affine_forward, count_free};
+
+START_TEST(test_models_module_params_buffers_and_mode)
+{
+    static int impl;
+    impl_freed = 0;
+    tg_module *m = tg_module_new(&affine_ops, &impl);
+    ck_assert_ptr_nonnull(m);
+    ck_assert(m->training); /* as a torch module starts */
+    ck_assert_int_eq(tg_module_add_param(m, "weight", tg_full(NULL, TG_SHAPE(2, 3), 0.5f)), TG_OK);
+    ck_assert_int_eq(tg_module_add_buffer(m, "calls", tg_zeros(NULL, TG_SHAPE(1))), TG_OK);
+    ck_assert_int_eq(tg_module_add_param(m, "bias", tg_zeros(NULL, TG_SHAPE(2))), TG_OK);
+    /* parameters in the order added, without the buffer; the state with it */
+    tg_tensor *p[4];
+    ck_assert_int_eq(tg_module_parameters(m, NULL, 0), 2);
+    ck_assert_int_eq(tg_module_parameters(m, p, 4), 2);
+    ck_assert_ptr_eq(p[0], tg_module_param(m, "weight"));
+    ck_assert_ptr_eq(p[1], tg_module_param(m, "bias"));
+    ck_assert(p[0]->requires_grad && p[1]->requires_grad);
+    ck_assert_int_eq(tg_module_state_size(m), 3);
+    const char *name;
+    bool buffer;
+    ck_assert_ptr_nonnull(tg_module_state(m, 1, &name, &buffer));
+    ck_assert_str_eq(name, "calls");
+    ck_assert(buffer && !tg_module_param(m, "calls")->requires_grad);
+    ck_assert_ptr_null(tg_module_state(m, 3, &name, &buffer));
+    /* forward in each mode */
+    tg_graph *g = tg_graph_new();
+    tg_tensor *y = tg_module_forward(m, g, tg_ones(g, TG_SHAPE(4, 3)));
+    ck_assert_shape(y, 4, 2);
+    ck_assert_float_eq(y->data[0], 1.5f);
+    ck_assert(tg_module_train(m, false));
+    tg_module_forward(m, g, tg_ones(g, TG_SHAPE(4, 3)));
+    ck_assert_float_eq(tg_module_param(m, "calls")->data[0], 1.0f);
+    ck_assert(!tg_module_train(m, true));
+    /* refusals: each names the problem, and the tensor offered is freed */
+    ck_assert_int_eq(tg_module_add_param(m, "weight", tg_zeros(NULL, TG_SHAPE(1))), TG_ERR_ARG);
+    ck_assert_str_eq(tg_last_error(), "tg_module_add_param: 'weight': the name is taken");
+    ck_assert_int_eq(tg_module_add_param(m, "on_graph", tg_zeros(g, TG_SHAPE(1))), TG_ERR_ARG);
+    ck_assert_error_has("the tensor is on a graph");
+    ck_assert_int_eq(tg_module_add_buffer(m, "", tg_zeros(NULL, TG_SHAPE(1))), TG_ERR_ARG);
+    ck_assert_error_has("the name is empty");
+    ck_assert_int_eq(tg_module_add_param(m, "x", NULL), TG_ERR_ARG);
+    ck_assert_ptr_null(tg_module_param(m, "nope"));
+    ck_assert_str_eq(tg_last_error(), "tg_module_param: affine has no parameter or buffer 'nope'");
+    ck_assert_int_eq(tg_module_state_size(m), 3);
+    tg_graph_free(g);
+    tg_module_free(m); /* frees the three tensors (ASan would see a leak) and impl */
+    ck_assert_int_eq(impl_freed, 1);
+    ck_assert_ptr_null(tg_module_new(NULL, NULL));
+    ck_assert_ptr_null(tg_module_forward(NULL, NULL, NULL));
+    ck_assert_str_eq(tg_last_error(), "tg_module_forward: module is NULL");
+    tg_module_free(NULL);
+}
+END_TEST
+
+/* ---- models by name ---- */
+
+START_TEST(test_models_spec_holds_canonical_text)
+{
+    tg_model_spec s;
+    ck_assert_int_eq(tg_model_spec_init(&s, "mlp"), TG_OK);
+    ck_assert_ptr_eq(s.kind, &tg_mlp_kind);
+    ck_assert_str_eq(tg_model_spec_get(&s, "hidden"), "512,512");
+    ck_assert_str_eq(tg_model_spec_get(&s, "activation"), "relu");
+    ck_assert_str_eq(tg_model_spec_get(&s, "dropout"), "0");
+    /* the same setting is the same text however it was typed */
+    ck_assert_int_eq(tg_model_spec_set(&s, "dropout", "0.20"), TG_OK);
+    ck_assert_str_eq(tg_model_spec_get(&s, "dropout"), "0.20000000000000001");
+    ck_assert_int_eq(tg_model_spec_set(&s, "hidden", "0128,64"), TG_OK);
+    ck_assert_str_eq(tg_model_spec_get(&s, "hidden"), "128,64");
+    ck_assert_int_eq(tg_model_spec_set(&s, "hidden", ""), TG_OK);
+    ck_assert_str_eq(tg_model_spec_get(&s, "hidden"), "");
+    char text[128];
+    tg_mlp_kind.describe(&s, text, sizeof text);
+    ck_assert_str_eq(text, "mlp hidden none relu dropout");
+    /* refusals */
+    ck_assert_int_eq(tg_model_spec_set(&s, "hidden", "512,,3"), TG_ERR_ARG);
+    ck_assert_str_eq(tg_last_error(), "model mlp: hidden needs positive sizes like 512,512 (or \"\" for none), got '512,,3'");
+    ck_assert_int_eq(tg_model_spec_set(&s, "activation", "swish"), TG_ERR_ARG);
+    ck_assert_str_eq(tg_last_error(), "model mlp: activation is one of relu, tanh, sigmoid, gelu, not 'swish'");
+    ck_assert_int_eq(tg_model_spec_set(&s, "dropout", "1"), TG_ERR_ARG);
+    ck_assert_str_eq(tg_last_error(), "model mlp: dropout must be in [0, 1), got '1'");
+    ck_assert_int_eq(tg_model_spec_set(&s, "channels", "3"), TG_ERR_ARG);
+    ck_assert_str_eq(tg_last_error(), "model mlp has no option channels");
+    ck_assert_str_eq(tg_model_spec_get(&s, "hidden"), ""); /* a refused value leaves the old one */
+    ck_assert_int_eq(tg_model_spec_init(&s, "resnet"), TG_ERR_ARG);
+    ck_assert_str_eq(tg_last_error(), "no model 'resnet': tg has mlp");
+    const tg_model_kind *kinds[4];
+    ck_assert_int_eq(tg_model_kinds(kinds, 4), 1);
+    ck_assert(tg_model_has_opt(kinds[0], "hidden") && !tg_model_has_opt(kinds[0], "lr"));
+}
+END_TEST
+
+START_TEST(test_models_model_new_builds_the_mlp_as_a_module)
+{
+    /* the module of spec "mlp hidden 16 tanh" is tg_mlp_new's network, drawn
+     * from the same generator: the same parameters, named W0, b0, W1, b1 */
+    tg_model_spec s;
+    tg_model_spec_init(&s, "mlp");
+    tg_model_spec_set(&s, "hidden", "16");
+    tg_model_spec_set(&s, "activation", "tanh");
+    tg_rng r1, r2;
+    tg_rng_seed(&r1, 4), tg_rng_seed(&r2, 4);
+    tg_module *m = tg_model_new(&s, (tg_sample_shape){1, 4, 5}, 3, &r1);
+    tg_mlp *ref = tg_mlp_new(20, (int[]){16}, 1, 3, TG_ACT_TANH, 0.0f, &r2);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_str_eq(m->ops->name, "mlp");
+    const char *names[] = {"W0", "b0", "W1", "b1"};
+    tg_tensor *want[4];
+    tg_mlp_params(ref, want, 4);
+    ck_assert_int_eq(tg_module_state_size(m), 4);
+    for (int k = 0; k < 4; k++) {
+        const char *name;
+        tg_tensor *t = tg_module_state(m, k, &name, NULL);
+        ck_assert_str_eq(name, names[k]);
+        ck_assert(tg_same_shape(t, want[k]));
+        ck_assert_mem_eq(t->data, want[k]->data, t->size * sizeof(float));
+    }
+    /* an image batch (N, C, H, W) goes in whole */
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_randn(g, &r1, TG_SHAPE(2, 1, 4, 5));
+    tg_tensor *y = tg_module_forward(m, g, x), *y_ref = tg_mlp_forward(g, ref, x, false, NULL);
+    ck_assert_shape(y, 2, 3);
+    ck_assert_mem_eq(y->data, y_ref->data, 6 * sizeof(float));
+    ck_assert_ptr_null(tg_model_new(&s, (tg_sample_shape){0, 4, 5}, 3, &r1));
+    ck_assert_error_has("sizes must be positive");
+    tg_graph_free(g);
+    tg_module_free(m);
+    tg_mlp_free(ref);
+}
+END_TEST
+
+START_TEST(test_models_mlp_module_training_mode_draws_dropout)
+{
+    tg_model_spec s;
+    tg_model_spec_init(&s, "mlp");
+    tg_model_spec_set(&s, "dropout", "0.5");
+    tg_rng rng;
+    tg_rng_seed(&rng, 1);
+    tg_module *m = tg_model_new(&s, (tg_sample_shape){1, 2, 2}, 2, &rng);
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_ones(g, TG_SHAPE(3, 4));
+    ck_assert_ptr_null(tg_module_forward(m, g, x)); /* training mode, no generator: refused */
+    ck_assert_error_has("tg_dropout: rng is NULL");
+    tg_module_set_rng(m, &rng);
+    ck_assert_ptr_nonnull(tg_module_forward(m, g, x));
+    tg_module_train(m, false);
+    tg_module_set_rng(m, NULL);
+    ck_assert_ptr_nonnull(tg_module_forward(m, g, x)); /* evaluation needs none */
+    tg_graph_free(g);
+    tg_module_free(m);
 }
 END_TEST
 
@@ -215,6 +382,12 @@ static Suite *models_suite(void)
     tcase_add_test(tc, test_models_mlp_rejects_bad_shapes);
     tcase_add_test(tc, test_models_mlp_learns_moons);
     tcase_add_test(tc, test_models_training_matches_the_reference_product);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("modules");
+    tcase_add_test(tc, test_models_module_params_buffers_and_mode);
+    tcase_add_test(tc, test_models_spec_holds_canonical_text);
+    tcase_add_test(tc, test_models_model_new_builds_the_mlp_as_a_module);
+    tcase_add_test(tc, test_models_mlp_module_training_mode_draws_dropout);
     suite_add_tcase(s, tc);
     tc = tcase_create("datasets");
     tcase_add_test(tc, test_models_moons_shape_and_balance);

@@ -246,13 +246,18 @@ START_TEST(test_train_bad_arguments)
 {
     ck_assert_int_eq(run_tg("train --epochs 0"), 2);
     ck_assert_int_eq(run_tg("train --hidden 512,0"), 2);
-    ck_assert_ptr_nonnull(strstr(tg_output, "--hidden needs up to 8 positive sizes"));
+    ck_assert_msg(strstr(tg_output, "tg: model mlp: hidden needs positive sizes like 512,512 (or \"\" for none), "
+                                    "got '512,0'"), "%s", tg_output);
+    ck_assert_int_eq(run_tg("train --model convnet"), 2);
+    ck_assert_msg(strstr(tg_output, "tg: no model 'convnet': tg has mlp"), "%s", tg_output);
     ck_assert_int_eq(run_tg("train --val-split 1"), 2);
     ck_assert_int_eq(run_tg("train --dropout 1"), 2);
     ck_assert_int_eq(run_tg("train --optimizer adam --momentum 0.9"), 2);
     ck_assert_int_eq(run_tg("train --optimizer lbfgs"), 2);
     ck_assert_int_eq(run_tg("train --activation swish"), 2);
     ck_assert_int_eq(run_tg("train --dataset cifar10"), 2);
+    ck_assert_msg(strstr(tg_output, "tg: --dataset: no data set 'cifar10': tg knows fashion-mnist and mnist"), "%s",
+                  tg_output);
     ck_assert_int_eq(run_tg("train --lr 0.1 --bogus"), 2);
     ck_assert_ptr_nonnull(strstr(tg_output, "unknown option '--bogus'"));
     ck_assert_int_eq(run_tg("train --data-dir /nonexistent"), 1);

@@ -14,7 +14,8 @@ static bool open_checkpoint(const char *path, train_config *c, session *s)
 {
     tg_checkpoint *ck = NULL;
     if (!checkpoint_config(path, &ck, c)) return false;
-    bool built = session_new(s, c, 28 * 28, 10), ok = built && session_load(s, ck);
+    const tg_dataset_info *d = dataset_of(c);
+    bool built = session_new(s, c, d->shape, d->n_classes), ok = built && session_load(s, ck);
     if (built && !ok) session_free(s); /* a leak check_alloc's sweep found */
     tg_checkpoint_free(ck);
     return ok;
@@ -72,24 +73,27 @@ static void print_confusion(const train_config *c, const long *confusion, int cl
  * lighter " .:-=+*#%@"), each with its true class and the model's guess. */
 static void show_images(const session *s, const train_config *c, const tg_dataset *d, int n)
 {
-    enum { PER_ROW = 4, W = 28, H = 28 };
+    enum { PER_ROW = 4 };
     static const char shades[] = " .:-=+*#%@";
-    float x[PER_ROW * W * H];
+    const int W = d->cols, H = d->rows, pixels = d->channels * H * W, classes = d->n_classes;
+    float *x = malloc((size_t)PER_ROW * pixels * sizeof *x);
     int y[PER_ROW], rows[PER_ROW], pred[PER_ROW];
     float conf[PER_ROW];
     tg_graph *g = tg_graph_new();
     tg_graph_set_grad(g, false);
-    for (int start = 0; g && start < n; start += PER_ROW) {
+    tg_module_train(s->model, false);
+    for (int start = 0; g && x && start < n; start += PER_ROW) {
         int m = n - start < PER_ROW ? n - start : PER_ROW;
         for (int i = 0; i < m; i++) rows[i] = (start + i) * 997 % d->n; /* spread over the set */
         if (tg_dataset_batch(d, rows, m, s->mean, s->std, x, y) != TG_OK) break;
-        tg_tensor *p = tg_softmax(g, tg_mlp_forward(g, s->model, tg_from_blob(g, x, 2, (int[]){m, W * H}), false, NULL), 1);
+        tg_tensor *in = tg_from_blob(g, x, TG_SHAPE(m, d->channels, H, W));
+        tg_tensor *p = tg_softmax(g, tg_module_forward(s->model, g, in), 1);
         if (!p || tg_argmax(p, 1, pred) != TG_OK) break;
-        for (int i = 0; i < m; i++) conf[i] = p->data[i * 10 + pred[i]];
+        for (int i = 0; i < m; i++) conf[i] = p->data[i * classes + pred[i]];
         printf("\n");
-        for (int r = 0; r < H; r += 2) {
+        for (int r = 0; r + 1 < H; r += 2) { /* the first channel, two rows a line */
             for (int i = 0; i < m; i++) {
-                const unsigned char *img = d->images + (size_t)rows[i] * W * H;
+                const unsigned char *img = d->images + (size_t)rows[i] * pixels;
                 for (int col = 0; col < W; col++) {
                     int v = (img[r * W + col] + img[(r + 1) * W + col]) / 2;
                     putchar(shades[v * 9 / 255]);
@@ -109,6 +113,7 @@ static void show_images(const session *s, const train_config *c, const tg_datase
         tg_graph_reset(g);
     }
     tg_graph_free(g);
+    free(x);
 }
 
 int cmd_eval(int argc, char **argv)
@@ -138,9 +143,14 @@ int cmd_eval(int argc, char **argv)
     train_config c;
     session s;
     if (!open_checkpoint(argv[0], &c, &s)) return EXIT_FAIL;
+    if (dataset && !tg_dataset_find(dataset)) {
+        fprintf(stderr, "tg eval: --dataset: %s\n", tg_last_error());
+        session_free(&s);
+        return EXIT_USAGE;
+    }
     if (dataset) snprintf(c.dataset, sizeof c.dataset, "%s", dataset);
     tg_dataset test;
-    if (!load_dataset(data_dir_for(&c, &p), false, &test)) {
+    if (!load_dataset(&c, data_dir_for(&c, &p), false, &test)) {
         session_free(&s);
         return EXIT_FAIL;
     }
@@ -169,28 +179,35 @@ int cmd_eval(int argc, char **argv)
 /* ---- predict ---- */
 
 /* Prints the three likeliest classes of one image; false after a message. */
-static bool predict_one(const session *s, const train_config *c, tg_graph *g, const char *path)
+/* The image is read at the data set's size (tg_image_load: grey, as
+ * FashionMNIST's); x holds height * width floats. */
+static bool predict_one(const session *s, const train_config *c, tg_graph *g, const char *path, float *x)
 {
-    float x[28 * 28];
-    if (tg_image_load(path, 28, 28, x) != TG_OK) {
+    const tg_dataset_info *d = dataset_of(c);
+    int pixels = d->shape.height * d->shape.width;
+    if (tg_image_load(path, d->shape.height, d->shape.width, x) != TG_OK) {
         fprintf(stderr, "tg predict: %s\n", tg_last_error());
         return false;
     }
-    for (int i = 0; i < 28 * 28; i++) x[i] = (x[i] - s->mean) / s->std;
+    for (int i = 0; i < pixels; i++) x[i] = (x[i] - s->mean) / s->std;
     tg_graph_reset(g);
-    tg_tensor *p = tg_softmax(g, tg_mlp_forward(g, s->model, tg_from_blob(g, x, 2, (int[]){1, 28 * 28}), false, NULL), 1);
+    tg_tensor *in = tg_from_blob(g, x, TG_SHAPE(1, 1, d->shape.height, d->shape.width));
+    tg_tensor *p = tg_softmax(g, tg_module_forward(s->model, g, in), 1);
     if (!p) {
         fprintf(stderr, "tg predict: %s\n", tg_last_error());
         return false;
     }
     printf("%s:", path);
-    bool taken[10] = {false};
-    for (int rank = 1; rank <= 3; rank++) {
+    int shown[3];
+    for (int rank = 0; rank < 3 && rank < d->n_classes; rank++) {
         int best = -1;
-        for (int k = 0; k < 10; k++)
-            if (!taken[k] && (best < 0 || p->data[k] > p->data[best])) best = k;
-        taken[best] = true;
-        printf("  %d. %s %.1f%%", rank, class_name(c, best), 100.0 * p->data[best]);
+        for (int k = 0; k < d->n_classes; k++) {
+            bool taken = false;
+            for (int j = 0; j < rank; j++) taken |= shown[j] == k;
+            if (!taken && (best < 0 || p->data[k] > p->data[best])) best = k;
+        }
+        shown[rank] = best;
+        printf("  %d. %s %.1f%%", rank + 1, class_name(c, best), 100.0 * p->data[best]);
     }
     printf("\n");
     return true;
@@ -206,16 +223,27 @@ int cmd_predict(int argc, char **argv)
     train_config c;
     session s;
     if (!open_checkpoint(argv[0], &c, &s)) return EXIT_FAIL;
+    const tg_dataset_info *d = dataset_of(&c);
+    if (d->shape.channels != 1) {
+        fprintf(stderr, "tg predict: %s has %d channels; tg predict reads grey images\n", d->name, d->shape.channels);
+        session_free(&s);
+        return EXIT_FAIL;
+    }
     tg_graph *g = tg_graph_new();
-    if (!g) {
-        fprintf(stderr, "tg predict: %s\n", tg_last_error());
+    float *x = malloc((size_t)d->shape.height * d->shape.width * sizeof *x);
+    if (!g || !x) {
+        fprintf(stderr, "tg predict: %s\n", g ? "out of memory" : tg_last_error());
+        tg_graph_free(g);
+        free(x);
         session_free(&s);
         return EXIT_FAIL;
     }
     tg_graph_set_grad(g, false);
+    tg_module_train(s.model, false);
     int failed = 0;
-    for (int i = 1; i < argc; i++) failed += !predict_one(&s, &c, g, argv[i]);
+    for (int i = 1; i < argc; i++) failed += !predict_one(&s, &c, g, argv[i], x);
     tg_graph_free(g);
+    free(x);
     session_free(&s);
     return failed ? EXIT_FAIL : EXIT_OK;
 }

@@ -2,6 +2,7 @@
  * builds, evaluation, and checkpoints that continue a run exactly. */
 #define _POSIX_C_SOURCE 200809L /* setenv */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,60 +10,139 @@
 
 enum { EVAL_BATCH = 1000 };
 
-/* ---- configuration ---- */
+/* ---- configuration: one table of training flags ----
+ * Parsing, checking, the usage text and the flags a checkpoint stores all
+ * come from `fields` (the optimizer's flags come from its own tables, and
+ * the model's options from its kind, tg_model_kind). The order of the rows
+ * is the order a checkpoint stores them in, after --dataset and the model. */
+
+typedef enum field_type {
+    FIELD_DATASET,   /* a name tg_dataset_find knows */
+    FIELD_INT,       /* an integer >= lo */
+    FIELD_REAL,      /* a number in [lo, hi] (or [lo, hi) with hi_open) */
+    FIELD_U64,       /* any non-negative integer */
+    FIELD_SWITCH,    /* present or not; stored only when present */
+    FIELD_EVERY      /* step | epoch; stored only when epoch */
+} field_type;
+
+typedef struct config_field {
+    const char *flag;
+    field_type type;
+    size_t offset;           /* in train_config */
+    double lo, hi;
+    bool hi_open;
+    char group;              /* d(ata), t(raining), o(utput) in the usage text */
+    const char *help;        /* after the flag in the usage text ("N", "F") */
+} config_field;
+
+#define AT(field) offsetof(train_config, field)
+static const config_field fields[] = {
+    {"--dataset", FIELD_DATASET, AT(dataset), 0, 0, false, 'd', NULL}, /* the names tg_dataset_kinds has */
+    {"--batch-size", FIELD_INT, AT(batch_size), 1, 0, false, 't', "N"},
+    {"--epochs", FIELD_INT, AT(epochs), 1, 0, false, 't', "N"},
+    {"--l1", FIELD_REAL, AT(l1), 0, INFINITY, false, 't', "F"},
+    {"--l2", FIELD_REAL, AT(l2), 0, INFINITY, false, 't', "F (on weights)"},
+    {"--label-smoothing", FIELD_REAL, AT(label_smoothing), 0, 1, false, 't', "F"},
+    {"--val-split", FIELD_REAL, AT(val_split), 0, 1, true, 'd', "F"},
+    {"--early-stop", FIELD_INT, AT(early_stop), 0, 0, false, 't', "PATIENCE (epochs without a better eval loss)"},
+    {"--seed", FIELD_U64, AT(seed), 0, 0, false, 't', "N"},
+    {"--train-samples", FIELD_INT, AT(train_samples), 0, 0, false, 'd', "N (0: all)"},
+    {"--test-samples", FIELD_INT, AT(test_samples), 0, 0, false, 'd', "N (0: all)"},
+    {"--log-every", FIELD_INT, AT(log_every), 1, 0, false, 'o', "N"},
+    {"--normalize", FIELD_SWITCH, AT(normalize), 0, 0, false, 'd', "((x - mean) / std of the training images)"},
+    {"--schedule-every", FIELD_EVERY, AT(schedule_per_epoch), 0, 0, false, 't', "step|epoch"},
+};
+enum { N_FIELDS = sizeof fields / sizeof fields[0] };
+#undef AT
 
 void config_defaults(train_config *c)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->dataset, sizeof c->dataset, "fashion-mnist");
-    c->hidden[0] = c->hidden[1] = 512; /* the lectures' (and PyTorch tutorial's) MLP */
-    c->n_hidden = 2;
-    c->act = TG_ACT_RELU;
+    tg_model_spec_init(&c->model, "mlp");
     optim_args_init(&c->optim);
     c->batch_size = 64;
     c->epochs = 10;
     c->log_every = 1000;
 }
 
-static const char *const act_names[] = {"relu", "tanh", "sigmoid", "gelu"};
+static void *slot(train_config *c, const config_field *f) { return (char *)c + f->offset; }
+static const void *cslot(const train_config *c, const config_field *f) { return (const char *)c + f->offset; }
 
-static bool parse_hidden(train_config *c, const char *text)
+static const config_field *field_named(const char *flag)
 {
-    c->n_hidden = 0;
-    for (const char *p = text; p && *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || (*end && *end != ',') || v <= 0 || v > 1 << 20 || c->n_hidden == MAX_HIDDEN) {
-            fprintf(stderr, "tg: --hidden needs up to %d positive sizes like 512,512 (or \"\" for none), got '%s'\n",
-                    MAX_HIDDEN, text);
+    for (int k = 0; k < N_FIELDS; k++)
+        if (!strcmp(fields[k].flag, flag)) return &fields[k];
+    return NULL;
+}
+
+/* value into f's slot of c, checked; false with a message. */
+static bool field_parse(train_config *c, const config_field *f, const char *value)
+{
+    uint64_t u;
+    double v;
+    switch (f->type) {
+    case FIELD_DATASET:
+        if (!value || !tg_dataset_find(value)) {
+            fprintf(stderr, "tg: --dataset: %s\n", value ? tg_last_error() : "needs a name");
             return false;
         }
-        c->hidden[c->n_hidden++] = (int)v;
-        p = *end ? end + 1 : end;
+        snprintf(c->dataset, sizeof c->dataset, "%s", value);
+        return true;
+    case FIELD_INT:
+        if (!arg_u64(f->flag, value, &u)) return false;
+        if (u < (uint64_t)f->lo || u > 1000000000) {
+            fprintf(stderr, "tg: %s must be at least %g, got '%s'\n", f->flag, f->lo, value);
+            return false;
+        }
+        *(int *)slot(c, f) = (int)u;
+        return true;
+    case FIELD_REAL:
+        if (!arg_double(f->flag, value, &v)) return false;
+        if (v < f->lo || v > f->hi || (f->hi_open && v == f->hi)) {
+            fprintf(stderr, "tg: %s must be in [%g, %g%c, got '%s'\n", f->flag, f->lo, f->hi, f->hi_open ? ')' : ']',
+                    value);
+            return false;
+        }
+        *(double *)slot(c, f) = v;
+        return true;
+    case FIELD_U64:
+        return arg_u64(f->flag, value, (uint64_t *)slot(c, f));
+    case FIELD_SWITCH:
+        *(bool *)slot(c, f) = true;
+        return true;
+    default:
+        if (!value || (strcmp(value, "step") && strcmp(value, "epoch"))) {
+            fprintf(stderr, "tg: %s is step or epoch, not '%s'\n", f->flag, value ? value : "");
+            return false;
+        }
+        *(bool *)slot(c, f) = !strcmp(value, "epoch");
+        return true;
     }
-    return true;
 }
 
-static bool int_flag(const char *flag, const char *value, int lo, int *out)
+/* f's value in c as the text that parses back to it; false when f is not
+ * stored (a switch that is off, the default schedule-every). */
+static bool field_text(const train_config *c, const config_field *f, char *buf, size_t size)
 {
-    uint64_t v;
-    if (!arg_u64(flag, value, &v)) return false;
-    if (v < (uint64_t)lo || v > 1000000000) {
-        fprintf(stderr, "tg: %s must be at least %d, got '%s'\n", flag, lo, value);
-        return false;
+    switch (f->type) {
+    case FIELD_DATASET: snprintf(buf, size, "%s", c->dataset); return true;
+    case FIELD_INT: snprintf(buf, size, "%.17g", (double)*(const int *)cslot(c, f)); return true;
+    case FIELD_REAL: snprintf(buf, size, "%.17g", *(const double *)cslot(c, f)); return true;
+    case FIELD_U64: snprintf(buf, size, "%llu", (unsigned long long)*(const uint64_t *)cslot(c, f)); return true;
+    case FIELD_SWITCH: buf[0] = '\0'; return *(const bool *)cslot(c, f);
+    default: snprintf(buf, size, "epoch"); return *(const bool *)cslot(c, f);
     }
-    *out = (int)v;
-    return true;
 }
 
-static bool real_flag(const char *flag, const char *value, double lo, double hi, bool hi_open, double *out)
+/* Whether some model kind has option flag ("--hidden"). */
+static bool is_model_option(const char *flag)
 {
-    if (!arg_double(flag, value, out)) return false;
-    if (*out < lo || *out > hi || (hi_open && *out == hi)) {
-        fprintf(stderr, "tg: %s must be in [%g, %g%c, got '%s'\n", flag, lo, hi, hi_open ? ')' : ']', value);
-        return false;
-    }
-    return true;
+    const tg_model_kind *kinds[8];
+    int n = tg_model_kinds(kinds, 8);
+    for (int k = 0; k < n && k < 8; k++)
+        if (!strncmp(flag, "--", 2) && tg_model_has_opt(kinds[k], flag + 2)) return true;
+    return false;
 }
 
 int config_flag(train_config *c, int argc, char **argv, int *i)
@@ -70,45 +150,41 @@ int config_flag(train_config *c, int argc, char **argv, int *i)
     int used = optim_args_flag(&c->optim, argc, argv, i);
     if (used) return used;
     const char *f = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    bool ok;
-    if (!strcmp(f, "--normalize")) {
-        c->normalize = true;
+    const config_field *field = field_named(f);
+    if (field) {
+        if (!field_parse(c, field, v)) return -1;
+        if (field->type != FIELD_SWITCH) *i += 1;
         return 1;
     }
-    if (!strcmp(f, "--dataset")) {
-        ok = v && (!strcmp(v, "fashion-mnist") || !strcmp(v, "mnist"));
-        if (ok) snprintf(c->dataset, sizeof c->dataset, "%s", v);
-        else fprintf(stderr, "tg: --dataset is fashion-mnist or mnist, not '%s'\n", v ? v : "");
-    } else if (!strcmp(f, "--model")) {
-        ok = v && !strcmp(v, "mlp");
-        if (!ok) fprintf(stderr, "tg: --model: tg has mlp, not '%s'\n", v ? v : "");
-    } else if (!strcmp(f, "--hidden")) {
-        ok = v && parse_hidden(c, v);
-    } else if (!strcmp(f, "--activation")) {
-        ok = false;
-        for (int k = 0; k < 4 && v; k++)
-            if (!strcmp(v, act_names[k])) c->act = (tg_activation)k, ok = true;
-        if (!ok) fprintf(stderr, "tg: --activation is relu, tanh, sigmoid or gelu, not '%s'\n", v ? v : "");
-    } else if (!strcmp(f, "--schedule-every")) {
-        ok = v && (!strcmp(v, "step") || !strcmp(v, "epoch"));
-        if (ok) c->schedule_per_epoch = !strcmp(v, "epoch");
-        else fprintf(stderr, "tg: --schedule-every is step or epoch, not '%s'\n", v ? v : "");
-    } else if (!strcmp(f, "--dropout")) ok = real_flag(f, v, 0, 1, true, &c->dropout);
-    else if (!strcmp(f, "--batch-size")) ok = int_flag(f, v, 1, &c->batch_size);
-    else if (!strcmp(f, "--epochs")) ok = int_flag(f, v, 1, &c->epochs);
-    else if (!strcmp(f, "--l1")) ok = real_flag(f, v, 0, INFINITY, false, &c->l1);
-    else if (!strcmp(f, "--l2")) ok = real_flag(f, v, 0, INFINITY, false, &c->l2);
-    else if (!strcmp(f, "--label-smoothing")) ok = real_flag(f, v, 0, 1, false, &c->label_smoothing);
-    else if (!strcmp(f, "--val-split")) ok = real_flag(f, v, 0, 1, true, &c->val_split);
-    else if (!strcmp(f, "--early-stop")) ok = int_flag(f, v, 0, &c->early_stop);
-    else if (!strcmp(f, "--seed")) ok = arg_u64(f, v, &c->seed);
-    else if (!strcmp(f, "--train-samples")) ok = int_flag(f, v, 0, &c->train_samples);
-    else if (!strcmp(f, "--test-samples")) ok = int_flag(f, v, 0, &c->test_samples);
-    else if (!strcmp(f, "--log-every")) ok = int_flag(f, v, 1, &c->log_every);
-    else return 0;
-    if (!ok) return -1;
-    *i += 1;
-    return 1;
+    if (!strcmp(f, "--model") || is_model_option(f)) {
+        /* kept as given until --model is known (it may come later) */
+        if (!v || c->n_model_flags == MAX_MODEL_FLAGS) {
+            fprintf(stderr, "tg: %s needs a value%s\n", f, v ? " (too many model flags)" : "");
+            return -1;
+        }
+        snprintf(c->model_flags[c->n_model_flags][0], sizeof c->model_flags[0][0], "%s", f);
+        snprintf(c->model_flags[c->n_model_flags][1], sizeof c->model_flags[0][1], "%s", v);
+        c->n_model_flags++;
+        *i += 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* The model: --model (the last one given; mlp by default), then its
+ * options in the order given. */
+static bool model_finish(train_config *c)
+{
+    const char *kind = "mlp";
+    for (int k = 0; k < c->n_model_flags; k++)
+        if (!strcmp(c->model_flags[k][0], "--model")) kind = c->model_flags[k][1];
+    bool ok = tg_model_spec_init(&c->model, kind) == TG_OK;
+    for (int k = 0; ok && k < c->n_model_flags; k++)
+        if (strcmp(c->model_flags[k][0], "--model"))
+            ok = tg_model_spec_set(&c->model, c->model_flags[k][0] + 2, c->model_flags[k][1]) == TG_OK;
+    if (!ok) fprintf(stderr, "tg: %s\n", tg_last_error());
+    c->n_model_flags = 0;
+    return ok;
 }
 
 int paths_flag(run_paths *p, int argc, char **argv, int *i)
@@ -127,7 +203,12 @@ int paths_flag(run_paths *p, int argc, char **argv, int *i)
             return 1;
         }
     if (!strcmp(f, "--threads")) {
-        if (!int_flag(f, v, 1, &p->threads)) return -1;
+        uint64_t n;
+        if (!arg_u64(f, v, &n) || n < 1 || n > 1000000000) {
+            if (v) fprintf(stderr, "tg: --threads must be at least 1, got '%s'\n", v);
+            return -1;
+        }
+        p->threads = (int)n;
         tg_set_threads(p->threads);
         *i += 1;
         return 1;
@@ -142,6 +223,7 @@ int paths_flag(run_paths *p, int argc, char **argv, int *i)
 
 bool config_finish(train_config *c)
 {
+    if (!model_finish(c)) return false;
     if (!optim_args_finish(&c->optim, TG_OPTIM_SGD)) return false;
     if (c->optim.kind == TG_OPTIM_LBFGS) {
         fprintf(stderr, "tg train: lbfgs re-evaluates full batches; train with a stochastic optimizer "
@@ -150,6 +232,59 @@ bool config_finish(train_config *c)
     }
     if (c->optim.sched == TG_SCHED_PLATEAU) c->schedule_per_epoch = true;
     return true;
+}
+
+void config_usage(FILE *f)
+{
+    static const struct { char group; const char *title; } groups[] = {
+        {'d', "data:"}, {'t', "training:"}, {'o', "output:"}};
+    train_config d;
+    config_defaults(&d);
+    const tg_model_kind *kinds[8];
+    int n_kinds = tg_model_kinds(kinds, 8);
+    fprintf(f, "  model:     --model ");
+    for (int k = 0; k < n_kinds && k < 8; k++) fprintf(f, "%s%s", k ? "|" : "", kinds[k]->name);
+    fprintf(f, " (mlp)\n");
+    for (int k = 0; k < n_kinds && k < 8; k++) {
+        fprintf(f, "             %s:", kinds[k]->name);
+        for (int o = 0; o < kinds[k]->n_opts; o++) {
+            const tg_model_opt *opt = &kinds[k]->opts[o];
+            fprintf(f, "  --%s ", opt->key);
+            if (opt->type == TG_MODEL_OPT_CHOICE)
+                for (int j = 0; opt->choices[j]; j++) fprintf(f, "%s%s", j ? "|" : "", opt->choices[j]);
+            else
+                fprintf(f, "%s", opt->type == TG_MODEL_OPT_SIZES ? "N,N,..." : "F");
+            fprintf(f, " (%s)", opt->def);
+        }
+        fputc('\n', f);
+    }
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+        fprintf(f, "  %-11s", groups[g].title);
+        int col = 0;
+        for (int k = 0; k < N_FIELDS; k++) {
+            if (fields[k].group != groups[g].group) continue;
+            char item[160], def[64];
+            int len = snprintf(item, sizeof item, "%s ", fields[k].flag);
+            if (fields[k].help) {
+                len += snprintf(item + len, sizeof item - (size_t)len, "%s", fields[k].help);
+            } else { /* the data sets */
+                const tg_dataset_info *sets[8];
+                int n = tg_dataset_kinds(sets, 8);
+                for (int j = 0; j < n && j < 8; j++)
+                    len += snprintf(item + len, sizeof item - (size_t)len, "%s%s", j ? "|" : "", sets[j]->name);
+            }
+            bool has_default = (fields[k].type == FIELD_INT || fields[k].type == FIELD_U64 ||
+                                fields[k].type == FIELD_DATASET) && !strchr(item, '(');
+            if (has_default && field_text(&d, &fields[k], def, sizeof def))
+                snprintf(item + len, sizeof item - (size_t)len, " (%s)", def);
+            if (col && col + 2 + (int)strlen(item) > 86) {
+                fprintf(f, "\n%13s", "");
+                col = 0;
+            }
+            col += fprintf(f, "%s%s", col ? "  " : "", item);
+        }
+        fputc('\n', f);
+    }
 }
 
 /* ---- the config as flags: what a checkpoint stores ---- */
@@ -167,32 +302,32 @@ static tg_status put_number(tg_buf *b, const char *flag, double v)
     return put_flag(b, flag, text);
 }
 
+static tg_status put_field(tg_buf *b, const train_config *c, const config_field *f)
+{
+    char text[64];
+    if (!field_text(c, f, text, sizeof text)) return TG_OK;
+    return put_flag(b, f->flag, f->type == FIELD_SWITCH ? NULL : text);
+}
+
+/* --model (when not the default) and every option of the model. */
+static tg_status put_model(tg_buf *b, const tg_model_spec *m)
+{
+    tg_status s = strcmp(m->kind->name, "mlp") ? put_flag(b, "--model", m->kind->name) : TG_OK;
+    for (int k = 0; k < m->kind->n_opts && s == TG_OK; k++) {
+        char flag[48];
+        snprintf(flag, sizeof flag, "--%s", m->kind->opts[k].key);
+        s = put_flag(b, flag, m->values[k]);
+    }
+    return s;
+}
+
 static int by_flag(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 tg_status config_to_flags(const train_config *c, tg_buf *b)
 {
-    char hidden[MAX_HIDDEN * 12] = "";
-    for (int k = 0, len = 0; k < c->n_hidden; k++)
-        len += snprintf(hidden + len, sizeof hidden - (size_t)len, k ? ",%d" : "%d", c->hidden[k]);
-    tg_status s = put_flag(b, "--dataset", c->dataset);
-    if (s == TG_OK) s = put_flag(b, "--hidden", hidden);
-    if (s == TG_OK) s = put_flag(b, "--activation", act_names[c->act]);
-    const struct { const char *flag; double v; } numbers[] = {
-        {"--dropout", c->dropout}, {"--batch-size", c->batch_size}, {"--epochs", c->epochs}, {"--l1", c->l1},
-        {"--l2", c->l2}, {"--label-smoothing", c->label_smoothing}, {"--val-split", c->val_split},
-        {"--early-stop", c->early_stop}, {"--seed", (double)c->seed}, {"--train-samples", c->train_samples},
-        {"--test-samples", c->test_samples}, {"--log-every", c->log_every}};
-    for (size_t k = 0; k < sizeof numbers / sizeof numbers[0] && s == TG_OK; k++) {
-        if (!strcmp(numbers[k].flag, "--seed")) {
-            char text[24];
-            snprintf(text, sizeof text, "%llu", (unsigned long long)c->seed);
-            s = put_flag(b, "--seed", text);
-        } else {
-            s = put_number(b, numbers[k].flag, numbers[k].v);
-        }
-    }
-    if (s == TG_OK && c->normalize) s = put_flag(b, "--normalize", NULL);
-    if (s == TG_OK && c->schedule_per_epoch) s = put_flag(b, "--schedule-every", "epoch");
+    tg_status s = put_field(b, c, &fields[0]); /* --dataset */
+    if (s == TG_OK) s = put_model(b, &c->model);
+    for (int k = 1; k < N_FIELDS && s == TG_OK; k++) s = put_field(b, c, &fields[k]);
     if (s == TG_OK) s = put_flag(b, "--optimizer", tg_optim_kind_name(c->optim.kind));
     if (s == TG_OK && c->optim.sched >= 0) s = put_flag(b, "--schedule", tg_sched_kind_name(c->optim.sched));
     if (s == TG_OK && c->optim.clip_norm > 0) s = put_number(b, "--clip-norm", c->optim.clip_norm);
@@ -239,27 +374,25 @@ bool config_from_flags(train_config *c, const void *data, size_t n)
 
 void config_describe(const train_config *c, char *buf, int size)
 {
-    char opt[256], hidden[MAX_HIDDEN * 12] = "none";
+    char opt[256], model[256];
     optim_args_describe(&c->optim, opt, sizeof opt);
-    for (int k = 0, len = 0; k < c->n_hidden; k++)
-        len += snprintf(hidden + len, sizeof hidden - (size_t)len, k ? "-%d" : "%d", c->hidden[k]);
-    snprintf(buf, (size_t)size, "%s, mlp hidden %s %s%s, %s, batch %d, %d epoch%s, seed %llu", c->dataset, hidden,
-             act_names[c->act], c->dropout > 0 ? " dropout" : "", opt, c->batch_size, c->epochs,
-             c->epochs == 1 ? "" : "s", (unsigned long long)c->seed);
+    c->model.kind->describe(&c->model, model, sizeof model);
+    snprintf(buf, (size_t)size, "%s, %s, %s, batch %d, %d epoch%s, seed %llu", c->dataset, model, opt,
+             c->batch_size, c->epochs, c->epochs == 1 ? "" : "s", (unsigned long long)c->seed);
 }
+
+const tg_dataset_info *dataset_of(const train_config *c) { return tg_dataset_find(c->dataset); }
 
 const char *data_dir_for(const train_config *c, const run_paths *p)
 {
-    static char dir[256];
     if (p && p->data_dir) return p->data_dir;
     if (getenv("TG_DATA_DIR") && *getenv("TG_DATA_DIR")) return getenv("TG_DATA_DIR");
-    snprintf(dir, sizeof dir, "/usr/share/datasets/%s", c->dataset);
-    return dir;
+    return dataset_of(c)->default_dir;
 }
 
-bool load_dataset(const char *dir, bool train, tg_dataset *out)
+bool load_dataset(const train_config *c, const char *dir, bool train, tg_dataset *out)
 {
-    tg_status s = tg_dataset_load(dir, train, out);
+    tg_status s = tg_dataset_open(dataset_of(c), dir, train, out);
     if (s != TG_OK)
         fprintf(stderr, "tg: %s%s\n", tg_last_error(),
                 s == TG_ERR_IO ? "; point --data-dir (or $TG_DATA_DIR) at the directory that holds them" : "");
@@ -268,9 +401,10 @@ bool load_dataset(const char *dir, bool train, tg_dataset *out)
 
 const char *class_name(const train_config *c, int k)
 {
-    static const char *const digits[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
-    if (!strcmp(c->dataset, "mnist")) return k >= 0 && k < 10 ? digits[k] : "?";
-    return tg_fashion_mnist_class(k);
+    const tg_dataset_info *d = dataset_of(c);
+    if (k < 0 || k >= d->n_classes) return "?";
+    tg_dataset names = {.n_classes = d->n_classes, .class_names = d->class_names};
+    return tg_dataset_class_name(&names, k);
 }
 
 /* ---- the session ---- */
@@ -280,7 +414,24 @@ const char *class_name(const train_config *c, int k)
  * only the training stream's state. */
 void seed_stream(tg_rng *r, uint64_t seed, uint64_t stream) { tg_rng_seed(r, seed + stream * 0x9e3779b97f4a7c15u); }
 
-bool session_new(session *s, const train_config *c, int inputs, int classes)
+/* The parameters, and those a penalty applies to: the weights (two or more
+ * dimensions), not the biases, as the lectures' L1/L2. */
+static bool collect_params(session *s)
+{
+    s->n_params = tg_module_parameters(s->model, NULL, 0);
+    s->params = malloc((size_t)(s->n_params ? s->n_params : 1) * sizeof *s->params);
+    s->weights = malloc((size_t)(s->n_params ? s->n_params : 1) * sizeof *s->weights);
+    if (!s->params || !s->weights) {
+        tg_set_error("out of memory");
+        return false;
+    }
+    tg_module_parameters(s->model, s->params, s->n_params);
+    for (int k = 0; k < s->n_params; k++)
+        if (s->params[k]->ndim >= 2) s->weights[s->n_weights++] = s->params[k];
+    return true;
+}
+
+bool session_new(session *s, const train_config *c, tg_sample_shape in, int classes)
 {
     memset(s, 0, sizeof *s);
     tg_rng init;
@@ -288,9 +439,9 @@ bool session_new(session *s, const train_config *c, int inputs, int classes)
     seed_stream(&s->rng, c->seed, 3);
     s->mean = 0.0f, s->std = 1.0f;
     s->best_eval_loss = INFINITY;
-    s->model = tg_mlp_new(inputs, c->hidden, c->n_hidden, classes, c->act, (float)c->dropout, &init);
-    if (s->model) s->n_params = tg_mlp_params(s->model, s->params, 2 * (MAX_HIDDEN + 1));
-    if (s->model) s->opt = tg_optim_new(c->optim.kind, s->params, s->n_params, &c->optim.opts);
+    s->model = tg_model_new(&c->model, in, classes, &init);
+    if (s->model) tg_module_set_rng(s->model, &s->rng);
+    if (s->model && collect_params(s)) s->opt = tg_optim_new(c->optim.kind, s->params, s->n_params, &c->optim.opts);
     if (s->opt && c->optim.sched >= 0) s->sched = tg_sched_new(s->opt, c->optim.sched, &c->optim.sched_opts);
     if (!s->model || !s->opt || (c->optim.sched >= 0 && !s->sched)) {
         fprintf(stderr, "tg: %s\n", tg_last_error());
@@ -304,7 +455,9 @@ void session_free(session *s)
 {
     tg_sched_free(s->sched);
     tg_optim_free(s->opt);
-    tg_mlp_free(s->model);
+    tg_module_free(s->model);
+    free(s->params);
+    free(s->weights);
     memset(s, 0, sizeof *s);
 }
 
@@ -376,19 +529,23 @@ static tg_status save_sched(const void *s, tg_buf *b) { return tg_sched_save(s, 
 static tg_status save_rng(const void *r, tg_buf *b) { return put_rng(b, r); }
 static tg_status save_progress(const void *s, tg_buf *b) { return put_progress(b, s); }
 
-static void param_name(char *buf, size_t size, int k)
+/* "model/" and the name of state entry k (a parameter or buffer). */
+static tg_tensor *state_entry(const session *s, int k, char *buf, size_t size)
 {
-    snprintf(buf, size, "model/%s%d", k % 2 ? "b" : "W", k / 2);
+    const char *name;
+    tg_tensor *t = tg_module_state(s->model, k, &name, NULL);
+    snprintf(buf, size, "model/%s", name);
+    return t;
 }
 
 tg_status session_save(const session *s, const train_config *c, const char *path)
 {
     tg_checkpoint *ck = tg_checkpoint_new();
     tg_status st = ck ? add_state(ck, "config", save_config, c) : TG_ERR_NOMEM;
-    for (int k = 0; k < s->n_params && st == TG_OK; k++) {
-        char name[32];
-        param_name(name, sizeof name, k);
-        st = tg_checkpoint_add_tensor(ck, name, s->params[k]);
+    for (int k = 0; k < tg_module_state_size(s->model) && st == TG_OK; k++) {
+        char name[64];
+        tg_tensor *t = state_entry(s, k, name, sizeof name);
+        st = tg_checkpoint_add_tensor(ck, name, t);
     }
     if (st == TG_OK) st = add_state(ck, "optim", save_optim, s->opt);
     if (st == TG_OK && s->sched) st = add_state(ck, "sched", save_sched, s->sched);
@@ -441,10 +598,10 @@ static tg_status load_progress(void *s, tg_buf *b) { return get_progress(b, s); 
 bool session_load(session *s, const tg_checkpoint *ck)
 {
     tg_status st = TG_OK;
-    for (int k = 0; k < s->n_params && st == TG_OK; k++) {
-        char name[32];
-        param_name(name, sizeof name, k);
-        st = tg_checkpoint_get_tensor(ck, name, s->params[k]);
+    for (int k = 0; k < tg_module_state_size(s->model) && st == TG_OK; k++) {
+        char name[64];
+        tg_tensor *t = state_entry(s, k, name, sizeof name);
+        st = tg_checkpoint_get_tensor(ck, name, t);
     }
     if (st == TG_OK) st = load_state(ck, "optim", load_optim, s->opt);
     if (st == TG_OK && s->sched) st = load_state(ck, "sched", load_sched, s->sched);
@@ -458,7 +615,7 @@ bool session_load(session *s, const tg_checkpoint *ck)
 
 bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eval_result *r, long *confusion)
 {
-    int pixels = d->rows * d->cols, batch = n < EVAL_BATCH ? n : EVAL_BATCH;
+    int pixels = d->channels * d->rows * d->cols, batch = n < EVAL_BATCH ? n : EVAL_BATCH;
     float *x = malloc((size_t)batch * pixels * sizeof *x);
     int *y = malloc((size_t)batch * sizeof *y), *pred = malloc((size_t)batch * sizeof *pred);
     tg_graph *g = tg_graph_new();
@@ -466,10 +623,11 @@ bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eva
     long right = 0;
     bool ok = x && y && pred && g;
     if (g) tg_graph_set_grad(g, false);
+    bool was_training = tg_module_train(s->model, false);
     for (int start = 0; ok && start < n; start += batch) {
         int m = n - start < batch ? n - start : batch;
         ok = tg_dataset_batch(d, rows + start, m, s->mean, s->std, x, y) == TG_OK;
-        tg_tensor *logits = tg_mlp_forward(g, s->model, tg_from_blob(g, x, 2, (int[]){m, pixels}), false, NULL);
+        tg_tensor *logits = tg_module_forward(s->model, g, tg_from_blob(g, x, TG_SHAPE(m, d->channels, d->rows, d->cols)));
         tg_tensor *loss = tg_cross_entropy(g, logits, y, &(tg_class_loss_opts){.reduction = TG_REDUCE_SUM});
         ok = ok && loss && tg_argmax(logits, 1, pred) == TG_OK;
         for (int i = 0; ok && i < m; i++) {
@@ -480,6 +638,7 @@ bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eva
         tg_graph_reset(g);
     }
     if (!ok) fprintf(stderr, "tg: evaluation failed: %s\n", tg_last_error()[0] ? tg_last_error() : "out of memory");
+    tg_module_train(s->model, was_training);
     r->loss = n ? total / n : NAN;
     r->accuracy = n ? (double)right / n : NAN;
     tg_graph_free(g);

@@ -8,16 +8,13 @@
 
 #include "args.h"
 
-enum { MAX_HIDDEN = 8 };
+enum { MAX_MODEL_FLAGS = 16 };
 
 /* Everything that decides a run's numbers. Paths and thread counts are not
  * in it: they change where and how fast, not what. */
 typedef struct train_config {
     char dataset[16];            /* fashion-mnist | mnist */
-    int hidden[MAX_HIDDEN];      /* --hidden 512,512 */
-    int n_hidden;
-    tg_activation act;
-    double dropout;
+    tg_model_spec model;         /* --model (mlp) and its options: --hidden 512,512 ... */
     optim_args optim;            /* --optimizer, its options, --schedule, clipping */
     bool schedule_per_epoch;     /* --schedule-every epoch (plateau always is) */
     int batch_size, epochs;
@@ -27,6 +24,10 @@ typedef struct train_config {
     bool normalize;              /* --normalize: (x - mean) / std of the training images */
     int train_samples, test_samples;   /* 0: all; fewer for quick runs */
     int log_every;               /* samples between --log rows */
+    /* --model and its options as given, applied by config_finish (copies,
+     * so the config outlives the text it was parsed from) */
+    char model_flags[MAX_MODEL_FLAGS][2][TG_MODEL_VALUE_LEN];
+    int n_model_flags;
 } train_config;
 
 /* Where things go and how fast: not part of a run's identity. */
@@ -51,9 +52,13 @@ tg_status config_to_flags(const train_config *c, tg_buf *buf);
 bool config_from_flags(train_config *c, const void *data, size_t n);
 /* "fashion-mnist", hidden 512,512 relu ... for the first line of a run. */
 void config_describe(const train_config *c, char *buf, int size);
+/* The model, data, training and output lines of tg train's usage. */
+void config_usage(FILE *f);
 
+/* c's data set (known: config_flag checked the name). */
+const tg_dataset_info *dataset_of(const train_config *c);
 /* The directory of c's dataset: --data-dir, else $TG_DATA_DIR, else
- * Debian's /usr/share/datasets/<dataset>. */
+ * where Debian puts it (tg_dataset_info's default_dir). */
 const char *data_dir_for(const train_config *c, const run_paths *p);
 
 /* Independent random streams from one seed (1: initialisation, 2: the
@@ -62,9 +67,11 @@ void seed_stream(tg_rng *r, uint64_t seed, uint64_t stream);
 
 /* A model, its optimizer and schedule, as c describes them. */
 typedef struct session {
-    tg_mlp *model;
-    tg_tensor *params[2 * (MAX_HIDDEN + 1)];
+    tg_module *model;
+    tg_tensor **params;          /* (n_params) the model's, borrowed */
     int n_params;
+    tg_tensor **weights;         /* (n_weights) those with 2+ dimensions: what L1/L2 apply to */
+    int n_weights;
     tg_optim *opt;
     tg_sched *sched;
     tg_rng rng;                  /* shuffling and dropout; saved in checkpoints */
@@ -75,8 +82,9 @@ typedef struct session {
     int bad_epochs;
 } session;
 
-/* Builds the model (initialised from the seed), optimizer and schedule. */
-bool session_new(session *s, const train_config *c, int inputs, int classes);
+/* Builds the model for samples of shape in (initialised from the seed),
+ * optimizer and schedule. */
+bool session_new(session *s, const train_config *c, tg_sample_shape in, int classes);
 void session_free(session *s);
 /* Writes / reads everything needed to continue exactly. */
 tg_status session_save(const session *s, const train_config *c, const char *path);
@@ -92,8 +100,9 @@ typedef struct eval_result {
 } eval_result;
 bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eval_result *r, long *confusion);
 
-/* tg_dataset_load, printing its message with the flags that fix it. */
-bool load_dataset(const char *dir, bool train, tg_dataset *out);
+/* tg_dataset_open of c's data set, printing its message with the flags
+ * that fix it. */
+bool load_dataset(const train_config *c, const char *dir, bool train, tg_dataset *out);
 
 /* The class names of c's dataset. */
 const char *class_name(const train_config *c, int k);

@@ -16,23 +16,22 @@
 #include "commands.h"
 #include "session.h"
 
-static const char usage[] =
-    "usage: tg train [options]\n"
-    "  data:      --dataset fashion-mnist|mnist  --data-dir DIR (or $TG_DATA_DIR)  --normalize\n"
-    "             --val-split F  --train-samples N  --test-samples N (0: all)\n"
-    "  model:     --model mlp  --hidden 512,512 (\"\" for none)  --activation relu|tanh|sigmoid|gelu\n"
-    "             --dropout P\n"
-    "  training:  --optimizer sgd|adagrad|rmsprop|adam|adamw|nadam|radam|lion (sgd) and its\n"
-    "             options as in tg optimize (--lr --momentum --betas B1,B2 ...)\n"
-    "             --batch-size N (64)  --epochs N (10)  --seed N (0)\n"
-    "             --schedule NAME [options] --schedule-every step|epoch (step)\n"
-    "             --clip-norm F  --clip-value F  --l1 F  --l2 F (on weights)  --label-smoothing F\n"
-    "             --early-stop PATIENCE (epochs without a better eval loss)\n"
-    "  output:    --save FILE (a checkpoint after every epoch)  --resume FILE\n"
-    "             --log FILE.csv (--log-every N samples, 1000)  --metrics FILE.json\n"
-    "             --threads N (or $TG_THREADS; default: every core; results are the same for any N)\n"
-    "  debugging: --check-numerics (or $TG_CHECK_NUMERICS=1): stop at the first NaN or infinity an op\n"
-    "             produces, forward or backward, naming the op and its inputs' ranges\n";
+/* The flags of the run's configuration come from their tables (session.c's
+ * fields, the model kinds, the optimizers); the rest are listed here. */
+static void print_usage(FILE *f)
+{
+    fputs("usage: tg train [options]\n", f);
+    config_usage(f);
+    fputs("  optimizer: --optimizer sgd|adagrad|rmsprop|adam|adamw|nadam|radam|lion (sgd) and its\n"
+          "             options as in tg optimize (--lr --momentum --betas B1,B2 ...)\n"
+          "             --schedule NAME [options]  --clip-norm F  --clip-value F\n"
+          "  files:     --data-dir DIR (or $TG_DATA_DIR)  --save FILE (a checkpoint after every epoch)\n"
+          "             --resume FILE  --log FILE.csv  --metrics FILE.json\n"
+          "             --threads N (or $TG_THREADS; default: every core; results are the same for any N)\n"
+          "  debugging: --check-numerics (or $TG_CHECK_NUMERICS=1): stop at the first NaN or infinity an op\n"
+          "             produces, forward or backward, naming the op and its inputs' ranges\n",
+          f);
+}
 
 static double now(void)
 {
@@ -77,7 +76,7 @@ static bool data_load(data *d, const train_config *c, const run_paths *p)
 {
     memset(d, 0, sizeof *d);
     const char *dir = data_dir_for(c, p);
-    if (!load_dataset(dir, true, &d->train) || !load_dataset(dir, false, &d->test)) return false;
+    if (!load_dataset(c, dir, true, &d->train) || !load_dataset(c, dir, false, &d->test)) return false;
     int n = c->train_samples && c->train_samples < d->train.n ? c->train_samples : d->train.n;
     d->n_test = c->test_samples && c->test_samples < d->test.n ? c->test_samples : d->test.n;
     int *all = iota(n);
@@ -150,7 +149,6 @@ typedef struct trainer {
     tg_graph *g;
     float *x;                    /* (batch, pixels) */
     int *y, *rows;               /* (batch), (n_train) */
-    tg_tensor *weights[MAX_HIDDEN + 1];
     FILE *log;
     double train_seconds;        /* forward, backward, step: nothing else */
     double last_train_loss;
@@ -178,18 +176,17 @@ static bool train_step(trainer *t, const int *rows, int m, double *loss_out)
 {
     const train_config *c = t->c;
     session *s = &t->s;
-    int pixels = t->d.train.rows * t->d.train.cols;
+    const tg_dataset *d = &t->d.train;
     double t0 = now();
     tg_graph *g = t->g;
-    tg_tensor *x = tg_dataset_batch(&t->d.train, rows, m, s->mean, s->std, t->x, t->y) == TG_OK
-                       ? tg_from_blob(g, t->x, TG_SHAPE(m, pixels))
+    tg_tensor *x = tg_dataset_batch(d, rows, m, s->mean, s->std, t->x, t->y) == TG_OK
+                       ? tg_from_blob(g, t->x, TG_SHAPE(m, d->channels, d->rows, d->cols))
                        : NULL;
     tg_class_loss_opts ce = {.label_smoothing = (float)c->label_smoothing};
-    tg_tensor *loss = tg_cross_entropy(g, tg_mlp_forward(g, s->model, x, true, &s->rng), t->y, &ce);
+    tg_tensor *loss = tg_cross_entropy(g, tg_module_forward(s->model, g, x), t->y, &ce);
     tg_tensor *total = loss;
-    int n_weights = s->model->n_layers;
-    if (c->l1 > 0) total = tg_add(g, total, tg_l1_penalty(g, t->weights, n_weights, (float)c->l1));
-    if (c->l2 > 0) total = tg_add(g, total, tg_l2_penalty(g, t->weights, n_weights, (float)c->l2));
+    if (c->l1 > 0) total = tg_add(g, total, tg_l1_penalty(g, s->weights, s->n_weights, (float)c->l1));
+    if (c->l2 > 0) total = tg_add(g, total, tg_l2_penalty(g, s->weights, s->n_weights, (float)c->l2));
     tg_optim_zero_grad(s->opt);
     tg_status st = total ? tg_backward(total) : TG_ERR_ARG;
     if (st == TG_OK && c->optim.clip_norm > 0) tg_clip_grad_norm(s->params, s->n_params, c->optim.clip_norm);
@@ -284,12 +281,11 @@ static bool write_metrics(const char *path, const trainer *t, const eval_result 
 
 static bool trainer_buffers(trainer *t)
 {
-    int pixels = t->d.train.rows * t->d.train.cols;
+    int pixels = t->d.train.channels * t->d.train.rows * t->d.train.cols;
     t->g = tg_graph_new();
     t->x = malloc((size_t)t->c->batch_size * pixels * sizeof *t->x);
     t->y = malloc((size_t)t->c->batch_size * sizeof *t->y);
     t->rows = malloc((size_t)t->d.n_train * sizeof *t->rows);
-    for (int k = 0; k < t->s.model->n_layers; k++) t->weights[k] = t->s.model->W[k];
     if (!t->g || !t->x || !t->y || !t->rows) {
         fprintf(stderr, "tg train: out of memory\n");
         return false;
@@ -379,7 +375,7 @@ static int parse(int argc, char **argv, train_config *c, run_paths *p, tg_checkp
     const char *config_flag_seen = NULL;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
+            print_usage(stdout);
             return -1;
         }
         int used = paths_flag(p, argc, argv, &i);
@@ -398,7 +394,8 @@ static int parse(int argc, char **argv, train_config *c, run_paths *p, tg_checkp
         }
         if (used < 0) return EXIT_USAGE;
         if (!used) {
-            fprintf(stderr, "tg train: unknown option '%s'\n%s", argv[i], usage);
+            fprintf(stderr, "tg train: unknown option '%s'\n", argv[i]);
+            print_usage(stderr);
             return EXIT_USAGE;
         }
     }
@@ -431,8 +428,8 @@ int cmd_train(int argc, char **argv)
     code = EXIT_FAIL;
     if (p.save && !can_save_to(p.save)) goto done;
     if (!data_load(&t.d, &c, &p)) goto done;
-    int pixels = t.d.train.rows * t.d.train.cols;
-    if (!session_new(&t.s, &c, pixels, t.d.train.n_classes)) goto done;
+    tg_sample_shape shape = {t.d.train.channels, t.d.train.rows, t.d.train.cols};
+    if (!session_new(&t.s, &c, shape, t.d.train.n_classes)) goto done;
     if (ck && !session_load(&t.s, ck)) goto done;
     if (!ck && c.normalize) tg_dataset_stats(&t.d.train, &t.s.mean, &t.s.std);
     if (!trainer_buffers(&t)) goto done;

@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     train_config c;
     if (!checkpoint_config(path, &ck, &c)) return 0;
     session s;
-    if (session_new(&s, &c, 28 * 28, 10)) {
+    const tg_dataset_info *d = dataset_of(&c);
+    if (session_new(&s, &c, d->shape, d->n_classes)) {
         session_load(&s, ck);
         session_free(&s);
     }

@@ -1,0 +1,136 @@
+/* models.c — models by name: the kinds tg knows, and specs of their
+ * options held as canonical text (what `tg train --model` builds and a
+ * checkpoint stores). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tg.h>
+
+static const tg_model_kind *const kinds[] = {&tg_mlp_kind};
+enum { N_KINDS = sizeof kinds / sizeof kinds[0] };
+
+int tg_model_kinds(const tg_model_kind **out, int max)
+{
+    for (int i = 0; out && i < N_KINDS && i < max; i++) out[i] = kinds[i];
+    return N_KINDS;
+}
+
+static int opt_index(const tg_model_kind *kind, const char *key)
+{
+    for (int i = 0; kind && key && i < kind->n_opts; i++)
+        if (!strcmp(kind->opts[i].key, key)) return i;
+    return -1;
+}
+
+bool tg_model_has_opt(const tg_model_kind *kind, const char *key) { return opt_index(kind, key) >= 0; }
+
+/* "512,512" (or "" for none) written back the same way, once checked:
+ * positive sizes, as many as fit the text. */
+static bool canonical_sizes(const char *text, char *out)
+{
+    int len = 0;
+    out[0] = '\0';
+    for (const char *p = text; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || v <= 0 || v > 1 << 20) return false;
+        len += snprintf(out + len, (size_t)(TG_MODEL_VALUE_LEN - len), len ? ",%ld" : "%ld", v);
+        if (len >= TG_MODEL_VALUE_LEN - 1) return false;
+        p = *end ? end + 1 : end;
+    }
+    return true;
+}
+
+/* value as kind's option o: its canonical text in out, or a message. */
+static tg_status canonical(const tg_model_kind *kind, const tg_model_opt *o, const char *value, char *out)
+{
+    switch (o->type) {
+    case TG_MODEL_OPT_SIZES:
+        if (canonical_sizes(value, out)) return TG_OK;
+        tg_set_error("model %s: %s needs positive sizes like 512,512 (or \"\" for none), got '%s'", kind->name,
+                     o->key, value);
+        return TG_ERR_ARG;
+    case TG_MODEL_OPT_CHOICE:
+        for (int i = 0; o->choices[i]; i++)
+            if (!strcmp(value, o->choices[i])) {
+                snprintf(out, TG_MODEL_VALUE_LEN, "%s", value);
+                return TG_OK;
+            }
+        char list[256];
+        int len = 0;
+        for (int i = 0; o->choices[i]; i++)
+            len += snprintf(list + len, sizeof list - (size_t)len, "%s%s", i ? ", " : "", o->choices[i]);
+        tg_set_error("model %s: %s is one of %s, not '%s'", kind->name, o->key, list, value);
+        return TG_ERR_ARG;
+    default: {
+        char *end;
+        double v = strtod(value, &end);
+        if (end == value || *end || !(v >= o->lo && v < o->hi)) {
+            tg_set_error("model %s: %s must be in [%g, %g), got '%s'", kind->name, o->key, o->lo, o->hi, value);
+            return TG_ERR_ARG;
+        }
+        snprintf(out, TG_MODEL_VALUE_LEN, "%.17g", v);
+        return TG_OK;
+    }
+    }
+}
+
+tg_status tg_model_spec_init(tg_model_spec *s, const char *kind)
+{
+    if (!s) {
+        tg_set_error("tg_model_spec_init: spec is NULL");
+        return TG_ERR_ARG;
+    }
+    memset(s, 0, sizeof *s);
+    for (int i = 0; kind && i < N_KINDS; i++)
+        if (!strcmp(kinds[i]->name, kind)) s->kind = kinds[i];
+    if (!s->kind) {
+        char list[256];
+        int len = 0;
+        for (int i = 0; i < N_KINDS; i++) len += snprintf(list + len, sizeof list - (size_t)len, "%s%s", i ? ", " : "", kinds[i]->name);
+        tg_set_error("no model '%s': tg has %s", kind ? kind : "(null)", list);
+        return TG_ERR_ARG;
+    }
+    for (int i = 0; i < s->kind->n_opts; i++)
+        if (canonical(s->kind, &s->kind->opts[i], s->kind->opts[i].def, s->values[i]) != TG_OK) return TG_ERR_ARG;
+    return TG_OK;
+}
+
+tg_status tg_model_spec_set(tg_model_spec *s, const char *key, const char *value)
+{
+    if (!s || !s->kind || !key || !value) {
+        tg_set_error("tg_model_spec_set: %s is NULL", !s || !s->kind ? "spec" : !key ? "key" : "value");
+        return TG_ERR_ARG;
+    }
+    int i = opt_index(s->kind, key);
+    if (i < 0) {
+        tg_set_error("model %s has no option %s", s->kind->name, key);
+        return TG_ERR_ARG;
+    }
+    char text[TG_MODEL_VALUE_LEN];
+    tg_status st = canonical(s->kind, &s->kind->opts[i], value, text);
+    if (st == TG_OK) memcpy(s->values[i], text, sizeof text);
+    return st;
+}
+
+const char *tg_model_spec_get(const tg_model_spec *s, const char *key)
+{
+    int i = s ? opt_index(s->kind, key) : -1;
+    return i >= 0 ? s->values[i] : NULL;
+}
+
+tg_module *tg_model_new(const tg_model_spec *s, tg_sample_shape in, int classes, tg_rng *rng)
+{
+    if (!s || !s->kind) {
+        tg_set_error("tg_model_new: spec is NULL");
+        return NULL;
+    }
+    if (in.channels <= 0 || in.height <= 0 || in.width <= 0 || classes <= 0) {
+        tg_set_error("tg_model_new: samples of %d x %d x %d and %d classes: sizes must be positive", in.channels,
+                     in.height, in.width, classes);
+        return NULL;
+    }
+    return s->kind->build(s, in, classes, rng);
+}
