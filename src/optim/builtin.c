@@ -54,12 +54,20 @@ static void state_free(builtin_state *st)
 
 static void builtin_free(tg_optim *o) { state_free(o->state); }
 
+/* Every group's parameters together. */
+static int n_params(const tg_optim *o)
+{
+    int n = 0;
+    for (int g = 0; g < o->n_groups; g++) n += o->groups[g].n_params;
+    return n;
+}
+
 /* One entry per parameter, grown when groups were added. */
 static builtin_state *state_for(tg_optim *o)
 {
     builtin_state *st = o->state;
     if (!st && !(st = o->state = calloc(1, sizeof *st))) return NULL;
-    int n = tg__optim_n_params(o);
+    int n = n_params(o);
     if (st->n < n) {
         param_state *ps = realloc(st->ps, (size_t)n * sizeof *ps);
         if (!ps) return NULL;
@@ -229,7 +237,7 @@ static tg_status builtin_save(const tg_optim *o, tg_buf *out)
 /* Reads into a new state, so that a failure leaves the old one untouched. */
 static tg_status builtin_load(tg_optim *o, tg_buf *in)
 {
-    int n = tg__optim_n_params(o), idx = 0;
+    int n = n_params(o), idx = 0;
     builtin_state *st = calloc(1, sizeof *st);
     if (st) st->ps = calloc((size_t)n, sizeof *st->ps);
     tg_status s = st && st->ps ? TG_OK : TG_ERR_NOMEM;

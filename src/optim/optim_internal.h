@@ -43,12 +43,4 @@ tg_status tg__opt_parse(void *opts, const char *spec, tg_status (*set)(void *, c
 int tg__kind_from_name(const char *const *names, int n, const char *name);
 const char *tg__kind_name(const char *const *names, int n, int kind, const char *fallback);
 
-/* Total number of parameters over all groups. */
-static inline int tg__optim_n_params(const tg_optim *o)
-{
-    int n = 0;
-    for (int g = 0; g < o->n_groups; g++) n += o->groups[g].n_params;
-    return n;
-}
-
 #endif /* TG_OPTIM_INTERNAL_H */
