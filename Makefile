@@ -62,7 +62,7 @@ TEST_SRC = $(wildcard tests/check_*.c)
 TESTS = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 HEADERS = include/tg.h $(wildcard src/*.h src/*/*.h)
-FUZZ_TARGETS = idx dataset image checkpoint cli
+FUZZ_TARGETS = idx dataset image checkpoint safetensors cli
 FUZZERS = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
 .PHONY: all demo check test layers deps deps-build deps-test deps-demo deps-check install uninstall clean fixtures examples accuracy experiments \
@@ -254,6 +254,7 @@ fixtures:
 	@scripts/deps.sh --check python3-torch python3-numpy
 	/usr/bin/python3 tests/fixtures/gen_fixtures.py > tests/fixtures/torch_ref.h
 	/usr/bin/python3 tests/fixtures/gen_optim_fixtures.py > tests/fixtures/optim_ref.h
+	/usr/bin/python3 tests/fixtures/gen_safetensors.py > tests/fixtures/safetensors_ref.h
 
 clean:
 	rm -rf build build-san build-clang build-fuzz

@@ -855,16 +855,64 @@ const char *tg_gradcheck_suite_op(int i); /* the op the case exercises ("matmul"
 tg_status tg_gradcheck_suite_run(int i, uint64_t seed, tg_gradcheck_result *res);
 
 /* ======================================================================
+ * Safetensors: named tensors as PyTorch and Hugging Face store them
+ * ====================================================================== */
+
+/* The format (github.com/huggingface/safetensors): an 8-byte little-endian
+ * header length, a JSON header naming each tensor's dtype, shape and byte
+ * offsets (and an optional "__metadata__" of strings), then the data,
+ * little-endian. torch.load_state_dict takes what tg writes, and tg reads
+ * what PyTorch's tools write, for the dtypes tg knows. */
+typedef enum tg_dtype {
+    TG_F32,                  /* float32: parameters, running statistics */
+    TG_I64                   /* int64: torch's counters (num_batches_tracked), held by tg as float */
+} tg_dtype;
+const char *tg_dtype_name(tg_dtype d);   /* "F32", "I64" */
+
+typedef struct tg_safetensors tg_safetensors;
+/* An empty file in memory, to add tensors to and write. NULL on no memory. */
+tg_safetensors *tg_safetensors_new(void);
+void tg_safetensors_free(tg_safetensors *st);
+/* Copies t's values in as name (unique, 1-255 bytes, not "__metadata__"),
+ * stored as dtype (I64 rounds toward zero). TG_ERR_ARG / TG_ERR_NOMEM. */
+tg_status tg_safetensors_add(tg_safetensors *st, const char *name, const tg_tensor *t, tg_dtype dtype);
+/* Sets a "__metadata__" string (a key set again is replaced). */
+tg_status tg_safetensors_set_metadata(tg_safetensors *st, const char *key, const char *value);
+/* Writes st to path atomically (tg_file_write_atomic). */
+tg_status tg_safetensors_write(const tg_safetensors *st, const char *path);
+/* Reads path. The header is checked against the file's size before any
+ * data is read or allocated: its length (at most 100 MB), its JSON, each
+ * tensor's fields, and offsets that tile the data exactly (sorted,
+ * contiguous, no overlap, no gap) with the sizes the shapes and dtypes
+ * need. F32 and I64 are read; other dtypes are refused by name. TG_ERR_IO,
+ * TG_ERR_FORMAT with a message naming the file and the tensor or offset,
+ * TG_ERR_NOMEM. */
+tg_status tg_safetensors_read(const char *path, tg_safetensors **out);
+/* The tensors in the file, in header order: how many, and the i-th name. */
+int tg_safetensors_count(const tg_safetensors *st);
+const char *tg_safetensors_name(const tg_safetensors *st, int i);
+/* name's dtype, number of dimensions and shape (room for 8); false if
+ * there is no such tensor. */
+bool tg_safetensors_info(const tg_safetensors *st, const char *name, tg_dtype *dtype, int *ndim, int64_t *shape);
+/* A "__metadata__" value, or NULL. */
+const char *tg_safetensors_metadata(const tg_safetensors *st, const char *key);
+/* Copies tensor name into into, which must have its shape, expecting
+ * dtype: TG_ERR_ARG naming the tensor when it is missing or its shape or
+ * dtype differ. */
+tg_status tg_safetensors_get(const tg_safetensors *st, const char *name, tg_dtype dtype, tg_tensor *into);
+
+/* ======================================================================
  * Modules: a model as one object (torch.nn.Module)
  * ====================================================================== */
 
-/* A module owns named parameters (trained) and buffers (kept, not trained:
- * BatchNorm's running statistics), in the order they were added, which is
- * the order of tg_module_parameters and of the state a checkpoint saves. It
- * is in training mode (dropout draws a mask) or evaluation mode; it starts
- * in training mode, as a torch module does. What the module computes is
- * its ops' forward; its implementation keeps whatever else it needs in
- * impl.
+/* A module owns named parameters (trained), buffers (kept, not trained:
+ * BatchNorm's running statistics) and child modules. Its state is in
+ * torch's state_dict order and names: its parameters, then its buffers,
+ * each in the order added, then each child's state under "child." — so
+ * Sequential(Flatten, Linear) has "1.weight", "1.bias". It is in training
+ * mode (dropout draws a mask) or evaluation mode, with its children; it
+ * starts in training mode, as a torch module does. What it computes is its
+ * ops' forward; its implementation keeps whatever else it needs in impl.
  *
  *   static tg_tensor *affine_forward(tg_module *m, tg_graph *g, tg_tensor *x)
  *   {
@@ -876,6 +924,11 @@ tg_status tg_gradcheck_suite_run(int i, uint64_t seed, tg_gradcheck_result *res)
  *   tg_module_add_param(m, "bias", tg_zeros(NULL, TG_SHAPE(10)));
  */
 typedef struct tg_module tg_module;
+enum { TG_MODULE_NAME_MAX = 256 };   /* a state entry's dotted name, with its NUL */
+/* The input of a model: one sample's channels, height and width. */
+typedef struct tg_sample_shape {
+    int channels, height, width;
+} tg_sample_shape;   /* a state entry's dotted name, with its NUL */
 typedef struct tg_module_ops {
     const char *name;        /* the kind of module, "mlp" */
     /* y = the module applied to x on g, in the mode m->training says, drawing
@@ -908,27 +961,79 @@ void tg_module_free(tg_module *m);
  * and check once. TG_ERR_ARG for a NULL, a tensor on a graph, or a name
  * already used; TG_ERR_NOMEM. */
 tg_status tg_module_add_param(tg_module *m, const char *name, tg_tensor *t);
-/* The same for a buffer: saved with the state, never trained (requires_grad
- * stays false). */
-tg_status tg_module_add_buffer(tg_module *m, const char *name, tg_tensor *t);
-/* The parameter or buffer called name, or NULL (with a message). */
+/* The same for a buffer: saved with the state as dtype (TG_I64 for a
+ * counter such as num_batches_tracked), never trained (requires_grad stays
+ * false). Names have no '.', which separates a child's names. */
+tg_status tg_module_add_buffer(tg_module *m, const char *name, tg_tensor *t, tg_dtype dtype);
+/* Adds child under name; m owns it from this call on (also when the call
+ * fails: then child is freed). */
+tg_status tg_module_add_child(tg_module *m, const char *name, tg_module *child);
+/* The child called name, or NULL. */
+tg_module *tg_module_child(const tg_module *m, const char *name);
+/* The parameter or buffer called name, dotted through children
+ * ("1.weight"), or NULL (with a message). */
 tg_tensor *tg_module_param(const tg_module *m, const char *name);
 /* y = the module applied to x (its ops->forward); NULL with a message. */
 tg_tensor *tg_module_forward(tg_module *m, tg_graph *g, tg_tensor *x);
-/* Training mode on (torch's module.train()) or off (module.eval()); returns
- * the previous mode. */
+/* Training mode on (torch's module.train()) or off (module.eval()), for m
+ * and its children; returns m's previous mode. */
 bool tg_module_train(tg_module *m, bool on);
-/* The generator training-mode randomness draws from (borrowed; NULL: none,
- * and a forward that needs one fails with a message). */
+/* The generator training-mode randomness draws from, for m and its
+ * children (borrowed; NULL: none, and a forward that needs one fails with
+ * a message). */
 void tg_module_set_rng(tg_module *m, tg_rng *rng);
-/* The parameters, in the order added: writes up to max (borrowed) pointers
- * into params (NULL to count) and returns how many there are. */
+/* The parameters, in torch's named_parameters order (a module's own, then
+ * each child's): writes up to max (borrowed) pointers into params (NULL to
+ * count) and returns how many there are. */
 int tg_module_parameters(const tg_module *m, tg_tensor **params, int max);
-/* The state: parameters and buffers, in the order added. Entry i's tensor
- * (borrowed) with its name in *name and whether it is a buffer in
- * *is_buffer (either may be NULL); NULL past the end. */
+/* The state, in state_dict order: how many entries, and entry i's tensor
+ * (borrowed) with its dotted name written into name and whether it is a
+ * buffer in *is_buffer (either may be NULL); NULL past the end. */
 int tg_module_state_size(const tg_module *m);
-tg_tensor *tg_module_state(const tg_module *m, int i, const char **name, bool *is_buffer);
+tg_tensor *tg_module_state(const tg_module *m, int i, char name[TG_MODULE_NAME_MAX], bool *is_buffer);
+
+/* The state as a safetensors file under torch's keys (buffers in their
+ * dtypes), with spec, if not NULL, and "format": "pt" in its metadata:
+ * torch's model.load_state_dict(safetensors.torch.load_file(path)) takes
+ * it. Written atomically. */
+tg_status tg_module_save(const tg_module *m, const char *path, const char *spec);
+/* Loads a state saved by tg or PyTorch, strictly as torch's
+ * load_state_dict(strict=True): every key of the module must be in the
+ * file with its shape and dtype, and no other key; the message names the
+ * key. All or nothing: on failure the module is unchanged. */
+tg_status tg_module_load(tg_module *m, const char *path);
+/* The same from a file already read; what names it in messages. */
+tg_status tg_module_load_state(tg_module *m, const tg_safetensors *st, const char *what);
+
+/* ---- layers (torch.nn's, with its arguments, defaults, init and names) ---- */
+/* Children "0", "1", ... applied in turn. Owns the layers, also when it
+ * fails (a NULL among them fails it, keeping that layer's message). */
+tg_module *tg_sequential_new(tg_module *const *layers, int n);
+/* nn.Linear(in, out, bias): "weight" (out, in), "bias" (out), drawn from
+ * U(-1/sqrt(in), 1/sqrt(in)) as torch initialises them. */
+tg_module *tg_linear_new(int in, int out, bool bias, tg_rng *rng);
+/* nn.Flatten(start_dim) (torch's default is 1). */
+tg_module *tg_flatten_new(int start_dim);
+/* nn.Dropout(p): in training mode, drawing from the module's rng. */
+tg_module *tg_dropout_new(float p);
+/* The activations, elementwise: nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid,
+ * nn.LeakyReLU(negative_slope) (torch's default 0.01), nn.Softplus(beta,
+ * threshold) (1 and 20). */
+tg_module *tg_relu_new(void);
+tg_module *tg_gelu_new(void);
+tg_module *tg_tanh_new(void);
+tg_module *tg_sigmoid_new(void);
+tg_module *tg_leaky_relu_new(float negative_slope);
+tg_module *tg_softplus_new(float beta, float threshold);
+/* A model as a line of torch.nn layers, lower case, with torch's arguments
+ * minus the sizes tg infers from the input (in_features):
+ *   "flatten linear(256) gelu dropout(0.1) linear(10)"
+ * is nn.Sequential(Flatten(), Linear(784, 256), GELU(), Dropout(0.1),
+ * Linear(256, 10)) for 1 x 28 x 28 samples, with its state's keys
+ * ("1.weight", ...). Layers: flatten, linear(out[, bias]), dropout([p]),
+ * relu, gelu, tanh, sigmoid, leaky_relu([slope]), softplus([beta[,
+ * threshold]]). NULL with a message naming the word at fault. */
+tg_module *tg_model_parse(const char *spec, tg_sample_shape in, tg_rng *rng);
 
 /* ======================================================================
  * Models (models/): built only on the API above.
@@ -980,10 +1085,6 @@ typedef struct tg_model_opt {
 } tg_model_opt;
 enum { TG_MODEL_MAX_OPTS = 8, TG_MODEL_VALUE_LEN = 96 };
 struct tg_model_spec;
-/* The input of a model: one sample's channels, height and width. */
-typedef struct tg_sample_shape {
-    int channels, height, width;
-} tg_sample_shape;
 typedef struct tg_model_kind {
     const char *name;                /* "mlp" */
     const tg_model_opt *opts;
@@ -997,11 +1098,14 @@ typedef struct tg_model_kind {
 typedef struct tg_model_spec {
     const tg_model_kind *kind;
     char values[TG_MODEL_MAX_OPTS][TG_MODEL_VALUE_LEN];   /* kind->opts[i]'s canonical text */
+    char layers[512];        /* the "layers" kind: the spec string of tg_model_parse */
 } tg_model_spec;
 
 /* The kinds tg knows ("mlp"): writes up to max pointers, returns how many. */
 int tg_model_kinds(const tg_model_kind **kinds, int max);
-/* spec = kind name with its defaults. TG_ERR_ARG naming the known kinds. */
+/* spec = kind name with its defaults; a name that is no kind but has a
+ * space or a '(' is a line of layers (tg_model_parse), the "layers" kind.
+ * TG_ERR_ARG naming the known kinds. */
 tg_status tg_model_spec_init(tg_model_spec *s, const char *kind);
 /* Whether kind has an option key. */
 bool tg_model_has_opt(const tg_model_kind *kind, const char *key);

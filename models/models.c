@@ -8,7 +8,19 @@
 
 #include <tg.h>
 
-static const tg_model_kind *const kinds[] = {&tg_mlp_kind};
+/* ---- "layers": a model given as a line of torch.nn layers ---- */
+
+static void layers_describe(const tg_model_spec *s, char *buf, size_t size) { snprintf(buf, size, "%s", s->layers); }
+
+static tg_module *layers_build(const tg_model_spec *s, tg_sample_shape in, int classes, tg_rng *rng)
+{
+    (void)classes; /* the spec's last layer says it; a mismatch shows in the loss's message */
+    return tg_model_parse(s->layers, in, rng);
+}
+
+static const tg_model_kind layers_kind = {"layers", NULL, 0, layers_describe, layers_build};
+
+static const tg_model_kind *const kinds[] = {&tg_mlp_kind, &layers_kind};
 enum { N_KINDS = sizeof kinds / sizeof kinds[0] };
 
 int tg_model_kinds(const tg_model_kind **out, int max)
@@ -86,11 +98,23 @@ tg_status tg_model_spec_init(tg_model_spec *s, const char *kind)
     memset(s, 0, sizeof *s);
     for (int i = 0; kind && i < N_KINDS; i++)
         if (!strcmp(kinds[i]->name, kind)) s->kind = kinds[i];
+    if (!s->kind && kind && (strchr(kind, ' ') || strchr(kind, '('))) {
+        if (strlen(kind) >= sizeof s->layers) {
+            tg_set_error("model spec '%.40s...': longer than %zu characters", kind, sizeof s->layers - 1);
+            return TG_ERR_ARG;
+        }
+        s->kind = &layers_kind;
+        snprintf(s->layers, sizeof s->layers, "%s", kind);
+        return TG_OK;
+    }
     if (!s->kind) {
         char list[256];
         int len = 0;
-        for (int i = 0; i < N_KINDS; i++) len += snprintf(list + len, sizeof list - (size_t)len, "%s%s", i ? ", " : "", kinds[i]->name);
-        tg_set_error("no model '%s': tg has %s", kind ? kind : "(null)", list);
+        for (int i = 0; i < N_KINDS; i++)
+            if (kinds[i] != &layers_kind)
+                len += snprintf(list + len, sizeof list - (size_t)len, "%s%s", len ? ", " : "", kinds[i]->name);
+        tg_set_error("no model '%s': tg has %s (or a line of layers such as \"flatten linear(256) relu "
+                     "linear(10)\")", kind ? kind : "(null)", list);
         return TG_ERR_ARG;
     }
     for (int i = 0; i < s->kind->n_opts; i++)

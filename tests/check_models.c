@@ -1,8 +1,10 @@
 /* check_models.c — modules (src/nn/module.c), models by name and the MLP
  * of models/, and the two-moons data of datasets/;
  * training with each fast GEMM kernel against the reference product. */
-#include "tg_test.h"
+#define _POSIX_C_SOURCE 200809L
+#include "tg_scratch.h"
 
+#include "fixtures/safetensors_ref.h"
 #include "kernels/kernels.h"
 
 START_TEST(test_models_mlp_layers_and_init)
@@ -92,7 +94,7 @@ START_TEST(test_models_module_params_buffers_and_mode)
     ck_assert_ptr_nonnull(m);
     ck_assert(m->training); /* as a torch module starts */
     ck_assert_int_eq(tg_module_add_param(m, "weight", tg_full(NULL, TG_SHAPE(2, 3), 0.5f)), TG_OK);
-    ck_assert_int_eq(tg_module_add_buffer(m, "calls", tg_zeros(NULL, TG_SHAPE(1))), TG_OK);
+    ck_assert_int_eq(tg_module_add_buffer(m, "calls", tg_zeros(NULL, TG_SHAPE(1)), TG_I64), TG_OK);
     ck_assert_int_eq(tg_module_add_param(m, "bias", tg_zeros(NULL, TG_SHAPE(2))), TG_OK);
     /* parameters in the order added, without the buffer; the state with it */
     tg_tensor *p[4];
@@ -102,12 +104,12 @@ START_TEST(test_models_module_params_buffers_and_mode)
     ck_assert_ptr_eq(p[1], tg_module_param(m, "bias"));
     ck_assert(p[0]->requires_grad && p[1]->requires_grad);
     ck_assert_int_eq(tg_module_state_size(m), 3);
-    const char *name;
+    char name[TG_MODULE_NAME_MAX];
     bool buffer;
-    ck_assert_ptr_nonnull(tg_module_state(m, 1, &name, &buffer));
+    ck_assert_ptr_nonnull(tg_module_state(m, 2, name, &buffer)); /* parameters first, as torch's state_dict */
     ck_assert_str_eq(name, "calls");
     ck_assert(buffer && !tg_module_param(m, "calls")->requires_grad);
-    ck_assert_ptr_null(tg_module_state(m, 3, &name, &buffer));
+    ck_assert_ptr_null(tg_module_state(m, 3, name, &buffer));
     /* forward in each mode */
     tg_graph *g = tg_graph_new();
     tg_tensor *y = tg_module_forward(m, g, tg_ones(g, TG_SHAPE(4, 3)));
@@ -122,7 +124,7 @@ START_TEST(test_models_module_params_buffers_and_mode)
     ck_assert_str_eq(tg_last_error(), "tg_module_add_param: 'weight': the name is taken");
     ck_assert_int_eq(tg_module_add_param(m, "on_graph", tg_zeros(g, TG_SHAPE(1))), TG_ERR_ARG);
     ck_assert_error_has("the tensor is on a graph");
-    ck_assert_int_eq(tg_module_add_buffer(m, "", tg_zeros(NULL, TG_SHAPE(1))), TG_ERR_ARG);
+    ck_assert_int_eq(tg_module_add_buffer(m, "", tg_zeros(NULL, TG_SHAPE(1)), TG_F32), TG_ERR_ARG);
     ck_assert_error_has("the name is empty");
     ck_assert_int_eq(tg_module_add_param(m, "x", NULL), TG_ERR_ARG);
     ck_assert_ptr_null(tg_module_param(m, "nope"));
@@ -169,9 +171,14 @@ START_TEST(test_models_spec_holds_canonical_text)
     ck_assert_str_eq(tg_last_error(), "model mlp has no option channels");
     ck_assert_str_eq(tg_model_spec_get(&s, "hidden"), ""); /* a refused value leaves the old one */
     ck_assert_int_eq(tg_model_spec_init(&s, "resnet"), TG_ERR_ARG);
-    ck_assert_str_eq(tg_last_error(), "no model 'resnet': tg has mlp");
+    ck_assert_error_has("no model 'resnet': tg has mlp (or a line of layers");
     const tg_model_kind *kinds[4];
-    ck_assert_int_eq(tg_model_kinds(kinds, 4), 1);
+    ck_assert_int_eq(tg_model_kinds(kinds, 4), 2);
+    ck_assert_str_eq(kinds[1]->name, "layers");
+    ck_assert_int_eq(tg_model_spec_init(&s, "flatten linear(10)"), TG_OK);
+    ck_assert_str_eq(s.kind->name, "layers");
+    ck_assert_str_eq(s.layers, "flatten linear(10)");
+    ck_assert_int_eq(tg_model_spec_init(&s, "mlp"), TG_OK);
     ck_assert(tg_model_has_opt(kinds[0], "hidden") && !tg_model_has_opt(kinds[0], "lr"));
 }
 END_TEST
@@ -195,8 +202,8 @@ START_TEST(test_models_model_new_builds_the_mlp_as_a_module)
     tg_mlp_params(ref, want, 4);
     ck_assert_int_eq(tg_module_state_size(m), 4);
     for (int k = 0; k < 4; k++) {
-        const char *name;
-        tg_tensor *t = tg_module_state(m, k, &name, NULL);
+        char name[TG_MODULE_NAME_MAX];
+        tg_tensor *t = tg_module_state(m, k, name, NULL);
         ck_assert_str_eq(name, names[k]);
         ck_assert(tg_same_shape(t, want[k]));
         ck_assert_mem_eq(t->data, want[k]->data, t->size * sizeof(float));
@@ -234,6 +241,170 @@ START_TEST(test_models_mlp_module_training_mode_draws_dropout)
     ck_assert_ptr_nonnull(tg_module_forward(m, g, x)); /* evaluation needs none */
     tg_graph_free(g);
     tg_module_free(m);
+}
+END_TEST
+
+/* ---- layers, children, state dicts ---- */
+
+START_TEST(test_models_sequential_names_state_as_torch)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 5);
+    tg_module *layers[] = {tg_flatten_new(1), tg_linear_new(6, 4, true, &rng), tg_relu_new(),
+                           tg_linear_new(4, 3, false, &rng)};
+    tg_module *m = tg_sequential_new(layers, 4);
+    ck_assert_ptr_nonnull(m);
+    const char *keys[] = {"1.weight", "1.bias", "3.weight"};
+    ck_assert_int_eq(tg_module_state_size(m), 3);
+    for (int i = 0; i < 3; i++) {
+        char name[TG_MODULE_NAME_MAX];
+        ck_assert_ptr_nonnull(tg_module_state(m, i, name, NULL));
+        ck_assert_str_eq(name, keys[i]);
+    }
+    ck_assert_ptr_eq(tg_module_param(m, "1.bias"), tg_module_param(tg_module_child(m, "1"), "bias"));
+    ck_assert_ptr_null(tg_module_param(m, "3.bias"));
+    ck_assert_ptr_null(tg_module_param(m, "2.weight"));
+    tg_tensor *p[3];
+    ck_assert_int_eq(tg_module_parameters(m, p, 3), 3);
+    ck_assert_shape(p[2], 3, 4);
+    /* nn.Linear's init: U(-1/sqrt(in), 1/sqrt(in)) */
+    for (size_t i = 0; i < p[0]->size; i++) ck_assert(fabsf(p[0]->data[i]) <= 1 / sqrtf(6.0f));
+    /* forward = the ops by hand */
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_randn(g, &rng, TG_SHAPE(5, 2, 3));
+    tg_tensor *y = tg_module_forward(m, g, x);
+    tg_tensor *h = tg_relu(g, tg_linear(g, tg_flatten(g, x, 1), p[0], p[1]));
+    tg_tensor *want = tg_linear(g, h, p[2], NULL);
+    ck_assert_shape(y, 5, 3);
+    ck_assert_mem_eq(y->data, want->data, 15 * sizeof(float));
+    /* the mode and the generator reach the children */
+    tg_module_train(m, false);
+    ck_assert(!tg_module_child(m, "3")->training);
+    tg_graph_free(g);
+    tg_module_free(m);
+    /* a layer that failed fails the whole, with its message, and leaks nothing */
+    tg_module *bad[] = {tg_relu_new(), tg_linear_new(0, 3, true, &rng), tg_gelu_new()};
+    ck_assert_ptr_null(tg_sequential_new(bad, 3));
+    ck_assert_str_eq(tg_last_error(), "tg_linear_new: in and out must be positive");
+    ck_assert_ptr_null(tg_dropout_new(1.5f));
+    ck_assert_ptr_null(tg_softplus_new(0.0f, 20.0f));
+}
+END_TEST
+
+START_TEST(test_models_state_dict_round_trip_and_strict_load)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 6);
+    tg_module *a = tg_sequential_new((tg_module *[]){tg_linear_new(3, 2, true, &rng), tg_tanh_new()}, 2);
+    tg_module *b = tg_sequential_new((tg_module *[]){tg_linear_new(3, 2, true, &rng), tg_tanh_new()}, 2);
+    ck_assert_int_eq(tg_module_add_buffer(a, "steps", tg_full(NULL, 0, NULL, 42.0f), TG_I64), TG_OK);
+    ck_assert_int_eq(tg_module_add_buffer(b, "steps", tg_zeros(NULL, 0, NULL), TG_I64), TG_OK);
+    ck_assert_int_eq(tg_module_save(a, in_dir("a.safetensors"), "linear(2) tanh"), TG_OK);
+    tg_safetensors *st;
+    ck_assert_int_eq(tg_safetensors_read(in_dir("a.safetensors"), &st), TG_OK);
+    ck_assert_str_eq(tg_safetensors_metadata(st, "spec"), "linear(2) tanh");
+    ck_assert_str_eq(tg_safetensors_name(st, 0), "steps"); /* own buffers before the children's state */
+    tg_dtype dtype;
+    ck_assert(tg_safetensors_info(st, "steps", &dtype, NULL, NULL) && dtype == TG_I64);
+    tg_safetensors_free(st);
+    ck_assert_int_eq(tg_module_load(b, in_dir("a.safetensors")), TG_OK);
+    for (int i = 0; i < tg_module_state_size(a); i++) {
+        tg_tensor *ta = tg_module_state(a, i, NULL, NULL), *tb = tg_module_state(b, i, NULL, NULL);
+        ck_assert_mem_eq(ta->data, tb->data, ta->size * sizeof(float));
+    }
+    /* strict: a module with another key, or another shape, is refused by
+     * name and left as it was */
+    tg_module *c = tg_sequential_new((tg_module *[]){tg_linear_new(3, 2, false, &rng)}, 1);
+    float before = tg_module_param(c, "0.weight")->data[0];
+    ck_assert_int_eq(tg_module_load(c, in_dir("a.safetensors")), TG_ERR_FORMAT);
+    ck_assert_error_has("unexpected key 'steps'");
+    ck_assert_int_eq(tg_module_add_buffer(c, "steps", tg_zeros(NULL, 0, NULL), TG_I64), TG_OK);
+    ck_assert_int_eq(tg_module_load(c, in_dir("a.safetensors")), TG_ERR_FORMAT);
+    ck_assert_error_has("unexpected key '0.bias'");
+    tg_module *d = tg_sequential_new((tg_module *[]){tg_linear_new(4, 2, true, &rng), tg_tanh_new()}, 2);
+    ck_assert_int_eq(tg_module_add_buffer(d, "steps", tg_zeros(NULL, 0, NULL), TG_I64), TG_OK);
+    ck_assert_int_eq(tg_module_add_buffer(d, "more", tg_zeros(NULL, 0, NULL), TG_F32), TG_OK);
+    ck_assert_int_eq(tg_module_load(d, in_dir("a.safetensors")), TG_ERR_FORMAT);
+    ck_assert_error_has("missing key 'more'");
+    ck_assert_float_eq(tg_module_param(c, "0.weight")->data[0], before);
+    tg_module_free(d);
+    d = tg_sequential_new((tg_module *[]){tg_linear_new(4, 2, true, &rng), tg_tanh_new()}, 2);
+    ck_assert_int_eq(tg_module_add_buffer(d, "steps", tg_zeros(NULL, 0, NULL), TG_I64), TG_OK);
+    ck_assert_int_eq(tg_module_load(d, in_dir("a.safetensors")), TG_ERR_FORMAT);
+    ck_assert_error_has("'0.weight' has shape (2,3) in the file, (2,4) here");
+    ck_assert_error_has(in_dir("a.safetensors"));
+    tg_module_free(a), tg_module_free(b), tg_module_free(c), tg_module_free(d);
+}
+END_TEST
+
+START_TEST(test_models_loads_pytorch_weights_and_gives_its_logits)
+{
+    /* torch's Sequential(Flatten, Linear(6, 4), ReLU, Linear(4, 3)), saved
+     * by tests/fixtures/gen_safetensors.py: tg loads it strictly and
+     * computes the logits torch computed */
+    tg_rng rng;
+    tg_rng_seed(&rng, 0);
+    tg_module *m = tg_sequential_new((tg_module *[]){tg_flatten_new(1), tg_linear_new(6, 4, true, &rng), tg_relu_new(),
+                                                     tg_linear_new(4, 3, true, &rng)}, 4);
+    ck_assert_msg(tg_module_load(m, "tests/fixtures/safetensors/torch_mlp.safetensors") == TG_OK, "%s",
+                  tg_last_error());
+    tg_graph *g = tg_graph_new();
+    tg_tensor *y = tg_module_forward(m, g, tg_from_data(g, torch_mlp_x, TG_SHAPE(2, 1, 2, 3)));
+    for (int i = 0; i < 6; i++) ck_assert_close(y->data[i], torch_mlp_y[i], 1e-6, 1e-6);
+    /* and what tg saves of it is what torch saved */
+    ck_assert_int_eq(tg_module_save(m, in_dir("again.safetensors"), NULL), TG_OK);
+    tg_module *back = tg_sequential_new((tg_module *[]){tg_flatten_new(1), tg_linear_new(6, 4, true, &rng),
+                                                        tg_relu_new(), tg_linear_new(4, 3, true, &rng)}, 4);
+    ck_assert_int_eq(tg_module_load(back, in_dir("again.safetensors")), TG_OK);
+    ck_assert_mem_eq(tg_module_param(back, "3.weight")->data, tg_module_param(m, "3.weight")->data, 12 * sizeof(float));
+    tg_graph_free(g);
+    tg_module_free(m), tg_module_free(back);
+}
+END_TEST
+
+START_TEST(test_models_spec_string_builds_torch_sequential)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 2);
+    tg_sample_shape in = {1, 2, 3};
+    tg_module *m = tg_model_parse("flatten  linear(8) gelu dropout(0.1) linear(3, bias=False)", in, &rng);
+    ck_assert_msg(m != NULL, "%s", tg_last_error());
+    const char *keys[] = {"1.weight", "1.bias", "4.weight"};
+    const int rows[] = {8, 8, 3}, cols[] = {6, 1, 8};
+    ck_assert_int_eq(tg_module_state_size(m), 3);
+    for (int i = 0; i < 3; i++) {
+        char name[TG_MODULE_NAME_MAX];
+        tg_tensor *t = tg_module_state(m, i, name, NULL);
+        ck_assert_str_eq(name, keys[i]);
+        ck_assert_int_eq(t->shape[0], rows[i]);
+        if (t->ndim == 2) ck_assert_int_eq(t->shape[1], cols[i]);
+    }
+    ck_assert_str_eq(tg_module_child(m, "3")->ops->name, "dropout");
+    tg_graph *g = tg_graph_new();
+    tg_module_set_rng(m, &rng);
+    ck_assert_shape(tg_module_forward(m, g, tg_ones(g, TG_SHAPE(5, 1, 2, 3))), 5, 3);
+    tg_graph_free(g);
+    tg_module_free(m);
+    /* each mistake names its word */
+    static const struct {
+        const char *spec, *why;
+    } bad[] = {
+        {"linear(10)", "word 1, 'linear': linear takes (N, features): put flatten before it"},
+        {"flatten conv2d(3)", "word 2, 'conv2d': no such layer"},
+        {"flatten linear(x)", "word 2, 'linear': argument 1, 'x', is not a number"},
+        {"flatten linear(2.5)", "word 2, 'linear': 2.5 must be a whole number of at least 1"},
+        {"flatten linear", "word 2, 'linear': linear(out_features) needs its size"},
+        {"flatten relu(1)", "word 2, 'relu': takes at most 0 arguments"},
+        {"flatten linear(3", "word 2, 'linear': no ')' after its arguments"},
+        {"flatten dropout(2)", "word 2, 'dropout': p must be in [0, 1]"},
+        {"flatten, linear(3)", "word 2, '': ',' where a layer name was expected"},
+        {"  ", "no layers"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tg_clear_error();
+        ck_assert_ptr_null(tg_model_parse(bad[i].spec, in, &rng));
+        ck_assert_msg(strstr(tg_last_error(), bad[i].why), "'%s': %s", bad[i].spec, tg_last_error());
+    }
 }
 END_TEST
 
@@ -388,6 +559,14 @@ static Suite *models_suite(void)
     tcase_add_test(tc, test_models_spec_holds_canonical_text);
     tcase_add_test(tc, test_models_model_new_builds_the_mlp_as_a_module);
     tcase_add_test(tc, test_models_mlp_module_training_mode_draws_dropout);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("layers");
+    tcase_add_unchecked_fixture(tc, make_root, remove_root);
+    tcase_add_checked_fixture(tc, make_dir, remove_dir);
+    tcase_add_test(tc, test_models_sequential_names_state_as_torch);
+    tcase_add_test(tc, test_models_state_dict_round_trip_and_strict_load);
+    tcase_add_test(tc, test_models_loads_pytorch_weights_and_gives_its_logits);
+    tcase_add_test(tc, test_models_spec_string_builds_torch_sequential);
     suite_add_tcase(s, tc);
     tc = tcase_create("datasets");
     tcase_add_test(tc, test_models_moons_shape_and_balance);

@@ -248,6 +248,9 @@ START_TEST(test_train_bad_arguments)
     ck_assert_int_eq(run_tg("train --hidden 512,0"), 2);
     ck_assert_msg(strstr(tg_output, "tg: model mlp: hidden needs positive sizes like 512,512 (or \"\" for none), "
                                     "got '512,0'"), "%s", tg_output);
+    ck_assert_int_eq(run_tg("train --model 'flatten linear(x)'"), 2);
+    ck_assert_msg(strstr(tg_output, "tg: model spec 'flatten linear(x)': word 2, 'linear': argument 1, 'x', is not a "
+                                    "number"), "%s", tg_output);
     ck_assert_int_eq(run_tg("train --model convnet"), 2);
     ck_assert_msg(strstr(tg_output, "tg: no model 'convnet': tg has mlp"), "%s", tg_output);
     ck_assert_int_eq(run_tg("train --val-split 1"), 2);
@@ -288,6 +291,33 @@ START_TEST(test_train_early_stop_and_validation)
 }
 END_TEST
 
+START_TEST(test_train_a_model_given_as_layers)
+{
+    /* --model as a line of torch.nn layers: trained, saved with its spec,
+     * resumed and evaluated from the checkpoint alone, exported weights
+     * under torch's keys */
+    const char *spec = "flatten linear(32) gelu dropout(0.1) linear(10)";
+    char args[512];
+    snprintf(args, sizeof args, "train --model '%s' --optimizer adam --lr 0.01 --epochs 1 --train-samples 1000 "
+             "--test-samples 200 --seed 4 --save %s", spec, in_dir("l.ckpt"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    ck_assert_msg(strstr(tg_output, "fashion-mnist, flatten linear(32) gelu dropout(0.1) linear(10), adam"), "%s",
+                  tg_output);
+    snprintf(args, sizeof args, "train --resume %s --epochs 2", in_dir("l.ckpt"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    ck_assert_ptr_nonnull(strstr(tg_output, "resumed after epoch 1 of 2"));
+    snprintf(args, sizeof args, "eval %s", in_dir("l.ckpt"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    ck_assert_ptr_nonnull(strstr(tg_output, "fashion-mnist test set: 10000 images"));
+    tg_checkpoint *ck;
+    ck_assert_int_eq(tg_checkpoint_read(in_dir("l.ckpt"), &ck), TG_OK);
+    tg_tensor *w = tg_zeros(NULL, TG_SHAPE(32, 784));
+    ck_assert_int_eq(tg_checkpoint_get_tensor(ck, "model/1.weight", w), TG_OK);
+    tg_tensor_free(w);
+    tg_checkpoint_free(ck);
+}
+END_TEST
+
 static Suite *train_suite(void)
 {
     Suite *s = suite_create("train");
@@ -305,6 +335,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, test_train_check_numerics_names_the_op);
     tcase_add_test(tc, test_train_bad_arguments);
     tcase_add_test(tc, test_train_early_stop_and_validation);
+    tcase_add_test(tc, test_train_a_model_given_as_layers);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -54,6 +54,7 @@ check_quote() { # HEADING EXAMPLE
 }
 check_quote "## Optimizers and schedules from C" examples/warmup_cosine.c
 check_quote "## From C: the tutorial's training loop" examples/fashion_mnist.c
+check_quote "## Your own network: modules and state dicts" examples/modules.c
 
 # The README's tg trace session: every line it shows (but "...") is in what
 # that command prints.

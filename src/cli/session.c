@@ -158,8 +158,9 @@ int config_flag(train_config *c, int argc, char **argv, int *i)
     }
     if (!strcmp(f, "--model") || is_model_option(f)) {
         /* kept as given until --model is known (it may come later) */
-        if (!v || c->n_model_flags == MAX_MODEL_FLAGS) {
-            fprintf(stderr, "tg: %s needs a value%s\n", f, v ? " (too many model flags)" : "");
+        if (!v || c->n_model_flags == MAX_MODEL_FLAGS || strlen(v) >= sizeof c->model_flags[0][1]) {
+            fprintf(stderr, "tg: %s needs a value%s\n", f, !v ? "" : c->n_model_flags == MAX_MODEL_FLAGS
+                                                                        ? " (too many model flags)" : " (too long)");
             return -1;
         }
         snprintf(c->model_flags[c->n_model_flags][0], sizeof c->model_flags[0][0], "%s", f);
@@ -182,9 +183,20 @@ static bool model_finish(train_config *c)
     for (int k = 0; ok && k < c->n_model_flags; k++)
         if (strcmp(c->model_flags[k][0], "--model"))
             ok = tg_model_spec_set(&c->model, c->model_flags[k][0] + 2, c->model_flags[k][1]) == TG_OK;
-    if (!ok) fprintf(stderr, "tg: %s\n", tg_last_error());
     c->n_model_flags = 0;
-    return ok;
+    if (!ok || strcmp(c->model.kind->name, "layers")) {
+        if (!ok) fprintf(stderr, "tg: %s\n", tg_last_error());
+        return ok;
+    }
+    /* a line of layers is built once here, so that its mistake is a usage
+     * error naming the word, before any data is read */
+    const tg_dataset_info *d = dataset_of(c);
+    tg_rng rng;
+    tg_rng_seed(&rng, 0);
+    tg_module *m = tg_model_new(&c->model, d->shape, d->n_classes, &rng);
+    if (!m) fprintf(stderr, "tg: %s\n", tg_last_error());
+    tg_module_free(m);
+    return m != NULL;
 }
 
 int paths_flag(run_paths *p, int argc, char **argv, int *i)
@@ -243,9 +255,12 @@ void config_usage(FILE *f)
     const tg_model_kind *kinds[8];
     int n_kinds = tg_model_kinds(kinds, 8);
     fprintf(f, "  model:     --model ");
-    for (int k = 0; k < n_kinds && k < 8; k++) fprintf(f, "%s%s", k ? "|" : "", kinds[k]->name);
-    fprintf(f, " (mlp)\n");
+    for (int k = 0; k < n_kinds && k < 8; k++)
+        if (kinds[k]->n_opts) fprintf(f, "%s|", kinds[k]->name);
+    fprintf(f, "\"LAYERS\" (mlp): LAYERS as torch.nn's, \"flatten linear(256) gelu dropout(0.1) linear(10)\"\n"
+               "             (flatten linear(out[,bias]) dropout(p) relu gelu tanh sigmoid leaky_relu(s) softplus)\n");
     for (int k = 0; k < n_kinds && k < 8; k++) {
+        if (!kinds[k]->n_opts) continue;
         fprintf(f, "             %s:", kinds[k]->name);
         for (int o = 0; o < kinds[k]->n_opts; o++) {
             const tg_model_opt *opt = &kinds[k]->opts[o];
@@ -312,7 +327,8 @@ static tg_status put_field(tg_buf *b, const train_config *c, const config_field 
 /* --model (when not the default) and every option of the model. */
 static tg_status put_model(tg_buf *b, const tg_model_spec *m)
 {
-    tg_status s = strcmp(m->kind->name, "mlp") ? put_flag(b, "--model", m->kind->name) : TG_OK;
+    const char *name = strcmp(m->kind->name, "layers") ? m->kind->name : m->layers;
+    tg_status s = strcmp(m->kind->name, "mlp") ? put_flag(b, "--model", name) : TG_OK;
     for (int k = 0; k < m->kind->n_opts && s == TG_OK; k++) {
         char flag[48];
         snprintf(flag, sizeof flag, "--%s", m->kind->opts[k].key);
@@ -532,8 +548,8 @@ static tg_status save_progress(const void *s, tg_buf *b) { return put_progress(b
 /* "model/" and the name of state entry k (a parameter or buffer). */
 static tg_tensor *state_entry(const session *s, int k, char *buf, size_t size)
 {
-    const char *name;
-    tg_tensor *t = tg_module_state(s->model, k, &name, NULL);
+    char name[TG_MODULE_NAME_MAX];
+    tg_tensor *t = tg_module_state(s->model, k, name, NULL);
     snprintf(buf, size, "model/%s", name);
     return t;
 }
@@ -543,7 +559,7 @@ tg_status session_save(const session *s, const train_config *c, const char *path
     tg_checkpoint *ck = tg_checkpoint_new();
     tg_status st = ck ? add_state(ck, "config", save_config, c) : TG_ERR_NOMEM;
     for (int k = 0; k < tg_module_state_size(s->model) && st == TG_OK; k++) {
-        char name[64];
+        char name[TG_MODULE_NAME_MAX + 8];
         tg_tensor *t = state_entry(s, k, name, sizeof name);
         st = tg_checkpoint_add_tensor(ck, name, t);
     }
@@ -599,7 +615,7 @@ bool session_load(session *s, const tg_checkpoint *ck)
 {
     tg_status st = TG_OK;
     for (int k = 0; k < tg_module_state_size(s->model) && st == TG_OK; k++) {
-        char name[64];
+        char name[TG_MODULE_NAME_MAX + 8];
         tg_tensor *t = state_entry(s, k, name, sizeof name);
         st = tg_checkpoint_get_tensor(ck, name, t);
     }

@@ -26,7 +26,7 @@ typedef struct train_config {
     int log_every;               /* samples between --log rows */
     /* --model and its options as given, applied by config_finish (copies,
      * so the config outlives the text it was parsed from) */
-    char model_flags[MAX_MODEL_FLAGS][2][TG_MODEL_VALUE_LEN];
+    char model_flags[MAX_MODEL_FLAGS][2][sizeof ((tg_model_spec *)0)->layers];
     int n_model_flags;
 } train_config;
 

@@ -1,22 +1,26 @@
-/* module.c — tg_module: named parameters and buffers, a mode, a forward
- * (torch.nn.Module's core, without children yet). */
+/* module.c — tg_module: named parameters, buffers and child modules, a
+ * mode, a forward (torch.nn.Module); its state in torch's state_dict order
+ * and names, saved to and loaded from safetensors. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../graph/graph.h"
 
-enum { NAME_LEN = 48 };
+enum { PARAM, BUFFER, CHILD };
 
 struct tg__module_entry {
-    char name[NAME_LEN];
-    tg_tensor *t;            /* owned */
-    bool buffer;
+    char name[TG_MODULE_NAME_MAX];
+    int kind;
+    tg_tensor *t;            /* PARAM, BUFFER: owned */
+    tg_dtype dtype;          /* BUFFER: how a file stores it */
+    tg_module *child;        /* CHILD: owned */
 };
 
 tg_module *tg_module_new(const tg_module_ops *ops, void *impl)
 {
     if (!ops || !ops->forward) {
         tg__error("tg_module_new: %s is NULL", ops ? "ops->forward" : "ops");
+        if (ops && ops->free_impl) ops->free_impl(impl);
         return NULL;
     }
     tg_module *m = calloc(1, sizeof *m);
@@ -34,73 +38,135 @@ tg_module *tg_module_new(const tg_module_ops *ops, void *impl)
 void tg_module_free(tg_module *m)
 {
     if (!m) return;
-    for (int i = 0; i < m->n_entries; i++) tg_tensor_free(m->entries[i].t);
+    for (int i = 0; i < m->n_entries; i++) {
+        tg_tensor_free(m->entries[i].t);
+        tg_module_free(m->entries[i].child);
+    }
     free(m->entries);
     if (m->ops->free_impl) m->ops->free_impl(m->impl);
     free(m);
 }
 
-static struct tg__module_entry *find(const tg_module *m, const char *name)
+static struct tg__module_entry *own(const tg_module *m, const char *name)
 {
     for (int i = 0; i < m->n_entries; i++)
         if (!strcmp(m->entries[i].name, name)) return &m->entries[i];
     return NULL;
 }
 
-/* Why t cannot join m as name, or NULL. */
-static const char *refusal(const tg_module *m, const char *name, const tg_tensor *t)
+/* Why name cannot join m, or NULL. Dots separate a child's names. */
+static const char *bad_name(const tg_module *m, const char *name)
 {
-    if (!m) return "module is NULL";
     if (!name || !*name) return "the name is empty";
-    if (strlen(name) >= NAME_LEN) return "the name is longer than 47 characters";
-    if (!t) return "tensor is NULL";
-    if (t->graph) return "the tensor is on a graph (a parameter is standalone, g = NULL)";
-    if (find(m, name)) return "the name is taken";
+    if (strlen(name) >= 48) return "the name is longer than 47 characters";
+    if (strchr(name, '.')) return "the name has a '.' (it separates a child's names)";
+    if (own(m, name)) return "the name is taken";
     return NULL;
 }
 
-static tg_status add(tg_module *m, const char *name, tg_tensor *t, bool buffer)
+static struct tg__module_entry *grow(tg_module *m)
 {
-    const char *fn = buffer ? "tg_module_add_buffer" : "tg_module_add_param";
-    const char *why = refusal(m, name, t);
+    if (m->n_entries == m->cap_entries) {
+        int cap = m->cap_entries ? 2 * m->cap_entries : 8;
+        struct tg__module_entry *e = realloc(m->entries, (size_t)cap * sizeof *e);
+        if (!e) return NULL;
+        m->entries = e, m->cap_entries = cap;
+    }
+    struct tg__module_entry *e = &m->entries[m->n_entries];
+    memset(e, 0, sizeof *e);
+    return e;
+}
+
+static tg_status add_tensor(const char *fn, tg_module *m, const char *name, tg_tensor *t, int kind, tg_dtype dtype)
+{
+    const char *why = !m ? "module is NULL" : !t ? "tensor is NULL"
+                      : t->graph ? "the tensor is on a graph (a parameter is standalone, g = NULL)"
+                      : bad_name(m, name);
     if (why) {
-        if (tg_last_error()[0] && !t) return TG_ERR_ARG; /* t's own failure says more */
+        if (!t && tg_last_error()[0]) return TG_ERR_ARG; /* t's own failure says more */
         tg__error("%s: '%s': %s", fn, name ? name : "(null)", why);
         if (t && !t->graph) tg_tensor_free(t);
         return TG_ERR_ARG;
     }
-    if (m->n_entries == m->cap_entries) {
-        int cap = m->cap_entries ? 2 * m->cap_entries : 8;
-        struct tg__module_entry *e = realloc(m->entries, (size_t)cap * sizeof *e);
-        if (!e) {
-            tg_tensor_free(t);
-            tg__error("%s: out of memory", fn);
-            return TG_ERR_NOMEM;
-        }
-        m->entries = e, m->cap_entries = cap;
-    }
-    tg_status s = tg_tensor_requires_grad(t, !buffer);
+    struct tg__module_entry *e = grow(m);
+    tg_status s = e ? tg_tensor_requires_grad(t, kind == PARAM) : TG_ERR_NOMEM;
     if (s != TG_OK) {
+        if (!e) tg__error("%s: out of memory", fn);
         tg_tensor_free(t);
         return s;
     }
-    struct tg__module_entry *e = &m->entries[m->n_entries++];
     snprintf(e->name, sizeof e->name, "%s", name);
-    e->t = t;
-    e->buffer = buffer;
+    e->kind = kind, e->t = t, e->dtype = dtype;
+    m->n_entries++;
     return TG_OK;
 }
 
-tg_status tg_module_add_param(tg_module *m, const char *name, tg_tensor *t) { return add(m, name, t, false); }
+tg_status tg_module_add_param(tg_module *m, const char *name, tg_tensor *t)
+{
+    return add_tensor("tg_module_add_param", m, name, t, PARAM, TG_F32);
+}
 
-tg_status tg_module_add_buffer(tg_module *m, const char *name, tg_tensor *t) { return add(m, name, t, true); }
+tg_status tg_module_add_buffer(tg_module *m, const char *name, tg_tensor *t, tg_dtype dtype)
+{
+    if (dtype != TG_F32 && dtype != TG_I64) {
+        tg_tensor_free(t);
+        tg__error("tg_module_add_buffer: '%s': unknown dtype", name ? name : "(null)");
+        return TG_ERR_ARG;
+    }
+    return add_tensor("tg_module_add_buffer", m, name, t, BUFFER, dtype);
+}
+
+tg_status tg_module_add_child(tg_module *m, const char *name, tg_module *child)
+{
+    const char *why = !m ? "module is NULL" : !child ? "child is NULL" : child == m ? "a module is not its own child"
+                      : bad_name(m, name);
+    if (why) {
+        if (!child && tg_last_error()[0]) return TG_ERR_ARG;
+        tg__error("tg_module_add_child: '%s': %s", name ? name : "(null)", why);
+        if (child != m) tg_module_free(child);
+        return TG_ERR_ARG;
+    }
+    struct tg__module_entry *e = grow(m);
+    if (!e) {
+        tg__error("tg_module_add_child: out of memory");
+        tg_module_free(child);
+        return TG_ERR_NOMEM;
+    }
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->kind = CHILD, e->child = child;
+    m->n_entries++;
+    return TG_OK;
+}
+
+tg_module *tg_module_child(const tg_module *m, const char *name)
+{
+    const struct tg__module_entry *e = m && name ? own(m, name) : NULL;
+    return e && e->kind == CHILD ? e->child : NULL;
+}
+
+/* The entry that dotted name ("1.weight") reaches from m, or NULL. */
+static const struct tg__module_entry *reach(const tg_module *m, const char *name)
+{
+    const char *dot = strchr(name, '.');
+    if (!dot) return own(m, name);
+    char head[48];
+    size_t n = (size_t)(dot - name);
+    if (n >= sizeof head) return NULL;
+    memcpy(head, name, n);
+    head[n] = '\0';
+    const struct tg__module_entry *e = own(m, head);
+    return e && e->kind == CHILD ? reach(e->child, dot + 1) : NULL;
+}
 
 tg_tensor *tg_module_param(const tg_module *m, const char *name)
 {
-    const struct tg__module_entry *e = m && name ? find(m, name) : NULL;
-    if (!e) tg__error("tg_module_param: %s has no parameter or buffer '%s'", m ? m->ops->name : "NULL module",
-                      name ? name : "(null)");
-    return e ? e->t : NULL;
+    const struct tg__module_entry *e = m && name ? reach(m, name) : NULL;
+    if (!e || e->kind == CHILD) {
+        tg__error("tg_module_param: %s has no parameter or buffer '%s'", m ? m->ops->name : "NULL module",
+                  name ? name : "(null)");
+        return NULL;
+    }
+    return e->t;
 }
 
 tg_tensor *tg_module_forward(tg_module *m, tg_graph *g, tg_tensor *x)
@@ -117,31 +183,192 @@ bool tg_module_train(tg_module *m, bool on)
     if (!m) return false;
     bool was = m->training;
     m->training = on;
+    for (int i = 0; i < m->n_entries; i++)
+        if (m->entries[i].kind == CHILD) tg_module_train(m->entries[i].child, on);
     return was;
 }
 
 void tg_module_set_rng(tg_module *m, tg_rng *rng)
 {
-    if (m) m->rng = rng;
+    if (!m) return;
+    m->rng = rng;
+    for (int i = 0; i < m->n_entries; i++)
+        if (m->entries[i].kind == CHILD) tg_module_set_rng(m->entries[i].child, rng);
+}
+
+/* ---- the state, in torch's order: a module's parameters, then its
+ * buffers, each in the order added, then each child's state under
+ * "child." (torch.nn.Module.state_dict, named_parameters) ---- */
+
+typedef struct walk {
+    int want;                /* the index sought, or -1 to count */
+    int at;                  /* entries passed */
+    bool params_only;
+    const struct tg__module_entry *found;
+    char name[TG_MODULE_NAME_MAX];
+} walk;
+
+/* Visits m's state under prefix; true when w->want was found. */
+static bool visit(const tg_module *m, const char *prefix, walk *w)
+{
+    for (int pass = PARAM; pass <= CHILD; pass++) {
+        if (w->params_only && pass == BUFFER) continue;
+        for (int i = 0; i < m->n_entries; i++) {
+            const struct tg__module_entry *e = &m->entries[i];
+            if (e->kind != pass) continue;
+            char name[TG_MODULE_NAME_MAX];
+            snprintf(name, sizeof name, "%s%s", prefix, e->name);
+            if (pass == CHILD) {
+                char sub[TG_MODULE_NAME_MAX];
+                snprintf(sub, sizeof sub, "%s.", name);
+                if (visit(e->child, sub, w)) return true;
+            } else if (w->at++ == w->want) {
+                w->found = e;
+                snprintf(w->name, sizeof w->name, "%s", name);
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 int tg_module_parameters(const tg_module *m, tg_tensor **params, int max)
 {
-    int n = 0;
-    for (int i = 0; m && i < m->n_entries; i++) {
-        if (m->entries[i].buffer) continue;
-        if (params && n < max) params[n] = m->entries[i].t;
-        n++;
+    if (!m) return 0;
+    walk count = {.want = -1, .params_only = true};
+    visit(m, "", &count);
+    for (int i = 0; params && i < count.at && i < max; i++) {
+        walk w = {.want = i, .params_only = true};
+        visit(m, "", &w);
+        params[i] = w.found->t;
     }
-    return n;
+    return count.at;
 }
 
-int tg_module_state_size(const tg_module *m) { return m ? m->n_entries : 0; }
-
-tg_tensor *tg_module_state(const tg_module *m, int i, const char **name, bool *is_buffer)
+int tg_module_state_size(const tg_module *m)
 {
-    if (!m || i < 0 || i >= m->n_entries) return NULL;
-    if (name) *name = m->entries[i].name;
-    if (is_buffer) *is_buffer = m->entries[i].buffer;
-    return m->entries[i].t;
+    walk w = {.want = -1};
+    if (m) visit(m, "", &w);
+    return w.at;
+}
+
+tg_tensor *tg_module_state(const tg_module *m, int i, char name[TG_MODULE_NAME_MAX], bool *is_buffer)
+{
+    walk w = {.want = i};
+    if (!m || i < 0 || !visit(m, "", &w)) return NULL;
+    if (name) snprintf(name, TG_MODULE_NAME_MAX, "%s", w.name);
+    if (is_buffer) *is_buffer = w.found->kind == BUFFER;
+    return w.found->t;
+}
+
+static tg_dtype dtype_of(const tg_module *m, int i)
+{
+    walk w = {.want = i};
+    visit(m, "", &w);
+    return w.found->kind == BUFFER ? w.found->dtype : TG_F32;
+}
+
+/* ---- state dicts in safetensors ---- */
+
+tg_status tg_module_save(const tg_module *m, const char *path, const char *spec)
+{
+    if (!m || !path) {
+        tg__error("tg_module_save: %s is NULL", m ? "path" : "module");
+        return TG_ERR_ARG;
+    }
+    tg_safetensors *st = tg_safetensors_new();
+    tg_status s = st ? TG_OK : TG_ERR_NOMEM;
+    if (s == TG_OK && spec) s = tg_safetensors_set_metadata(st, "spec", spec);
+    if (s == TG_OK) s = tg_safetensors_set_metadata(st, "format", "pt");
+    for (int i = 0; s == TG_OK && i < tg_module_state_size(m); i++) {
+        char name[TG_MODULE_NAME_MAX];
+        tg_tensor *t = tg_module_state(m, i, name, NULL);
+        s = tg_safetensors_add(st, name, t, dtype_of(m, i));
+    }
+    if (s == TG_OK) s = tg_safetensors_write(st, path);
+    tg_safetensors_free(st);
+    return s;
+}
+
+tg_status tg_module_load_state(tg_module *m, const tg_safetensors *st, const char *what)
+{
+    if (!m || !st) {
+        tg__error("tg_module_load_state: %s is NULL", m ? "file" : "module");
+        return TG_ERR_ARG;
+    }
+    int n = tg_module_state_size(m);
+    /* torch's strict load: every key the module has, and no other */
+    for (int i = 0; i < tg_safetensors_count(st); i++) {
+        const char *key = tg_safetensors_name(st, i);
+        const struct tg__module_entry *e = reach(m, key);
+        if (!e || e->kind == CHILD) {
+            tg__error("%s: unexpected key '%s' (the module has no such parameter or buffer)", what, key);
+            return TG_ERR_FORMAT;
+        }
+    }
+    tg_tensor **copies = calloc((size_t)(n ? n : 1), sizeof *copies);
+    tg_status s = copies ? TG_OK : TG_ERR_NOMEM;
+    for (int i = 0; s == TG_OK && i < n; i++) {
+        char name[TG_MODULE_NAME_MAX];
+        tg_tensor *t = tg_module_state(m, i, name, NULL);
+        if (!tg_safetensors_info(st, name, NULL, NULL, NULL)) {
+            tg__error("%s: missing key '%s'", what, name);
+            s = TG_ERR_FORMAT;
+            break;
+        }
+        copies[i] = tg_zeros(NULL, t->ndim, t->shape);
+        if (!copies[i]) s = TG_ERR_NOMEM;
+        else if (tg_safetensors_get(st, name, dtype_of(m, i), copies[i]) != TG_OK) s = TG_ERR_FORMAT;
+        if (s == TG_ERR_FORMAT) { /* tg_safetensors_get's message, for this file */
+            char why[512];
+            snprintf(why, sizeof why, "%s", strstr(tg_last_error(), ": ") ? strstr(tg_last_error(), ": ") + 2 : "");
+            tg__error("%s: %s", what, why);
+        }
+    }
+    /* all or nothing: the module changes only when every key was good */
+    for (int i = 0; s == TG_OK && i < n; i++) {
+        tg_tensor *t = tg_module_state(m, i, NULL, NULL);
+        memcpy(t->data, copies[i]->data, t->size * sizeof *t->data);
+    }
+    for (int i = 0; copies && i < n; i++) tg_tensor_free(copies[i]);
+    free(copies);
+    if (s == TG_ERR_NOMEM) tg__error("tg_module_load_state: out of memory");
+    return s;
+}
+
+tg_status tg_module_load(tg_module *m, const char *path)
+{
+    tg_safetensors *st;
+    tg_status s = tg_safetensors_read(path, &st);
+    if (s == TG_OK) s = tg_module_load_state(m, st, path);
+    tg_safetensors_free(st);
+    return s;
+}
+
+/* ---- Sequential: children "0", "1", ... applied in turn ---- */
+
+static tg_tensor *sequential_forward(tg_module *m, tg_graph *g, tg_tensor *x)
+{
+    for (int i = 0; x && i < m->n_entries; i++)
+        if (m->entries[i].kind == CHILD) x = tg_module_forward(m->entries[i].child, g, x);
+    return x;
+}
+
+static const tg_module_ops sequential_ops = {"sequential", sequential_forward, NULL};
+
+tg_module *tg_sequential_new(tg_module *const *layers, int n)
+{
+    tg_module *m = tg_module_new(&sequential_ops, NULL);
+    tg_status s = m ? TG_OK : TG_ERR_NOMEM;
+    for (int i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "%d", i);
+        if (s == TG_OK) s = tg_module_add_child(m, name, layers[i]);
+        else tg_module_free(layers[i]); /* it owns them, also when it fails */
+    }
+    if (s != TG_OK) {
+        tg_module_free(m);
+        return NULL;
+    }
+    return m;
 }

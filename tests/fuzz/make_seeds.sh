@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")"
 build=$(cd ../.. && cd "${1:-build}" && pwd)
 rm -rf seeds
-mkdir -p seeds/idx seeds/dataset seeds/image seeds/checkpoint seeds/cli
+mkdir -p seeds/idx seeds/dataset seeds/image seeds/checkpoint seeds/cli seeds/safetensors
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -109,3 +109,30 @@ cli trace trace
 cli trace-expr trace 'n = x1*w1 + x2*w2 + b; o = tanh(n) / 2^-1 - exp(-n)' x1=2 x2=0 w1=-3 w2=1 b=6.88 --dot g.dot
 cli version version
 echo "seeds: $(find seeds -type f | wc -l) files"
+
+# safetensors files: valid ones (F32 and I64, metadata, an unpadded header)
+# and two near misses (overlapping offsets, a dtype tg does not read).
+python3 - seeds/safetensors <<'PY'
+import json, struct, sys, os
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+def st(header, data, pad=True):
+    h = json.dumps(header, separators=(",", ":")).encode()
+    if pad:
+        h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + data
+f32 = struct.pack("<6f", *[0.5 * i - 1 for i in range(6)])
+i64 = struct.pack("<q", 7)
+good = {"__metadata__": {"format": "pt", "spec": "flatten linear(3)"},
+        "0.weight": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},
+        "1.num_batches_tracked": {"dtype": "I64", "shape": [], "data_offsets": [24, 32]}}
+def put(name, b):
+    open(os.path.join(out, name), "wb").write(b)
+put("two-tensors", st(good, f32 + i64))
+put("empty", st({}, b""))
+put("metadata-only", st({"__metadata__": {"a": "b\u00e9\\n"}}, b""))
+put("unpadded", st({"x": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, struct.pack("<f", 3.0), pad=False))
+bad = dict(good); bad["0.weight"] = {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 28]}
+put("overlap", st(bad, f32 + i64))
+put("bf16", st({"x": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}}, b"\0\0\0\0"))
+PY
