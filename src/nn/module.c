@@ -204,6 +204,7 @@ typedef struct walk {
     int want;                /* the index sought, or -1 to count */
     int at;                  /* entries passed */
     bool params_only;
+    bool too_long;           /* a dotted name did not fit TG_MODULE_NAME_MAX */
     const struct tg__module_entry *found;
     char name[TG_MODULE_NAME_MAX];
 } walk;
@@ -217,11 +218,10 @@ static bool visit(const tg_module *m, const char *prefix, walk *w)
             const struct tg__module_entry *e = &m->entries[i];
             if (e->kind != pass) continue;
             char name[TG_MODULE_NAME_MAX];
-            snprintf(name, sizeof name, "%s%s", prefix, e->name);
+            int len = snprintf(name, sizeof name, "%s%s%s", prefix, e->name, pass == CHILD ? "." : "");
+            if (len < 0 || len >= (int)sizeof name) w->too_long = true;
             if (pass == CHILD) {
-                char sub[TG_MODULE_NAME_MAX];
-                snprintf(sub, sizeof sub, "%s.", name);
-                if (visit(e->child, sub, w)) return true;
+                if (visit(e->child, name, w)) return true;
             } else if (w->at++ == w->want) {
                 w->found = e;
                 snprintf(w->name, sizeof w->name, "%s", name);
@@ -256,6 +256,11 @@ tg_tensor *tg_module_state(const tg_module *m, int i, char name[TG_MODULE_NAME_M
 {
     walk w = {.want = i};
     if (!m || i < 0 || !visit(m, "", &w)) return NULL;
+    if (w.too_long) {
+        tg__error("tg_module_state: a dotted name is longer than %d characters (children nested too deep)",
+                  TG_MODULE_NAME_MAX - 1);
+        return NULL;
+    }
     if (name) snprintf(name, TG_MODULE_NAME_MAX, "%s", w.name);
     if (is_buffer) *is_buffer = w.found->kind == BUFFER;
     return w.found->t;
@@ -283,7 +288,7 @@ tg_status tg_module_save(const tg_module *m, const char *path, const char *spec)
     for (int i = 0; s == TG_OK && i < tg_module_state_size(m); i++) {
         char name[TG_MODULE_NAME_MAX];
         tg_tensor *t = tg_module_state(m, i, name, NULL);
-        s = tg_safetensors_add(st, name, t, dtype_of(m, i));
+        s = t ? tg_safetensors_add(st, name, t, dtype_of(m, i)) : TG_ERR_ARG;
     }
     if (s == TG_OK) s = tg_safetensors_write(st, path);
     tg_safetensors_free(st);
@@ -311,6 +316,10 @@ tg_status tg_module_load_state(tg_module *m, const tg_safetensors *st, const cha
     for (int i = 0; s == TG_OK && i < n; i++) {
         char name[TG_MODULE_NAME_MAX];
         tg_tensor *t = tg_module_state(m, i, name, NULL);
+        if (!t) {
+            s = TG_ERR_ARG;
+            break;
+        }
         if (!tg_safetensors_info(st, name, NULL, NULL, NULL)) {
             tg__error("%s: missing key '%s'", what, name);
             s = TG_ERR_FORMAT;

@@ -185,8 +185,8 @@ tg_module *tg_model_parse(const char *spec, tg_sample_shape in, tg_rng *rng)
             ok = refuse(&c, "more than 64 layers");
             break;
         }
+        c.w = &w;            /* messages name the word as far as it is read */
         ok = next_word(&c, &p, &w);
-        c.w = &w;
         flow out;
         tg_module *m = ok ? layer(&c, &out) : NULL;
         if (!m) {
