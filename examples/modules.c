@@ -63,11 +63,12 @@ int main(int argc, char **argv)
     tg_tensor *b = tg_module_forward(copy, g, tg_from_blob(g, x, TG_SHAPE(N, 1, 1, 2)));
     int same = 0;
     for (size_t i = 0; i < a->size; i++) same += a->data[i] == b->data[i];
+    bool all_same = same == (int)a->size;
     printf("saved to %s and loaded into a fresh copy: %d of %zu logits the same\n", path, same, a->size);
     tg_graph_free(g);
     tg_optim_free(opt);
     tg_module_free(net);
     tg_module_free(copy);
     if (path == tmp) remove(tmp);
-    return same == (int)a->size ? 0 : 1;
+    return all_same ? 0 : 1;
 }
