@@ -1094,6 +1094,9 @@ typedef struct tg_model_kind {
     /* a new module for samples of shape in and classes outputs, its
      * parameters initialised from rng; NULL with a message */
     tg_module *(*build)(const struct tg_model_spec *s, tg_sample_shape in, int classes, tg_rng *rng);
+    /* the name older checkpoints gave state entry i, written into buf;
+     * false (or a NULL hook) when they used today's names */
+    bool (*old_name)(int i, char *buf, size_t size);
 } tg_model_kind;
 typedef struct tg_model_spec {
     const tg_model_kind *kind;
@@ -1117,8 +1120,10 @@ const char *tg_model_spec_get(const tg_model_spec *s, const char *key);
 /* The module the spec describes (s->kind->build). */
 tg_module *tg_model_new(const tg_model_spec *s, tg_sample_shape in, int classes, tg_rng *rng);
 /* The "mlp" kind: options hidden (sizes, "512,512"), activation
- * (relu|tanh|sigmoid|gelu, "relu") and dropout ([0, 1), "0"); its module's
- * input is flattened, and its parameters are named W0, b0, W1, b1, ... */
+ * (relu|tanh|sigmoid|gelu, "relu") and dropout ([0, 1), "0"). A preset of
+ * tg_model_parse: hidden 512,512 relu is "flatten linear(512) relu
+ * linear(512) relu linear(10)", state keys "1.weight", "1.bias", "3.weight"
+ * ... (checkpoints before modules said W0, b0, ...: its old_name). */
 extern const tg_model_kind tg_mlp_kind;
 
 /* ======================================================================

@@ -1,7 +1,7 @@
 /* mlp.c — the multilayer perceptron of the lectures, on tg's public API:
  * Linear, activation, [dropout], ..., Linear (PyTorch's nn.Sequential of
  * the optimization tutorial when hidden = {512, 512} and act = relu); and
- * the "mlp" model kind, the same network as a tg_module. */
+ * the "mlp" model kind, the same network as a line of layers (tg_model_parse). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,13 +125,6 @@ static int parse_sizes(const char *text, int *hidden, int max)
     return n;
 }
 
-static tg_activation activation_of(const char *name)
-{
-    int k = 0;
-    while (activations[k] && strcmp(activations[k], name)) k++;
-    return (tg_activation)k;
-}
-
 /* Option key's text (mlp.c reads its own spec; models.c calls in here). */
 static const char *value(const tg_model_spec *s, const char *key)
 {
@@ -140,51 +133,35 @@ static const char *value(const tg_model_spec *s, const char *key)
     return s->values[i];
 }
 
-static tg_tensor *mlp_module_forward(tg_module *m, tg_graph *g, tg_tensor *x)
-{
-    return tg_mlp_forward(g, m->impl, x, m->training, m->rng);
-}
-
-/* The module owns the tensors; the tg_mlp holding them goes with it. */
-static void mlp_shell_free(void *impl)
-{
-    tg_mlp *mlp = impl;
-    if (!mlp) return;
-    free(mlp->W);
-    free(mlp->b);
-    free(mlp);
-}
-
-static const tg_module_ops mlp_module_ops = {"mlp", mlp_module_forward, mlp_shell_free};
-
+/* The lectures' network as a line of layers, so that its state has the
+ * keys of the same nn.Sequential ("1.weight", "1.bias", "3.weight", ...):
+ * flatten, then linear(h) act [dropout(p)] for each hidden size, then
+ * linear(classes). Same draws, same ops, so the same numbers as tg_mlp. */
 static tg_module *mlp_build(const tg_model_spec *s, tg_sample_shape in, int classes, tg_rng *rng)
 {
     int hidden[TG_MODEL_VALUE_LEN / 2];
     int n_hidden = parse_sizes(value(s, "hidden"), hidden, TG_MODEL_VALUE_LEN / 2);
-    float dropout = (float)strtod(value(s, "dropout"), NULL);
-    tg_mlp *mlp = tg_mlp_new(in.channels * in.height * in.width, hidden, n_hidden, classes,
-                             activation_of(value(s, "activation")), dropout, rng);
-    if (!mlp) return NULL;
-    tg_module *m = tg_module_new(&mlp_module_ops, NULL); /* the tensors move to it one by one, below */
-    if (!m) {
-        tg_mlp_free(mlp);
+    const char *act = value(s, "activation"), *dropout = value(s, "dropout");
+    bool drop = strtod(dropout, NULL) > 0;
+    char spec[sizeof s->layers];
+    int len = snprintf(spec, sizeof spec, "flatten");
+    for (int k = 0; k < n_hidden && len < (int)sizeof spec; k++)
+        len += snprintf(spec + len, sizeof spec - (size_t)len, " linear(%d) %s%s%s%s", hidden[k], act,
+                        drop ? " dropout(" : "", drop ? dropout : "", drop ? ")" : "");
+    if (len < (int)sizeof spec) len += snprintf(spec + len, sizeof spec - (size_t)len, " linear(%d)", classes);
+    if (len >= (int)sizeof spec) {
+        tg_set_error("model mlp: %d hidden layers are more than a spec of %zu characters holds", n_hidden,
+                     sizeof spec - 1);
         return NULL;
     }
-    m->impl = mlp;
-    tg_status st = TG_OK;
-    for (int k = 0; k < mlp->n_layers; k++) {
-        char name[16];
-        snprintf(name, sizeof name, "W%d", k);
-        tg_status sw = tg_module_add_param(m, name, mlp->W[k]);
-        snprintf(name, sizeof name, "b%d", k);
-        tg_status sb = tg_module_add_param(m, name, mlp->b[k]);
-        if (st == TG_OK) st = sw != TG_OK ? sw : sb;
-    }
-    if (st != TG_OK) {
-        tg_module_free(m);
-        return NULL;
-    }
-    return m;
+    return tg_model_parse(spec, in, rng);
+}
+
+/* Checkpoints of tg before modules named the parameters W0, b0, W1, ... */
+static bool mlp_old_name(int i, char *buf, size_t size)
+{
+    snprintf(buf, size, "%c%d", i % 2 ? 'b' : 'W', i / 2);
+    return true;
 }
 
 /* "mlp hidden 512-512 relu dropout" */
@@ -199,4 +176,5 @@ static void mlp_describe(const tg_model_spec *s, char *buf, size_t size)
              strtod(value(s, "dropout"), NULL) > 0 ? " dropout" : "");
 }
 
-const tg_model_kind tg_mlp_kind = {"mlp", mlp_opts, sizeof mlp_opts / sizeof mlp_opts[0], mlp_describe, mlp_build};
+const tg_model_kind tg_mlp_kind = {"mlp", mlp_opts, sizeof mlp_opts / sizeof mlp_opts[0], mlp_describe, mlp_build,
+                                   mlp_old_name};

@@ -18,7 +18,7 @@ static tg_module *layers_build(const tg_model_spec *s, tg_sample_shape in, int c
     return tg_model_parse(s->layers, in, rng);
 }
 
-static const tg_model_kind layers_kind = {"layers", NULL, 0, layers_describe, layers_build};
+static const tg_model_kind layers_kind = {"layers", NULL, 0, layers_describe, layers_build, NULL};
 
 static const tg_model_kind *const kinds[] = {&tg_mlp_kind, &layers_kind};
 enum { N_KINDS = sizeof kinds / sizeof kinds[0] };

@@ -186,7 +186,9 @@ END_TEST
 START_TEST(test_models_model_new_builds_the_mlp_as_a_module)
 {
     /* the module of spec "mlp hidden 16 tanh" is tg_mlp_new's network, drawn
-     * from the same generator: the same parameters, named W0, b0, W1, b1 */
+     * from the same generator: the same parameters, under the keys of
+     * nn.Sequential(Flatten, Linear, Tanh, Linear); W0, b0, ... are the
+     * names checkpoints before modules gave them (old_name) */
     tg_model_spec s;
     tg_model_spec_init(&s, "mlp");
     tg_model_spec_set(&s, "hidden", "16");
@@ -196,8 +198,8 @@ START_TEST(test_models_model_new_builds_the_mlp_as_a_module)
     tg_module *m = tg_model_new(&s, (tg_sample_shape){1, 4, 5}, 3, &r1);
     tg_mlp *ref = tg_mlp_new(20, (int[]){16}, 1, 3, TG_ACT_TANH, 0.0f, &r2);
     ck_assert_ptr_nonnull(m);
-    ck_assert_str_eq(m->ops->name, "mlp");
-    const char *names[] = {"W0", "b0", "W1", "b1"};
+    ck_assert_str_eq(m->ops->name, "sequential");
+    const char *names[] = {"1.weight", "1.bias", "3.weight", "3.bias"}, *old[] = {"W0", "b0", "W1", "b1"};
     tg_tensor *want[4];
     tg_mlp_params(ref, want, 4);
     ck_assert_int_eq(tg_module_state_size(m), 4);
@@ -205,6 +207,8 @@ START_TEST(test_models_model_new_builds_the_mlp_as_a_module)
         char name[TG_MODULE_NAME_MAX];
         tg_tensor *t = tg_module_state(m, k, name, NULL);
         ck_assert_str_eq(name, names[k]);
+        ck_assert(s.kind->old_name(k, name, sizeof name));
+        ck_assert_str_eq(name, old[k]);
         ck_assert(tg_same_shape(t, want[k]));
         ck_assert_mem_eq(t->data, want[k]->data, t->size * sizeof(float));
     }

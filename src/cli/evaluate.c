@@ -15,7 +15,7 @@ static bool open_checkpoint(const char *path, train_config *c, session *s)
     tg_checkpoint *ck = NULL;
     if (!checkpoint_config(path, &ck, c)) return false;
     const tg_dataset_info *d = dataset_of(c);
-    bool built = session_new(s, c, d->shape, d->n_classes), ok = built && session_load(s, ck);
+    bool built = session_new(s, c, d->shape, d->n_classes), ok = built && session_load(s, c, ck);
     if (built && !ok) session_free(s); /* a leak check_alloc's sweep found */
     tg_checkpoint_free(ck);
     return ok;

@@ -611,14 +611,28 @@ static tg_status load_sched(void *s, tg_buf *b) { return tg_sched_load(s, b); }
 static tg_status load_rng(void *r, tg_buf *b) { return get_rng(b, r); }
 static tg_status load_progress(void *s, tg_buf *b) { return get_progress(b, s); }
 
-bool session_load(session *s, const tg_checkpoint *ck)
+/* State entry k from ck: under its name, or else under the name older
+ * checkpoints gave it (the model kind's old_name). */
+static tg_status load_entry(const session *s, const train_config *c, const tg_checkpoint *ck, int k)
+{
+    char name[TG_MODULE_NAME_MAX + 8], old[TG_MODULE_NAME_MAX];
+    tg_tensor *t = state_entry(s, k, name, sizeof name);
+    if (!t) return TG_ERR_ARG;
+    tg_status st = tg_checkpoint_get_tensor(ck, name, t);
+    bool (*old_name)(int, char *, size_t) = c->model.kind->old_name;
+    if (st == TG_OK || !old_name || !old_name(k, old, sizeof old)) return st;
+    char message[512];
+    snprintf(message, sizeof message, "%s", tg_last_error());
+    snprintf(name, sizeof name, "model/%s", old);
+    st = tg_checkpoint_get_tensor(ck, name, t);
+    if (st != TG_OK) tg_set_error("%s", message); /* today's name is the one to report */
+    return st;
+}
+
+bool session_load(session *s, const train_config *c, const tg_checkpoint *ck)
 {
     tg_status st = TG_OK;
-    for (int k = 0; k < tg_module_state_size(s->model) && st == TG_OK; k++) {
-        char name[TG_MODULE_NAME_MAX + 8];
-        tg_tensor *t = state_entry(s, k, name, sizeof name);
-        st = tg_checkpoint_get_tensor(ck, name, t);
-    }
+    for (int k = 0; k < tg_module_state_size(s->model) && st == TG_OK; k++) st = load_entry(s, c, ck, k);
     if (st == TG_OK) st = load_state(ck, "optim", load_optim, s->opt);
     if (st == TG_OK && s->sched) st = load_state(ck, "sched", load_sched, s->sched);
     if (st == TG_OK) st = load_state(ck, "rng", load_rng, &s->rng);

@@ -91,7 +91,7 @@ tg_status session_save(const session *s, const train_config *c, const char *path
 /* Reads a checkpoint's config (to build the session from) ... */
 bool checkpoint_config(const char *path, tg_checkpoint **ck, train_config *c);
 /* ... then its state into a session built from that config. */
-bool session_load(session *s, const tg_checkpoint *ck);
+bool session_load(session *s, const train_config *c, const tg_checkpoint *ck);
 
 /* Loss and accuracy of the model on rows[0..n) of d, in batches, recording
  * nothing; confusion (classes x classes, may be NULL) counts truth x prediction. */

@@ -430,7 +430,7 @@ int cmd_train(int argc, char **argv)
     if (!data_load(&t.d, &c, &p)) goto done;
     tg_sample_shape shape = {t.d.train.channels, t.d.train.rows, t.d.train.cols};
     if (!session_new(&t.s, &c, shape, t.d.train.n_classes)) goto done;
-    if (ck && !session_load(&t.s, ck)) goto done;
+    if (ck && !session_load(&t.s, &c, ck)) goto done;
     if (!ck && c.normalize) tg_dataset_stats(&t.d.train, &t.s.mean, &t.s.std);
     if (!trainer_buffers(&t)) goto done;
     if (p.log) {

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     session s;
     const tg_dataset_info *d = dataset_of(&c);
     if (session_new(&s, &c, d->shape, d->n_classes)) {
-        session_load(&s, ck);
+        session_load(&s, &c, ck);
         session_free(&s);
     }
     tg_checkpoint_free(ck);
