@@ -997,6 +997,9 @@ tg_tensor *tg_module_state(const tg_module *m, int i, char name[TG_MODULE_NAME_M
  * torch's model.load_state_dict(safetensors.torch.load_file(path)) takes
  * it. Written atomically. */
 tg_status tg_module_save(const tg_module *m, const char *path, const char *spec);
+/* Adds m's state to st under torch's keys (to write with metadata of
+ * your own: tg export adds the data set and input normalisation). */
+tg_status tg_module_put_state(const tg_module *m, tg_safetensors *st);
 /* Loads a state saved by tg or PyTorch, strictly as torch's
  * load_state_dict(strict=True): every key of the module must be in the
  * file with its shape and dtype, and no other key; the message names the
@@ -1097,6 +1100,9 @@ typedef struct tg_model_kind {
     /* the name older checkpoints gave state entry i, written into buf;
      * false (or a NULL hook) when they used today's names */
     bool (*old_name)(int i, char *buf, size_t size);
+    /* the same model as a line of layers (tg_model_parse) for classes
+     * outputs, written into buf; NULL when the kind is not one */
+    bool (*line)(const struct tg_model_spec *s, int classes, char *buf, size_t size);
 } tg_model_kind;
 typedef struct tg_model_spec {
     const tg_model_kind *kind;
@@ -1117,6 +1123,11 @@ bool tg_model_has_opt(const tg_model_kind *kind, const char *key);
 tg_status tg_model_spec_set(tg_model_spec *s, const char *key, const char *value);
 /* Option key's canonical text, or NULL. */
 const char *tg_model_spec_get(const tg_model_spec *s, const char *key);
+/* The spec as a line of layers for classes outputs ("mlp" with hidden
+ * 512,512 is "flatten linear(512) relu linear(512) relu linear(10)"), what
+ * tg export stores: false with a message when it does not fit size or the
+ * kind has no such line. */
+bool tg_model_line(const tg_model_spec *s, int classes, char *buf, size_t size);
 /* The module the spec describes (s->kind->build). */
 tg_module *tg_model_new(const tg_model_spec *s, tg_sample_shape in, int classes, tg_rng *rng);
 /* The "mlp" kind: options hidden (sizes, "512,512"), activation

@@ -137,24 +137,26 @@ static const char *value(const tg_model_spec *s, const char *key)
  * keys of the same nn.Sequential ("1.weight", "1.bias", "3.weight", ...):
  * flatten, then linear(h) act [dropout(p)] for each hidden size, then
  * linear(classes). Same draws, same ops, so the same numbers as tg_mlp. */
-static tg_module *mlp_build(const tg_model_spec *s, tg_sample_shape in, int classes, tg_rng *rng)
+static bool mlp_line(const tg_model_spec *s, int classes, char *buf, size_t size)
 {
     int hidden[TG_MODEL_VALUE_LEN / 2];
     int n_hidden = parse_sizes(value(s, "hidden"), hidden, TG_MODEL_VALUE_LEN / 2);
     const char *act = value(s, "activation"), *dropout = value(s, "dropout");
     bool drop = strtod(dropout, NULL) > 0;
-    char spec[sizeof s->layers];
-    int len = snprintf(spec, sizeof spec, "flatten");
-    for (int k = 0; k < n_hidden && len < (int)sizeof spec; k++)
-        len += snprintf(spec + len, sizeof spec - (size_t)len, " linear(%d) %s%s%s%s", hidden[k], act,
+    int len = snprintf(buf, size, "flatten");
+    for (int k = 0; k < n_hidden && len < (int)size; k++)
+        len += snprintf(buf + len, size - (size_t)len, " linear(%d) %s%s%s%s", hidden[k], act,
                         drop ? " dropout(" : "", drop ? dropout : "", drop ? ")" : "");
-    if (len < (int)sizeof spec) len += snprintf(spec + len, sizeof spec - (size_t)len, " linear(%d)", classes);
-    if (len >= (int)sizeof spec) {
-        tg_set_error("model mlp: %d hidden layers are more than a spec of %zu characters holds", n_hidden,
-                     sizeof spec - 1);
-        return NULL;
-    }
-    return tg_model_parse(spec, in, rng);
+    if (len < (int)size) len += snprintf(buf + len, size - (size_t)len, " linear(%d)", classes);
+    if (len < (int)size) return true;
+    tg_set_error("model mlp: %d hidden layers are more than a spec of %zu characters holds", n_hidden, size - 1);
+    return false;
+}
+
+static tg_module *mlp_build(const tg_model_spec *s, tg_sample_shape in, int classes, tg_rng *rng)
+{
+    char line[sizeof s->layers];
+    return mlp_line(s, classes, line, sizeof line) ? tg_model_parse(line, in, rng) : NULL;
 }
 
 /* Checkpoints of tg before modules named the parameters W0, b0, W1, ... */
@@ -177,4 +179,4 @@ static void mlp_describe(const tg_model_spec *s, char *buf, size_t size)
 }
 
 const tg_model_kind tg_mlp_kind = {"mlp", mlp_opts, sizeof mlp_opts / sizeof mlp_opts[0], mlp_describe, mlp_build,
-                                   mlp_old_name};
+                                   mlp_old_name, mlp_line};

@@ -18,7 +18,15 @@ static tg_module *layers_build(const tg_model_spec *s, tg_sample_shape in, int c
     return tg_model_parse(s->layers, in, rng);
 }
 
-static const tg_model_kind layers_kind = {"layers", NULL, 0, layers_describe, layers_build, NULL};
+static bool layers_line(const tg_model_spec *s, int classes, char *buf, size_t size)
+{
+    (void)classes;
+    if ((size_t)snprintf(buf, size, "%s", s->layers) < size) return true;
+    tg_set_error("model spec '%.40s...': longer than %zu characters", s->layers, size - 1);
+    return false;
+}
+
+static const tg_model_kind layers_kind = {"layers", NULL, 0, layers_describe, layers_build, NULL, layers_line};
 
 static const tg_model_kind *const kinds[] = {&tg_mlp_kind, &layers_kind};
 enum { N_KINDS = sizeof kinds / sizeof kinds[0] };
@@ -143,6 +151,17 @@ const char *tg_model_spec_get(const tg_model_spec *s, const char *key)
 {
     int i = s ? opt_index(s->kind, key) : -1;
     return i >= 0 ? s->values[i] : NULL;
+}
+
+bool tg_model_line(const tg_model_spec *s, int classes, char *buf, size_t size)
+{
+    if (!s || !s->kind || !buf || !size) {
+        tg_set_error("tg_model_line: %s is NULL or empty", !s || !s->kind ? "spec" : "buf");
+        return false;
+    }
+    if (s->kind->line) return s->kind->line(s, classes, buf, size);
+    tg_set_error("model %s is not a line of layers", s->kind->name);
+    return false;
 }
 
 tg_module *tg_model_new(const tg_model_spec *s, tg_sample_shape in, int classes, tg_rng *rng)

@@ -318,6 +318,77 @@ START_TEST(test_train_a_model_given_as_layers)
 }
 END_TEST
 
+START_TEST(test_train_export_eval_init_and_shuffle_off)
+{
+    /* tg export writes the state under torch's keys with the spec in its
+     * metadata; tg eval of that file gives the checkpoint's numbers; tg
+     * train --init starts from it; with --shuffle off the seed no longer
+     * matters once the weights are given (it only shuffles) */
+    const char *spec = "flatten linear(16) tanh linear(10)";
+    char args[1024];
+    snprintf(args, sizeof args, "train --model '%s' --epochs 1 --train-samples 600 --test-samples 100 --seed 2 "
+             "--normalize --save %s", spec, in_dir("a.ckpt"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    snprintf(args, sizeof args, "export %s %s", in_dir("a.ckpt"), in_dir("a.safetensors"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    ck_assert_msg(strstr(tg_output, "4 tensors of"), "%s", tg_output);
+    tg_safetensors *st;
+    ck_assert_int_eq(tg_safetensors_read(in_dir("a.safetensors"), &st), TG_OK);
+    ck_assert_str_eq(tg_safetensors_metadata(st, "spec"), spec);
+    ck_assert_str_eq(tg_safetensors_metadata(st, "dataset"), "fashion-mnist");
+    ck_assert_str_ne(tg_safetensors_metadata(st, "input_std"), "1"); /* --normalize's statistics go along */
+    ck_assert_str_eq(tg_safetensors_name(st, 0), "1.weight");
+    tg_safetensors_free(st);
+    snprintf(args, sizeof args, "eval %s", in_dir("a.ckpt"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    char *eval_ck = strdup(tg_output);
+    snprintf(args, sizeof args, "eval %s", in_dir("a.safetensors"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    ck_assert_str_eq(tg_output, eval_ck); /* loss, accuracy and the whole confusion matrix */
+    free(eval_ck);
+    /* a file without a spec needs --model; a wrong one is refused by key */
+    tg_rng rng;
+    tg_rng_seed(&rng, 1);
+    tg_module *m = tg_model_parse(spec, (tg_sample_shape){1, 28, 28}, &rng);
+    ck_assert_int_eq(tg_module_save(m, in_dir("bare.safetensors"), NULL), TG_OK);
+    tg_module_free(m);
+    snprintf(args, sizeof args, "eval %s", in_dir("bare.safetensors"));
+    ck_assert_int_eq(run_tg(args), 1);
+    ck_assert_msg(strstr(tg_output, "has no \"spec\" in its metadata: say which model it holds with --model"), "%s",
+                  tg_output);
+    snprintf(args, sizeof args, "eval %s --model '%s'", in_dir("bare.safetensors"), spec);
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    snprintf(args, sizeof args, "eval %s --model 'flatten linear(16) tanh linear(10) relu linear(3)'",
+             in_dir("bare.safetensors"));
+    ck_assert_int_eq(run_tg(args), 1);
+    ck_assert_msg(strstr(tg_output, "missing key '5.weight'"), "%s", tg_output);
+    snprintf(args, sizeof args, "train --model 'flatten linear(8) tanh linear(10)' --init %s --epochs 1 "
+             "--train-samples 100", in_dir("a.safetensors"));
+    ck_assert_int_eq(run_tg(args), 1);
+    ck_assert_msg(strstr(tg_output, "tg train: --init: ") && strstr(tg_output, "'1.weight' has shape (16,784) in the "
+                  "file, (8,784) here"), "%s", tg_output);
+    snprintf(args, sizeof args, "train --init %s --resume %s", in_dir("a.safetensors"), in_dir("a.ckpt"));
+    ck_assert_int_eq(run_tg(args), 2);
+    /* --init and --shuffle off: two seeds, the same weights after training */
+    tg_tensor *w[2];
+    for (int seed = 0; seed < 2; seed++) {
+        snprintf(args, sizeof args, "train --model '%s' --init %s --shuffle off --epochs 2 --train-samples 300 "
+                 "--test-samples 100 --seed %d --save %s", spec, in_dir("a.safetensors"), seed + 5, in_dir("s.ckpt"));
+        ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+        tg_checkpoint *ck;
+        ck_assert_int_eq(tg_checkpoint_read(in_dir("s.ckpt"), &ck), TG_OK);
+        w[seed] = tg_zeros(NULL, TG_SHAPE(16, 784));
+        ck_assert_int_eq(tg_checkpoint_get_tensor(ck, "model/1.weight", w[seed]), TG_OK);
+        tg_checkpoint_free(ck);
+    }
+    ck_assert_mem_eq(w[0]->data, w[1]->data, w[0]->size * sizeof(float));
+    tg_tensor_free(w[0]), tg_tensor_free(w[1]);
+    snprintf(args, sizeof args, "train --shuffle sometimes");
+    ck_assert_int_eq(run_tg(args), 2);
+    ck_assert_msg(strstr(tg_output, "--shuffle is on or off, not 'sometimes'"), "%s", tg_output);
+}
+END_TEST
+
 static Suite *train_suite(void)
 {
     Suite *s = suite_create("train");
@@ -336,6 +407,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, test_train_bad_arguments);
     tcase_add_test(tc, test_train_early_stop_and_validation);
     tcase_add_test(tc, test_train_a_model_given_as_layers);
+    tcase_add_test(tc, test_train_export_eval_init_and_shuffle_off);
     suite_add_tcase(s, tc);
     return s;
 }

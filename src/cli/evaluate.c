@@ -1,25 +1,13 @@
 /* evaluate.c — `tg eval` (test loss, accuracy, per-class accuracy and the
- * confusion matrix of a checkpoint) and `tg predict` (the top classes of
- * image files). */
+ * confusion matrix of a checkpoint or a safetensors state dict), `tg
+ * predict` (the top classes of image files) and `tg export` (a
+ * checkpoint's model as a safetensors state dict PyTorch loads). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "session.h"
-
-/* A checkpoint's session and config, ready to evaluate; false after a
- * message. */
-static bool open_checkpoint(const char *path, train_config *c, session *s)
-{
-    tg_checkpoint *ck = NULL;
-    if (!checkpoint_config(path, &ck, c)) return false;
-    const tg_dataset_info *d = dataset_of(c);
-    bool built = session_new(s, c, d->shape, d->n_classes), ok = built && session_load(s, c, ck);
-    if (built && !ok) session_free(s); /* a leak check_alloc's sweep found */
-    tg_checkpoint_free(ck);
-    return ok;
-}
 
 typedef struct eval_metrics {
     const eval_result *r;
@@ -119,22 +107,23 @@ static void show_images(const session *s, const train_config *c, const tg_datase
 int cmd_eval(int argc, char **argv)
 {
     if (argc < 1 || argv[0][0] == '-') {
-        fprintf(stderr, "usage: tg eval CHECKPOINT [--dataset fashion-mnist|mnist] [--data-dir DIR] "
-                        "[--metrics FILE.json] [--show N] [--threads N] [--check-numerics]\n");
+        fprintf(stderr, "usage: tg eval CHECKPOINT|FILE.safetensors [--model SPEC] [--dataset fashion-mnist|mnist] "
+                        "[--data-dir DIR] [--metrics FILE.json] [--show N] [--threads N] [--check-numerics]\n");
         return EXIT_USAGE;
     }
     run_paths p = {0};
-    const char *dataset = NULL;
+    const char *dataset = NULL, *model = NULL;
     uint64_t show = 0;
     for (int i = 1; i < argc; i++) {
         int used = paths_flag(&p, argc, argv, &i);
         if (!used && !strcmp(argv[i], "--dataset") && i + 1 < argc) dataset = argv[++i], used = 1;
+        if (!used && !strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i], used = 1;
         if (!used && !strcmp(argv[i], "--show")) {
             if (!arg_u64("--show", i + 1 < argc ? argv[i + 1] : NULL, &show) || show > 100) return EXIT_USAGE;
             i++, used = 1;
         }
         if (used < 0) return EXIT_USAGE;
-        if (!used || p.save || p.resume || p.log) {
+        if (!used || p.save || p.resume || p.log || p.init) {
             fprintf(stderr, "tg eval: unknown option '%s'\n", argv[i]);
             return EXIT_USAGE;
         }
@@ -142,13 +131,7 @@ int cmd_eval(int argc, char **argv)
     if (cli_parse_only) return EXIT_OK;
     train_config c;
     session s;
-    if (!open_checkpoint(argv[0], &c, &s)) return EXIT_FAIL;
-    if (dataset && !tg_dataset_find(dataset)) {
-        fprintf(stderr, "tg eval: --dataset: %s\n", tg_last_error());
-        session_free(&s);
-        return EXIT_USAGE;
-    }
-    if (dataset) snprintf(c.dataset, sizeof c.dataset, "%s", dataset);
+    if (!session_open(argv[0], model, dataset, &c, &s)) return EXIT_FAIL;
     tg_dataset test;
     if (!load_dataset(&c, data_dir_for(&c, &p), false, &test)) {
         session_free(&s);
@@ -215,14 +198,19 @@ static bool predict_one(const session *s, const train_config *c, tg_graph *g, co
 
 int cmd_predict(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: tg predict CHECKPOINT IMAGE...\n");
+    const char *model = NULL;
+    if (argc >= 3 && !strcmp(argv[1], "--model")) { /* tg predict FILE.safetensors --model SPEC IMAGE... */
+        model = argv[2];
+        argv[2] = argv[0], argv += 2, argc -= 2;
+    }
+    if (argc < 2 || argv[0][0] == '-') {
+        fprintf(stderr, "usage: tg predict CHECKPOINT|FILE.safetensors [--model SPEC] IMAGE...\n");
         return EXIT_USAGE;
     }
     if (cli_parse_only) return EXIT_OK;
     train_config c;
     session s;
-    if (!open_checkpoint(argv[0], &c, &s)) return EXIT_FAIL;
+    if (!session_open(argv[0], model, NULL, &c, &s)) return EXIT_FAIL;
     const tg_dataset_info *d = dataset_of(&c);
     if (d->shape.channels != 1) {
         fprintf(stderr, "tg predict: %s has %d channels; tg predict reads grey images\n", d->name, d->shape.channels);
@@ -246,4 +234,23 @@ int cmd_predict(int argc, char **argv)
     free(x);
     session_free(&s);
     return failed ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ---- export ---- */
+
+int cmd_export(int argc, char **argv)
+{
+    if (argc != 2 || argv[0][0] == '-' || argv[1][0] == '-') {
+        fprintf(stderr, "usage: tg export CHECKPOINT OUT.safetensors\n");
+        return EXIT_USAGE;
+    }
+    if (cli_parse_only) return EXIT_OK;
+    train_config c;
+    session s;
+    if (!session_open(argv[0], NULL, NULL, &c, &s)) return EXIT_FAIL;
+    tg_status st = session_export(&s, &c, argv[1]);
+    if (st != TG_OK) fprintf(stderr, "tg export: %s\n", tg_last_error());
+    else printf("%s: %d tensors of %s, under torch's keys\n", argv[1], tg_module_state_size(s.model), argv[0]);
+    session_free(&s);
+    return st == TG_OK ? EXIT_OK : EXIT_FAIL;
 }

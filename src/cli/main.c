@@ -12,10 +12,14 @@ static const char usage[] =
     "usage: tg <command> [options]\n"
     "\n"
     "commands:\n"
-    "  train [options]      train an MLP on FashionMNIST (tg train --help)\n"
-    "  eval CHECKPOINT      test loss, accuracy, per-class accuracy, confusion matrix\n"
-    "  predict CHECKPOINT IMAGE...\n"
+    "  train [options]      train a model on FashionMNIST (tg train --help)\n"
+    "  eval CHECKPOINT|FILE.safetensors [--model SPEC]\n"
+    "              test loss, accuracy, per-class accuracy, confusion matrix\n"
+    "  predict CHECKPOINT|FILE.safetensors [--model SPEC] IMAGE...\n"
     "              the three likeliest classes of each image\n"
+    "  export CHECKPOINT OUT.safetensors\n"
+    "              the model's state dict under torch's keys, for PyTorch's\n"
+    "              load_state_dict (and tg eval, tg train --init)\n"
     "  report DIR  the lectures' experiments' report from scripts/experiments.sh's runs\n"
     "  optimize rosenbrock|quadratic --optimizer NAME [options]\n"
     "              minimise a 2-D test function with any optimizer and schedule;\n"
@@ -88,6 +92,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "export")) return cmd_export(argc - 2, argv + 2);
     if (!strcmp(argv[1], "report")) return cmd_report(argc - 2, argv + 2);
     if (!strcmp(argv[1], "trace")) return cmd_trace(argc - 2, argv + 2);
     fprintf(stderr, "tg: unknown command '%s'\n%s", argv[1], usage);

@@ -22,7 +22,7 @@ typedef enum field_type {
     FIELD_REAL,      /* a number in [lo, hi] (or [lo, hi) with hi_open) */
     FIELD_U64,       /* any non-negative integer */
     FIELD_SWITCH,    /* present or not; stored only when present */
-    FIELD_EVERY      /* step | epoch; stored only when epoch */
+    FIELD_WORD       /* words[0] (false, the default) or words[1] (true); stored only when true */
 } field_type;
 
 typedef struct config_field {
@@ -33,24 +33,27 @@ typedef struct config_field {
     bool hi_open;
     char group;              /* d(ata), t(raining), o(utput) in the usage text */
     const char *help;        /* after the flag in the usage text ("N", "F") */
+    const char *words[2];    /* FIELD_WORD */
 } config_field;
 
 #define AT(field) offsetof(train_config, field)
 static const config_field fields[] = {
-    {"--dataset", FIELD_DATASET, AT(dataset), 0, 0, false, 'd', NULL}, /* the names tg_dataset_kinds has */
-    {"--batch-size", FIELD_INT, AT(batch_size), 1, 0, false, 't', "N"},
-    {"--epochs", FIELD_INT, AT(epochs), 1, 0, false, 't', "N"},
-    {"--l1", FIELD_REAL, AT(l1), 0, INFINITY, false, 't', "F"},
-    {"--l2", FIELD_REAL, AT(l2), 0, INFINITY, false, 't', "F (on weights)"},
-    {"--label-smoothing", FIELD_REAL, AT(label_smoothing), 0, 1, false, 't', "F"},
-    {"--val-split", FIELD_REAL, AT(val_split), 0, 1, true, 'd', "F"},
-    {"--early-stop", FIELD_INT, AT(early_stop), 0, 0, false, 't', "PATIENCE (epochs without a better eval loss)"},
-    {"--seed", FIELD_U64, AT(seed), 0, 0, false, 't', "N"},
-    {"--train-samples", FIELD_INT, AT(train_samples), 0, 0, false, 'd', "N (0: all)"},
-    {"--test-samples", FIELD_INT, AT(test_samples), 0, 0, false, 'd', "N (0: all)"},
-    {"--log-every", FIELD_INT, AT(log_every), 1, 0, false, 'o', "N"},
-    {"--normalize", FIELD_SWITCH, AT(normalize), 0, 0, false, 'd', "((x - mean) / std of the training images)"},
-    {"--schedule-every", FIELD_EVERY, AT(schedule_per_epoch), 0, 0, false, 't', "step|epoch"},
+    {"--dataset", FIELD_DATASET, AT(dataset), 0, 0, false, 'd', NULL, {0}}, /* the names tg_dataset_kinds has */
+    {"--batch-size", FIELD_INT, AT(batch_size), 1, 0, false, 't', "N", {0}},
+    {"--epochs", FIELD_INT, AT(epochs), 1, 0, false, 't', "N", {0}},
+    {"--l1", FIELD_REAL, AT(l1), 0, INFINITY, false, 't', "F", {0}},
+    {"--l2", FIELD_REAL, AT(l2), 0, INFINITY, false, 't', "F (on weights)", {0}},
+    {"--label-smoothing", FIELD_REAL, AT(label_smoothing), 0, 1, false, 't', "F", {0}},
+    {"--val-split", FIELD_REAL, AT(val_split), 0, 1, true, 'd', "F", {0}},
+    {"--early-stop", FIELD_INT, AT(early_stop), 0, 0, false, 't', "PATIENCE (epochs without a better eval loss)", {0}},
+    {"--seed", FIELD_U64, AT(seed), 0, 0, false, 't', "N", {0}},
+    {"--train-samples", FIELD_INT, AT(train_samples), 0, 0, false, 'd', "N (0: all)", {0}},
+    {"--test-samples", FIELD_INT, AT(test_samples), 0, 0, false, 'd', "N (0: all)", {0}},
+    {"--log-every", FIELD_INT, AT(log_every), 1, 0, false, 'o', "N", {0}},
+    {"--normalize", FIELD_SWITCH, AT(normalize), 0, 0, false, 'd', "((x - mean) / std of the training images)", {0}},
+    {"--schedule-every", FIELD_WORD, AT(schedule_per_epoch), 0, 0, false, 't', "step|epoch", {"step", "epoch"}},
+    {"--shuffle", FIELD_WORD, AT(no_shuffle), 0, 0, false, 'd', "on|off (off: the training set in order)",
+     {"on", "off"}},
 };
 enum { N_FIELDS = sizeof fields / sizeof fields[0] };
 #undef AT
@@ -112,11 +115,11 @@ static bool field_parse(train_config *c, const config_field *f, const char *valu
         *(bool *)slot(c, f) = true;
         return true;
     default:
-        if (!value || (strcmp(value, "step") && strcmp(value, "epoch"))) {
-            fprintf(stderr, "tg: %s is step or epoch, not '%s'\n", f->flag, value ? value : "");
+        if (!value || (strcmp(value, f->words[0]) && strcmp(value, f->words[1]))) {
+            fprintf(stderr, "tg: %s is %s or %s, not '%s'\n", f->flag, f->words[0], f->words[1], value ? value : "");
             return false;
         }
-        *(bool *)slot(c, f) = !strcmp(value, "epoch");
+        *(bool *)slot(c, f) = !strcmp(value, f->words[1]);
         return true;
     }
 }
@@ -131,7 +134,7 @@ static bool field_text(const train_config *c, const config_field *f, char *buf, 
     case FIELD_REAL: snprintf(buf, size, "%.17g", *(const double *)cslot(c, f)); return true;
     case FIELD_U64: snprintf(buf, size, "%llu", (unsigned long long)*(const uint64_t *)cslot(c, f)); return true;
     case FIELD_SWITCH: buf[0] = '\0'; return *(const bool *)cslot(c, f);
-    default: snprintf(buf, size, "epoch"); return *(const bool *)cslot(c, f);
+    default: snprintf(buf, size, "%s", f->words[1]); return *(const bool *)cslot(c, f);
     }
 }
 
@@ -201,10 +204,10 @@ static bool model_finish(train_config *c)
 
 int paths_flag(run_paths *p, int argc, char **argv, int *i)
 {
-    static const char *const names[] = {"--data-dir", "--save", "--resume", "--log", "--metrics"};
-    const char **slots[] = {&p->data_dir, &p->save, &p->resume, &p->log, &p->metrics};
+    static const char *const names[] = {"--data-dir", "--save", "--resume", "--log", "--metrics", "--init"};
+    const char **slots[] = {&p->data_dir, &p->save, &p->resume, &p->log, &p->metrics, &p->init};
     const char *f = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 6; k++)
         if (!strcmp(f, names[k])) {
             if (!v || !*v) {
                 fprintf(stderr, "tg: %s needs a path\n", f);
@@ -639,6 +642,115 @@ bool session_load(session *s, const train_config *c, const tg_checkpoint *ck)
     if (st == TG_OK) st = load_state(ck, "progress", load_progress, s);
     if (st != TG_OK) fprintf(stderr, "tg: %s\n", tg_last_error());
     return st == TG_OK;
+}
+
+/* ---- a model to evaluate: a checkpoint or a safetensors state dict ---- */
+
+static bool ends_with(const char *s, const char *end)
+{
+    size_t n = strlen(s), m = strlen(end);
+    return n >= m && !strcmp(s + n - m, end);
+}
+
+static bool open_checkpoint(const char *path, train_config *c, session *s)
+{
+    tg_checkpoint *ck = NULL;
+    if (!checkpoint_config(path, &ck, c)) return false;
+    const tg_dataset_info *d = dataset_of(c);
+    bool built = session_new(s, c, d->shape, d->n_classes), ok = built && session_load(s, c, ck);
+    if (built && !ok) session_free(s); /* a leak check_alloc's sweep found */
+    tg_checkpoint_free(ck);
+    return ok;
+}
+
+/* A metadata number ("input_mean") into *v, when the file has it. */
+static bool metadata_number(const tg_safetensors *st, const char *path, const char *key, float *v)
+{
+    const char *text = tg_safetensors_metadata(st, key);
+    if (!text) return true;
+    char *end;
+    double x = strtod(text, &end);
+    if (end != text && !*end && isfinite(x)) {
+        *v = (float)x;
+        return true;
+    }
+    fprintf(stderr, "tg: %s: metadata %s is '%s', not a number\n", path, key, text);
+    return false;
+}
+
+static bool open_safetensors(const char *path, const char *model, const char *dataset, train_config *c,
+                             session *s)
+{
+    tg_safetensors *st = NULL;
+    if (tg_safetensors_read(path, &st) != TG_OK) {
+        fprintf(stderr, "tg: %s\n", tg_last_error());
+        return false;
+    }
+    config_defaults(c);
+    if (!model) model = tg_safetensors_metadata(st, "spec");
+    if (!dataset) dataset = tg_safetensors_metadata(st, "dataset");
+    bool ok = true;
+    if (!model) {
+        fprintf(stderr, "tg: %s has no \"spec\" in its metadata: say which model it holds with --model SPEC "
+                        "(\"flatten linear(256) relu linear(10)\")\n", path);
+        ok = false;
+    } else if (dataset && !tg_dataset_find(dataset)) {
+        fprintf(stderr, "tg: %s: %s\n", path, tg_last_error());
+        ok = false;
+    } else {
+        if (dataset) snprintf(c->dataset, sizeof c->dataset, "%s", dataset);
+        snprintf(c->model_flags[0][0], sizeof c->model_flags[0][0], "--model");
+        snprintf(c->model_flags[0][1], sizeof c->model_flags[0][1], "%s", model);
+        c->n_model_flags = 1;
+        ok = strlen(model) < sizeof c->model_flags[0][1] && config_finish(c);
+        if (!ok && strlen(model) >= sizeof c->model_flags[0][1]) fprintf(stderr, "tg: %s: the spec is too long\n", path);
+    }
+    const tg_dataset_info *d = ok ? dataset_of(c) : NULL;
+    bool built = ok && session_new(s, c, d->shape, d->n_classes);
+    ok = built && metadata_number(st, path, "input_mean", &s->mean) && metadata_number(st, path, "input_std", &s->std);
+    if (ok && tg_module_load_state(s->model, st, path) != TG_OK) {
+        fprintf(stderr, "tg: %s\n", tg_last_error());
+        ok = false;
+    }
+    if (built && !ok) session_free(s);
+    tg_safetensors_free(st);
+    return ok;
+}
+
+bool session_open(const char *path, const char *model, const char *dataset, train_config *c, session *s)
+{
+    if (ends_with(path, ".safetensors")) return open_safetensors(path, model, dataset, c, s);
+    if (model) {
+        fprintf(stderr, "tg: %s is a checkpoint, which says its model: --model is for .safetensors files\n", path);
+        return false;
+    }
+    if (!open_checkpoint(path, c, s)) return false;
+    if (dataset && !tg_dataset_find(dataset)) {
+        fprintf(stderr, "tg: --dataset: %s\n", tg_last_error());
+        session_free(s);
+        return false;
+    }
+    if (dataset) snprintf(c->dataset, sizeof c->dataset, "%s", dataset);
+    return true;
+}
+
+tg_status session_export(const session *s, const train_config *c, const char *path)
+{
+    char line[sizeof c->model.layers], mean[32], std[32];
+    if (!tg_model_line(&c->model, dataset_of(c)->n_classes, line, sizeof line)) return TG_ERR_ARG;
+    snprintf(mean, sizeof mean, "%.9g", s->mean);
+    snprintf(std, sizeof std, "%.9g", s->std);
+    const char *metadata[][2] = {
+        {"format", "pt"}, {"spec", line}, {"dataset", c->dataset}, {"input_mean", mean}, {"input_std", std}};
+    tg_safetensors *st = tg_safetensors_new();
+    tg_status r = st ? TG_OK : TG_ERR_NOMEM;
+    for (size_t k = 0; r == TG_OK && k < sizeof metadata / sizeof metadata[0]; k++)
+        r = tg_safetensors_set_metadata(st, metadata[k][0], metadata[k][1]);
+    if (r == TG_OK) r = tg_module_put_state(s->model, st);
+    if (r == TG_OK) r = tg_safetensors_write(st, path);
+    if (r == TG_ERR_NOMEM && !st) tg_set_error("out of memory");
+    tg_safetensors_free(st);
+    return r;
 }
 
 /* ---- evaluation ---- */

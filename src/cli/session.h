@@ -22,6 +22,7 @@ typedef struct train_config {
     int early_stop;              /* patience in epochs, 0 off */
     uint64_t seed;
     bool normalize;              /* --normalize: (x - mean) / std of the training images */
+    bool no_shuffle;             /* --shuffle off: every epoch visits the training rows in order */
     int train_samples, test_samples;   /* 0: all; fewer for quick runs */
     int log_every;               /* samples between --log rows */
     /* --model and its options as given, applied by config_finish (copies,
@@ -33,6 +34,7 @@ typedef struct train_config {
 /* Where things go and how fast: not part of a run's identity. */
 typedef struct run_paths {
     const char *data_dir, *save, *resume, *log, *metrics;
+    const char *init;            /* --init W.safetensors: the model's starting state */
     int threads;
     bool check_numerics;
 } run_paths;
@@ -41,7 +43,7 @@ void config_defaults(train_config *c);
 /* Consumes argv[*i] (and value) if it is a training flag: 1 used, 0 not
  * one, -1 bad value (message printed). */
 int config_flag(train_config *c, int argc, char **argv, int *i);
-/* The same for --data-dir, --save, --resume, --log, --metrics, --threads. */
+/* The same for --data-dir, --save, --resume, --init, --log, --metrics, --threads. */
 int paths_flag(run_paths *p, int argc, char **argv, int *i);
 /* Checks the config once every flag is read; false with a message. */
 bool config_finish(train_config *c);
@@ -92,6 +94,14 @@ tg_status session_save(const session *s, const train_config *c, const char *path
 bool checkpoint_config(const char *path, tg_checkpoint **ck, train_config *c);
 /* ... then its state into a session built from that config. */
 bool session_load(session *s, const train_config *c, const tg_checkpoint *ck);
+/* The model of a checkpoint, or of a .safetensors state dict (tg export's,
+ * or PyTorch's) built from model (a --model spec; NULL: the file's
+ * "spec" metadata) for dataset (NULL: the file's "dataset" metadata, else
+ * fashion-mnist); c and s ready to evaluate. False after a message. */
+bool session_open(const char *path, const char *model, const char *dataset, train_config *c, session *s);
+/* The model's state dict as safetensors under torch's keys, with its spec
+ * (a line of layers), data set and input normalisation in __metadata__. */
+tg_status session_export(const session *s, const train_config *c, const char *path);
 
 /* Loss and accuracy of the model on rows[0..n) of d, in batches, recording
  * nothing; confusion (classes x classes, may be NULL) counts truth x prediction. */

@@ -26,7 +26,8 @@ static void print_usage(FILE *f)
           "             options as in tg optimize (--lr --momentum --betas B1,B2 ...)\n"
           "             --schedule NAME [options]  --clip-norm F  --clip-value F\n"
           "  files:     --data-dir DIR (or $TG_DATA_DIR)  --save FILE (a checkpoint after every epoch)\n"
-          "             --resume FILE  --log FILE.csv  --metrics FILE.json\n"
+          "             --resume FILE  --init W.safetensors (start from these weights: tg export's, PyTorch's)\n"
+          "             --log FILE.csv  --metrics FILE.json\n"
           "             --threads N (or $TG_THREADS; default: every core; results are the same for any N)\n"
           "  debugging: --check-numerics (or $TG_CHECK_NUMERICS=1): stop at the first NaN or infinity an op\n"
           "             produces, forward or backward, naming the op and its inputs' ranges\n",
@@ -217,7 +218,7 @@ static double train_epoch(trainer *t, int epoch, progress *pr)
 {
     const train_config *c = t->c;
     memcpy(t->rows, t->d.train_rows, (size_t)t->d.n_train * sizeof *t->rows);
-    tg_rng_shuffle(&t->s.rng, t->rows, t->d.n_train); /* a fresh order each epoch, as torch's RandomSampler */
+    if (!c->no_shuffle) tg_rng_shuffle(&t->s.rng, t->rows, t->d.n_train); /* as torch's RandomSampler */
     double sum = 0, since_log = 0, rate = 0;
     double batch_sum = 0, batch_sq = 0; /* of the interval's batch losses */
     long batches = 0;
@@ -399,6 +400,10 @@ static int parse(int argc, char **argv, train_config *c, run_paths *p, tg_checkp
             return EXIT_USAGE;
         }
     }
+    if (p->resume && p->init) {
+        fprintf(stderr, "tg train: --init starts a new run from given weights; --resume continues one: not both\n");
+        return EXIT_USAGE;
+    }
     if (p->resume) {
         if (config_flag_seen) {
             fprintf(stderr, "tg train: %s cannot change a resumed run: it continues with the configuration in %s "
@@ -431,6 +436,10 @@ int cmd_train(int argc, char **argv)
     tg_sample_shape shape = {t.d.train.channels, t.d.train.rows, t.d.train.cols};
     if (!session_new(&t.s, &c, shape, t.d.train.n_classes)) goto done;
     if (ck && !session_load(&t.s, &c, ck)) goto done;
+    if (p.init && tg_module_load(t.s.model, p.init) != TG_OK) {
+        fprintf(stderr, "tg train: --init: %s\n", tg_last_error());
+        goto done;
+    }
     if (!ck && c.normalize) tg_dataset_stats(&t.d.train, &t.s.mean, &t.s.std);
     if (!trainer_buffers(&t)) goto done;
     if (p.log) {

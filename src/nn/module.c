@@ -275,6 +275,21 @@ static tg_dtype dtype_of(const tg_module *m, int i)
 
 /* ---- state dicts in safetensors ---- */
 
+tg_status tg_module_put_state(const tg_module *m, tg_safetensors *st)
+{
+    if (!m || !st) {
+        tg__error("tg_module_put_state: %s is NULL", m ? "file" : "module");
+        return TG_ERR_ARG;
+    }
+    tg_status s = TG_OK;
+    for (int i = 0; s == TG_OK && i < tg_module_state_size(m); i++) {
+        char name[TG_MODULE_NAME_MAX];
+        tg_tensor *t = tg_module_state(m, i, name, NULL);
+        s = t ? tg_safetensors_add(st, name, t, dtype_of(m, i)) : TG_ERR_ARG;
+    }
+    return s;
+}
+
 tg_status tg_module_save(const tg_module *m, const char *path, const char *spec)
 {
     if (!m || !path) {
@@ -285,11 +300,7 @@ tg_status tg_module_save(const tg_module *m, const char *path, const char *spec)
     tg_status s = st ? TG_OK : TG_ERR_NOMEM;
     if (s == TG_OK && spec) s = tg_safetensors_set_metadata(st, "spec", spec);
     if (s == TG_OK) s = tg_safetensors_set_metadata(st, "format", "pt");
-    for (int i = 0; s == TG_OK && i < tg_module_state_size(m); i++) {
-        char name[TG_MODULE_NAME_MAX];
-        tg_tensor *t = tg_module_state(m, i, name, NULL);
-        s = t ? tg_safetensors_add(st, name, t, dtype_of(m, i)) : TG_ERR_ARG;
-    }
+    if (s == TG_OK) s = tg_module_put_state(m, st);
     if (s == TG_OK) s = tg_safetensors_write(st, path);
     tg_safetensors_free(st);
     return s;
