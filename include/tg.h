@@ -986,6 +986,23 @@ void tg_module_set_rng(tg_module *m, tg_rng *rng);
  * each child's): writes up to max (borrowed) pointers into params (NULL to
  * count) and returns how many there are. */
 int tg_module_parameters(const tg_module *m, tg_tensor **params, int max);
+/* The parameters whose names match patterns (matching true) or do not
+ * (false), in the same order, for optimizer groups: patterns holds
+ * space-separated globs (fnmatch) over the dotted name ("*.bias"), or over
+ * "kind:name" with the kind of the module that holds it ("layernorm:*").
+ * torch's usual "no weight decay on biases and norms":
+ *   n = tg_module_select(net, "*bias layernorm:* batchnorm1d:*", true, no_decay, 64);
+ *   k = tg_module_select(net, "*bias layernorm:* batchnorm1d:*", false, decay, 64);
+ * Writes up to max pointers (borrowed; params NULL to count) and returns
+ * how many match. */
+int tg_module_select(const tg_module *m, const char *patterns, bool matching, tg_tensor **params, int max);
+/* sum(p.numel() for p in parameters()): the number of trained values. */
+size_t tg_module_count(const tg_module *m);
+/* Every parameter's grad = 0 (model.zero_grad()). */
+void tg_module_zero_grad(tg_module *m);
+/* tg_clip_grad_norm over the module's parameters (no allocation for up to
+ * 64 of them); returns the total norm before clipping, NaN on no memory. */
+double tg_module_clip_grad_norm(tg_module *m, double max_norm);
 /* The state, in state_dict order: how many entries, and entry i's tensor
  * (borrowed) with its dotted name written into name and whether it is a
  * buffer in *is_buffer (either may be NULL); NULL past the end. */

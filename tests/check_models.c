@@ -548,6 +548,43 @@ START_TEST(test_models_training_matches_the_reference_product)
 }
 END_TEST
 
+START_TEST(test_models_select_count_zero_and_clip_parameters)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 3);
+    tg_module *net = tg_model_parse("flatten linear(4) tanh linear(3)", (tg_sample_shape){1, 2, 3}, &rng);
+    ck_assert_ptr_nonnull(net);
+    tg_tensor *all[4], *bias[4], *rest[4], *typed[4];
+    ck_assert_int_eq(tg_module_parameters(net, all, 4), 4);
+    ck_assert_int_eq(tg_module_select(net, "*bias", true, bias, 4), 2);
+    ck_assert(bias[0] == all[1] && bias[1] == all[3]);
+    ck_assert_int_eq(tg_module_select(net, "*bias", false, rest, 4), 2);
+    ck_assert(rest[0] == all[0] && rest[1] == all[2]);
+    /* by the holder's kind, and several globs at once */
+    ck_assert_int_eq(tg_module_select(net, "linear:weight", true, typed, 4), 2);
+    ck_assert(typed[0] == all[0] && typed[1] == all[2]);
+    ck_assert_int_eq(tg_module_select(net, "3.* linear:bias", true, typed, 4), 3);
+    ck_assert(typed[0] == all[1] && typed[1] == all[2] && typed[2] == all[3]);
+    ck_assert_int_eq(tg_module_select(net, "tanh:*", true, NULL, 0), 0);
+    ck_assert_uint_eq(tg_module_count(net), 4 * 6 + 4 + 3 * 4 + 3);
+    /* zero_grad and clip over the module: the same as over the list */
+    for (int k = 0; k < 4; k++) {
+        tg_tensor_zero_grad(all[k]);
+        for (size_t i = 0; i < all[k]->size; i++) all[k]->grad[i] = (float)(k + 1);
+    }
+    double norm = tg_module_clip_grad_norm(net, 1.0);
+    ck_assert_double_eq_tol(norm, sqrt(24 * 1 + 4 * 4 + 12 * 9 + 3 * 16), 1e-9);
+    double after = 0;
+    for (int k = 0; k < 4; k++)
+        for (size_t i = 0; i < all[k]->size; i++) after += (double)all[k]->grad[i] * all[k]->grad[i];
+    ck_assert_double_eq_tol(sqrt(after), 1.0, 1e-5);
+    tg_module_zero_grad(net);
+    for (int k = 0; k < 4; k++)
+        for (size_t i = 0; i < all[k]->size; i++) ck_assert_float_eq(all[k]->grad[i], 0.0f);
+    tg_module_free(net);
+}
+END_TEST
+
 static Suite *models_suite(void)
 {
     Suite *s = suite_create("models");
@@ -571,6 +608,7 @@ static Suite *models_suite(void)
     tcase_add_test(tc, test_models_state_dict_round_trip_and_strict_load);
     tcase_add_test(tc, test_models_loads_pytorch_weights_and_gives_its_logits);
     tcase_add_test(tc, test_models_spec_string_builds_torch_sequential);
+    tcase_add_test(tc, test_models_select_count_zero_and_clip_parameters);
     suite_add_tcase(s, tc);
     tc = tcase_create("datasets");
     tcase_add_test(tc, test_models_moons_shape_and_balance);

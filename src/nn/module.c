@@ -1,6 +1,8 @@
 /* module.c — tg_module: named parameters, buffers and child modules, a
  * mode, a forward (torch.nn.Module); its state in torch's state_dict order
  * and names, saved to and loaded from safetensors. */
+#include <fnmatch.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,7 +205,6 @@ void tg_module_set_rng(tg_module *m, tg_rng *rng)
 typedef struct walk {
     int want;                /* the index sought, or -1 to count */
     int at;                  /* entries passed */
-    bool params_only;
     bool too_long;           /* a dotted name did not fit TG_MODULE_NAME_MAX */
     const struct tg__module_entry *found;
     char name[TG_MODULE_NAME_MAX];
@@ -213,7 +214,6 @@ typedef struct walk {
 static bool visit(const tg_module *m, const char *prefix, walk *w)
 {
     for (int pass = PARAM; pass <= CHILD; pass++) {
-        if (w->params_only && pass == BUFFER) continue;
         for (int i = 0; i < m->n_entries; i++) {
             const struct tg__module_entry *e = &m->entries[i];
             if (e->kind != pass) continue;
@@ -232,17 +232,115 @@ static bool visit(const tg_module *m, const char *prefix, walk *w)
     return false;
 }
 
+/* Calls fn on each parameter of m (its own, then its children's, as
+ * visit orders them) with its dotted name and the module that holds it;
+ * stops when fn returns false. */
+typedef bool (*param_fn)(tg_tensor *t, const char *name, const tg_module *owner, const char *own_name, void *ctx);
+
+static bool each_param(const tg_module *m, const char *prefix, param_fn fn, void *ctx)
+{
+    for (int pass = PARAM; pass <= CHILD; pass += CHILD - PARAM) {
+        for (int i = 0; i < m->n_entries; i++) {
+            const struct tg__module_entry *e = &m->entries[i];
+            if (e->kind != pass) continue;
+            char name[TG_MODULE_NAME_MAX];
+            int len = snprintf(name, sizeof name, "%s%s%s", prefix, e->name, pass == CHILD ? "." : "");
+            if (len < 0 || len >= (int)sizeof name) name[0] = '\0'; /* too deep to name: tg_module_state refuses it */
+            if (pass == CHILD ? !each_param(e->child, name, fn, ctx) : !fn(e->t, name, m, e->name, ctx)) return false;
+        }
+    }
+    return true;
+}
+
+typedef struct gather {
+    tg_tensor **out;
+    int n, max;
+    const char *patterns;    /* NULL: every parameter */
+    bool matching;
+    size_t elements;
+} gather;
+
+/* Whether one of the space-separated globs matches the dotted name, or
+ * "kind:own_name" ("layernorm:weight"). */
+static bool matches(const char *patterns, const char *name, const tg_module *owner, const char *own_name)
+{
+    char typed[TG_MODULE_NAME_MAX + 32];
+    snprintf(typed, sizeof typed, "%s:%s", owner->ops->name, own_name);
+    for (const char *p = patterns; *p;) {
+        while (*p == ' ') p++;
+        size_t n = strcspn(p, " ");
+        char glob[128];
+        if (n && n < sizeof glob) {
+            memcpy(glob, p, n);
+            glob[n] = '\0';
+            if (!fnmatch(glob, strchr(glob, ':') ? typed : name, 0)) return true;
+        }
+        p += n;
+    }
+    return false;
+}
+
+static bool gather_param(tg_tensor *t, const char *name, const tg_module *owner, const char *own_name, void *ctx)
+{
+    gather *g = ctx;
+    if (g->patterns && matches(g->patterns, name, owner, own_name) != g->matching) return true;
+    if (g->out && g->n < g->max) g->out[g->n] = t;
+    g->n++;
+    g->elements += t->size;
+    return true;
+}
+
 int tg_module_parameters(const tg_module *m, tg_tensor **params, int max)
 {
-    if (!m) return 0;
-    walk count = {.want = -1, .params_only = true};
-    visit(m, "", &count);
-    for (int i = 0; params && i < count.at && i < max; i++) {
-        walk w = {.want = i, .params_only = true};
-        visit(m, "", &w);
-        params[i] = w.found->t;
+    gather g = {.out = params, .max = max};
+    if (m) each_param(m, "", gather_param, &g);
+    return g.n;
+}
+
+int tg_module_select(const tg_module *m, const char *patterns, bool matching, tg_tensor **params, int max)
+{
+    if (!patterns) {
+        tg__error("tg_module_select: patterns is NULL");
+        return 0;
     }
-    return count.at;
+    gather g = {.out = params, .max = max, .patterns = patterns, .matching = matching};
+    if (m) each_param(m, "", gather_param, &g);
+    return g.n;
+}
+
+size_t tg_module_count(const tg_module *m)
+{
+    gather g = {0};
+    if (m) each_param(m, "", gather_param, &g);
+    return g.elements;
+}
+
+static bool zero_param(tg_tensor *t, const char *name, const tg_module *owner, const char *own_name, void *ctx)
+{
+    (void)name, (void)owner, (void)own_name, (void)ctx;
+    tg_tensor_zero_grad(t);
+    return true;
+}
+
+void tg_module_zero_grad(tg_module *m)
+{
+    if (m) each_param(m, "", zero_param, NULL);
+}
+
+double tg_module_clip_grad_norm(tg_module *m, double max_norm)
+{
+    enum { ON_STACK = 64 };  /* a training loop's model: no allocation per step */
+    tg_tensor *stack[ON_STACK];
+    int n = tg_module_parameters(m, NULL, 0);
+    tg_tensor **params = n <= ON_STACK ? stack : malloc((size_t)n * sizeof *params);
+    if (!params) {
+        tg__error("tg_module_clip_grad_norm: out of memory");
+        return NAN;
+    }
+    tg_module_parameters(m, params, n);
+    double norm = tg_clip_grad_norm(params, n, max_norm);
+    if (params != stack) free(params);
+    return norm;
 }
 
 int tg_module_state_size(const tg_module *m)
