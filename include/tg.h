@@ -1029,6 +1029,10 @@ tg_status tg_module_load_state(tg_module *m, const tg_safetensors *st, const cha
 /* Children "0", "1", ... applied in turn. Owns the layers, also when it
  * fails (a NULL among them fails it, keeping that layer's message). */
 tg_module *tg_sequential_new(tg_module *const *layers, int n);
+/* y = x + layers(x), the layers as a Sequential's children ("0", "1", ...):
+ * in PyTorch, class Residual(nn.Sequential) whose forward returns
+ * x + super().forward(x). The layers must keep x's shape. */
+tg_module *tg_residual_new(tg_module *const *layers, int n);
 /* nn.Linear(in, out, bias): "weight" (out, in), "bias" (out), drawn from
  * U(-1/sqrt(in), 1/sqrt(in)) as torch initialises them. */
 tg_module *tg_linear_new(int in, int out, bool bias, tg_rng *rng);

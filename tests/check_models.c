@@ -403,6 +403,10 @@ START_TEST(test_models_spec_string_builds_torch_sequential)
         {"flatten dropout(2)", "word 2, 'dropout': p must be in [0, 1]"},
         {"flatten, linear(3)", "word 2, '': ',' where a layer name was expected"},
         {"  ", "no layers"},
+        {"flatten linear(4) residual(linear(3))", "word 4, 'residual': its layers change the shape"},
+        {"flatten linear(4) residual(linear(4) relu", "word 3, 'residual': no ')' after its layers"},
+        {"flatten linear(4) residual()", "word 3, 'residual': a residual block needs layers"},
+        {"flatten linear(4) residual(linear(4) bogus)", "word 5, 'bogus': no such layer"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         tg_clear_error();
@@ -548,6 +552,39 @@ START_TEST(test_models_training_matches_the_reference_product)
 }
 END_TEST
 
+START_TEST(test_models_residual_block_adds_its_input)
+{
+    /* torch: class Residual(nn.Sequential): forward(x) = x + super().forward(x),
+     * so Sequential(Flatten, Linear(6, 4), Residual(Linear(4, 4), Tanh)) has
+     * keys 1.weight, 1.bias, 2.0.weight, 2.0.bias */
+    tg_rng rng;
+    tg_rng_seed(&rng, 5);
+    tg_module *m = tg_model_parse("flatten linear(4) residual(linear(4) tanh residual(linear(4)))",
+                                  (tg_sample_shape){1, 2, 3}, &rng);
+    ck_assert_msg(m != NULL, "%s", tg_last_error());
+    const char *keys[] = {"1.weight", "1.bias", "2.0.weight", "2.0.bias", "2.2.0.weight", "2.2.0.bias"};
+    ck_assert_int_eq(tg_module_state_size(m), 6);
+    for (int i = 0; i < 6; i++) {
+        char name[TG_MODULE_NAME_MAX];
+        ck_assert_ptr_nonnull(tg_module_state(m, i, name, NULL));
+        ck_assert_str_eq(name, keys[i]);
+    }
+    ck_assert_str_eq(tg_module_child(m, "2")->ops->name, "residual");
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_randn(g, &rng, TG_SHAPE(3, 1, 2, 3));
+    tg_tensor *y = tg_module_forward(m, g, x);
+    /* by hand: h = x W1^T + b1; u = tanh(h W2^T + b2); y = h + (u + (u W3^T + b3)) */
+    tg_tensor *h = tg_linear(g, tg_flatten(g, x, 1), tg_module_param(m, "1.weight"), tg_module_param(m, "1.bias"));
+    tg_tensor *u = tg_tanh(g, tg_linear(g, h, tg_module_param(m, "2.0.weight"), tg_module_param(m, "2.0.bias")));
+    tg_tensor *v = tg_add(g, u, tg_linear(g, u, tg_module_param(m, "2.2.0.weight"), tg_module_param(m, "2.2.0.bias")));
+    tg_tensor *want = tg_add(g, h, v);
+    ck_assert_shape(y, 3, 4);
+    ck_assert_mem_eq(y->data, want->data, 12 * sizeof(float));
+    tg_graph_free(g);
+    tg_module_free(m);
+}
+END_TEST
+
 START_TEST(test_models_select_count_zero_and_clip_parameters)
 {
     tg_rng rng;
@@ -609,6 +646,7 @@ static Suite *models_suite(void)
     tcase_add_test(tc, test_models_loads_pytorch_weights_and_gives_its_logits);
     tcase_add_test(tc, test_models_spec_string_builds_torch_sequential);
     tcase_add_test(tc, test_models_select_count_zero_and_clip_parameters);
+    tcase_add_test(tc, test_models_residual_block_adds_its_input);
     suite_add_tcase(s, tc);
     tc = tcase_create("datasets");
     tcase_add_test(tc, test_models_moons_shape_and_balance);

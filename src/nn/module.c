@@ -490,3 +490,20 @@ tg_module *tg_sequential_new(tg_module *const *layers, int n)
     }
     return m;
 }
+
+/* ---- a residual block: y = x + layers(x) (He et al. 2016, "Deep
+ * Residual Learning"), its children named as a Sequential's ---- */
+
+static tg_tensor *residual_forward(tg_module *m, tg_graph *g, tg_tensor *x)
+{
+    return tg_add(g, x, sequential_forward(m, g, x));
+}
+
+static const tg_module_ops residual_ops = {"residual", residual_forward, NULL};
+
+tg_module *tg_residual_new(tg_module *const *layers, int n)
+{
+    tg_module *m = tg_sequential_new(layers, n);
+    if (m) m->ops = &residual_ops;
+    return m;
+}

@@ -10,13 +10,14 @@
 
 #include "../graph/graph.h"
 
-enum { MAX_WORDS = 64, MAX_ARGS = 4 };
+enum { MAX_WORDS = 64, MAX_ARGS = 4, MAX_DEPTH = 4 };
 
 /* One word: its name and up to MAX_ARGS arguments, as text. */
 typedef struct word {
     char name[32];
     char args[MAX_ARGS][32];
     int n_args;
+    char body[512];          /* residual(...): the line of layers inside */
 } word;
 
 /* The shape of one sample as it flows through the layers. */
@@ -31,12 +32,30 @@ typedef struct spec_ctx {
     const word *w;
     flow in;
     tg_rng *rng;
+    int depth;               /* residual blocks entered */
 } spec_ctx;
 
 static bool refuse(const spec_ctx *c, const char *why)
 {
     tg__error("model spec '%s': word %d, '%s': %s", c->spec, c->at, c->w ? c->w->name : "", why);
     return false;
+}
+
+/* The layers of "residual(linear(64) gelu)", after its '(', into w->body
+ * up to the matching ')'; false with a message. */
+static bool body(spec_ctx *c, const char **p, word *w)
+{
+    size_t n = 0;
+    for (int depth = 1;; (*p)++) {
+        if (!**p) return refuse(c, "no ')' after its layers");
+        depth += (**p == '(') - (**p == ')');
+        if (!depth) break;
+        if (n + 1 >= sizeof w->body) return refuse(c, "its layers are longer than 511 characters");
+        w->body[n++] = **p;
+    }
+    (*p)++;
+    if (**p && **p != ' ') return refuse(c, "no space after ')'");
+    return true;
 }
 
 /* Splits "name(a, b)" at *p into w; false with a message. */
@@ -55,6 +74,7 @@ static bool next_word(spec_ctx *c, const char **p, word *w)
     }
     if (**p != '(') return true;
     (*p)++;
+    if (!strcmp(w->name, "residual")) return body(c, p, w);
     for (;;) {
         while (**p == ' ') (*p)++;
         if (**p == ')' && !w->n_args) break;
@@ -111,6 +131,8 @@ static bool whole(const spec_ctx *c, double v, int lo)
 
 static int features(const flow *f) { return f->ndim == 1 ? f->shape[0] : -1; }
 
+static tg_module *residual(spec_ctx *c, flow *out);
+
 /* The layer of c->w for samples shaped c->in, and the shape it gives. */
 static tg_module *layer(spec_ctx *c, flow *out)
 {
@@ -153,9 +175,13 @@ static tg_module *layer(spec_ctx *c, flow *out)
         if (!number(c, 0, 1, &a) || !number(c, 1, 20, &b)) return NULL;
         if (!(a > 0)) return refuse(c, "beta must be positive"), NULL;
         m = tg_softplus_new((float)a, (float)b);
+    } else if (!strcmp(w->name, "residual")) {
+        if (!w->body[0] && w->n_args == 0) return refuse(c, "a residual block needs layers: residual(linear(64) relu)"), NULL;
+        m = residual(c, out);
+        if (!m) return NULL;
     } else {
         return refuse(c, "no such layer (tg has flatten, linear, dropout, relu, gelu, tanh, sigmoid, leaky_relu, "
-                         "softplus)"), NULL;
+                         "softplus, residual(...))"), NULL;
     }
     if (w->n_args > max_args) {
         tg_module_free(m);
@@ -164,6 +190,51 @@ static tg_module *layer(spec_ctx *c, flow *out)
         return refuse(c, why), NULL;
     }
     return m;
+}
+
+/* The layers of text, for samples shaped c->in (updated as they go),
+ * appended to layers[*n]; false with a message. */
+static bool parse_layers(spec_ctx *c, const char *text, tg_module **layers, int *n)
+{
+    for (const char *p = text; *p;) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        word w;
+        c->at++, c->w = NULL;
+        if (*n == MAX_WORDS) return refuse(c, "more than 64 layers");
+        c->w = &w;           /* messages name the word as far as it is read */
+        flow out;
+        tg_module *m = next_word(c, &p, &w) ? layer(c, &out) : NULL;
+        c->w = NULL;         /* w ends with this turn */
+        if (!m) return false;
+        layers[(*n)++] = m;
+        c->in = out;
+    }
+    return true;
+}
+
+/* residual(LAYERS): x + LAYERS(x), the layers keeping the shape. */
+static tg_module *residual(spec_ctx *c, flow *out)
+{
+    const word *w = c->w;
+    if (c->depth == MAX_DEPTH) return refuse(c, "residual blocks nested more than 4 deep"), NULL;
+    tg_module *inner[MAX_WORDS];
+    int n = 0;
+    flow in = c->in;
+    c->depth++;
+    bool ok = parse_layers(c, w->body, inner, &n);
+    c->depth--;
+    c->w = w;
+    if (ok && !n) ok = refuse(c, "a residual block needs layers: residual(linear(64) relu)");
+    if (ok && memcmp(&in, &c->in, sizeof in)) ok = refuse(c, "its layers change the shape of what comes in, so x + "
+                                                             "layers(x) does not add up");
+    *out = c->in;
+    c->in = in;
+    if (!ok) {
+        for (int i = 0; i < n; i++) tg_module_free(inner[i]);
+        return NULL;
+    }
+    return tg_residual_new(inner, n);
 }
 
 tg_module *tg_model_parse(const char *spec, tg_sample_shape in, tg_rng *rng)
@@ -175,27 +246,7 @@ tg_module *tg_model_parse(const char *spec, tg_sample_shape in, tg_rng *rng)
     spec_ctx c = {.spec = spec, .rng = rng, .in = {3, {in.channels, in.height, in.width}}};
     tg_module *layers[MAX_WORDS];
     int n = 0;
-    bool ok = true;
-    for (const char *p = spec; ok && *p;) {
-        while (*p == ' ') p++;
-        if (!*p) break;
-        word w;
-        c.at = n + 1, c.w = NULL;
-        if (n == MAX_WORDS) {
-            ok = refuse(&c, "more than 64 layers");
-            break;
-        }
-        c.w = &w;            /* messages name the word as far as it is read */
-        ok = next_word(&c, &p, &w);
-        flow out;
-        tg_module *m = ok ? layer(&c, &out) : NULL;
-        if (!m) {
-            ok = false;
-            break;
-        }
-        layers[n++] = m;
-        c.in = out;
-    }
+    bool ok = parse_layers(&c, spec, layers, &n);
     if (ok && !n) {
         tg__error("model spec '%s': no layers", spec);
         ok = false;
