@@ -343,6 +343,28 @@ tg_tensor *tg_add(tg_graph *g, tg_tensor *a, tg_tensor *b);
 tg_tensor *tg_sub(tg_graph *g, tg_tensor *a, tg_tensor *b);
 tg_tensor *tg_mul(tg_graph *g, tg_tensor *a, tg_tensor *b);
 tg_tensor *tg_div(tg_graph *g, tg_tensor *a, tg_tensor *b);
+/* y = max(a, b), min(a, b) elementwise, broadcasting (torch.maximum,
+ * torch.minimum): NaN wins. The gradient goes to the larger (smaller)
+ * operand, half to each where a == b, and all of it to both where one is
+ * NaN (derivatives.yaml), summed over broadcast dimensions. */
+tg_tensor *tg_maximum(tg_graph *g, tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_minimum(tg_graph *g, tg_tensor *a, tg_tensor *b);
+/* y = cond ? a : b elementwise (torch.where), cond true where nonzero (NaN
+ * too); cond, a and b broadcast together. The gradient goes to a where
+ * cond holds and to b elsewhere, summed over broadcast dimensions; cond is
+ * read once (a copy is kept for backward) and gets no gradient. */
+tg_tensor *tg_where(tg_graph *g, const tg_tensor *cond, tg_tensor *a, tg_tensor *b);
+/* Comparisons, broadcasting: y = 1 where a == b (!=, <, <=, >, >=), else 0
+ * (torch.eq ... as float; NaN compares unequal to everything). Their
+ * output never requires grad, whatever the inputs (as torch's bool results):
+ * use them as masks (tg_mul, tg_where), which then pass no gradient
+ * through the comparison. */
+tg_tensor *tg_eq(tg_graph *g, const tg_tensor *a, const tg_tensor *b);
+tg_tensor *tg_ne(tg_graph *g, const tg_tensor *a, const tg_tensor *b);
+tg_tensor *tg_lt(tg_graph *g, const tg_tensor *a, const tg_tensor *b);
+tg_tensor *tg_le(tg_graph *g, const tg_tensor *a, const tg_tensor *b);
+tg_tensor *tg_gt(tg_graph *g, const tg_tensor *a, const tg_tensor *b);
+tg_tensor *tg_ge(tg_graph *g, const tg_tensor *a, const tg_tensor *b);
 
 /* Elementwise, y has x's shape. */
 tg_tensor *tg_neg(tg_graph *g, tg_tensor *x);                  /* -x */
@@ -354,6 +376,8 @@ tg_tensor *tg_log(tg_graph *g, tg_tensor *x);                  /* ln x */
 tg_tensor *tg_sqrt(tg_graph *g, tg_tensor *x);                 /* sqrt(x) */
 tg_tensor *tg_abs(tg_graph *g, tg_tensor *x);                  /* |x|; gradient sign(x), 0 at 0 */
 tg_tensor *tg_square(tg_graph *g, tg_tensor *x);               /* x^2 */
+tg_tensor *tg_sin(tg_graph *g, tg_tensor *x);                  /* sin x; dy/dx = cos x */
+tg_tensor *tg_cos(tg_graph *g, tg_tensor *x);                  /* cos x; dy/dx = -sin x */
 /* min(max(x, lo), hi); pass -INFINITY / INFINITY for no bound. The gradient
  * passes where lo <= x <= hi, as in torch.clamp. */
 tg_tensor *tg_clamp(tg_graph *g, tg_tensor *x, float lo, float hi);
@@ -366,13 +390,21 @@ tg_tensor *tg_gelu(tg_graph *g, tg_tensor *x);                 /* x Phi(x), the 
  * (torch defaults: beta 1, threshold 20). */
 tg_tensor *tg_softplus(tg_graph *g, tg_tensor *x, float beta, float threshold);
 
-/* y = a @ b.   a: (n,k), b: (k,m) -> y: (n,m).
- * NULL if either is not 2-D or the inner dimensions differ. */
+/* y = a @ b with torch.matmul's rules:
+ *   (n,k) @ (k,m) -> (n,m);  (k) @ (k) -> () (the dot product);
+ *   (k) @ (...,k,m) -> (...,m)   (a 1 put before a's k, then removed);
+ *   (...,n,k) @ (k) -> (...,n)   (a 1 put after b's k, then removed);
+ *   (...,n,k) @ (...,k,m) -> (...,n,m): batched, the batch dimensions "..."
+ *   broadcast as tg_add's shapes (a (2,1,3,4) @ b (5,4,2) -> (2,5,3,2)).
+ * Gradients of a repeated (broadcast) batch are summed into it.
+ * NULL if either is a scalar, the inner dimensions differ, or the batch
+ * dimensions do not broadcast. */
 tg_tensor *tg_matmul(tg_graph *g, tg_tensor *a, tg_tensor *b);
 /* y = x^T.   x: (n,m) -> y: (m,n), a copy. */
 tg_tensor *tg_transpose(tg_graph *g, tg_tensor *x);
 /* y = x W^T + b, fused (torch.nn.functional.linear).
- * x: (N,in), W: (out,in), b: (out) or NULL -> y: (N,out). */
+ * x: (...,in) of 1 to 4 dimensions, W: (out,in), b: (out) or NULL ->
+ * y: (...,out); every leading index of x is a row (N = x->size / in). */
 tg_tensor *tg_linear(tg_graph *g, tg_tensor *x, tg_tensor *W, tg_tensor *b);
 /* The same elements in a new shape (shares x's data). One size may be -1 and
  * is then inferred. NULL if the sizes do not multiply to x->size. */
@@ -380,6 +412,52 @@ tg_tensor *tg_reshape(tg_graph *g, tg_tensor *x, int ndim, const int *shape);
 /* Collapses dimensions start_dim..last into one (torch.flatten(x, start_dim));
  * nn.Flatten is start_dim = 1: (N,28,28) -> (N,784). */
 tg_tensor *tg_flatten(tg_graph *g, tg_tensor *x, int start_dim);
+/* x with its dimensions reordered (torch.permute), a copy: y's dimension i
+ * is x's dimension dims[i]. ndim must be x->ndim and dims a permutation of
+ * its dimensions; a negative one counts from the end. (2,3,4) with dims
+ * {2,0,1} -> (4,2,3). */
+tg_tensor *tg_permute(tg_graph *g, tg_tensor *x, int ndim, const int *dims);
+/* The n tensors xs joined along dimension dim (torch.cat), a copy: they
+ * have one number of dimensions (at least 1) and the same sizes except
+ * along dim. (2,3) and (2,5) along 1 -> (2,8). Any n >= 1: above 3 the
+ * result is a tree of cat nodes of at most 3 inputs (each node records at
+ * most 3), copying each element ceil(log3 n) times. The array xs is read
+ * during the call only. */
+tg_tensor *tg_cat(tg_graph *g, tg_tensor *const *xs, int n, int dim);
+/* The n tensors xs, all of one shape, joined along a new dimension dim
+ * (torch.stack; dim in [-(ndim+1), ndim]): n (2,3) along 0 -> (n,2,3).
+ * Needs ndim + 1 <= 4. */
+tg_tensor *tg_stack(tg_graph *g, tg_tensor *const *xs, int n, int dim);
+/* The length elements from start along dim (torch.narrow), a copy; a
+ * negative start counts from the end (start in [-size, size]), and
+ * start + length must fit. length >= 1: tg tensors are never empty. */
+tg_tensor *tg_narrow(tg_graph *g, tg_tensor *x, int dim, int start, int length);
+/* x[..., start:end:step] on dimension dim (Python slicing), a copy: start
+ * and end count from the end when negative and are then clamped to
+ * [0, size], as Python clamps them (pass INT_MAX as end for "to the end");
+ * step >= 1. NULL if the slice is empty (tg tensors are never empty). */
+tg_tensor *tg_slice(tg_graph *g, tg_tensor *x, int dim, int start, int end, int step);
+
+/* Indexing. tg tensors are float, so an index tensor holds whole numbers
+ * as floats; a value that is not whole (or NaN) or out of range is
+ * refused (NULL) with a message naming its position and value. Indices
+ * are read during the call (converted once) and never differentiated; the
+ * backward adds into x's gradient in index order, so repeated indices
+ * accumulate, deterministically. */
+/* y = x with dimension dim taken at index (torch.index_select): index is
+ * (m) (or a scalar, m = 1) of values in [0, x->shape[dim]); y has x's
+ * shape with m along dim. */
+tg_tensor *tg_index_select(tg_graph *g, tg_tensor *x, int dim, const tg_tensor *index);
+/* y[i][j][k] = x[index[i][j][k]][j][k] for dim 0, and so on (torch.gather):
+ * index has x's number of dimensions, sizes no larger than x's except
+ * along dim, values in [0, x->shape[dim]); y has index's shape. */
+tg_tensor *tg_gather(tg_graph *g, tg_tensor *x, int dim, const tg_tensor *index);
+/* Rows of weight (num, dim) picked by indices (F.embedding): indices of
+ * any shape with at most 3 dimensions, values in [0, num) -> y of shape
+ * indices.shape + (dim). padding_idx in [0, num) is a row that gets no
+ * gradient (its value is still looked up, as torch); < 0 means none
+ * (convert torch's negative padding_idx p to num + p yourself). */
+tg_tensor *tg_embedding(tg_graph *g, tg_tensor *weight, const tg_tensor *indices, int padding_idx);
 
 /* Reductions. Sums accumulate in double. axis may be negative (-1 = last);
  * keepdim keeps the reduced dimension with size 1. */
@@ -400,6 +478,29 @@ tg_status tg_argmax(const tg_tensor *x, int axis, int *out);
  * logits). */
 tg_tensor *tg_softmax(tg_graph *g, tg_tensor *x, int axis);
 tg_tensor *tg_log_softmax(tg_graph *g, tg_tensor *x, int axis);
+
+/* Layer normalisation (F.layer_norm) over the last norm_ndim dimensions
+ * of x (1 <= norm_ndim <= x->ndim): for each index of the leading
+ * dimensions, with mean and biased variance var over those elements,
+ *   y = (x - mean) / sqrt(var + eps) * weight + bias,
+ * weight and bias of the normalised dimensions' shape (x (N,T,D) with
+ * norm_ndim 1: (D)), either NULL for none. Fused: one op, its statistics
+ * computed once (torch's default eps is 1e-5). */
+tg_tensor *tg_layer_norm(tg_graph *g, tg_tensor *x, int norm_ndim, tg_tensor *weight, tg_tensor *bias, float eps);
+/* Batch normalisation (F.batch_norm): x (N,C), (N,C,L) or (N,C,H,W),
+ * statistics per channel c over every other dimension;
+ *   y = (x - mean_c) / sqrt(var_c + eps) * weight_c + bias_c,
+ * weight and bias (C) or NULL. training: mean and biased var of the batch;
+ * running_mean and running_var (C), if not NULL, are updated in place as
+ * torch does: running = (1 - momentum) running + momentum stat, with the
+ * unbiased variance (n / (n-1)) for running_var; NULL if a channel has only
+ * one value (N times the other sizes is 1). Not training: running_mean and
+ * running_var are required and used (y is then an affine map of x). The
+ * running statistics are never differentiated; keep them standalone (they
+ * are buffers of a model). Fused, as tg_layer_norm (torch's defaults:
+ * momentum 0.1, eps 1e-5). */
+tg_tensor *tg_batch_norm(tg_graph *g, tg_tensor *x, tg_tensor *running_mean, tg_tensor *running_var,
+                         tg_tensor *weight, tg_tensor *bias, bool training, float momentum, float eps);
 
 /* Dropout (torch.nn.functional.dropout): in training, zeroes each element
  * with probability p, drawing from rng, and scales the rest by 1/(1-p); with

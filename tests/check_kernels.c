@@ -512,8 +512,8 @@ static size_t naive_index(const int *s, const size_t *i)
 
 static size_t prod4(const int *s) { return (size_t)s[0] * s[1] * s[2] * s[3]; }
 
-static const tg__binop binary_ops[] = {TG__ADD, TG__SUB, TG__MUL, TG__DIV};
-static const char *const binop_names[] = {"add", "sub", "mul", "div"};
+static const tg__binop binary_ops[] = {TG__ADD, TG__SUB, TG__MUL, TG__DIV, TG__MAX, TG__MIN};
+static const char *const binop_names[] = {"add", "sub", "mul", "div", "maximum", "minimum"};
 
 /* Runs the statement that follows for each output index i, row-major. */
 #define FOR_EACH_INDEX(shape, i)                                                                   \
@@ -522,7 +522,7 @@ static const char *const binop_names[] = {"add", "sub", "mul", "div"};
             for (i[2] = 0; i[2] < (shape)[2]; i[2]++)                                              \
                 for (i[3] = 0; i[3] < (shape)[3]; i[3]++)
 
-/* y = a op b for ADD, SUB, MUL, DIV. +, -, *, / in double rounded to
+/* y = a op b for ADD, SUB, MUL, DIV, MAX, MIN. +, -, *, / in double rounded to
  * float equal the float operation (double has more than 2 * 24 + 2 bits),
  * so the expected values are exact. */
 static void check_binary_forward(const bcast_case *c, const tg__bcast *bc, const float *a, const float *b, float *y)
@@ -533,7 +533,8 @@ static void check_binary_forward(const bcast_case *c, const tg__bcast *bc, const
         size_t i[4], at = 0;
         FOR_EACH_INDEX(bc->shape, i) {
             double va = a[naive_index(c->a, i)], vb = b[naive_index(c->b, i)];
-            double w = op == TG__ADD ? va + vb : op == TG__SUB ? va - vb : op == TG__MUL ? va * vb : va / vb;
+            double w = op == TG__ADD ? va + vb : op == TG__SUB ? va - vb : op == TG__MUL ? va * vb
+                     : op == TG__DIV ? va / vb : op == TG__MAX ? fmax(va, vb) : fmin(va, vb);
             if (y[at] != (float)w)
                 ck_abort_msg("%s: y[%zu] = %.9g, expected %.9g", binop_names[op], at, (double)y[at], (double)(float)w);
             at++;
@@ -574,6 +575,11 @@ START_TEST(test_kernels_binary_broadcast)
             double va = a[ia], vb = b[ib], g = dy[at++];
             double ga = op == TG__MUL ? g * vb : op == TG__DIV ? g / vb : g;
             double gb = op == TG__ADD ? g : op == TG__SUB ? -g : op == TG__MUL ? g * va : -g * va / (vb * vb);
+            if (op == TG__MAX || op == TG__MIN) { /* the winner takes dy, a tie halves it */
+                bool a_wins = op == TG__MAX ? va > vb : va < vb, b_wins = op == TG__MAX ? vb > va : vb < va;
+                ga = a_wins ? g : b_wins ? 0.0 : g / 2;
+                gb = b_wins ? g : a_wins ? 0.0 : g / 2;
+            }
             wa[ia] += ga, ma[ia] += fabs(ga);
             wb[ib] += gb, mb[ib] += fabs(gb);
         }
@@ -631,6 +637,8 @@ APPLY(relu, tg_relu(g, x))
 APPLY(leaky_relu, tg_leaky_relu(g, x, p[0]))
 APPLY(sigmoid, tg_sigmoid(g, x))
 APPLY(tanh, tg_tanh(g, x))
+APPLY(sin, tg_sin(g, x))
+APPLY(cos, tg_cos(g, x))
 APPLY(gelu, tg_gelu(g, x))
 APPLY(softplus, tg_softplus(g, x, p[0], p[1]))
 APPLY(huber, tg_huber_loss(g, x, tg_zeros(g, x->ndim, x->shape), p[0], TG_REDUCE_NONE))
@@ -661,6 +669,8 @@ static const unary_case unary_cases[] = {
     {OP(leaky_relu), {0.1f}, -3, 3, {0}, 1, 0},
     {OP(sigmoid), {0}, -4, 4, {0}, 0, 0.125},         /* q (1 - 6q), q = s(1-s) <= 1/4 */
     {OP(tanh), {0}, -3, 3, {0}, 0, 2.0},              /* 2 (1-t^2)(1-3t^2) at 0 */
+    {OP(sin), {0}, -4, 4, {0}, 0, 1.0},               /* -cos x */
+    {OP(cos), {0}, -4, 4, {0}, 0, 1.0},               /* sin x */
     {OP(gelu), {0}, -4, 4, {0}, 0, 0.8},              /* x phi(x) (x^2 - 4): 0.779 */
     {OP(softplus), {1.0f, 20.0f}, -5, 25, {20}, 1, 0.1}, /* s(1-s)(1-2s) <= 0.0962; linear past 20 */
     {OP(huber), {1.0f, 1.0f}, -3, 3, {-1, 1}, 2, 0},

@@ -9,13 +9,18 @@
 #include "graph/graph.h"
 
 /* ---- the ops: no op ships without a name, a backward and a check ----
+ * An op whose output is piecewise constant (a comparison) says so with
+ * .no_grad = true: it must then have no backward, its output must never
+ * require grad (test_ops_no_grad_ops_never_require_grad calls each), and
+ * its gradcheck case checks that using it as a mask passes the gradient
+ * finite differences see: none through the comparison itself.
  * Each op's descriptor sits beside its code in src/ops/ (there is no table
  * to forget), so the test reads the sources for them: every
  * "tg__op_desc NAME = {" with its .name and .backward. */
 
 typedef struct found_op {
     char name[32], file[64];
-    bool has_backward;
+    bool has_backward, no_grad;
 } found_op;
 
 /* The descriptors defined in the .c files of src/ops, into ops (at most max); their count. */
@@ -44,6 +49,7 @@ static int find_op_descriptors(found_op *ops, int max)
             char *name = cur ? strstr(line, ".name = \"") : NULL;
             if (name) sscanf(name + strlen(".name = \""), "%31[^\"]", cur->name);
             if (cur && strstr(line, ".backward = ")) cur->has_backward = true;
+            if (cur && strstr(line, ".no_grad = true")) cur->no_grad = true;
             if (cur && strstr(line, "};")) cur = NULL;
         }
         fclose(f);
@@ -59,7 +65,11 @@ START_TEST(test_ops_every_op_is_complete)
     ck_assert_int_ge(n, 39); /* the ops of the first round */
     for (int i = 0; i < n; i++) {
         ck_assert_msg(ops[i].name[0], "a descriptor in src/ops/%s has no .name", ops[i].file);
-        ck_assert_msg(ops[i].has_backward, "op %s (src/ops/%s) has no backward", ops[i].name, ops[i].file);
+        if (ops[i].no_grad)
+            ck_assert_msg(!ops[i].has_backward, "op %s (src/ops/%s) is no_grad but has a backward", ops[i].name,
+                          ops[i].file);
+        else
+            ck_assert_msg(ops[i].has_backward, "op %s (src/ops/%s) has no backward", ops[i].name, ops[i].file);
         for (int j = 0; j < i; j++) ck_assert_msg(strcmp(ops[i].name, ops[j].name), "two ops are named %s", ops[i].name);
         int cases = 0;
         for (int c = 0; c < tg_gradcheck_suite_size(); c++) cases += !strcmp(tg_gradcheck_suite_op(c), ops[i].name);
@@ -74,6 +84,55 @@ START_TEST(test_ops_every_op_is_complete)
                       tg_gradcheck_suite_op(c));
     }
     ck_assert_str_eq(tg_gradcheck_suite_op(-1), "");
+}
+END_TEST
+
+/* Every no_grad op, called on inputs that require grad. */
+typedef tg_tensor *no_grad_fn(tg_graph *g, const tg_tensor *a, const tg_tensor *b);
+static const struct {
+    const char *name;
+    no_grad_fn *fn;
+} no_grad_ops[] = {{"eq", tg_eq}, {"ne", tg_ne}, {"lt", tg_lt}, {"le", tg_le}, {"gt", tg_gt}, {"ge", tg_ge}};
+
+START_TEST(test_ops_no_grad_ops_never_require_grad)
+{
+    found_op ops[128];
+    int n = find_op_descriptors(ops, 128), n_no_grad = 0;
+    for (int i = 0; i < n; i++) {
+        if (!ops[i].no_grad) continue;
+        n_no_grad++;
+        bool listed = false;
+        for (size_t k = 0; k < sizeof no_grad_ops / sizeof no_grad_ops[0]; k++) listed |= !strcmp(no_grad_ops[k].name, ops[i].name);
+        ck_assert_msg(listed, "no_grad op %s (src/ops/%s) is not in this test's list", ops[i].name, ops[i].file);
+    }
+    ck_assert_int_eq(n_no_grad, (int)(sizeof no_grad_ops / sizeof no_grad_ops[0]));
+    tg_tensor *a = tg_from_data(NULL, (float[]){1, 2, 3, NAN}, TG_SHAPE(2, 2)), *b = tg_full(NULL, TG_SHAPE(2), 2.0f);
+    tg_tensor_requires_grad(a, true);
+    tg_tensor_requires_grad(b, true);
+    /* a = [[1,2],[3,nan]] against b = [2,2] broadcast */
+    static const float want[][4] = {{0, 1, 0, 0}, {1, 0, 1, 1}, {1, 0, 0, 0}, {1, 1, 0, 0}, {0, 0, 1, 0}, {0, 1, 1, 0}};
+    tg_graph *g = tg_graph_new();
+    for (size_t k = 0; k < sizeof no_grad_ops / sizeof no_grad_ops[0]; k++) {
+        tg_tensor *y = no_grad_ops[k].fn(g, a, b);
+        ck_assert_shape(y, 2, 2);
+        ck_assert_str_eq(tg_tensor_op_name(y), no_grad_ops[k].name);
+        ck_assert_msg(!y->requires_grad, "%s requires grad", no_grad_ops[k].name);
+        for (int i = 0; i < 4; i++) ck_assert_float_eq(y->data[i], want[k][i]);
+        ck_assert_int_eq(tg_backward(tg_sum(g, y)), TG_ERR_ARG); /* nothing to differentiate */
+    }
+    /* used as a mask, only the other factor's path carries a gradient */
+    tg_tensor *m = tg_mul(g, tg_gt(g, a, b), a);
+    ck_assert(m->requires_grad);
+    ck_assert_int_eq(tg_backward(tg_sum(g, tg_narrow(g, m, 1, 0, 1))), TG_OK);
+    ck_assert_float_eq(a->grad[0], 0.0f);
+    ck_assert_float_eq(a->grad[2], 1.0f);
+    ck_assert_float_eq(b->grad[0], 0.0f);
+    ck_assert_float_eq(b->grad[1], 0.0f);
+    ck_assert_ptr_null(tg_lt(g, a, tg_ones(g, TG_SHAPE(3))));
+    ck_assert_str_eq(tg_last_error(), "tg_lt: (2,2) < (3): sizes 2 and 3 at dimension 1 do not broadcast");
+    tg_graph_free(g);
+    tg_tensor_free(a);
+    tg_tensor_free(b);
 }
 END_TEST
 
@@ -175,8 +234,8 @@ START_TEST(test_ops_matmul_and_linear_shapes)
     ck_assert_str_eq(tg_last_error(), "tg_linear: x (4,3), W (3,5): W must be (out, 3)");
     ck_assert_ptr_null(tg_linear(g, x, W, tg_ones(g, 1, (int[]){4})));
     ck_assert_str_eq(tg_last_error(), "tg_linear: b (4): expected (5) for W (5,3)");
-    ck_assert_ptr_null(tg_matmul(g, b, W));
-    ck_assert_str_eq(tg_last_error(), "tg_matmul: a has shape (5): expected 2 dimensions");
+    ck_assert_ptr_null(tg_matmul(g, W, b));
+    ck_assert_str_eq(tg_last_error(), "tg_matmul: (5,3) @ (5): inner dimensions 3 and 5 differ");
     tg_graph_free(g);
 }
 END_TEST
@@ -382,6 +441,7 @@ static Suite *ops_suite(void)
     TCase *tc = tcase_create("table");
     tcase_add_test(tc, test_ops_every_op_is_complete);
     tcase_add_test(tc, test_ops_a_tensor_names_its_op);
+    tcase_add_test(tc, test_ops_no_grad_ops_never_require_grad);
     tcase_add_loop_test(tc, test_ops_gradcheck_case, 0, 2 * tg_gradcheck_suite_size());
     suite_add_tcase(s, tc);
     tc = tcase_create("broadcast");

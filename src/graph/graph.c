@@ -304,6 +304,7 @@ nomem:
 void tg__record(tg_graph *g, tg_tensor *y, tg_tensor *a, tg_tensor *b, tg_tensor *c)
 {
     bool needed = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);
+    if (y->op && y->op->no_grad) needed = false;
     if (!g->check_numerics && (!g->grad_enabled || !needed)) return;
     y->requires_grad = g->grad_enabled && needed;
     y->src[0] = a;

@@ -21,7 +21,11 @@ typedef struct tg__op_desc {
     const char *local;      /* its local derivative, as tg_backward_trace prints it */
     bool elementwise;       /* y_i depends on x_i only: d y_i / d x_i is the whole story */
     bool shares_data;       /* y is a view of its input's data (computes nothing) */
-    /* adds y's contribution to its inputs' gradients */
+    /* y is piecewise constant in its inputs (the comparisons): it never
+     * requires grad, as torch's comparisons, and the op has no backward.
+     * tests/check_ops.c holds such an op to both. */
+    bool no_grad;
+    /* adds y's contribution to its inputs' gradients (NULL only with no_grad) */
     void (*backward)(tg_tensor *y);
     /* unary elementwise ops (tg__unary): y = f(x) and dx += dy f'(x) given
      * x and y, p = fparam */
@@ -58,7 +62,7 @@ tg_tensor *tg__node_new(const char *fn, tg_graph *g, const tg__op_desc *op, int 
                         bool with_data);
 /* The result of op applied to a, b, c (unused ones NULL), with uninitialised
  * data. It requires grad, and records its inputs for backward, when
- * recording is on and an input requires grad. */
+ * recording is on, an input requires grad and op is not no_grad. */
 /* Every op's last step: y, or NULL when checking numerics finds a NaN or an
  * infinity in what the op computed (the message names it). */
 tg_tensor *tg__op_done(tg_graph *g, tg_tensor *y);

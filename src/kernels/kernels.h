@@ -83,24 +83,34 @@ typedef void tg__slice_fn(size_t n, float *const *bufs, const void *args);
 void tg__run_sliced(tg__slice_fn *run, size_t n, float *const *bufs, const void *args);
 
 /* ---- elementwise (elementwise.c) ---- */
-/* The four binary ops tg__k_binary runs. */
-typedef enum tg__binop { TG__ADD, TG__SUB, TG__MUL, TG__DIV } tg__binop;
+/* The binary ops tg__k_binary runs: arithmetic, torch.maximum/minimum (NaN
+ * propagates), and comparisons giving 1 or 0 (which have no backward). */
+typedef enum tg__binop {
+    TG__ADD, TG__SUB, TG__MUL, TG__DIV, TG__MAX, TG__MIN,
+    TG__EQ, TG__NE, TG__LT, TG__LE, TG__GT, TG__GE
+} tg__binop;
 
-/* How two broadcast operands map onto a contiguous output, padded to four
- * dimensions: element (i0,i1,i2,i3) of y reads a[sum i_k sa[k]] and
- * b[sum i_k sb[k]]; a stride is 0 along a dimension the operand repeats. */
+/* How two (or three, for where) broadcast operands map onto a contiguous
+ * output, padded to four dimensions: element (i0,i1,i2,i3) of y reads
+ * a[sum i_k sa[k]], b[sum i_k sb[k]] and c[sum i_k sc[k]]; a stride is 0
+ * along a dimension the operand repeats. */
 typedef struct tg__bcast {
     size_t shape[4];
-    size_t sa[4], sb[4];
-    bool same;      /* a, b and y all have one shape: a flat loop */
+    size_t sa[4], sb[4], sc[4];
+    bool same;      /* every operand and y have one shape: a flat loop */
 } tg__bcast;
 
-/* y = a op b for op in ADD, SUB, MUL, DIV. */
+/* y = a op b. */
 void tg__k_binary(tg__binop op, const tg__bcast *bc, const float *a, const float *b, float *y);
 /* da += dy d(a op b)/da, db += dy d(a op b)/db, summed over repeated
- * elements; da or db NULL to skip. */
+ * elements; da or db NULL to skip. Not for the comparisons. */
 void tg__k_binary_backward(tg__binop op, const tg__bcast *bc, const float *a, const float *b,
                            const float *dy, float *da, float *db);
+/* torch.where: y = cond ? a : b, cond a 0/1 mask read through sc. */
+void tg__k_where(const tg__bcast *bc, const unsigned char *cond, const float *a, const float *b, float *y);
+/* da += dy where cond, db += dy elsewhere, summed over repeated elements;
+ * da or db NULL to skip. */
+void tg__k_where_backward(const tg__bcast *bc, const unsigned char *cond, const float *dy, float *da, float *db);
 
 /* dx += dy */
 void tg__k_acc(size_t n, const float *dy, float *dx);
@@ -114,6 +124,55 @@ void tg__k_mul_acc(size_t n, const float *a, const float *b, float *y);
 /* mask[i] = 0 with probability p, else 1/(1-p) (all 0 when p = 1);
  * y = x * mask. */
 void tg__k_dropout(size_t n, const float *x, float p, tg_rng *rng, float *mask, float *y);
+
+/* ---- copies through strides and indices (index.c) ----
+ * shape is the contiguous side's, padded to 4 dimensions (leading 1s);
+ * element (i0,i1,i2,i3) of it sits at sum i_k stride[k] on the strided
+ * side. */
+/* y[i] = x[at(i)], or y[i] += x[at(i)] when accumulate. */
+void tg__k_strided_gather(const size_t shape[4], const size_t stride[4], const float *x, float *y, bool accumulate);
+/* x[at(i)] = y[i], or x[at(i)] += y[i]: at must not repeat (a permutation,
+ * a slice, a part of a concatenation). */
+void tg__k_strided_scatter(const size_t shape[4], const size_t stride[4], const float *y, float *x, bool accumulate);
+/* torch.gather: as tg__k_strided_gather, but along dimension axis the
+ * position is idx[i] (idx holds one int per element of y). */
+void tg__k_gather(const size_t shape[4], const size_t stride[4], int axis, const int *idx, const float *x, float *y);
+/* Its backward: dx[at(i)] += dy[i], in the order of i (deterministic where
+ * indices repeat). */
+void tg__k_gather_backward(const size_t shape[4], const size_t stride[4], int axis, const int *idx,
+                           const float *dy, float *dx);
+/* torch.index_select along the middle of (outer, n, inner): y (outer, m,
+ * inner)[o, j, i] = x[o, idx[j], i]. */
+void tg__k_index_select(size_t outer, size_t n, size_t inner, size_t m, const int *idx, const float *x, float *y);
+/* Its backward (index_add): dx[o, idx[j], i] += dy[o, j, i] for j in order,
+ * skipping the j with idx[j] == skip (-1: none; embedding's padding_idx). */
+void tg__k_index_add(size_t outer, size_t n, size_t inner, size_t m, const int *idx, int skip, const float *dy,
+                     float *dx);
+
+/* ---- normalisation (norm.c) ----
+ * x seen as (A, G, B): group g is the A * B elements x[a, g, b], one
+ * channel of batch norm (A = N, G = C, B = L or H W) or one row of layer
+ * norm (A = 1, G = rows, B = the normalised size). The affine weight and
+ * bias are indexed by g (per_group, batch norm) or by b (layer norm); NULL
+ * weight is 1, NULL bias 0. */
+/* mean[g] and rstd[g] = 1 / sqrt(var_g + eps), var the biased variance,
+ * in double (two passes). With running_mean / running_var (NULL to skip)
+ * also torch's update running = (1 - momentum) running + momentum stat,
+ * with the unbiased variance var n / (n - 1) for running_var. */
+void tg__k_norm_stats(size_t A, size_t G, size_t B, const float *x, double eps, float *mean, float *rstd,
+                      double momentum, float *running_mean, float *running_var);
+/* y = (x - mean[g]) rstd[g] w + bias. */
+void tg__k_norm_forward(size_t A, size_t G, size_t B, bool per_group, const float *x, const float *mean,
+                        const float *rstd, const float *w, const float *bias, float *y);
+/* Gradients of tg__k_norm_forward given dy, xhat = (x - mean) rstd and
+ * dxhat = dy w. With batch_stats (mean and rstd computed from x itself):
+ *   dx += rstd (dxhat - mean_g(dxhat) - xhat mean_g(dxhat xhat)),
+ * without (given statistics, batch norm's eval mode): dx += rstd dxhat.
+ * dw += sum dy xhat, db += sum dy over everything but the affine index.
+ * dx, dw, db NULL to skip; sums in double. */
+void tg__k_norm_backward(size_t A, size_t G, size_t B, bool per_group, bool batch_stats, const float *x,
+                         const float *mean, const float *rstd, const float *w, const float *dy, float *dx,
+                         float *dw, float *db);
 
 /* ---- reductions (reduce.c) ----
  * Axis kernels see a tensor as (outer, n, inner) around the reduced axis. */

@@ -3,6 +3,7 @@
  * tg_gradcheck. Inputs are drawn away from the points where an op has a
  * kink (relu at 0, clamp at its bounds, a hinge at its margin), so the
  * check needs no extra tolerance there. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -27,13 +28,15 @@ typedef struct input_spec {
     float kinks[2];
 } input_spec;
 
+enum { MAX_INPUTS = 5 }; /* cat of 5 tensors, batch_norm's x, running stats, weight, bias */
+
 typedef struct suite_case {
     const char *name;
     const char *op;   /* the name of the op it exercises */
     tg_tensor *(*build)(tg_graph *g, tg_tensor *const *in);
     void (*prepare)(tg_tensor *const *in);   /* moves inputs off kinks that depend on two inputs */
     int n_inputs;
-    input_spec in[3];
+    input_spec in[MAX_INPUTS];
 } suite_case;
 
 #define T(...) {__VA_ARGS__}
@@ -78,6 +81,75 @@ static tg_tensor *b_max_axis0(tg_graph *g, tg_tensor *const *in) { return tg_max
 static tg_tensor *b_softmax(tg_graph *g, tg_tensor *const *in) { return tg_softmax(g, in[0], -1); }
 static tg_tensor *b_softmax0(tg_graph *g, tg_tensor *const *in) { return tg_softmax(g, in[0], 0); }
 static tg_tensor *b_log_softmax(tg_graph *g, tg_tensor *const *in) { return tg_log_softmax(g, in[0], 1); }
+
+static tg_tensor *b_sum_axis_4d(tg_graph *g, tg_tensor *const *in) { return tg_sum_axis(g, in[0], 2, true); }
+static tg_tensor *b_softmax_4d(tg_graph *g, tg_tensor *const *in) { return tg_softmax(g, in[0], 1); }
+static tg_tensor *b_log_softmax_4d(tg_graph *g, tg_tensor *const *in) { return tg_log_softmax(g, in[0], -1); }
+static tg_tensor *b_max_axis_4d(tg_graph *g, tg_tensor *const *in) { return tg_max_axis(g, in[0], 3, false); }
+
+/* ---- the N-D ops ---- */
+static tg_tensor *b_sin(tg_graph *g, tg_tensor *const *in) { return tg_sin(g, in[0]); }
+static tg_tensor *b_cos(tg_graph *g, tg_tensor *const *in) { return tg_cos(g, in[0]); }
+static tg_tensor *b_maximum(tg_graph *g, tg_tensor *const *in) { return tg_maximum(g, in[0], in[1]); }
+static tg_tensor *b_minimum(tg_graph *g, tg_tensor *const *in) { return tg_minimum(g, in[0], in[1]); }
+/* A comparison is piecewise constant: away from ties (off_diagonal), a mask
+ * it makes times a passes a gradient to a through the mask, and none to b,
+ * which is what the finite differences see too. */
+static tg_tensor *b_eq(tg_graph *g, tg_tensor *const *in) { return tg_mul(g, tg_eq(g, in[0], in[0]), in[1]); }
+static tg_tensor *b_ne(tg_graph *g, tg_tensor *const *in) { return tg_mul(g, tg_ne(g, in[0], in[1]), in[0]); }
+static tg_tensor *b_lt(tg_graph *g, tg_tensor *const *in) { return tg_mul(g, tg_lt(g, in[0], in[1]), in[0]); }
+static tg_tensor *b_le(tg_graph *g, tg_tensor *const *in) { return tg_mul(g, tg_le(g, in[0], in[1]), in[1]); }
+static tg_tensor *b_gt(tg_graph *g, tg_tensor *const *in) { return tg_mul(g, tg_gt(g, in[0], in[1]), in[0]); }
+static tg_tensor *b_ge(tg_graph *g, tg_tensor *const *in) { return tg_mul(g, tg_ge(g, in[1], in[0]), in[1]); }
+
+static tg_tensor *b_where(tg_graph *g, tg_tensor *const *in)
+{
+    static const float cond[] = {1.0f, 0.0f, -2.5f}; /* (3,1): nonzero is true */
+    return tg_where(g, tg_from_data(g, cond, TG_SHAPE(3, 1)), in[0], in[1]);
+}
+
+static tg_tensor *b_permute(tg_graph *g, tg_tensor *const *in) { return tg_permute(g, in[0], TG_SHAPE(2, 0, -2)); }
+static tg_tensor *b_cat2(tg_graph *g, tg_tensor *const *in) { return tg_cat(g, in, 2, 1); }
+static tg_tensor *b_cat5(tg_graph *g, tg_tensor *const *in) { return tg_cat(g, in, 5, -2); }
+static tg_tensor *b_stack4(tg_graph *g, tg_tensor *const *in) { return tg_stack(g, in, 4, 1); }
+static tg_tensor *b_narrow(tg_graph *g, tg_tensor *const *in) { return tg_narrow(g, in[0], 1, -3, 2); }
+static tg_tensor *b_slice(tg_graph *g, tg_tensor *const *in) { return tg_slice(g, in[0], -1, 1, INT_MAX, 3); }
+
+static tg_tensor *b_index_select(tg_graph *g, tg_tensor *const *in)
+{
+    static const float index[] = {3, 0, 3, 1}; /* 3 twice: its gradient sums */
+    return tg_index_select(g, in[0], 0, tg_from_data(g, index, TG_SHAPE(4)));
+}
+
+static tg_tensor *b_gather(tg_graph *g, tg_tensor *const *in)
+{
+    static const float index[] = {0, 3, 2, 2, 1, 1, 3, 0, 3}; /* (3,3) along dim 1 of a (3,4) */
+    return tg_gather(g, in[0], 1, tg_from_data(g, index, TG_SHAPE(3, 3)));
+}
+
+static tg_tensor *b_embedding(tg_graph *g, tg_tensor *const *in)
+{
+    /* (2,3), row 4 twice. padding_idx 3 is not looked up here: a padding
+     * row that is looked up has a value but, as in torch, no gradient, which
+     * finite differences would see (check_torch_ref compares that case). */
+    static const float indices[] = {4, 2, 0, 2, 4, 1};
+    return tg_embedding(g, in[0], tg_from_data(g, indices, TG_SHAPE(2, 3)), 3);
+}
+
+static tg_tensor *b_layer_norm(tg_graph *g, tg_tensor *const *in) { return tg_layer_norm(g, in[0], 2, in[1], in[2], 1e-5f); }
+static tg_tensor *b_layer_norm_plain(tg_graph *g, tg_tensor *const *in) { return tg_layer_norm(g, in[0], 1, NULL, NULL, 1e-5f); }
+static tg_tensor *b_batch_norm_train(tg_graph *g, tg_tensor *const *in)
+{
+    return tg_batch_norm(g, in[0], in[1], in[2], in[3], in[4], true, 0.1f, 1e-5f);
+}
+static tg_tensor *b_batch_norm_eval(tg_graph *g, tg_tensor *const *in)
+{
+    return tg_batch_norm(g, in[0], in[1], in[2], in[3], in[4], false, 0.1f, 1e-5f);
+}
+static tg_tensor *b_batch_norm_2d(tg_graph *g, tg_tensor *const *in)
+{
+    return tg_batch_norm(g, in[0], NULL, NULL, NULL, in[1], true, 0.1f, 1e-3f);
+}
 
 static tg_tensor *b_dropout(tg_graph *g, tg_tensor *const *in)
 {
@@ -164,6 +236,7 @@ static void off_hinges(tg_tensor *const *in)
 
 #define S2(a, b) T(a, b)
 #define S3(a, b, c) T(a, b, c)
+#define S4(a, b, c, d) T(a, b, c, d)
 
 static const suite_case cases[] = {
     {"add", "add", b_add, NULL, 2, {IN(2, S2(2, 3), NORMAL, true), IN(2, S2(2, 3), NORMAL, true)}},
@@ -235,6 +308,54 @@ static const suite_case cases[] = {
     {"l1_penalty", "abs", b_l1_penalty, NULL, 2, {IN_KINK(2, S2(3, 4), 0.0f), IN_KINK(1, T(4), 0.0f)}},
     {"l2_penalty", "square", b_l2_penalty, NULL, 2, {IN(2, S2(3, 4), NORMAL, true), IN(1, T(4), NORMAL, true)}},
     {"elastic_net_penalty", "abs", b_elastic, NULL, 2, {IN_KINK(2, S2(3, 4), 0.0f), IN_KINK(1, T(4), 0.0f)}},
+    /* N-D ops: appended, since a case's inputs are seeded by its position */
+    {"sum_axis_4d", "sum_axis", b_sum_axis_4d, NULL, 1, {IN(4, S4(2, 3, 2, 2), NORMAL, true)}},
+    {"softmax_4d", "softmax", b_softmax_4d, NULL, 1, {IN(4, S4(2, 3, 2, 2), NORMAL, true)}},
+    {"log_softmax_4d", "log_softmax", b_log_softmax_4d, NULL, 1, {IN(4, S4(2, 2, 2, 3), NORMAL, true)}},
+    {"max_axis_4d", "max_axis", b_max_axis_4d, NULL, 1, {IN(4, S4(2, 2, 2, 3), DISTINCT, true)}},
+    {"sin", "sin", b_sin, NULL, 1, {IN(3, S3(2, 3, 2), NORMAL, true)}},
+    {"cos", "cos", b_cos, NULL, 1, {IN(3, S3(2, 3, 2), NORMAL, true)}},
+    {"maximum", "maximum", b_maximum, off_diagonal, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true)}},
+    {"minimum", "minimum", b_minimum, off_diagonal, 2, {IN(3, S3(2, 2, 3), NORMAL, true), IN(3, S3(2, 2, 3), NORMAL, true)}},
+    {"eq", "eq", b_eq, NULL, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true)}},
+    {"ne", "ne", b_ne, off_diagonal, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true)}},
+    {"lt", "lt", b_lt, off_diagonal, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true)}},
+    {"le", "le", b_le, off_diagonal, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true)}},
+    {"gt", "gt", b_gt, off_diagonal, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true)}},
+    {"ge", "ge", b_ge, off_diagonal, 2, {IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true)}},
+    {"where", "where", b_where, NULL, 2, {IN(3, S3(2, 3, 4), NORMAL, true), IN(1, T(4), NORMAL, true)}},
+    {"matmul_batched", "matmul", b_matmul, NULL, 2, {IN(3, S3(2, 3, 4), NORMAL, true), IN(3, S3(2, 4, 2), NORMAL, true)}},
+    {"matmul_batch_broadcast", "matmul", b_matmul, NULL, 2,
+     {IN(4, S4(2, 1, 3, 4), NORMAL, true), IN(3, S3(3, 4, 2), NORMAL, true)}},
+    {"matmul_batched_matrix", "matmul", b_matmul, NULL, 2, {IN(3, S3(2, 3, 4), NORMAL, true), IN(2, S2(4, 5), NORMAL, true)}},
+    {"matmul_dot", "matmul", b_matmul, NULL, 2, {IN(1, T(5), NORMAL, true), IN(1, T(5), NORMAL, true)}},
+    {"matmul_vector_batched", "matmul", b_matmul, NULL, 2, {IN(1, T(4), NORMAL, true), IN(3, S3(2, 4, 3), NORMAL, true)}},
+    {"matmul_batched_vector", "matmul", b_matmul, NULL, 2, {IN(3, S3(2, 3, 4), NORMAL, true), IN(1, T(4), NORMAL, true)}},
+    {"linear_3d", "linear", b_linear, NULL, 3,
+     {IN(3, S3(2, 3, 4), NORMAL, true), IN(2, S2(5, 4), NORMAL, true), IN(1, T(5), NORMAL, true)}},
+    {"permute", "permute", b_permute, NULL, 1, {IN(3, S3(2, 3, 4), NORMAL, true)}},
+    {"cat", "cat", b_cat2, NULL, 2, {IN(2, S2(2, 3), NORMAL, true), IN(2, S2(2, 4), NORMAL, true)}},
+    {"cat_five", "cat", b_cat5, NULL, 5,
+     {IN(3, S3(2, 1, 2), NORMAL, true), IN(3, S3(2, 3, 2), NORMAL, true), IN(3, S3(2, 2, 2), NORMAL, false),
+      IN(3, S3(2, 1, 2), NORMAL, true), IN(3, S3(2, 2, 2), NORMAL, true)}},
+    {"stack", "cat", b_stack4, NULL, 4,
+     {IN(2, S2(3, 2), NORMAL, true), IN(2, S2(3, 2), NORMAL, true), IN(2, S2(3, 2), NORMAL, true),
+      IN(2, S2(3, 2), NORMAL, true)}},
+    {"narrow", "slice", b_narrow, NULL, 1, {IN(2, S2(4, 5), NORMAL, true)}},
+    {"slice", "slice", b_slice, NULL, 1, {IN(2, S2(3, 7), NORMAL, true)}},
+    {"index_select", "index_select", b_index_select, NULL, 1, {IN(2, S2(4, 3), NORMAL, true)}},
+    {"gather", "gather", b_gather, NULL, 1, {IN(2, S2(3, 4), NORMAL, true)}},
+    {"embedding", "embedding", b_embedding, NULL, 1, {IN(2, S2(5, 3), NORMAL, true)}},
+    {"layer_norm", "layer_norm", b_layer_norm, NULL, 3,
+     {IN(3, S3(2, 3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true), IN(2, S2(3, 4), NORMAL, true)}},
+    {"layer_norm_plain", "layer_norm", b_layer_norm_plain, NULL, 1, {IN(2, S2(3, 5), NORMAL, true)}},
+    {"batch_norm_train", "batch_norm", b_batch_norm_train, NULL, 5,
+     {IN(3, S3(4, 3, 2), NORMAL, true), IN(1, T(3), NORMAL, false), IN(1, T(3), POSITIVE, false),
+      IN(1, T(3), NORMAL, true), IN(1, T(3), NORMAL, true)}},
+    {"batch_norm_eval", "batch_norm", b_batch_norm_eval, NULL, 5,
+     {IN(4, S4(2, 3, 2, 2), NORMAL, true), IN(1, T(3), NORMAL, false), IN(1, T(3), POSITIVE, false),
+      IN(1, T(3), NORMAL, true), IN(1, T(3), NORMAL, true)}},
+    {"batch_norm_2d", "batch_norm", b_batch_norm_2d, NULL, 2, {IN(2, S2(5, 3), NORMAL, true), IN(1, T(3), NORMAL, true)}},
 };
 
 enum { N_CASES = sizeof cases / sizeof cases[0] };
@@ -298,7 +419,7 @@ tg_status tg_gradcheck_suite_run(int i, uint64_t seed, tg_gradcheck_result *res)
         return TG_ERR_ARG;
     }
     const suite_case *c = &cases[i];
-    tg_tensor *in[3] = {NULL, NULL, NULL};
+    tg_tensor *in[MAX_INPUTS] = {NULL};
     tg_rng rng;
     tg_rng_seed(&rng, seed * 1000003u + (uint64_t)i);
     tg_status s = TG_OK;
@@ -312,6 +433,6 @@ tg_status tg_gradcheck_suite_run(int i, uint64_t seed, tg_gradcheck_result *res)
     }
     if (s == TG_OK && c->prepare) c->prepare(in);
     if (s == TG_OK) s = tg_gradcheck(run_case, (void *)c, in, c->n_inputs, NULL, res);
-    for (int k = 0; k < 3; k++) tg_tensor_free(in[k]);
+    for (int k = 0; k < MAX_INPUTS; k++) tg_tensor_free(in[k]);
     return s;
 }

@@ -1,4 +1,5 @@
-/* linalg.c — matmul, transpose and the fused linear layer, all on GEMM. */
+/* linalg.c — matmul (torch.matmul's 1-D, 2-D and batched cases), transpose
+ * and the fused linear layer, all on GEMM. */
 #include "../kernels/kernels.h"
 #include "ops.h"
 
@@ -13,34 +14,124 @@ static bool is_matrix(const char *fn, const char *what, const tg_tensor *x)
     return false;
 }
 
-/* ---- matmul: y = a b;  da += dy b^T,  db += a^T dy ---- */
+/* ---- matmul: torch.matmul's rules ----
+ * a (..., n, k) @ b (..., k, m) -> (..., n, m), the batch dimensions "..."
+ * broadcast; a 1-D a is (1, k) with that 1 removed from the result, a 1-D
+ * b is (k, 1) likewise, so 1-D @ 1-D is the dot product, a scalar (). Each
+ * batch is one GEMM: y_i = a_i b_i; da_i += dy_i b_i^T, db_i += a_i^T dy_i,
+ * where a batch that a or b repeats accumulates into the same block, which
+ * sums the gradient over the broadcast dimensions, in batch order. When b
+ * has no batch dimensions, a's batches are folded into its rows (one GEMM,
+ * as torch folds them); 2-D @ 2-D is then the single GEMM it always was. */
+
+typedef struct matmul_plan {
+    int n, k, m;          /* one product: (n, k) @ (k, m) */
+    size_t batches;       /* products, over the batch shape bs */
+    size_t bs[2];         /* the broadcast batch shape, padded to 2 dimensions */
+    size_t sa[2], sb[2];  /* each operand's stride (in elements) per batch dimension, 0 where it repeats */
+} matmul_plan;
+
+/* A batch dimension d (of 2, counted from the right of the batch shape) of
+ * x, whose last `mat` dimensions are the matrix: its size, or 1. */
+static int batch_size(const tg_tensor *x, int mat, int d)
+{
+    int dx = x->ndim - mat - 2 + d;
+    return dx >= 0 ? x->shape[dx] : 1;
+}
+
+/* The plan for a @ b and y's shape; false with a message naming the
+ * shapes. */
+static bool matmul_plan_make(const char *fn, const tg_tensor *a, const tg_tensor *b, matmul_plan *p, int *ndim,
+                             int *shape)
+{
+    char as[64], bs[64];
+    if (a->ndim == 0 || b->ndim == 0) {
+        tg__error("%s: %s @ %s: both arguments need at least 1 dimension", fn, tg_shape_str(a, as),
+                  tg_shape_str(b, bs));
+        return false;
+    }
+    int ma = a->ndim >= 2 ? 2 : 1, mb = b->ndim >= 2 ? 2 : 1;   /* matrix dimensions of each */
+    p->n = ma == 2 ? a->shape[a->ndim - 2] : 1;
+    p->k = a->shape[a->ndim - 1];
+    p->m = mb == 2 ? b->shape[b->ndim - 1] : 1;
+    int kb = b->shape[b->ndim - mb];
+    if (kb != p->k) {
+        tg__error("%s: %s @ %s: inner dimensions %d and %d differ", fn, tg_shape_str(a, as), tg_shape_str(b, bs),
+                  p->k, kb);
+        return false;
+    }
+    int nba = a->ndim - ma, nbb = b->ndim - mb, nb = nba > nbb ? nba : nbb;
+    size_t st_a = (size_t)p->n * (size_t)p->k, st_b = (size_t)p->k * (size_t)p->m;
+    *ndim = 0;
+    p->batches = 1;
+    for (int d = 1; d >= 0; d--) { /* from the innermost batch dimension out */
+        int sa = batch_size(a, ma, d), sb = batch_size(b, mb, d);
+        if (sa != sb && sa != 1 && sb != 1) {
+            tg__error("%s: %s @ %s: batch sizes %d and %d at dimension %d do not broadcast", fn,
+                      tg_shape_str(a, as), tg_shape_str(b, bs), sa, sb, nb - 2 + d);
+            return false;
+        }
+        p->bs[d] = (size_t)(sa > sb ? sa : sb);
+        p->sa[d] = sa == 1 ? 0 : st_a;
+        p->sb[d] = sb == 1 ? 0 : st_b;
+        st_a *= (size_t)sa, st_b *= (size_t)sb;
+        p->batches *= p->bs[d];
+    }
+    for (int d = 2 - nb; d < 2; d++) shape[(*ndim)++] = (int)p->bs[d];
+    if (ma == 2) shape[(*ndim)++] = p->n;
+    if (mb == 2) shape[(*ndim)++] = p->m;
+    if (nbb == 0) { /* fold a's batches into its rows: one GEMM */
+        p->n *= (int)p->batches;
+        p->batches = 1;
+        p->bs[0] = p->bs[1] = 1;
+    }
+    return true;
+}
+
+/* Where product i's operands start. */
+static void matmul_offsets(const matmul_plan *p, size_t i, size_t *oa, size_t *ob)
+{
+    size_t i1 = i % p->bs[1], i0 = i / p->bs[1];
+    *oa = i0 * p->sa[0] + i1 * p->sa[1];
+    *ob = i0 * p->sb[0] + i1 * p->sb[1];
+}
+
 tg_tensor *tg_matmul(tg_graph *g, tg_tensor *a, tg_tensor *b)
 {
-    if (!TG__INPUTS_OK("tg_matmul", g, a, b) || !is_matrix("tg_matmul", "a", a) ||
-        !is_matrix("tg_matmul", "b", b))
+    matmul_plan p;
+    int ndim, shape[TG_MAX_DIMS];
+    if (!TG__INPUTS_OK("tg_matmul", g, a, b) || !matmul_plan_make("tg_matmul", a, b, &p, &ndim, shape))
         return NULL;
-    int n = a->shape[0], k = a->shape[1], m = b->shape[1];
-    if (b->shape[0] != k) {
-        char as[64], bs[64];
-        tg__error("tg_matmul: %s @ %s: inner dimensions %d and %d differ", tg_shape_str(a, as),
-                  tg_shape_str(b, bs), k, b->shape[0]);
-        return NULL;
+    tg_tensor *y = tg__op_new("tg_matmul", g, &matmul_op, ndim, shape, a, b, NULL);
+    if (!y) return NULL;
+    size_t ys = (size_t)p.n * (size_t)p.m;
+    for (size_t i = 0; i < p.batches; i++) {
+        size_t oa, ob;
+        matmul_offsets(&p, i, &oa, &ob);
+        tg__gemm(false, false, p.n, p.m, p.k, a->data + oa, p.k, b->data + ob, p.m, 0.0f, y->data + i * ys, p.m);
     }
-    tg_tensor *y = tg__op_new("tg_matmul", g, &matmul_op, 2, (int[]){n, m}, a, b, NULL);
-    if (y) tg__gemm(false, false, n, m, k, a->data, k, b->data, m, 0.0f, y->data, m);
     return tg__op_done(g, y);
 }
 
 static void matmul_backward(tg_tensor *y)
 {
     tg_tensor *a = y->src[0], *b = y->src[1];
-    int n = a->shape[0], k = a->shape[1], m = b->shape[1];
-    if (a->requires_grad) tg__gemm(false, true, n, k, m, y->grad, m, b->data, m, 1.0f, a->grad, k);
-    if (b->requires_grad) tg__gemm(true, false, k, m, n, a->data, k, y->grad, m, 1.0f, b->grad, m);
+    matmul_plan p;
+    int ndim, shape[TG_MAX_DIMS];
+    TG_ASSERT(matmul_plan_make("tg_matmul", a, b, &p, &ndim, shape)); /* as in the forward */
+    size_t ys = (size_t)p.n * (size_t)p.m;
+    int n = p.n, k = p.k, m = p.m;
+    for (size_t i = 0; i < p.batches; i++) {
+        size_t oa, ob;
+        matmul_offsets(&p, i, &oa, &ob);
+        const float *dy = y->grad + i * ys;
+        if (a->requires_grad) tg__gemm(false, true, n, k, m, dy, m, b->data + ob, m, 1.0f, a->grad + oa, k);
+        if (b->requires_grad) tg__gemm(true, false, k, m, n, a->data + oa, k, dy, m, 1.0f, b->grad + ob, m);
+    }
 }
 
 static const tg__op_desc matmul_op = {
-    .name = "matmul", .local = "dA = dY B^T, dB = A^T dY",
+    .name = "matmul", .local = "dA = dY B^T, dB = A^T dY (per batch, summed where one repeats)",
     .elementwise = false, .backward = matmul_backward};
 
 /* ---- transpose: y = x^T;  dx += dy^T ---- */
@@ -63,22 +154,31 @@ static const tg__op_desc transpose_op = {
     .name = "transpose", .local = "dX = dY^T",
     .elementwise = false, .backward = transpose_backward};
 
-/* ---- linear: y = x W^T + b  (torch.nn.functional.linear);
+/* ---- linear: y = x W^T + b  (torch.nn.functional.linear), x (..., in):
+ * its leading dimensions are rows of one GEMM, N = x->size / in (a 2-D x
+ * is the product it always was, bit for bit);
  *      dx += dy W,  dW += dy^T x,  db += sum over rows of dy ---- */
 tg_tensor *tg_linear(tg_graph *g, tg_tensor *x, tg_tensor *W, tg_tensor *b)
 {
     static const char fn[] = "tg_linear";
-    if (!TG__INPUTS_OK(fn, g, x, W) || !is_matrix(fn, "x", x) || !is_matrix(fn, "W", W))
-        return NULL;
-    int N = x->shape[0], in = x->shape[1], out = W->shape[0];
+    if (!TG__INPUTS_OK(fn, g, x, W) || !is_matrix(fn, "W", W)) return NULL;
     char xs[64], ws[64];
+    if (x->ndim == 0) {
+        tg__error("%s: x has shape (): expected (..., in)", fn);
+        return NULL;
+    }
+    int in = x->shape[x->ndim - 1], out = W->shape[0];
     if (W->shape[1] != in) {
         tg__error("%s: x %s, W %s: W must be (out, %d)", fn, tg_shape_str(x, xs), tg_shape_str(W, ws), in);
         return NULL;
     }
     if (!tg__vector_arg_ok(fn, g, "b", b, out, "W", W)) return NULL;
-    tg_tensor *y = tg__op_new(fn, g, &linear_op, 2, (int[]){N, out}, x, W, b);
+    int shape[TG_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+    shape[x->ndim - 1] = out;
+    tg_tensor *y = tg__op_new(fn, g, &linear_op, x->ndim, shape, x, W, b);
     if (!y) return NULL;
+    int N = (int)(x->size / (size_t)in);
     tg__gemm(false, true, N, out, in, x->data, in, W->data, in, 0.0f, y->data, out);
     if (b) tg__k_add_bias((size_t)N, (size_t)out, b->data, y->data);
     return tg__op_done(g, y);
@@ -87,7 +187,7 @@ tg_tensor *tg_linear(tg_graph *g, tg_tensor *x, tg_tensor *W, tg_tensor *b)
 static void linear_backward(tg_tensor *y)
 {
     tg_tensor *x = y->src[0], *W = y->src[1], *b = y->src[2];
-    int N = x->shape[0], in = x->shape[1], out = W->shape[0];
+    int in = x->shape[x->ndim - 1], out = W->shape[0], N = (int)(x->size / (size_t)in);
     if (x->requires_grad) tg__gemm(false, false, N, in, out, y->grad, out, W->data, in, 1.0f, x->grad, in);
     if (W->requires_grad) tg__gemm(true, false, out, in, N, y->grad, out, x->data, in, 1.0f, W->grad, in);
     if (b && b->requires_grad) tg__k_bias_backward((size_t)N, (size_t)out, y->grad, b->grad);

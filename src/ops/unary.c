@@ -140,6 +140,38 @@ static const tg__op_desc sqrt_op = {
     .backward = unary_backward, .forward_loop = sqrt_fwd, .backward_loop = sqrt_bwd};
 tg_tensor *tg_sqrt(tg_graph *g, tg_tensor *x) { return tg__unary("tg_sqrt", g, &sqrt_op, x, 0, 0); }
 
+/* ---- sin: dy/dx = cos x ---- */
+static void sin_fwd(size_t n, const float *x, float *y, const float *p)
+{
+    UNUSED(p);
+    for (size_t i = 0; i < n; i++) y[i] = sinf(x[i]);
+}
+static void sin_bwd(size_t n, const float *x, const float *y, const float *dy, float *dx, const float *p)
+{
+    UNUSED(y), UNUSED(p);
+    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * cosf(x[i]);
+}
+static const tg__op_desc sin_op = {
+    .name = "sin", .local = "dy/dx = cos x", .elementwise = true,
+    .backward = unary_backward, .forward_loop = sin_fwd, .backward_loop = sin_bwd};
+tg_tensor *tg_sin(tg_graph *g, tg_tensor *x) { return tg__unary("tg_sin", g, &sin_op, x, 0, 0); }
+
+/* ---- cos: dy/dx = -sin x ---- */
+static void cos_fwd(size_t n, const float *x, float *y, const float *p)
+{
+    UNUSED(p);
+    for (size_t i = 0; i < n; i++) y[i] = cosf(x[i]);
+}
+static void cos_bwd(size_t n, const float *x, const float *y, const float *dy, float *dx, const float *p)
+{
+    UNUSED(y), UNUSED(p);
+    for (size_t i = 0; i < n; i++) dx[i] -= dy[i] * sinf(x[i]);
+}
+static const tg__op_desc cos_op = {
+    .name = "cos", .local = "dy/dx = -sin x", .elementwise = true,
+    .backward = unary_backward, .forward_loop = cos_fwd, .backward_loop = cos_bwd};
+tg_tensor *tg_cos(tg_graph *g, tg_tensor *x) { return tg__unary("tg_cos", g, &cos_op, x, 0, 0); }
+
 /* ---- abs: y = |x|, dy/dx = sign(x) with sign(0) = 0 ---- */
 static float sign(float x) { return (float)((x > 0.0f) - (x < 0.0f)); }
 
