@@ -1150,6 +1150,28 @@ tg_module *tg_tanh_new(void);
 tg_module *tg_sigmoid_new(void);
 tg_module *tg_leaky_relu_new(float negative_slope);
 tg_module *tg_softplus_new(float beta, float threshold);
+/* nn.LayerNorm(normalized_shape, eps, elementwise_affine) (torch's defaults
+ * 1e-5 and true): y = (x - mean) / sqrt(var + eps) * weight + bias over the
+ * last ndim dimensions of x, which must equal shape; the variance biased;
+ * "weight" ones and "bias" zeros of that shape (none without affine). */
+tg_module *tg_layer_norm_new(int ndim, const int *shape, float eps, bool elementwise_affine);
+/* nn.BatchNorm1d(num_features, eps, momentum, affine, track_running_stats)
+ * (torch's defaults 1e-5, 0.1, true, true) for x (N, C) or (N, C, L):
+ * parameters "weight" (ones) and "bias" (zeros), buffers "running_mean"
+ * (zeros), "running_var" (ones) and "num_batches_tracked" (an I64 count).
+ * Training mode normalises with the batch's mean and biased variance and
+ * updates running = (1 - momentum) running + momentum batch, the variance
+ * unbiased (n / (n - 1)), counting the batch; momentum NAN is torch's None
+ * (a cumulative average, 1 / num_batches_tracked). Evaluation mode uses the
+ * running statistics. Without running statistics, always the batch's. */
+tg_module *tg_batch_norm1d_new(int num_features, float eps, float momentum, bool affine, bool track_running_stats);
+/* nn.Embedding(num_embeddings, embedding_dim, padding_idx): "weight"
+ * (num_embeddings, embedding_dim) from N(0, 1), the padding row zero and
+ * never trained; x holds whole-number indices (as floats) of any shape and
+ * y has x's shape and one more dimension of embedding_dim. padding_idx may
+ * count from the end (-1: the last row), or be TG_NO_PADDING. */
+enum { TG_NO_PADDING = -2147483647 - 1 };
+tg_module *tg_embedding_new(int num_embeddings, int embedding_dim, int padding_idx, tg_rng *rng);
 /* A model as a line of torch.nn layers, lower case, with torch's arguments
  * minus the sizes tg infers from the input (in_features):
  *   "flatten linear(256) gelu dropout(0.1) linear(10)"

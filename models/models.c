@@ -12,10 +12,34 @@
 
 static void layers_describe(const tg_model_spec *s, char *buf, size_t size) { snprintf(buf, size, "%s", s->layers); }
 
+/* The line's module, once one sample of zeros has gone through it (in
+ * evaluation mode, recording nothing) and come out as classes logits: a
+ * line that ends elsewhere is refused now, not at the first loss. */
 static tg_module *layers_build(const tg_model_spec *s, tg_sample_shape in, int classes, tg_rng *rng)
 {
-    (void)classes; /* the spec's last layer says it; a mismatch shows in the loss's message */
-    return tg_model_parse(s->layers, in, rng);
+    tg_module *m = tg_model_parse(s->layers, in, rng);
+    tg_graph *g = m ? tg_graph_new() : NULL;
+    if (!g) {
+        tg_module_free(m);
+        return NULL;
+    }
+    tg_graph_set_grad(g, false);
+    tg_module_train(m, false);
+    tg_tensor *y = tg_module_forward(m, g, tg_zeros(g, TG_SHAPE(1, in.channels, in.height, in.width)));
+    tg_module_train(m, true);
+    char shape[64];
+    if (y && (y->ndim != 2 || y->shape[1] != classes)) {
+        tg_set_error("model spec '%s': gives %s for one sample; the data set has %d classes, so the last layer "
+                     "should give (1,%d) (flatten ... linear(%d))", s->layers, tg_shape_str(y, shape), classes,
+                     classes, classes);
+        y = NULL;
+    }
+    tg_graph_free(g);
+    if (!y) {
+        tg_module_free(m);
+        return NULL;
+    }
+    return m;
 }
 
 static bool layers_line(const tg_model_spec *s, int classes, char *buf, size_t size)

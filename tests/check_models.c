@@ -393,11 +393,19 @@ START_TEST(test_models_spec_string_builds_torch_sequential)
     static const struct {
         const char *spec, *why;
     } bad[] = {
-        {"linear(10)", "word 1, 'linear': linear takes (N, features): put flatten before it"},
         {"flatten conv2d(3)", "word 2, 'conv2d': no such layer"},
         {"flatten linear(x)", "word 2, 'linear': argument 1, 'x', is not a number"},
-        {"flatten linear(2.5)", "word 2, 'linear': 2.5 must be a whole number of at least 1"},
-        {"flatten linear", "word 2, 'linear': linear(out_features) needs its size"},
+        {"flatten linear(2.5)", "word 2, 'linear': out_features 2.5 must be a whole number of at least 1"},
+        {"flatten linear", "word 2, 'linear': linear(out_features) needs its out_features"},
+        {"flatten linear(3, bias=False, bias=True)", "word 2, 'linear': bias given twice"},
+        {"flatten linear(3, bais=False)", "word 2, 'linear': no argument 'bais'"},
+        {"flatten linear(bias=False, 3)", "word 2, 'linear': an argument by position after one by keyword"},
+        {"flatten linear(3, True, 4)", "word 2, 'linear': takes at most 2 arguments"},
+        {"flatten batchnorm1d(momentum=2)", "word 2, 'batchnorm1d': momentum must be in [0, 1]"},
+        {"batchnorm1d", "word 1, 'batchnorm1d': batchnorm1d takes (N, C) or (N, C, L): put flatten before it"},
+        {"flatten embedding(10)", "word 2, 'embedding': embedding(num_embeddings) needs its embedding_dim"},
+        {"flatten embedding(10, 4, padding_idx=10)", "padding_idx must be a row of the table"},
+        {"flatten layernorm(eps=0)", "word 2, 'layernorm': eps must be positive"},
         {"flatten relu(1)", "word 2, 'relu': takes at most 0 arguments"},
         {"flatten linear(3", "word 2, 'linear': no ')' after its arguments"},
         {"flatten dropout(2)", "word 2, 'dropout': p must be in [0, 1]"},

@@ -1,6 +1,8 @@
 /* layers.c — torch.nn's layers as tg_modules, with torch's arguments,
- * defaults, initialisation and parameter names: Linear, Flatten, Dropout
- * and the activations. Each is one tg_module_ops and a constructor. */
+ * defaults, initialisation and parameter names: Linear, Flatten, Dropout,
+ * the activations, LayerNorm, BatchNorm1d and Embedding. Each is one
+ * tg_module_ops and a constructor. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "../graph/graph.h"
@@ -9,7 +11,7 @@
 typedef struct layer_args {
     float a, b;
     int i;
-    bool flag;
+    bool flag, flag2;
 } layer_args;
 
 static void args_free(void *impl) { free(impl); }
@@ -130,4 +132,138 @@ tg_module *tg_softplus_new(float beta, float threshold)
         return NULL;
     }
     return layer_new(&softplus_ops, (layer_args){.a = beta, .b = threshold});
+}
+
+/* Adds a standalone tensor of shape filled with value as a parameter
+ * (param) or a buffer stored as dtype; the module owns it either way. */
+static tg_status add_filled(tg_module *m, const char *name, int ndim, const int *shape, float value, bool param,
+                            tg_dtype dtype)
+{
+    tg_tensor *t = tg_full(NULL, ndim, shape, value);
+    if (!t) return TG_ERR_NOMEM;
+    return param ? tg_module_add_param(m, name, t) : tg_module_add_buffer(m, name, t, dtype);
+}
+
+/* ---- LayerNorm(normalized_shape, eps, elementwise_affine): normalises
+ * over the last dimensions with the biased variance, then weight (ones)
+ * and bias (zeros) of normalized_shape (torch.nn.LayerNorm) ---- */
+
+static tg_tensor *layer_norm_forward(tg_module *m, tg_graph *g, tg_tensor *x)
+{
+    const layer_args *a = args_of(m);
+    bool affine = a->flag;
+    return tg_layer_norm(g, x, a->i, affine ? tg_module_param(m, "weight") : NULL,
+                         affine ? tg_module_param(m, "bias") : NULL, a->a);
+}
+
+static const tg_module_ops layer_norm_ops = {"layernorm", layer_norm_forward, args_free};
+
+tg_module *tg_layer_norm_new(int ndim, const int *shape, float eps, bool elementwise_affine)
+{
+    if (ndim < 1 || ndim > TG_MAX_DIMS - 1 || !shape || !(eps > 0)) {
+        tg__error("tg_layer_norm_new: normalized_shape needs 1 to %d sizes and eps must be positive", TG_MAX_DIMS - 1);
+        return NULL;
+    }
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] <= 0) {
+            tg__error("tg_layer_norm_new: normalized_shape has a size %d: sizes must be positive", shape[d]);
+            return NULL;
+        }
+    tg_module *m = layer_new(&layer_norm_ops, (layer_args){.a = eps, .i = ndim, .flag = elementwise_affine});
+    tg_status s = m ? TG_OK : TG_ERR_NOMEM;
+    if (s == TG_OK && elementwise_affine) s = add_filled(m, "weight", ndim, shape, 1.0f, true, TG_F32);
+    if (s == TG_OK && elementwise_affine) s = add_filled(m, "bias", ndim, shape, 0.0f, true, TG_F32);
+    if (s != TG_OK) {
+        tg_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- BatchNorm1d(num_features, eps, momentum, affine,
+ * track_running_stats) (torch.nn.BatchNorm1d): in training mode, the
+ * batch's mean and biased variance per feature, and the running
+ * statistics updated with momentum (the variance unbiased) and
+ * num_batches_tracked counted; in evaluation mode, the running statistics.
+ * momentum NaN is torch's None: a cumulative average, 1 /
+ * num_batches_tracked. Without running statistics, batch statistics
+ * always, as torch. ---- */
+
+static tg_tensor *batch_norm_forward(tg_module *m, tg_graph *g, tg_tensor *x)
+{
+    const layer_args *a = args_of(m);
+    bool affine = a->flag, track = a->flag2;
+    tg_tensor *mean = track ? tg_module_param(m, "running_mean") : NULL;
+    tg_tensor *var = track ? tg_module_param(m, "running_var") : NULL;
+    float momentum = a->b;
+    if (track && m->training) {
+        tg_tensor *count = tg_module_param(m, "num_batches_tracked");
+        count->data[0] += 1.0f;
+        if (isnan(momentum)) momentum = 1.0f / count->data[0];
+    }
+    return tg_batch_norm(g, x, mean, var, affine ? tg_module_param(m, "weight") : NULL,
+                         affine ? tg_module_param(m, "bias") : NULL, m->training || !track, momentum, a->a);
+}
+
+static const tg_module_ops batch_norm_ops = {"batchnorm1d", batch_norm_forward, args_free};
+
+tg_module *tg_batch_norm1d_new(int num_features, float eps, float momentum, bool affine, bool track_running_stats)
+{
+    if (num_features <= 0 || !(eps > 0) || (!isnan(momentum) && !(momentum >= 0 && momentum <= 1))) {
+        tg__error("tg_batch_norm1d_new: num_features %d must be positive, eps %g positive and momentum %g in [0, 1] "
+                  "(or NAN for torch's None)", num_features, eps, momentum);
+        return NULL;
+    }
+    tg_module *m = layer_new(&batch_norm_ops, (layer_args){.a = eps, .b = momentum, .flag = affine,
+                                                           .flag2 = track_running_stats});
+    tg_status s = m ? TG_OK : TG_ERR_NOMEM;
+    int c[1] = {num_features};
+    if (s == TG_OK && affine) s = add_filled(m, "weight", 1, c, 1.0f, true, TG_F32);
+    if (s == TG_OK && affine) s = add_filled(m, "bias", 1, c, 0.0f, true, TG_F32);
+    if (s == TG_OK && track_running_stats) s = add_filled(m, "running_mean", 1, c, 0.0f, false, TG_F32);
+    if (s == TG_OK && track_running_stats) s = add_filled(m, "running_var", 1, c, 1.0f, false, TG_F32);
+    if (s == TG_OK && track_running_stats) s = add_filled(m, "num_batches_tracked", 0, NULL, 0.0f, false, TG_I64);
+    if (s != TG_OK) {
+        tg_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- Embedding(num_embeddings, embedding_dim, padding_idx): rows of
+ * "weight" picked by index, drawn from N(0, 1) with the padding row zero,
+ * as torch.nn.Embedding's reset_parameters ---- */
+
+static tg_tensor *embedding_forward(tg_module *m, tg_graph *g, tg_tensor *x)
+{
+    return tg_embedding(g, tg_module_param(m, "weight"), x, args_of(m)->i);
+}
+
+static const tg_module_ops embedding_ops = {"embedding", embedding_forward, args_free};
+
+tg_module *tg_embedding_new(int num_embeddings, int embedding_dim, int padding_idx, tg_rng *rng)
+{
+    if (padding_idx != TG_NO_PADDING && padding_idx < 0) padding_idx += num_embeddings; /* torch: from the end */
+    if (num_embeddings <= 0 || embedding_dim <= 0 || !rng ||
+        (padding_idx != TG_NO_PADDING && (padding_idx < 0 || padding_idx >= num_embeddings))) {
+        tg__error("tg_embedding_new: %s", !rng ? "rng is NULL"
+                                             : "sizes must be positive and padding_idx within num_embeddings");
+        return NULL;
+    }
+    if (padding_idx == TG_NO_PADDING) padding_idx = -1; /* tg_embedding's "none" */
+    tg_module *m = layer_new(&embedding_ops, (layer_args){.i = padding_idx});
+    tg_tensor *w = tg_zeros(NULL, TG_SHAPE(num_embeddings, embedding_dim));
+    tg_status s = m && w ? tg_init_normal(w, 0.0f, 1.0f, rng) : TG_ERR_NOMEM;
+    if (s == TG_OK && padding_idx >= 0)
+        for (int j = 0; j < embedding_dim; j++) w->data[(size_t)padding_idx * embedding_dim + j] = 0.0f;
+    if (s == TG_OK) {
+        s = tg_module_add_param(m, "weight", w);
+        w = NULL;
+    }
+    tg_tensor_free(w);
+    if (s != TG_OK) {
+        tg_module_free(m);
+        return NULL;
+    }
+    return m;
 }

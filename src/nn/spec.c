@@ -4,6 +4,7 @@
  * minus the sizes tg infers from what comes in (in_features). The model is
  * the nn.Sequential of those layers, so its state has torch's keys. */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,97 +100,209 @@ static bool next_word(spec_ctx *c, const char **p, word *w)
     return true;
 }
 
-/* Argument i as a number (def when absent); True and False are 1 and 0,
- * and a keyword argument (bias=False) counts by its position, as torch's
- * order. False with a message. */
-static bool number(const spec_ctx *c, int i, double def, double *v)
+/* ---- arguments: torch's, by position or by keyword ---- */
+
+enum { REQUIRED = 1 }; /* layer_word.required: how many leading arguments must be given */
+
+/* A layer word: its torch argument names (minus the sizes tg infers),
+ * defaults, and how it builds its module from their values (True/False
+ * are 1/0, None is NAN) for samples shaped c->in, setting out. */
+typedef struct layer_word {
+    const char *name;
+    const char *args[MAX_ARGS];   /* NULL after the last */
+    double defaults[MAX_ARGS];
+    int required;
+    tg_module *(*build)(spec_ctx *c, const double *v, flow *out);
+} layer_word;
+
+static bool value_of(const spec_ctx *c, const char *text, int i, double *v)
 {
-    if (i >= c->w->n_args) {
-        *v = def;
-        return true;
-    }
-    const char *text = strchr(c->w->args[i], '=') ? strchr(c->w->args[i], '=') + 1 : c->w->args[i];
     if (!strcmp(text, "True") || !strcmp(text, "False")) {
         *v = !strcmp(text, "True");
         return true;
     }
+    if (!strcmp(text, "None")) {
+        *v = NAN;
+        return true;
+    }
     char *end;
     *v = strtod(text, &end);
-    if (end != text && !*end) return true;
+    if (end != text && !*end && isfinite(*v)) return true;
     char why[96];
     snprintf(why, sizeof why, "argument %d, '%s', is not a number", i + 1, c->w->args[i]);
     return refuse(c, why);
 }
 
-static bool whole(const spec_ctx *c, double v, int lo)
+/* The word's arguments into v, by position then by keyword (bias=False),
+ * as Python binds them; false with a message. */
+static bool bind(const spec_ctx *c, const layer_word *lw, double *v)
+{
+    int n = 0;
+    bool given[MAX_ARGS] = {false}, keywords = false;
+    while (n < MAX_ARGS && lw->args[n]) v[n] = lw->defaults[n], n++;
+    char why[128];
+    for (int i = 0; i < c->w->n_args; i++) {
+        const char *arg = c->w->args[i], *eq = strchr(arg, '=');
+        int k = i;
+        if (eq) {
+            keywords = true;
+            for (k = 0; k < n && (strlen(lw->args[k]) != (size_t)(eq - arg) || strncmp(arg, lw->args[k], (size_t)(eq - arg)));)
+                k++;
+            if (k == n) {
+                snprintf(why, sizeof why, "no argument '%.*s'", (int)(eq - arg), arg);
+                return refuse(c, why);
+            }
+        } else if (keywords) {
+            return refuse(c, "an argument by position after one by keyword");
+        } else if (i >= n) {
+            snprintf(why, sizeof why, "takes at most %d argument%s", n, n == 1 ? "" : "s");
+            return refuse(c, why);
+        }
+        if (given[k]) {
+            snprintf(why, sizeof why, "%s given twice", lw->args[k]);
+            return refuse(c, why);
+        }
+        given[k] = true;
+        if (!value_of(c, eq ? eq + 1 : arg, i, &v[k])) return false;
+    }
+    for (int k = 0; k < lw->required; k++)
+        if (!given[k]) {
+            snprintf(why, sizeof why, "%s(%s) needs its %s", lw->name, lw->args[0], lw->args[k]);
+            return refuse(c, why);
+        }
+    return true;
+}
+
+static bool whole(const spec_ctx *c, const char *what, double v, int lo)
 {
     if (v == (int)v && v >= lo) return true;
     char why[96];
-    snprintf(why, sizeof why, "%g must be a whole number of at least %d", v, lo);
+    snprintf(why, sizeof why, "%s %g must be a whole number of at least %d", what, v, lo);
     return refuse(c, why);
 }
 
-static int features(const flow *f) { return f->ndim == 1 ? f->shape[0] : -1; }
+static bool in_range(const spec_ctx *c, const char *what, double v, double lo, double hi)
+{
+    if (v >= lo && v <= hi) return true;
+    char why[96];
+    snprintf(why, sizeof why, "%s must be in [%g, %g]", what, lo, hi);
+    return refuse(c, why);
+}
+
+/* ---- the layers ---- */
+
+static int last(const flow *f) { return f->shape[f->ndim - 1]; }
+
+static tg_module *flatten_word(spec_ctx *c, const double *v, flow *out)
+{
+    (void)v;
+    int n = 1;
+    for (int d = 0; d < c->in.ndim; d++) n *= c->in.shape[d];
+    out->ndim = 1, out->shape[0] = n;
+    return tg_flatten_new(1);
+}
+
+/* nn.Linear acts on the last dimension, whatever comes before it */
+static tg_module *linear_word(spec_ctx *c, const double *v, flow *out)
+{
+    if (!whole(c, "out_features", v[0], 1)) return NULL;
+    out->shape[out->ndim - 1] = (int)v[0];
+    return tg_linear_new(last(&c->in), (int)v[0], v[1] != 0, c->rng);
+}
+
+static tg_module *dropout_word(spec_ctx *c, const double *v, flow *out)
+{
+    (void)out;
+    return in_range(c, "p", v[0], 0, 1) ? tg_dropout_new((float)v[0]) : NULL;
+}
+
+static tg_module *relu_word(spec_ctx *c, const double *v, flow *out) { return (void)c, (void)v, (void)out, tg_relu_new(); }
+static tg_module *gelu_word(spec_ctx *c, const double *v, flow *out) { return (void)c, (void)v, (void)out, tg_gelu_new(); }
+static tg_module *tanh_word(spec_ctx *c, const double *v, flow *out) { return (void)c, (void)v, (void)out, tg_tanh_new(); }
+static tg_module *sigmoid_word(spec_ctx *c, const double *v, flow *out)
+{
+    return (void)c, (void)v, (void)out, tg_sigmoid_new();
+}
+static tg_module *leaky_relu_word(spec_ctx *c, const double *v, flow *out)
+{
+    return (void)c, (void)out, tg_leaky_relu_new((float)v[0]);
+}
+
+static tg_module *softplus_word(spec_ctx *c, const double *v, flow *out)
+{
+    (void)out;
+    if (!(v[0] > 0)) return refuse(c, "beta must be positive"), NULL;
+    return tg_softplus_new((float)v[0], (float)v[1]);
+}
+
+/* normalized_shape is the last dimension (LayerNorm(d) of a transformer,
+ * LayerNorm(features) after flatten) */
+static tg_module *layernorm_word(spec_ctx *c, const double *v, flow *out)
+{
+    (void)out;
+    if (!(v[0] > 0)) return refuse(c, "eps must be positive"), NULL;
+    int d = last(&c->in);
+    return tg_layer_norm_new(1, &d, (float)v[0], v[1] != 0);
+}
+
+/* num_features is C of (N, C) or (N, C, L) */
+static tg_module *batchnorm1d_word(spec_ctx *c, const double *v, flow *out)
+{
+    (void)out;
+    if (c->in.ndim > 2) return refuse(c, "batchnorm1d takes (N, C) or (N, C, L): put flatten before it"), NULL;
+    if (!(v[0] > 0)) return refuse(c, "eps must be positive"), NULL;
+    if (!isnan(v[1]) && !in_range(c, "momentum", v[1], 0, 1)) return NULL;
+    return tg_batch_norm1d_new(c->in.shape[0], (float)v[0], (float)v[1], v[2] != 0, v[3] != 0);
+}
+
+/* indices of any shape in, one more dimension out */
+static tg_module *embedding_word(spec_ctx *c, const double *v, flow *out)
+{
+    if (!whole(c, "num_embeddings", v[0], 1) || !whole(c, "embedding_dim", v[1], 1)) return NULL;
+    if (c->in.ndim + 1 > TG_MAX_DIMS - 1) return refuse(c, "its output would have more than 4 dimensions"), NULL;
+    if (!isnan(v[2]) && (v[2] != (int)v[2] || v[2] >= v[0] || v[2] < -v[0]))
+        return refuse(c, "padding_idx must be a row of the table (or None)"), NULL;
+    out->shape[out->ndim++] = (int)v[1];
+    return tg_embedding_new((int)v[0], (int)v[1], isnan(v[2]) ? TG_NO_PADDING : (int)v[2], c->rng);
+}
 
 static tg_module *residual(spec_ctx *c, flow *out);
+static tg_module *residual_word(spec_ctx *c, const double *v, flow *out) { return (void)v, residual(c, out); }
+
+static const layer_word words[] = {
+    {"flatten", {NULL}, {0}, 0, flatten_word},
+    {"linear", {"out_features", "bias"}, {0, 1}, REQUIRED, linear_word},
+    {"dropout", {"p"}, {0.5}, 0, dropout_word},
+    {"relu", {NULL}, {0}, 0, relu_word},
+    {"gelu", {NULL}, {0}, 0, gelu_word},
+    {"tanh", {NULL}, {0}, 0, tanh_word},
+    {"sigmoid", {NULL}, {0}, 0, sigmoid_word},
+    {"leaky_relu", {"negative_slope"}, {0.01}, 0, leaky_relu_word},
+    {"leakyrelu", {"negative_slope"}, {0.01}, 0, leaky_relu_word},
+    {"softplus", {"beta", "threshold"}, {1, 20}, 0, softplus_word},
+    {"layernorm", {"eps", "elementwise_affine"}, {1e-5, 1}, 0, layernorm_word},
+    {"batchnorm1d", {"eps", "momentum", "affine", "track_running_stats"}, {1e-5, 0.1, 1, 1}, 0, batchnorm1d_word},
+    {"embedding", {"num_embeddings", "embedding_dim", "padding_idx"}, {0, 0, NAN}, 2 * REQUIRED, embedding_word},
+    {"residual", {NULL}, {0}, 0, residual_word},
+};
+enum { N_WORDS = sizeof words / sizeof words[0] };
 
 /* The layer of c->w for samples shaped c->in, and the shape it gives. */
 static tg_module *layer(spec_ctx *c, flow *out)
 {
-    const word *w = c->w;
-    double a, b;
     *out = c->in;
-    int max_args = 0;
-    tg_module *m = NULL;
-    if (!strcmp(w->name, "flatten")) {
-        int n = 1;
-        for (int d = 0; d < c->in.ndim; d++) n *= c->in.shape[d];
-        out->ndim = 1, out->shape[0] = n;
-        m = tg_flatten_new(1);
-    } else if (!strcmp(w->name, "linear")) {
-        max_args = 2;
-        if (w->n_args < 1) return refuse(c, "linear(out_features) needs its size"), NULL;
-        if (!number(c, 0, 0, &a) || !whole(c, a, 1) || !number(c, 1, 1, &b)) return NULL;
-        if (features(&c->in) < 0) return refuse(c, "linear takes (N, features): put flatten before it"), NULL;
-        out->shape[0] = (int)a;
-        m = tg_linear_new(features(&c->in), (int)a, b != 0, c->rng);
-    } else if (!strcmp(w->name, "dropout")) {
-        max_args = 1;
-        if (!number(c, 0, 0.5, &a)) return NULL;
-        if (!(a >= 0 && a <= 1)) return refuse(c, "p must be in [0, 1]"), NULL;
-        m = tg_dropout_new((float)a);
-    } else if (!strcmp(w->name, "relu")) {
-        m = tg_relu_new();
-    } else if (!strcmp(w->name, "gelu")) {
-        m = tg_gelu_new();
-    } else if (!strcmp(w->name, "tanh")) {
-        m = tg_tanh_new();
-    } else if (!strcmp(w->name, "sigmoid")) {
-        m = tg_sigmoid_new();
-    } else if (!strcmp(w->name, "leaky_relu") || !strcmp(w->name, "leakyrelu")) {
-        max_args = 1;
-        if (!number(c, 0, 0.01, &a)) return NULL;
-        m = tg_leaky_relu_new((float)a);
-    } else if (!strcmp(w->name, "softplus")) {
-        max_args = 2;
-        if (!number(c, 0, 1, &a) || !number(c, 1, 20, &b)) return NULL;
-        if (!(a > 0)) return refuse(c, "beta must be positive"), NULL;
-        m = tg_softplus_new((float)a, (float)b);
-    } else if (!strcmp(w->name, "residual")) {
-        if (!w->body[0] && w->n_args == 0) return refuse(c, "a residual block needs layers: residual(linear(64) relu)"), NULL;
-        m = residual(c, out);
-        if (!m) return NULL;
-    } else {
-        return refuse(c, "no such layer (tg has flatten, linear, dropout, relu, gelu, tanh, sigmoid, leaky_relu, "
-                         "softplus, residual(...))"), NULL;
+    for (int k = 0; k < N_WORDS; k++) {
+        if (strcmp(words[k].name, c->w->name)) continue;
+        double v[MAX_ARGS];
+        if (!strcmp(c->w->name, "residual") && !c->w->body[0])
+            return refuse(c, "a residual block needs layers: residual(linear(64) relu)"), NULL;
+        return bind(c, &words[k], v) ? words[k].build(c, v, out) : NULL;
     }
-    if (w->n_args > max_args) {
-        tg_module_free(m);
-        char why[64];
-        snprintf(why, sizeof why, "takes at most %d argument%s", max_args, max_args == 1 ? "" : "s");
-        return refuse(c, why), NULL;
-    }
-    return m;
+    char why[256];
+    int len = snprintf(why, sizeof why, "no such layer (tg has");
+    for (int k = 0; k < N_WORDS; k++) len += snprintf(why + len, sizeof why - (size_t)len, " %s", words[k].name);
+    snprintf(why + len, sizeof why - (size_t)len, ")");
+    return refuse(c, why), NULL;
 }
 
 /* The layers of text, for samples shaped c->in (updated as they go),
