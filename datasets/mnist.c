@@ -135,35 +135,60 @@ void tg_dataset_free(tg_dataset *d)
     memset(d, 0, sizeof *d);
 }
 
+/* Row i of a batch: rows[i], or first + i when rows is NULL. */
+static int row_of(const int *rows, int first, int i) { return rows ? rows[i] : first + i; }
+
+static tg_status gather(const char *fn, const tg_dataset *d, const int *rows, int first, int n, float mean,
+                        float std, float *x, int *y);
+
 tg_status tg_dataset_batch(const tg_dataset *d, const int *rows, int n, float mean, float std, float *x, int *y)
 {
-    if (!d || !rows || !x || n < 0) {
-        tg_set_error("tg_dataset_batch: %s", !d ? "data set is NULL" : !rows ? "rows is NULL"
-                                             : !x ? "x is NULL" : "n is negative");
+    if (!rows) {
+        tg_set_error("tg_dataset_batch: rows is NULL");
+        return TG_ERR_ARG;
+    }
+    return gather("tg_dataset_batch", d, rows, 0, n, mean, std, x, y);
+}
+
+tg_status tg_dataset_slice(const tg_dataset *d, int first, int n, float mean, float std, float *x, int *y)
+{
+    if (d && (first < 0 || n < 0 || first > d->n - n)) {
+        tg_set_error("tg_dataset_slice: rows [%d, %d) are outside the data set's rows [0, %d)", first, first + n, d->n);
+        return TG_ERR_ARG;
+    }
+    return gather("tg_dataset_slice", d, NULL, first, n, mean, std, x, y);
+}
+
+static tg_status gather(const char *fn, const tg_dataset *d, const int *rows, int first, int n, float mean,
+                        float std, float *x, int *y)
+{
+    if (!d || !x || n < 0) {
+        tg_set_error("%s: %s", fn, !d ? "data set is NULL" : !x ? "x is NULL" : "n is negative");
         return TG_ERR_ARG;
     }
     if (!(std > 0.0f)) {
-        tg_set_error("tg_dataset_batch: std %g: must be positive", std);
+        tg_set_error("%s: std %g: must be positive", fn, std);
         return TG_ERR_ARG;
     }
     if (d->channels <= 0 || d->rows <= 0 || d->cols <= 0) {
-        tg_set_error("tg_dataset_batch: images of %d x %d x %d: channels, rows and columns must be positive",
-                     d->channels, d->rows, d->cols);
+        tg_set_error("%s: images of %d x %d x %d: channels, rows and columns must be positive", fn, d->channels,
+                     d->rows, d->cols);
         return TG_ERR_ARG;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; rows && i < n; i++)
         if (rows[i] < 0 || rows[i] >= d->n) {
-            tg_set_error("tg_dataset_batch: rows[%d] is %d, outside the data set's rows [0, %d)", i, rows[i], d->n);
+            tg_set_error("%s: rows[%d] is %d, outside the data set's rows [0, %d)", fn, i, rows[i], d->n);
             return TG_ERR_ARG;
         }
     size_t pixels = (size_t)d->channels * d->rows * d->cols;
     /* (p / 255 - mean) / std as one multiply-add per pixel */
     float scale = 1.0f / (255.0f * std), shift = -mean / std;
     for (int i = 0; i < n; i++) {
-        const unsigned char *src = d->images + (size_t)rows[i] * pixels;
+        int row = row_of(rows, first, i);
+        const unsigned char *src = d->images + (size_t)row * pixels;
         float *dst = x + (size_t)i * pixels;
         for (size_t k = 0; k < pixels; k++) dst[k] = (float)src[k] * scale + shift;
-        if (y) y[i] = d->labels[rows[i]];
+        if (y) y[i] = d->labels[row];
     }
     return TG_OK;
 }

@@ -151,6 +151,9 @@ float tg_rng_normal(tg_rng *r);            /* N(0, 1), Box-Muller */
 uint32_t tg_rng_below(tg_rng *r, uint32_t n); /* uniform in [0, n), unbiased; 0 if n == 0 */
 /* Shuffles a[0..n) in place (Fisher-Yates with tg_rng_below). */
 void tg_rng_shuffle(tg_rng *r, int *a, int n);
+/* a[0..n) = a random permutation of 0..n-1 (torch.randperm): a fresh
+ * order of a data set's rows each epoch. */
+void tg_rng_permutation(tg_rng *r, int *a, int n);
 
 /* ======================================================================
  * Tensors
@@ -1350,6 +1353,10 @@ tg_status tg_dataset_open(const tg_dataset_info *info, const char *dir, bool tra
  * row is outside [0, d->n) (the message names it), std is not positive, or
  * d, rows or x is NULL. */
 tg_status tg_dataset_batch(const tg_dataset *d, const int *rows, int n, float mean, float std, float *x, int *y);
+/* The same for the consecutive rows [first, first + n) (a DataLoader
+ * without shuffling, as evaluation reads a test set); TG_ERR_ARG when they
+ * are not all in [0, d->n). */
+tg_status tg_dataset_slice(const tg_dataset *d, int first, int n, float mean, float std, float *x, int *y);
 /* Mean and standard deviation of all pixels / 255 of d (for normalisation). */
 void tg_dataset_stats(const tg_dataset *d, float *mean, float *std);
 

@@ -611,6 +611,34 @@ START_TEST(test_dataset_batch_refuses_rows_outside_the_set)
 }
 END_TEST
 
+START_TEST(test_dataset_slice_and_permutation)
+{
+    /* a slice is the batch of rows first..first+n-1; a permutation holds
+     * every row once, in an order the generator decides */
+    tg_dataset d = tiny_dataset();
+    float a[2 * 6], b[2 * 6];
+    int ya[2], yb[2];
+    ck_assert_int_eq(tg_dataset_slice(&d, 2, 2, 0.1f, 0.7f, a, ya), TG_OK);
+    ck_assert_int_eq(tg_dataset_batch(&d, (int[]){2, 3}, 2, 0.1f, 0.7f, b, yb), TG_OK);
+    ck_assert_mem_eq(a, b, sizeof a);
+    ck_assert(ya[0] == 9 && ya[1] == 2);
+    ck_assert_int_eq(tg_dataset_slice(&d, 3, 2, 0.0f, 1.0f, a, ya), TG_ERR_ARG);
+    ck_assert_str_eq(tg_last_error(), "tg_dataset_slice: rows [3, 5) are outside the data set's rows [0, 4)");
+    ck_assert_int_eq(tg_dataset_slice(&d, -1, 1, 0.0f, 1.0f, a, ya), TG_ERR_ARG);
+    ck_assert_int_eq(tg_dataset_slice(&d, 0, 1, 0.0f, 0.0f, a, ya), TG_ERR_ARG);
+    ck_assert_error_has("tg_dataset_slice: std 0: must be positive");
+    tg_rng r1, r2;
+    tg_rng_seed(&r1, 9), tg_rng_seed(&r2, 9);
+    int p[50], q[50], seen[50] = {0};
+    tg_rng_permutation(&r1, p, 50);
+    for (int i = 0; i < 50; i++) q[i] = i;
+    tg_rng_shuffle(&r2, q, 50);
+    ck_assert_mem_eq(p, q, sizeof p); /* iota, then shuffled */
+    for (int i = 0; i < 50; i++) seen[p[i]]++;
+    for (int i = 0; i < 50; i++) ck_assert_int_eq(seen[i], 1);
+}
+END_TEST
+
 START_TEST(test_dataset_stats)
 {
     tg_dataset d = tiny_dataset();
@@ -1064,6 +1092,7 @@ static Suite *datasets_suite(void)
     tcase_add_test(tc, test_dataset_load_names_the_directory_not_a_flag);
     tcase_add_test(tc, test_dataset_batch);
     tcase_add_test(tc, test_dataset_batch_refuses_rows_outside_the_set);
+    tcase_add_test(tc, test_dataset_slice_and_permutation);
     tcase_add_test(tc, test_dataset_stats);
     tcase_add_test(tc, test_dataset_real_fashion_mnist);
     suite_add_tcase(s, tc);

@@ -358,7 +358,7 @@ START_TEST(test_train_export_eval_init_and_shuffle_off)
                   tg_output);
     snprintf(args, sizeof args, "eval %s --model '%s'", in_dir("bare.safetensors"), spec);
     ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
-    snprintf(args, sizeof args, "eval %s --model 'flatten linear(16) tanh linear(10) relu linear(3)'",
+    snprintf(args, sizeof args, "eval %s --model 'flatten linear(16) tanh linear(10) relu linear(10)'",
              in_dir("bare.safetensors"));
     ck_assert_int_eq(run_tg(args), 1);
     ck_assert_msg(strstr(tg_output, "missing key '5.weight'"), "%s", tg_output);

@@ -77,3 +77,9 @@ void tg_rng_shuffle(tg_rng *r, int *a, int n)
         a[j] = t;
     }
 }
+
+void tg_rng_permutation(tg_rng *r, int *a, int n)
+{
+    for (int i = 0; i < n; i++) a[i] = i;
+    tg_rng_shuffle(r, a, n);
+}
