@@ -256,5 +256,20 @@ fixtures:
 	/usr/bin/python3 tests/fixtures/gen_optim_fixtures.py > tests/fixtures/optim_ref.h
 	/usr/bin/python3 tests/fixtures/gen_safetensors.py > tests/fixtures/safetensors_ref.h
 
+# tests/check_parity.c's references from PyTorch: tests/fixtures/gen_parity.py
+# writes tests/fixtures/parity/ and parity_ref.h (docs/PYTORCH.md).
+fixtures-parity:
+	@scripts/deps.sh --check python3-torch python3-numpy $(DEPS_DATA)
+	/usr/bin/python3 tests/fixtures/gen_parity.py
+
+# A model tg trains, exported, loaded by PyTorch with load_state_dict(strict=True)
+# and scored by it as tg eval scores it (not part of make check; ten seconds).
+torch-roundtrip:
+	@scripts/deps.sh --check python3-torch python3-numpy $(DEPS_DATA)
+	@$(MAKE) --no-print-directory $(BUILD)/tg
+	/usr/bin/python3 tests/fixtures/torch_roundtrip.py $(BUILD)/tg
+
+.PHONY: fixtures-parity torch-roundtrip
+
 clean:
 	rm -rf build build-san build-clang build-fuzz
