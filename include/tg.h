@@ -1014,18 +1014,66 @@ tg_status tg_safetensors_get(const tg_safetensors *st, const char *name, tg_dtyp
  * torch's state_dict order and names: its parameters, then its buffers,
  * each in the order added, then each child's state under "child." — so
  * Sequential(Flatten, Linear) has "1.weight", "1.bias". It is in training
- * mode (dropout draws a mask) or evaluation mode, with its children; it
- * starts in training mode, as a torch module does. What it computes is its
- * ops' forward; its implementation keeps whatever else it needs in impl.
+ * mode (dropout draws a mask, batch norm uses the batch) or evaluation
+ * mode, with its children; it starts in training mode, as a torch module
+ * does. What it computes is its ops' forward; a layer of your own is one
+ * tg_module_ops, as an optimizer of your own is one tg_optim_ops. A complete
+ * program (make check compiles and runs it):
  *
- *   static tg_tensor *affine_forward(tg_module *m, tg_graph *g, tg_tensor *x)
- *   {
- *       return tg_linear(g, x, tg_module_param(m, "weight"), tg_module_param(m, "bias"));
- *   }
- *   static const tg_module_ops affine_ops = {"affine", affine_forward, NULL};
- *   tg_module *m = tg_module_new(&affine_ops, NULL);
- *   tg_module_add_param(m, "weight", tg_zeros(NULL, TG_SHAPE(10, 784)));
- *   tg_module_add_param(m, "bias", tg_zeros(NULL, TG_SHAPE(10)));
+ * --- modules example ---
+ * #include <stdio.h>
+ * #include <tg.h>
+ *
+ * // A layer of your own: y = x * scale, "scale" one learned number per feature.
+ * static tg_tensor *scale_forward(tg_module *m, tg_graph *g, tg_tensor *x)
+ * {
+ *     return tg_mul(g, x, tg_module_param(m, "scale"));
+ * }
+ * static const tg_module_ops scale_ops = {"scale", scale_forward, NULL};
+ *
+ * int main(void)
+ * {
+ *     tg_rng rng;
+ *     tg_rng_seed(&rng, 1);
+ *     tg_module *scale = tg_module_new(&scale_ops, NULL);
+ *     tg_module_add_param(scale, "scale", tg_ones(NULL, TG_SHAPE(8)));
+ *     // nn.Sequential(nn.Linear(3, 8), nn.LayerNorm(8), nn.GELU(), Scale(8), nn.Linear(8, 1))
+ *     tg_module *net = tg_sequential_new((tg_module *[]){tg_linear_new(3, 8, true, &rng),
+ *         tg_layer_norm_new(TG_SHAPE(8), 1e-5f, true), tg_gelu_new(), scale, tg_linear_new(8, 1, true, &rng)}, 5);
+ *     // AdamW, without weight decay on biases and norms: two groups by name
+ *     tg_tensor *decay[8], *plain[8];
+ *     const char *no_decay = "*bias layernorm:*";
+ *     tg_optim *opt = tg_optim_new(TG_OPTIM_ADAMW, decay, tg_module_select(net, no_decay, false, decay, 8), NULL);
+ *     tg_optim_opts opts = tg_optim_defaults(TG_OPTIM_ADAMW);
+ *     opts.weight_decay = 0;
+ *     if (!net || !opt || tg_optim_add_group(opt, plain, tg_module_select(net, no_decay, true, plain, 8), &opts)) {
+ *         fprintf(stderr, "%s\n", tg_last_error());
+ *         return 1;
+ *     }
+ *     float xs[4 * 3] = {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1}, ys[4] = {1, 2, 3, 6};
+ *     tg_graph *g = tg_graph_new();
+ *     for (int step = 0; step < 300; step++) {
+ *         tg_tensor *y = tg_module_forward(net, g, tg_from_data(g, xs, TG_SHAPE(4, 3)));
+ *         tg_tensor *loss = tg_mse_loss(g, y, tg_from_data(g, ys, TG_SHAPE(4, 1)), TG_REDUCE_MEAN);
+ *         tg_module_zero_grad(net);
+ *         tg_backward(loss);
+ *         tg_optim_step(opt);
+ *         if (step % 100 == 0) printf("step %3d  loss %.4f\n", step, loss->data[0]);
+ *         tg_graph_reset(g);
+ *     }
+ *     // the state dict ("0.weight", ..., "3.scale", "4.bias"), as PyTorch's load_state_dict takes it
+ *     char name[TG_MODULE_NAME_MAX];
+ *     for (int i = 0; i < tg_module_state_size(net); i++)
+ *         printf("%s%s", i ? " " : "", (tg_module_state(net, i, name, NULL), name));
+ *     tg_status saved = tg_module_save(net, "/tmp/tg_header_example.safetensors", NULL);
+ *     printf("\n%zu parameters, saved: %s\n", tg_module_count(net), saved == TG_OK ? "yes" : tg_last_error());
+ *     tg_graph_free(g);
+ *     tg_optim_free(opt);
+ *     tg_module_free(net);
+ *     remove("/tmp/tg_header_example.safetensors");
+ *     return saved == TG_OK ? 0 : 1;
+ * }
+ * --- end ---
  */
 typedef struct tg_module tg_module;
 enum { TG_MODULE_NAME_MAX = 256 };   /* a state entry's dotted name, with its NUL */
@@ -1184,6 +1232,10 @@ tg_module *tg_embedding_new(int num_embeddings, int embedding_dim, int padding_i
  * relu, gelu, tanh, sigmoid, leaky_relu([slope]), softplus([beta[,
  * threshold]]). NULL with a message naming the word at fault. */
 tg_module *tg_model_parse(const char *spec, tg_sample_shape in, tg_rng *rng);
+/* Layer word i of the spec with its arguments' names,
+ * "linear(out_features, bias)", written into buf and returned; NULL past
+ * the last (for a usage text). */
+const char *tg_model_layer_word(int i, char *buf, size_t size);
 
 /* ======================================================================
  * Models (models/): built only on the API above.

@@ -18,15 +18,19 @@ for t in "$@"; do
     total=$((total + ${n:-0}))
 done
 
-# include/tg.h opens with a complete program: it must compile and run.
-example=$BUILD/tests/header_example
-sed -n '/--- example ---/,/--- end ---/p' include/tg.h | sed '1d;$d' | sed 's/^ \* \{0,1\}//' > "$example.c"
-if ${CC:-cc} ${CFLAGS:-} ${LDFLAGS:-} -o "$example" "$example.c" "$BUILD/libtg.a" -lm && "$example" > "$example.out"; then
-    echo "header example: compiles and runs ($(tail -n 1 "$example.out"))"
-else
-    echo "header example: FAILED" >&2
-    failed=$((failed + 1))
-fi
+# include/tg.h opens with a complete program, and its Modules section has
+# another: they must compile and run.
+for marker in example "modules example"; do
+    example=$BUILD/tests/header_$(echo "$marker" | tr ' ' _)
+    sed -n "/--- $marker ---/,/--- end ---/p" include/tg.h | sed '1d;$d' | sed 's/^ \* \{0,1\}//' > "$example.c"
+    if [ -s "$example.c" ] && ${CC:-cc} ${CFLAGS:-} ${LDFLAGS:-} -o "$example" "$example.c" "$BUILD/libtg.a" -lm -pthread &&
+        "$example" > "$example.out"; then
+        echo "header $marker: compiles and runs ($(tail -n 1 "$example.out"))"
+    else
+        echo "header $marker: FAILED" >&2
+        failed=$((failed + 1))
+    fi
+done
 
 # The README's program is examples/readme_fit.c, and prints what the README says.
 awk '/^## tg in 30 lines/{f=1} f&&/^```c$/{p=1;next} p&&/^```$/{exit} p' README.md > "$BUILD/tests/readme_fit.c"

@@ -261,7 +261,13 @@ void config_usage(FILE *f)
     for (int k = 0; k < n_kinds && k < 8; k++)
         if (kinds[k]->n_opts) fprintf(f, "%s|", kinds[k]->name);
     fprintf(f, "\"LAYERS\" (mlp): LAYERS as torch.nn's, \"flatten linear(256) gelu dropout(0.1) linear(10)\"\n"
-               "             (flatten linear(out[,bias]) dropout(p) relu gelu tanh sigmoid leaky_relu(s) softplus)\n");
+               "            ");
+    char word[128];
+    for (int i = 0, col = 12; tg_model_layer_word(i, word, sizeof word); i++) {
+        if (col + 1 + (int)strlen(word) > 110) fprintf(f, "\n            "), col = 12;
+        col += fprintf(f, " %s", word);
+    }
+    fprintf(f, "\n");
     for (int k = 0; k < n_kinds && k < 8; k++) {
         if (!kinds[k]->n_opts) continue;
         fprintf(f, "             %s:", kinds[k]->name);

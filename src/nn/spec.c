@@ -287,6 +287,18 @@ static const layer_word words[] = {
 };
 enum { N_WORDS = sizeof words / sizeof words[0] };
 
+const char *tg_model_layer_word(int i, char *buf, size_t size)
+{
+    if (i < 0 || i >= N_WORDS || !buf || !size) return NULL;
+    const layer_word *w = &words[i];
+    int len = snprintf(buf, size, "%s", w->name);
+    for (int k = 0; k < MAX_ARGS && w->args[k] && len < (int)size; k++)
+        len += snprintf(buf + len, size - (size_t)len, "%s%s%s", k ? ", " : "(", w->args[k], k + 1 == MAX_ARGS ||
+                        !w->args[k + 1] ? ")" : "");
+    if (!strcmp(w->name, "residual") && len < (int)size) snprintf(buf + len, size - (size_t)len, "(LAYERS)");
+    return buf;
+}
+
 /* The layer of c->w for samples shaped c->in, and the shape it gives. */
 static tg_module *layer(spec_ctx *c, flow *out)
 {
