@@ -58,7 +58,7 @@ check_quote() { # HEADING EXAMPLE
 }
 check_quote "## Optimizers and schedules from C" examples/warmup_cosine.c
 check_quote "## From C: the tutorial's training loop" examples/fashion_mnist.c
-check_quote "## Your own network: modules and state dicts" examples/modules.c
+check_quote "## Your own network: modules and state dicts" examples/own_network.c
 
 # The new user's network of issue 14, with modules in C, is at most 1.3
 # times its PyTorch version's lines of code (docs/MODULES.md).
@@ -69,6 +69,18 @@ else
     echo "examples/own_network.c: $c_lines lines of code, more than 1.3 times PyTorch's $py_lines" >&2
     failed=$((failed + 1))
 fi
+
+# docs/MODULES.md shows both programs whole.
+for f in examples/own_network.c examples/own_network.py; do
+    lang=c; [ "${f##*.}" = py ] && lang=python
+    if awk -v h="## $f" -v l="$lang" '$0 == h {f=1} f && $0 == "```" l {p=1; next} p && /^```$/ {exit} p' docs/MODULES.md |
+        cmp -s - "$f"; then
+        echo "docs/MODULES.md: shows $f as it is"
+    else
+        echo "docs/MODULES.md: its copy of $f differs from the file" >&2
+        failed=$((failed + 1))
+    fi
+done
 
 # The README's tg trace session: every line it shows (but "...") is in what
 # that command prints.
