@@ -593,6 +593,94 @@ START_TEST(test_models_residual_block_adds_its_input)
 }
 END_TEST
 
+START_TEST(test_models_batch_norm_layer_norm_embedding_modules)
+{
+    tg_graph *g = tg_graph_new();
+    tg_rng rng;
+    tg_rng_seed(&rng, 8);
+    /* BatchNorm1d(2): state weight, bias, running_mean, running_var,
+     * num_batches_tracked (I64); two training batches, then evaluation */
+    tg_module *bn = tg_batch_norm1d_new(2, 1e-5f, 0.1f, true, true);
+    const char *keys[] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
+    ck_assert_int_eq(tg_module_state_size(bn), 5);
+    for (int i = 0; i < 5; i++) {
+        char name[TG_MODULE_NAME_MAX];
+        bool buffer;
+        ck_assert_ptr_nonnull(tg_module_state(bn, i, name, &buffer));
+        ck_assert_str_eq(name, keys[i]);
+        ck_assert(buffer == (i >= 2));
+    }
+    const float a[6] = {1, 10, 2, 20, 6, 60}, b[6] = {0, 0, 4, 4, 8, -4};
+    tg_module_forward(bn, g, tg_from_data(g, a, TG_SHAPE(3, 2)));
+    tg_tensor *y = tg_module_forward(bn, g, tg_from_data(g, b, TG_SHAPE(3, 2)));
+    ck_assert_ptr_nonnull(y);
+    /* running = 0.9 running + 0.1 batch, the variance unbiased (n - 1 = 2):
+     * batch a: means 3, 30, variances 7, 700; batch b: means 4, 0, variances 16, 16 */
+    tg_tensor *rm = tg_module_param(bn, "running_mean"), *rv = tg_module_param(bn, "running_var");
+    ck_assert_float_eq_tol(rm->data[0], 0.9f * 0.3f + 0.4f, 1e-5f);
+    ck_assert_float_eq_tol(rm->data[1], 0.9f * 3.0f + 0.0f, 1e-5f);
+    ck_assert_float_eq_tol(rv->data[0], 0.9f * (0.9f + 0.7f) + 1.6f, 1e-5f);
+    ck_assert_float_eq_tol(rv->data[1], 0.9f * (0.9f + 70.0f) + 1.6f, 1e-4f);
+    ck_assert_float_eq(tg_module_param(bn, "num_batches_tracked")->data[0], 2.0f);
+    /* training output: the batch's mean and biased variance (32/3) */
+    ck_assert_float_eq_tol(y->data[0], (0 - 4) / sqrtf(32.0f / 3 + 1e-5f), 1e-5f);
+    /* evaluation: the running statistics, and no count */
+    tg_module_train(bn, false);
+    y = tg_module_forward(bn, g, tg_from_data(g, b, TG_SHAPE(3, 2)));
+    ck_assert_float_eq_tol(y->data[2], (4 - rm->data[0]) / sqrtf(rv->data[0] + 1e-5f), 1e-5f);
+    ck_assert_float_eq(tg_module_param(bn, "num_batches_tracked")->data[0], 2.0f);
+    tg_module_free(bn);
+    /* momentum None: the cumulative average of the batches' statistics */
+    bn = tg_batch_norm1d_new(2, 1e-5f, NAN, true, true);
+    tg_module_forward(bn, g, tg_from_data(g, a, TG_SHAPE(3, 2)));
+    tg_module_forward(bn, g, tg_from_data(g, b, TG_SHAPE(3, 2)));
+    ck_assert_float_eq_tol(tg_module_param(bn, "running_mean")->data[0], 3.5f, 1e-6f);
+    ck_assert_float_eq_tol(tg_module_param(bn, "running_var")->data[1], (700.0f + 16.0f) / 2, 1e-3f);
+    tg_module_free(bn);
+    /* without running statistics or affine: no state, batch statistics in evaluation too */
+    bn = tg_batch_norm1d_new(2, 1e-5f, 0.1f, false, false);
+    ck_assert_int_eq(tg_module_state_size(bn), 0);
+    tg_module_train(bn, false);
+    y = tg_module_forward(bn, g, tg_from_data(g, b, TG_SHAPE(3, 2)));
+    ck_assert_float_eq_tol(y->data[0], (0 - 4) / sqrtf(32.0f / 3 + 1e-5f), 1e-5f);
+    tg_module_free(bn);
+    ck_assert_ptr_null(tg_batch_norm1d_new(0, 1e-5f, 0.1f, true, true));
+    ck_assert_ptr_null(tg_batch_norm1d_new(2, 1e-5f, 1.5f, true, true));
+    /* LayerNorm(3): weight ones, bias zeros; y is tg_layer_norm's */
+    int d3 = 3;
+    tg_module *ln = tg_layer_norm_new(1, &d3, 1e-5f, true);
+    ck_assert_int_eq(tg_module_state_size(ln), 2);
+    ck_assert_float_eq(tg_module_param(ln, "weight")->data[2], 1.0f);
+    tg_tensor *x = tg_from_data(g, a, TG_SHAPE(2, 3));
+    y = tg_module_forward(ln, g, x);
+    tg_tensor *want = tg_layer_norm(g, x, 1, NULL, NULL, 1e-5f);
+    ck_assert_mem_eq(y->data, want->data, 6 * sizeof(float));
+    tg_module_free(ln);
+    ck_assert_ptr_nonnull(ln = tg_layer_norm_new(1, &d3, 1e-5f, false));
+    ck_assert_int_eq(tg_module_state_size(ln), 0);
+    tg_module_free(ln);
+    /* Embedding(5, 3, padding_idx=-1): the last row zero, never trained */
+    tg_module *emb = tg_embedding_new(5, 3, -1, &rng);
+    tg_tensor *w = tg_module_param(emb, "weight");
+    ck_assert(w->shape[0] == 5 && w->shape[1] == 3);
+    for (int j = 0; j < 3; j++) ck_assert_float_eq(w->data[12 + j], 0.0f);
+    tg_tensor *idx = tg_from_data(g, (const float[]){4, 1, 4, 0}, TG_SHAPE(2, 2));
+    y = tg_module_forward(emb, g, idx);
+    ck_assert_shape(y, 2, 2, 3);
+    ck_assert_mem_eq(y->data + 3, w->data + 3, 3 * sizeof(float));
+    tg_tensor_zero_grad(w);
+    ck_assert_int_eq(tg_backward(tg_sum(g, y)), TG_OK);
+    ck_assert_float_eq(w->grad[12], 0.0f);   /* padding */
+    ck_assert_float_eq(w->grad[3], 1.0f);    /* row 1, once */
+    ck_assert_float_eq(w->grad[0], 1.0f);
+    ck_assert_float_eq(w->grad[6], 0.0f);    /* row 2, never */
+    tg_module_free(emb);
+    ck_assert_ptr_null(tg_embedding_new(5, 3, 5, &rng));
+    ck_assert_error_has("padding_idx within num_embeddings");
+    tg_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_models_select_count_zero_and_clip_parameters)
 {
     tg_rng rng;
@@ -655,6 +743,7 @@ static Suite *models_suite(void)
     tcase_add_test(tc, test_models_spec_string_builds_torch_sequential);
     tcase_add_test(tc, test_models_select_count_zero_and_clip_parameters);
     tcase_add_test(tc, test_models_residual_block_adds_its_input);
+    tcase_add_test(tc, test_models_batch_norm_layer_norm_embedding_modules);
     suite_add_tcase(s, tc);
     tc = tcase_create("datasets");
     tcase_add_test(tc, test_models_moons_shape_and_balance);
