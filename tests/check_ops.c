@@ -751,6 +751,56 @@ START_TEST(test_ops_nd_reductions_and_elementwise)
 }
 END_TEST
 
+/* One forward and backward through the N-D ops, its output and gradients
+ * into out (out_n floats). The batched products are large enough to be
+ * split over threads. */
+static size_t nd_pass(float *out, size_t out_n)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 77);
+    tg_tensor *a = tg_randn(NULL, &rng, TG_SHAPE(2, 3, 64, 96)), *w = tg_randn(NULL, &rng, TG_SHAPE(3, 96, 80));
+    tg_tensor *gamma = tg_randn(NULL, &rng, TG_SHAPE(80)), *beta = tg_randn(NULL, &rng, TG_SHAPE(3));
+    tg_tensor *params[] = {a, w, gamma, beta};
+    for (int k = 0; k < 4; k++) tg_tensor_requires_grad(params[k], true);
+    tg_graph *g = tg_graph_new();
+    tg_tensor *h = tg_layer_norm(g, tg_matmul(g, a, w), 1, gamma, NULL, 1e-5f);            /* (2,3,64,80) */
+    h = tg_batch_norm(g, h, NULL, NULL, NULL, beta, true, 0.1f, 1e-5f);
+    tg_tensor *t = tg_permute(g, tg_permute(g, h, TG_SHAPE(0, 1, 3, 2)), TG_SHAPE(0, 1, 3, 2));
+    tg_tensor *c = tg_cat(g, (tg_tensor *[]){tg_slice(g, h, 2, 0, 64, 1), tg_narrow(g, t, 2, 0, 64), h, h}, 4,
+                          1);                                                             /* (2,12,64,80) */
+    tg_tensor *idx = tg_from_data(g, (float[]){11, 0, 5, 5}, TG_SHAPE(4));
+    tg_tensor *y = tg_maximum(g, tg_index_select(g, c, 1, idx), tg_sin(g, tg_index_select(g, c, 1, idx)));
+    tg_tensor *loss = tg_sum(g, tg_where(g, tg_gt(g, y, tg_zeros(g, 0, NULL)), y, tg_cos(g, y)));
+    ck_assert_msg(loss != NULL, "%s", tg_last_error());
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    size_t n = 0;
+    out[n++] = loss->data[0];
+    for (int k = 0; k < 4; k++)
+        for (size_t i = 0; i < params[k]->size && n < out_n; i++) out[n++] = params[k]->grad[i];
+    tg_graph_free(g);
+    for (int k = 0; k < 4; k++) tg_tensor_free(params[k]);
+    return n;
+}
+
+START_TEST(test_ops_nd_same_bits_on_any_thread_count)
+{
+    enum { N = 2 * 3 * 64 * 96 + 3 * 96 * 80 + 80 + 3 + 1 };
+    float *one = malloc(N * sizeof *one), *three = malloc(N * sizeof *three);
+    ck_assert(one && three);
+    int was = tg_threads();
+    tg_set_threads(1);
+    size_t n1 = nd_pass(one, N);
+    tg_set_threads(3);
+    size_t n3 = nd_pass(three, N);
+    tg_set_threads(was);
+    ck_assert_int_eq(n1, N);
+    ck_assert_int_eq(n3, N);
+    ck_assert_mem_eq(one, three, N * sizeof *one);
+    free(one);
+    free(three);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -790,6 +840,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_ops_norm_messages);
     tcase_add_test(tc, test_ops_batch_norm_running_stats);
     tcase_add_test(tc, test_ops_nd_reductions_and_elementwise);
+    tcase_add_test(tc, test_ops_nd_same_bits_on_any_thread_count);
     suite_add_tcase(s, tc);
     tc = tcase_create("dropout");
     tcase_add_test(tc, test_ops_dropout_statistics);
