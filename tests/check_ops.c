@@ -3,6 +3,7 @@
  * in check_torch_ref.c. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 
 #include "tg_test.h"
 
@@ -435,6 +436,371 @@ START_TEST(test_ops_dropout_modes)
 }
 END_TEST
 
+/* ---- the N-D ops: shapes and messages ---- */
+
+/* The call returns NULL and leaves exactly this message. */
+#define ck_assert_refused(call, msg)                                                               \
+    do {                                                                                           \
+        ck_assert_ptr_null(call);                                                                  \
+        ck_assert_str_eq(tg_last_error(), msg);                                                    \
+    } while (0)
+
+START_TEST(test_ops_matmul_nd_shapes_and_messages)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *v4 = tg_ones(g, TG_SHAPE(4)), *m34 = tg_ones(g, TG_SHAPE(3, 4)), *m45 = tg_ones(g, TG_SHAPE(4, 5));
+    tg_tensor *b243 = tg_ones(g, TG_SHAPE(2, 4, 3)), *b2134 = tg_ones(g, TG_SHAPE(2, 1, 3, 4));
+    tg_tensor *dot = tg_matmul(g, v4, v4);
+    ck_assert_int_eq(dot->ndim, 0);
+    ck_assert_float_eq(dot->data[0], 4.0f);
+    ck_assert_shape(tg_matmul(g, v4, m45), 5);
+    ck_assert_shape(tg_matmul(g, m34, v4), 3);
+    ck_assert_shape(tg_matmul(g, v4, b243), 2, 3);
+    ck_assert_shape(tg_matmul(g, b2134, v4), 2, 1, 3);
+    ck_assert_shape(tg_matmul(g, b2134, tg_ones(g, TG_SHAPE(5, 4, 2))), 2, 5, 3, 2);
+    ck_assert_shape(tg_matmul(g, tg_ones(g, TG_SHAPE(2, 3, 4)), m45), 2, 3, 5);
+    ck_assert_shape(tg_matmul(g, m34, b243), 2, 3, 3);
+    ck_assert_refused(tg_matmul(g, tg_ones(g, 0, NULL), v4), "tg_matmul: () @ (4): both arguments need at least 1 dimension");
+    ck_assert_refused(tg_matmul(g, m34, m34), "tg_matmul: (3,4) @ (3,4): inner dimensions 4 and 3 differ");
+    ck_assert_refused(tg_matmul(g, tg_ones(g, TG_SHAPE(2, 3, 4)), tg_ones(g, TG_SHAPE(3, 4, 2))),
+                      "tg_matmul: (2,3,4) @ (3,4,2): batch sizes 2 and 3 at dimension 0 do not broadcast");
+    ck_assert_refused(tg_matmul(g, tg_ones(g, TG_SHAPE(2, 2, 3, 4)), tg_ones(g, TG_SHAPE(2, 3, 4, 2))),
+                      "tg_matmul: (2,2,3,4) @ (2,3,4,2): batch sizes 2 and 3 at dimension 1 do not broadcast");
+    /* values: batch i of a (2,3,4) @ b (2,4,5) is a_i b_i */
+    tg_tensor *a = tg_reshape(g, tg_arange(g, 0, 24, 1), TG_SHAPE(2, 3, 4)), *b = tg_reshape(g, tg_arange(g, 0, 40, 1), TG_SHAPE(2, 4, 5));
+    tg_tensor *y = tg_matmul(g, a, b);
+    for (int i = 0; i < 2; i++)
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 5; c++) {
+                float want = 0;
+                for (int k = 0; k < 4; k++) want += a->data[(i * 3 + r) * 4 + k] * b->data[(i * 4 + k) * 5 + c];
+                ck_assert_float_eq(y->data[(i * 3 + r) * 5 + c], want);
+            }
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_ops_linear_nd)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *W = tg_ones(g, TG_SHAPE(5, 3)), *b = tg_ones(g, TG_SHAPE(5));
+    ck_assert_shape(tg_linear(g, tg_ones(g, TG_SHAPE(2, 4, 3)), W, b), 2, 4, 5);
+    ck_assert_shape(tg_linear(g, tg_ones(g, TG_SHAPE(3)), W, NULL), 5);
+    ck_assert_shape(tg_linear(g, tg_ones(g, TG_SHAPE(2, 1, 2, 3)), W, b), 2, 1, 2, 5);
+    ck_assert_refused(tg_linear(g, tg_ones(g, 0, NULL), W, b), "tg_linear: x has shape (): expected (..., in)");
+    ck_assert_refused(tg_linear(g, tg_ones(g, TG_SHAPE(2, 4, 4)), W, b), "tg_linear: x (2,4,4), W (5,3): W must be (out, 4)");
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_ops_permute)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_reshape(g, tg_arange(g, 0, 24, 1), TG_SHAPE(2, 3, 4));
+    tg_tensor *y = tg_permute(g, x, TG_SHAPE(-1, 0, 1));
+    ck_assert_shape(y, 4, 2, 3);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 2; j++)
+            for (int k = 0; k < 3; k++) ck_assert_float_eq(y->data[(i * 2 + j) * 3 + k], (float)((j * 3 + k) * 4 + i));
+    ck_assert_refused(tg_permute(g, x, TG_SHAPE(0, 1)), "tg_permute: 2 dims for x (2,3,4): expected one per dimension (3)");
+    ck_assert_refused(tg_permute(g, x, TG_SHAPE(0, 3, 1)), "tg_permute: dims[1] = 3 is out of range for x (2,3,4)");
+    ck_assert_refused(tg_permute(g, x, TG_SHAPE(0, 1, -3)), "tg_permute: dims[2] = -3 repeats a dimension of x (2,3,4)");
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_ops_cat_and_stack)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *xs[10];
+    for (int k = 0; k < 10; k++) xs[k] = tg_full(g, TG_SHAPE(2, 1 + k % 2), (float)k);
+    /* ten inputs: a tree of nodes of at most 3 inputs */
+    tg_tensor *y = tg_cat(g, xs, 10, 1);
+    ck_assert_shape(y, 2, 15);
+    ck_assert_str_eq(tg_tensor_op_name(y), "cat");
+    for (int r = 0, k = 0, c = 0; k < 10; k++)
+        for (int j = 0; j < 1 + k % 2; j++, c++)
+            for (r = 0; r < 2; r++) ck_assert_float_eq(y->data[r * 15 + c], (float)k);
+    ck_assert_shape(tg_cat(g, xs, 1, 0), 2, 1);
+    tg_tensor *same[3] = {xs[0], xs[2], xs[4]};
+    tg_tensor *s = tg_stack(g, same, 3, -1);
+    ck_assert_shape(s, 2, 1, 3);
+    ck_assert_float_eq(s->data[2], 4.0f);
+    ck_assert_shape(tg_stack(g, same, 3, 0), 3, 2, 1);
+    ck_assert_refused(tg_cat(g, xs, 0, 0), "tg_cat: 0 tensors: expected a non-empty list");
+    ck_assert_refused(tg_cat(g, xs, 2, 0), "tg_cat: sizes must match except in dimension 0: tensor 0 is (2,1), tensor 1 is (2,2)");
+    ck_assert_refused(tg_cat(g, xs, 2, 2), "tg_cat: axis 2 is out of range for shape (2,1)");
+    tg_tensor *with_null[2] = {xs[0], NULL};
+    ck_assert_refused(tg_cat(g, with_null, 2, 0), "tg_cat: axis 2 is out of range for shape (2,1)"); /* a NULL keeps the first cause */
+    tg_clear_error();
+    ck_assert_refused(tg_cat(g, with_null, 2, 0), "tg_cat: input 2 is NULL");
+    ck_assert_refused(tg_cat(g, (tg_tensor *[]){tg_ones(g, 0, NULL)}, 1, 0),
+                      "tg_cat: tensor 0 is a scalar (): cat needs at least 1 dimension (use tg_stack)");
+    ck_assert_refused(tg_stack(g, xs, 2, 0), "tg_stack: expects tensors of one shape: tensor 0 is (2,1), tensor 1 is (2,2)");
+    ck_assert_refused(tg_stack(g, same, 3, 3), "tg_stack: dim 3 is out of range for stacking tensors of shape (2,1) (expected [-3, 2])");
+    tg_tensor *big = tg_ones(g, TG_SHAPE(1, 1, 1, 1));
+    ck_assert_refused(tg_stack(g, &big, 1, 0), "tg_stack: tensors of shape (1,1,1,1): stacking them needs 5 dimensions, tg has at most 4");
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_ops_cat_of_many_differentiates_each_input)
+{
+    /* 7 inputs, one not requiring grad: each gets its own slice of dy once */
+    tg_tensor *xs[7];
+    for (int k = 0; k < 7; k++) {
+        xs[k] = tg_full(NULL, TG_SHAPE(2), (float)k);
+        tg_tensor_requires_grad(xs[k], k != 3);
+    }
+    tg_graph *g = tg_graph_new();
+    tg_tensor *y = tg_cat(g, xs, 7, 0);
+    float dy[14];
+    for (int i = 0; i < 14; i++) dy[i] = (float)(i + 1);
+    ck_assert_int_eq(tg_backward_grad(y, dy), TG_OK);
+    for (int k = 0; k < 7; k++) {
+        if (k == 3) {
+            ck_assert_ptr_null(xs[k]->grad);
+            continue;
+        }
+        ck_assert_float_eq(xs[k]->grad[0], (float)(2 * k + 1));
+        ck_assert_float_eq(xs[k]->grad[1], (float)(2 * k + 2));
+    }
+    tg_graph_free(g);
+    for (int k = 0; k < 7; k++) tg_tensor_free(xs[k]);
+}
+END_TEST
+
+START_TEST(test_ops_narrow_and_slice)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_reshape(g, tg_arange(g, 0, 10, 1), TG_SHAPE(2, 5));
+    tg_tensor *n = tg_narrow(g, x, -1, -2, 2);
+    ck_assert_shape(n, 2, 2);
+    ck_assert_float_eq(n->data[0], 3.0f);
+    ck_assert_float_eq(n->data[3], 9.0f);
+    tg_tensor *s = tg_slice(g, x, 1, -4, INT_MAX, 2); /* x[:, -4::2] = columns 1, 3 */
+    ck_assert_shape(s, 2, 2);
+    ck_assert_float_eq(s->data[1], 3.0f);
+    ck_assert_float_eq(s->data[2], 6.0f);
+    ck_assert_shape(tg_slice(g, x, 0, -100, 100, 1), 2, 5);
+    ck_assert_shape(tg_slice(g, x, 1, 0, 5, 7), 2, 1);
+    ck_assert_refused(tg_narrow(g, x, 1, -6, 1), "tg_narrow: start -6 is out of range for dimension 1 of x (2,5) (size 5)");
+    ck_assert_refused(tg_narrow(g, x, 1, 4, 2), "tg_narrow: start 4 + length 2 on dimension 1 of x (2,5) (size 5): exceeds the size");
+    ck_assert_refused(tg_narrow(g, x, 0, 0, 0),
+                      "tg_narrow: start 0 + length 0 on dimension 0 of x (2,5) (size 2): length must be positive (tg tensors are never empty)");
+    ck_assert_refused(tg_narrow(g, x, 2, 0, 1), "tg_narrow: axis 2 is out of range for shape (2,5)");
+    ck_assert_refused(tg_slice(g, x, 1, 3, 2, 1), "tg_slice: [3:2:1] on dimension 1 of x (2,5) (size 5) is empty (tg tensors are never empty)");
+    ck_assert_refused(tg_slice(g, x, 1, 0, 5, 0), "tg_slice: step 0: must be at least 1 (as torch's slicing)");
+    ck_assert_refused(tg_slice(g, tg_ones(g, 0, NULL), 0, 0, 1, 1), "tg_slice: x is a scalar (): nothing to slice");
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_ops_index_ops_refuse_bad_indices)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_reshape(g, tg_arange(g, 0, 10, 1), TG_SHAPE(2, 5));
+    tg_tensor *sel = tg_index_select(g, x, 1, tg_from_data(g, (float[]){4, 0, 4}, TG_SHAPE(3)));
+    ck_assert_shape(sel, 2, 3);
+    ck_assert_float_eq(sel->data[3], 9.0f);
+    ck_assert_shape(tg_index_select(g, x, 0, tg_full(g, 0, NULL, 1.0f)), 1, 5);
+    ck_assert_refused(tg_index_select(g, x, 1, tg_from_data(g, (float[]){4, 1.5f}, TG_SHAPE(2))),
+                      "tg_index_select: index[1] = 1.5 is not a whole number (an index tensor holds whole numbers as floats)");
+    ck_assert_refused(tg_index_select(g, x, 1, tg_from_data(g, (float[]){5}, TG_SHAPE(1))),
+                      "tg_index_select: index[0] = 5 is out of range [0, 5) for dimension 1 of x (2,5)");
+    ck_assert_refused(tg_index_select(g, x, 0, tg_from_data(g, (float[]){-1}, TG_SHAPE(1))),
+                      "tg_index_select: index[0] = -1 is out of range [0, 2) for dimension 0 of x (2,5)");
+    ck_assert_refused(tg_index_select(g, x, 0, tg_from_data(g, (float[]){NAN}, TG_SHAPE(1))),
+                      "tg_index_select: index[0] = nan is not a whole number (an index tensor holds whole numbers as floats)");
+    ck_assert_refused(tg_index_select(g, x, 0, tg_zeros(g, TG_SHAPE(1, 1))),
+                      "tg_index_select: index (1,1): expected a vector (1 dimension) or a scalar");
+    ck_assert_refused(tg_index_select(g, x, 2, tg_zeros(g, TG_SHAPE(1))), "tg_index_select: axis 2 is out of range for shape (2,5)");
+
+    tg_tensor *ga = tg_gather(g, x, 1, tg_from_data(g, (float[]){4, 4, 4, 0, 1, 2}, TG_SHAPE(2, 3)));
+    ck_assert_shape(ga, 2, 3);
+    ck_assert_float_eq(ga->data[1], 4.0f);
+    ck_assert_float_eq(ga->data[5], 7.0f);
+    ck_assert_refused(tg_gather(g, x, 1, tg_from_data(g, (float[]){0, 1, 2, 3, 4, 7}, TG_SHAPE(2, 3))),
+                      "tg_gather: index[1,2] = 7 is out of range [0, 5) for dimension 1 of x (2,5)");
+    ck_assert_refused(tg_gather(g, x, 0, tg_from_data(g, (float[]){0, 0.25f}, TG_SHAPE(1, 2))),
+                      "tg_gather: index[0,1] = 0.25 is not a whole number (an index tensor holds whole numbers as floats)");
+    ck_assert_refused(tg_gather(g, x, 1, tg_zeros(g, TG_SHAPE(6))), "tg_gather: index (6) and x (2,5): index must have x's number of dimensions");
+    ck_assert_refused(tg_gather(g, x, 1, tg_zeros(g, TG_SHAPE(3, 1))),
+                      "tg_gather: index (3,1) and x (2,5): index's size 3 at dimension 0 is larger than x's (2); only along dim 1 may it be");
+
+    tg_tensor *W = tg_reshape(g, tg_arange(g, 0, 8, 1), TG_SHAPE(4, 2));
+    tg_tensor *e = tg_embedding(g, W, tg_from_data(g, (float[]){3, 0, 3}, TG_SHAPE(1, 3)), -1);
+    ck_assert_shape(e, 1, 3, 2);
+    ck_assert_float_eq(e->data[1], 7.0f);
+    ck_assert_shape(tg_embedding(g, W, tg_full(g, 0, NULL, 2.0f), 0), 2);
+    ck_assert_refused(tg_embedding(g, W, tg_from_data(g, (float[]){1, 4}, TG_SHAPE(2)), -1),
+                      "tg_embedding: indices[1] = 4 is out of range [0, 4) for weight (4,2) (num_embeddings 4)");
+    ck_assert_refused(tg_embedding(g, W, tg_from_data(g, (float[]){1, 2.5f}, TG_SHAPE(1, 2)), -1),
+                      "tg_embedding: indices[0,1] = 2.5 is not a whole number (an index tensor holds whole numbers as floats)");
+    ck_assert_refused(tg_embedding(g, W, tg_zeros(g, TG_SHAPE(1)), 4),
+                      "tg_embedding: padding_idx 4 must be within num_embeddings 4 of weight (4,2)");
+    ck_assert_refused(tg_embedding(g, tg_ones(g, TG_SHAPE(4)), tg_zeros(g, TG_SHAPE(1)), -1),
+                      "tg_embedding: weight (4): expected 2 dimensions (num_embeddings, embedding_dim)");
+    ck_assert_refused(tg_embedding(g, W, tg_zeros(g, TG_SHAPE(1, 1, 1, 1)), -1),
+                      "tg_embedding: indices (1,1,1,1): at most 3 dimensions (the result adds one)");
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_ops_index_gradients_accumulate_in_order)
+{
+    /* repeated indices add; the padding row gets nothing */
+    tg_tensor *W = tg_zeros(NULL, TG_SHAPE(3, 2));
+    tg_tensor_requires_grad(W, true);
+    tg_graph *g = tg_graph_new();
+    tg_tensor *y = tg_embedding(g, W, tg_from_data(g, (float[]){2, 0, 2, 1}, TG_SHAPE(4)), 1);
+    ck_assert_int_eq(tg_backward_grad(y, (float[]){1, 2, 3, 4, 5, 6, 7, 8}), TG_OK);
+    const float want[] = {3, 4, 0, 0, 6, 8};
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(W->grad[i], want[i]);
+    tg_graph_free(g);
+    tg_tensor_free(W);
+}
+END_TEST
+
+START_TEST(test_ops_maximum_where_messages)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *a = tg_ones(g, TG_SHAPE(2, 3)), *b = tg_ones(g, TG_SHAPE(4));
+    ck_assert_refused(tg_maximum(g, a, b), "tg_maximum: (2,3) vs (4): sizes 3 and 4 at dimension 1 do not broadcast");
+    ck_assert_refused(tg_minimum(g, a, b), "tg_minimum: (2,3) vs (4): sizes 3 and 4 at dimension 1 do not broadcast");
+    ck_assert_refused(tg_where(g, tg_ones(g, TG_SHAPE(3, 1)), a, tg_ones(g, TG_SHAPE(3))),
+                      "tg_where: cond (3,1), a (2,3), b (3): sizes 3 and 2 at dimension 0 do not broadcast");
+    tg_tensor *w = tg_where(g, tg_from_data(g, (float[]){0, NAN}, TG_SHAPE(2, 1)), a, tg_zeros(g, TG_SHAPE(3)));
+    ck_assert_shape(w, 2, 3);
+    ck_assert_float_eq(w->data[0], 0.0f);
+    ck_assert_float_eq(w->data[5], 1.0f); /* NaN is true */
+    ck_assert_ptr_null(tg_where(g, NULL, a, a)); /* a NULL keeps the message of what failed first */
+    ck_assert_str_eq(tg_last_error(), "tg_where: cond (3,1), a (2,3), b (3): sizes 3 and 2 at dimension 0 do not broadcast");
+    tg_clear_error();
+    ck_assert_refused(tg_where(g, NULL, a, a), "tg_where: input 1 is NULL");
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_ops_norm_messages)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_ones(g, TG_SHAPE(2, 3, 4)), *c3 = tg_ones(g, TG_SHAPE(3));
+    ck_assert_shape(tg_layer_norm(g, x, 3, NULL, NULL, 1e-5f), 2, 3, 4);
+    ck_assert_refused(tg_layer_norm(g, x, 0, NULL, NULL, 1e-5f),
+                      "tg_layer_norm: norm_ndim 0 for x (2,3,4): expected 1 to 3 dimensions to normalise over");
+    ck_assert_refused(tg_layer_norm(g, x, 2, tg_ones(g, TG_SHAPE(4)), NULL, 1e-5f),
+                      "tg_layer_norm: weight (4): expected (3,4), the last 2 dimensions of x (2,3,4)");
+    ck_assert_refused(tg_layer_norm(g, x, 1, NULL, c3, 1e-5f),
+                      "tg_layer_norm: bias (3): expected (4), the last 1 dimension of x (2,3,4)");
+    ck_assert_shape(tg_batch_norm(g, x, NULL, NULL, c3, c3, true, 0.1f, 1e-5f), 2, 3, 4);
+    ck_assert_refused(tg_batch_norm(g, tg_ones(g, TG_SHAPE(1, 3)), NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f),
+                      "tg_batch_norm: expected more than 1 value per channel when training, got input size (1,3)");
+    ck_assert_shape(tg_batch_norm(g, tg_ones(g, TG_SHAPE(1, 3)), c3, c3, NULL, NULL, false, 0.1f, 1e-5f), 1, 3);
+    ck_assert_refused(tg_batch_norm(g, x, NULL, c3, NULL, NULL, false, 0.1f, 1e-5f),
+                      "tg_batch_norm: running_mean and running_var are required when not training (x (2,3,4))");
+    ck_assert_refused(tg_batch_norm(g, x, tg_ones(g, TG_SHAPE(4)), c3, NULL, NULL, true, 0.1f, 1e-5f),
+                      "tg_batch_norm: running_mean (4): expected (3) for x (2,3,4)");
+    ck_assert_refused(tg_batch_norm(g, tg_ones(g, TG_SHAPE(3)), NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f),
+                      "tg_batch_norm: x (3): expected (N,C), (N,C,L) or (N,C,H,W)");
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_ops_batch_norm_running_stats)
+{
+    /* x (4,1): mean 2.5, biased var 1.25, unbiased 5/3 */
+    tg_tensor *rm = tg_zeros(NULL, TG_SHAPE(1)), *rv = tg_ones(NULL, TG_SHAPE(1));
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_from_data(g, (float[]){1, 2, 3, 4}, TG_SHAPE(4, 1));
+    tg_tensor *y = tg_batch_norm(g, x, rm, rv, NULL, NULL, true, 0.1f, 0.0f);
+    ck_assert_close(y->data[0], -1.5 / sqrt(1.25), 1e-6, 0);
+    ck_assert_close(rm->data[0], 0.25, 1e-7, 0);
+    ck_assert_close(rv->data[0], 0.9 + 0.1 * 5.0 / 3.0, 1e-7, 0);
+    /* eval uses them, and changes nothing */
+    tg_tensor *e = tg_batch_norm(g, x, rm, rv, NULL, NULL, false, 0.1f, 0.0f);
+    ck_assert_close(e->data[3], (4.0 - 0.25) / sqrt(0.9 + 0.5 / 3.0), 1e-6, 0);
+    ck_assert_close(rm->data[0], 0.25, 1e-7, 0);
+    tg_graph_free(g);
+    tg_tensor_free(rm);
+    tg_tensor_free(rv);
+}
+END_TEST
+
+START_TEST(test_ops_nd_reductions_and_elementwise)
+{
+    /* the existing ops on 3-D and 4-D inputs: every axis of a (2,3,2,2) */
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_reshape(g, tg_arange(g, 0, 24, 1), TG_SHAPE(2, 3, 2, 2));
+    for (int axis = 0; axis < 4; axis++) {
+        tg_tensor *s = tg_sum_axis(g, x, axis, false), *m = tg_max_axis(g, x, axis, true), *p = tg_softmax(g, x, axis);
+        ck_assert_int_eq(s->ndim, 3);
+        ck_assert_int_eq(m->shape[axis], 1);
+        double total = 0;
+        for (size_t i = 0; i < s->size; i++) total += s->data[i];
+        ck_assert_close(total, 276.0, 0, 0);
+        double psum = 0;
+        for (size_t i = 0; i < p->size; i++) psum += p->data[i];
+        ck_assert_close(psum, (double)(24 / x->shape[axis]), 1e-5, 0);
+    }
+    tg_tensor *m2 = tg_max_axis(g, x, 1, false); /* x[i,2,j,k] = 12 i + 8 + 2 j + k */
+    ck_assert_shape(m2, 2, 2, 2);
+    ck_assert_float_eq(m2->data[7], 23.0f);
+    ck_assert_shape(tg_mul(g, tg_sigmoid(g, x), tg_ones(g, TG_SHAPE(3, 1, 1))), 2, 3, 2, 2);
+    tg_graph_free(g);
+}
+END_TEST
+
+/* One forward and backward through the N-D ops, its output and gradients
+ * into out (out_n floats). The batched products are large enough to be
+ * split over threads. */
+static size_t nd_pass(float *out, size_t out_n)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 77);
+    tg_tensor *a = tg_randn(NULL, &rng, TG_SHAPE(2, 3, 64, 96)), *w = tg_randn(NULL, &rng, TG_SHAPE(3, 96, 80));
+    tg_tensor *gamma = tg_randn(NULL, &rng, TG_SHAPE(80)), *beta = tg_randn(NULL, &rng, TG_SHAPE(3));
+    tg_tensor *params[] = {a, w, gamma, beta};
+    for (int k = 0; k < 4; k++) tg_tensor_requires_grad(params[k], true);
+    tg_graph *g = tg_graph_new();
+    tg_tensor *h = tg_layer_norm(g, tg_matmul(g, a, w), 1, gamma, NULL, 1e-5f);            /* (2,3,64,80) */
+    h = tg_batch_norm(g, h, NULL, NULL, NULL, beta, true, 0.1f, 1e-5f);
+    tg_tensor *t = tg_permute(g, tg_permute(g, h, TG_SHAPE(0, 1, 3, 2)), TG_SHAPE(0, 1, 3, 2));
+    tg_tensor *c = tg_cat(g, (tg_tensor *[]){tg_slice(g, h, 2, 0, 64, 1), tg_narrow(g, t, 2, 0, 64), h, h}, 4,
+                          1);                                                             /* (2,12,64,80) */
+    tg_tensor *idx = tg_from_data(g, (float[]){11, 0, 5, 5}, TG_SHAPE(4));
+    tg_tensor *y = tg_maximum(g, tg_index_select(g, c, 1, idx), tg_sin(g, tg_index_select(g, c, 1, idx)));
+    tg_tensor *loss = tg_sum(g, tg_where(g, tg_gt(g, y, tg_zeros(g, 0, NULL)), y, tg_cos(g, y)));
+    ck_assert_msg(loss != NULL, "%s", tg_last_error());
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    size_t n = 0;
+    out[n++] = loss->data[0];
+    for (int k = 0; k < 4; k++)
+        for (size_t i = 0; i < params[k]->size && n < out_n; i++) out[n++] = params[k]->grad[i];
+    tg_graph_free(g);
+    for (int k = 0; k < 4; k++) tg_tensor_free(params[k]);
+    return n;
+}
+
+START_TEST(test_ops_nd_same_bits_on_any_thread_count)
+{
+    enum { N = 2 * 3 * 64 * 96 + 3 * 96 * 80 + 80 + 3 + 1 };
+    float *one = malloc(N * sizeof *one), *three = malloc(N * sizeof *three);
+    ck_assert(one && three);
+    int was = tg_threads();
+    tg_set_threads(1);
+    size_t n1 = nd_pass(one, N);
+    tg_set_threads(3);
+    size_t n3 = nd_pass(three, N);
+    tg_set_threads(was);
+    ck_assert_int_eq(n1, N);
+    ck_assert_int_eq(n3, N);
+    ck_assert_mem_eq(one, three, N * sizeof *one);
+    free(one);
+    free(three);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -460,6 +826,21 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_ops_scalar_axis_ops);
     tcase_add_test(tc, test_ops_softplus_needs_positive_beta);
     tcase_add_test(tc, test_ops_unary_ops_keep_shape);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("nd");
+    tcase_add_test(tc, test_ops_matmul_nd_shapes_and_messages);
+    tcase_add_test(tc, test_ops_linear_nd);
+    tcase_add_test(tc, test_ops_permute);
+    tcase_add_test(tc, test_ops_cat_and_stack);
+    tcase_add_test(tc, test_ops_cat_of_many_differentiates_each_input);
+    tcase_add_test(tc, test_ops_narrow_and_slice);
+    tcase_add_test(tc, test_ops_index_ops_refuse_bad_indices);
+    tcase_add_test(tc, test_ops_index_gradients_accumulate_in_order);
+    tcase_add_test(tc, test_ops_maximum_where_messages);
+    tcase_add_test(tc, test_ops_norm_messages);
+    tcase_add_test(tc, test_ops_batch_norm_running_stats);
+    tcase_add_test(tc, test_ops_nd_reductions_and_elementwise);
+    tcase_add_test(tc, test_ops_nd_same_bits_on_any_thread_count);
     suite_add_tcase(s, tc);
     tc = tcase_create("dropout");
     tcase_add_test(tc, test_ops_dropout_statistics);

@@ -118,7 +118,8 @@ static void matmul_backward(tg_tensor *y)
     tg_tensor *a = y->src[0], *b = y->src[1];
     matmul_plan p;
     int ndim, shape[TG_MAX_DIMS];
-    TG_ASSERT(matmul_plan_make("tg_matmul", a, b, &p, &ndim, shape)); /* as in the forward */
+    bool planned = matmul_plan_make("tg_matmul", a, b, &p, &ndim, shape); /* as in the forward */
+    TG_ASSERT(planned);
     size_t ys = (size_t)p.n * (size_t)p.m;
     int n = p.n, k = p.k, m = p.m;
     for (size_t i = 0; i < p.batches; i++) {
