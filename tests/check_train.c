@@ -346,6 +346,17 @@ START_TEST(test_train_export_eval_init_and_shuffle_off)
     ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
     ck_assert_str_eq(tg_output, eval_ck); /* loss, accuracy and the whole confusion matrix */
     free(eval_ck);
+    /* tg predict: the same guesses from the checkpoint and from the export */
+    unsigned char pixels[28 * 28];
+    for (int i = 0; i < 28 * 28; i++) pixels[i] = (unsigned char)(i * 7);
+    ck_assert(stbi_write_png(in_dir("p.png"), 28, 28, 1, pixels, 28));
+    snprintf(args, sizeof args, "predict %s %s", in_dir("a.ckpt"), in_dir("p.png"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    char *predict_ck = strdup(tg_output);
+    snprintf(args, sizeof args, "predict %s %s", in_dir("a.safetensors"), in_dir("p.png"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    ck_assert_str_eq(tg_output, predict_ck);
+    free(predict_ck);
     /* a file without a spec needs --model; a wrong one is refused by key */
     tg_rng rng;
     tg_rng_seed(&rng, 1);
@@ -369,6 +380,35 @@ START_TEST(test_train_export_eval_init_and_shuffle_off)
                   "file, (8,784) here"), "%s", tg_output);
     snprintf(args, sizeof args, "train --init %s --resume %s", in_dir("a.safetensors"), in_dir("a.ckpt"));
     ck_assert_int_eq(run_tg(args), 2);
+    /* broken files: tg eval refuses each with its reason and exit status 1 */
+    FILE *f = fopen(in_dir("a.safetensors"), "rb");
+    ck_assert_ptr_nonnull(f);
+    static unsigned char bytes[1 << 17];
+    size_t n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    ck_assert(n > 100 && n < sizeof bytes);
+    static const struct {
+        const char *name, *why;
+    } broken[] = {
+        {"cut.safetensors", "the tensors cover 50920 bytes of data but the file holds 50820 after the header"},
+        {"huge.safetensors", "does not fit (the file has"},
+        {"f16.safetensors", "has dtype F16; tg reads F32 and I64"},
+    };
+    for (int k = 0; k < 3; k++) {
+        unsigned char *copy = malloc(n);
+        memcpy(copy, bytes, n);
+        size_t len = k == 0 ? n - 100 : n;
+        if (k == 1) copy[6] = 0x7f; /* a header length of about 2^55 */
+        if (k == 2) memcpy(strstr((char *)copy + 8, "F32"), "F16", 3);
+        f = fopen(in_dir(broken[k].name), "wb");
+        fwrite(copy, 1, len, f);
+        fclose(f);
+        free(copy);
+        snprintf(args, sizeof args, "eval %s", in_dir(broken[k].name));
+        ck_assert_int_eq(run_tg(args), 1);
+        ck_assert_msg(strstr(tg_output, broken[k].why) && strstr(tg_output, broken[k].name), "%s", tg_output);
+    }
+
     /* --init and --shuffle off: two seeds, the same weights after training */
     tg_tensor *w[2];
     for (int seed = 0; seed < 2; seed++) {
