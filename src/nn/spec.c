@@ -34,6 +34,7 @@ typedef struct spec_ctx {
     flow in;
     tg_rng *rng;
     int depth;               /* residual blocks entered */
+    tg_graph *g;             /* where probe runs a layer once */
 } spec_ctx;
 
 static bool refuse(const spec_ctx *c, const char *why)
@@ -106,13 +107,14 @@ enum { REQUIRED = 1 }; /* layer_word.required: how many leading arguments must b
 
 /* A layer word: its torch argument names (minus the sizes tg infers),
  * defaults, and how it builds its module from their values (True/False
- * are 1/0, None is NAN) for samples shaped c->in, setting out. */
+ * are 1/0, None is NAN) for samples shaped c->in. The shape it gives is
+ * found by running it (probe). */
 typedef struct layer_word {
     const char *name;
     const char *args[MAX_ARGS];   /* NULL after the last */
     double defaults[MAX_ARGS];
     int required;
-    tg_module *(*build)(spec_ctx *c, const double *v, flow *out);
+    tg_module *(*build)(spec_ctx *c, const double *v);
 } layer_word;
 
 static bool value_of(const spec_ctx *c, const char *text, int i, double *v)
@@ -193,62 +195,54 @@ static bool in_range(const spec_ctx *c, const char *what, double v, double lo, d
 
 static int last(const flow *f) { return f->shape[f->ndim - 1]; }
 
-static tg_module *flatten_word(spec_ctx *c, const double *v, flow *out)
+static tg_module *flatten_word(spec_ctx *c, const double *v)
 {
-    (void)v;
-    int n = 1;
-    for (int d = 0; d < c->in.ndim; d++) n *= c->in.shape[d];
-    out->ndim = 1, out->shape[0] = n;
+    (void)c, (void)v;
     return tg_flatten_new(1);
 }
 
 /* nn.Linear acts on the last dimension, whatever comes before it */
-static tg_module *linear_word(spec_ctx *c, const double *v, flow *out)
+static tg_module *linear_word(spec_ctx *c, const double *v)
 {
     if (!whole(c, "out_features", v[0], 1)) return NULL;
-    out->shape[out->ndim - 1] = (int)v[0];
     return tg_linear_new(last(&c->in), (int)v[0], v[1] != 0, c->rng);
 }
 
-static tg_module *dropout_word(spec_ctx *c, const double *v, flow *out)
+static tg_module *dropout_word(spec_ctx *c, const double *v)
 {
-    (void)out;
     return in_range(c, "p", v[0], 0, 1) ? tg_dropout_new((float)v[0]) : NULL;
 }
 
-static tg_module *relu_word(spec_ctx *c, const double *v, flow *out) { return (void)c, (void)v, (void)out, tg_relu_new(); }
-static tg_module *gelu_word(spec_ctx *c, const double *v, flow *out) { return (void)c, (void)v, (void)out, tg_gelu_new(); }
-static tg_module *tanh_word(spec_ctx *c, const double *v, flow *out) { return (void)c, (void)v, (void)out, tg_tanh_new(); }
-static tg_module *sigmoid_word(spec_ctx *c, const double *v, flow *out)
+static tg_module *relu_word(spec_ctx *c, const double *v) { return (void)c, (void)v, tg_relu_new(); }
+static tg_module *gelu_word(spec_ctx *c, const double *v) { return (void)c, (void)v, tg_gelu_new(); }
+static tg_module *tanh_word(spec_ctx *c, const double *v) { return (void)c, (void)v, tg_tanh_new(); }
+static tg_module *sigmoid_word(spec_ctx *c, const double *v)
 {
-    return (void)c, (void)v, (void)out, tg_sigmoid_new();
+    return (void)c, (void)v, tg_sigmoid_new();
 }
-static tg_module *leaky_relu_word(spec_ctx *c, const double *v, flow *out)
+static tg_module *leaky_relu_word(spec_ctx *c, const double *v)
 {
-    return (void)c, (void)out, tg_leaky_relu_new((float)v[0]);
+    return (void)c, tg_leaky_relu_new((float)v[0]);
 }
 
-static tg_module *softplus_word(spec_ctx *c, const double *v, flow *out)
+static tg_module *softplus_word(spec_ctx *c, const double *v)
 {
-    (void)out;
     if (!(v[0] > 0)) return refuse(c, "beta must be positive"), NULL;
     return tg_softplus_new((float)v[0], (float)v[1]);
 }
 
 /* normalized_shape is the last dimension (LayerNorm(d) of a transformer,
  * LayerNorm(features) after flatten) */
-static tg_module *layernorm_word(spec_ctx *c, const double *v, flow *out)
+static tg_module *layernorm_word(spec_ctx *c, const double *v)
 {
-    (void)out;
     if (!(v[0] > 0)) return refuse(c, "eps must be positive"), NULL;
     int d = last(&c->in);
     return tg_layer_norm_new(1, &d, (float)v[0], v[1] != 0);
 }
 
 /* num_features is C of (N, C) or (N, C, L) */
-static tg_module *batchnorm1d_word(spec_ctx *c, const double *v, flow *out)
+static tg_module *batchnorm1d_word(spec_ctx *c, const double *v)
 {
-    (void)out;
     if (c->in.ndim > 2) return refuse(c, "batchnorm1d takes (N, C) or (N, C, L): put flatten before it"), NULL;
     if (!(v[0] > 0)) return refuse(c, "eps must be positive"), NULL;
     if (!isnan(v[1]) && !in_range(c, "momentum", v[1], 0, 1)) return NULL;
@@ -256,18 +250,17 @@ static tg_module *batchnorm1d_word(spec_ctx *c, const double *v, flow *out)
 }
 
 /* indices of any shape in, one more dimension out */
-static tg_module *embedding_word(spec_ctx *c, const double *v, flow *out)
+static tg_module *embedding_word(spec_ctx *c, const double *v)
 {
     if (!whole(c, "num_embeddings", v[0], 1) || !whole(c, "embedding_dim", v[1], 1)) return NULL;
     if (c->in.ndim + 1 > TG_MAX_DIMS - 1) return refuse(c, "its output would have more than 4 dimensions"), NULL;
     if (!isnan(v[2]) && (v[2] != (int)v[2] || v[2] >= v[0] || v[2] < -v[0]))
         return refuse(c, "padding_idx must be a row of the table (or None)"), NULL;
-    out->shape[out->ndim++] = (int)v[1];
     return tg_embedding_new((int)v[0], (int)v[1], isnan(v[2]) ? TG_NO_PADDING : (int)v[2], c->rng);
 }
 
-static tg_module *residual(spec_ctx *c, flow *out);
-static tg_module *residual_word(spec_ctx *c, const double *v, flow *out) { return (void)v, residual(c, out); }
+static tg_module *residual(spec_ctx *c);
+static tg_module *residual_word(spec_ctx *c, const double *v) { return (void)v, residual(c); }
 
 static const layer_word words[] = {
     {"flatten", {NULL}, {0}, 0, flatten_word},
@@ -300,15 +293,14 @@ const char *tg_model_layer_word(int i, char *buf, size_t size)
 }
 
 /* The layer of c->w for samples shaped c->in, and the shape it gives. */
-static tg_module *layer(spec_ctx *c, flow *out)
+static tg_module *layer(spec_ctx *c)
 {
-    *out = c->in;
     for (int k = 0; k < N_WORDS; k++) {
         if (strcmp(words[k].name, c->w->name)) continue;
         double v[MAX_ARGS];
         if (!strcmp(c->w->name, "residual") && !c->w->body[0])
             return refuse(c, "a residual block needs layers: residual(linear(64) relu)"), NULL;
-        return bind(c, &words[k], v) ? words[k].build(c, v, out) : NULL;
+        return bind(c, &words[k], v) ? words[k].build(c, v) : NULL;
     }
     char why[256];
     int len = snprintf(why, sizeof why, "no such layer (tg has");
@@ -316,6 +308,8 @@ static tg_module *layer(spec_ctx *c, flow *out)
     snprintf(why + len, sizeof why - (size_t)len, ")");
     return refuse(c, why), NULL;
 }
+
+static bool probe(spec_ctx *c, tg_module *m, flow *out);
 
 /* The layers of text, for samples shaped c->in (updated as they go),
  * appended to layers[*n]; false with a message. */
@@ -329,7 +323,8 @@ static bool parse_layers(spec_ctx *c, const char *text, tg_module **layers, int 
         if (*n == MAX_WORDS) return refuse(c, "more than 64 layers");
         c->w = &w;           /* messages name the word as far as it is read */
         flow out;
-        tg_module *m = next_word(c, &p, &w) ? layer(c, &out) : NULL;
+        tg_module *m = next_word(c, &p, &w) ? layer(c) : NULL;
+        if (m && !probe(c, m, &out)) tg_module_free(m), m = NULL;
         c->w = NULL;         /* w ends with this turn */
         if (!m) return false;
         layers[(*n)++] = m;
@@ -338,8 +333,31 @@ static bool parse_layers(spec_ctx *c, const char *text, tg_module **layers, int 
     return true;
 }
 
+/* The shape m gives a sample shaped c->in: m run once on a batch of one
+ * zero sample, in evaluation mode, recording nothing. The ops' own shape
+ * rules decide it, so no formula is written twice, and a shape that does
+ * not fit is the op's message, given for this word. */
+static bool probe(spec_ctx *c, tg_module *m, flow *out)
+{
+    int shape[TG_MAX_DIMS] = {1};
+    memcpy(shape + 1, c->in.shape, (size_t)c->in.ndim * sizeof *shape);
+    tg_graph_reset(c->g);
+    bool was = tg_module_train(m, false);
+    tg_tensor *y = tg_module_forward(m, c->g, tg_zeros(c->g, c->in.ndim + 1, shape));
+    tg_module_train(m, was);
+    if (!y) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", tg_last_error());
+        return refuse(c, why);
+    }
+    if (y->ndim < 1 || y->shape[0] != 1) return refuse(c, "it does not keep the batch dimension");
+    *out = (flow){.ndim = y->ndim - 1}; /* whole, so that flows compare with memcmp */
+    memcpy(out->shape, y->shape + 1, (size_t)out->ndim * sizeof *out->shape);
+    return true;
+}
+
 /* residual(LAYERS): x + LAYERS(x), the layers keeping the shape. */
-static tg_module *residual(spec_ctx *c, flow *out)
+static tg_module *residual(spec_ctx *c)
 {
     const word *w = c->w;
     if (c->depth == MAX_DEPTH) return refuse(c, "residual blocks nested more than 4 deep"), NULL;
@@ -353,7 +371,6 @@ static tg_module *residual(spec_ctx *c, flow *out)
     if (ok && !n) ok = refuse(c, "a residual block needs layers: residual(linear(64) relu)");
     if (ok && memcmp(&in, &c->in, sizeof in)) ok = refuse(c, "its layers change the shape of what comes in, so x + "
                                                              "layers(x) does not add up");
-    *out = c->in;
     c->in = in;
     if (!ok) {
         for (int i = 0; i < n; i++) tg_module_free(inner[i]);
@@ -368,10 +385,13 @@ tg_module *tg_model_parse(const char *spec, tg_sample_shape in, tg_rng *rng)
         tg__error("tg_model_parse: %s is NULL", spec ? "rng" : "spec");
         return NULL;
     }
-    spec_ctx c = {.spec = spec, .rng = rng, .in = {3, {in.channels, in.height, in.width}}};
+    spec_ctx c = {.spec = spec, .rng = rng, .in = {3, {in.channels, in.height, in.width}}, .g = tg_graph_new()};
     tg_module *layers[MAX_WORDS];
     int n = 0;
+    if (!c.g) return NULL;
+    tg_graph_set_grad(c.g, false);
     bool ok = parse_layers(&c, spec, layers, &n);
+    tg_graph_free(c.g);
     if (ok && !n) {
         tg__error("model spec '%s': no layers", spec);
         ok = false;
