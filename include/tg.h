@@ -1216,6 +1216,24 @@ tg_module *tg_layer_norm_new(int ndim, const int *shape, float eps, bool element
  * (a cumulative average, 1 / num_batches_tracked). Evaluation mode uses the
  * running statistics. Without running statistics, always the batch's. */
 tg_module *tg_batch_norm1d_new(int num_features, float eps, float momentum, bool affine, bool track_running_stats);
+/* nn.BatchNorm2d: the same for x (N, C, H, W), statistics per channel over
+ * N, H and W. */
+tg_module *tg_batch_norm2d_new(int num_features, float eps, float momentum, bool affine, bool track_running_stats);
+/* nn.Conv2d(in_channels, out_channels, (kh, kw), stride, padding,
+ * dilation, groups, bias) over tg_conv2d (opts NULL: torch's defaults):
+ * "weight" (out, in/groups, kh, kw) and "bias" (out), both from
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in/groups kh kw, as torch
+ * initialises them. NULL with a message for a non-positive size or groups
+ * that do not divide the channels. */
+tg_module *tg_conv2d_new(int in_channels, int out_channels, int kh, int kw, const tg_conv2d_opts *opts, bool bias,
+                         tg_rng *rng);
+/* nn.MaxPool2d, nn.AvgPool2d (tg_max_pool2d, tg_avg_pool2d with opts),
+ * nn.AdaptiveAvgPool2d((out_h, out_w)), nn.Dropout2d(p) (whole channels,
+ * in training mode, from the module's rng). No parameters. */
+tg_module *tg_max_pool2d_new(const tg_pool2d_opts *opts);
+tg_module *tg_avg_pool2d_new(const tg_pool2d_opts *opts);
+tg_module *tg_adaptive_avg_pool2d_new(int out_h, int out_w);
+tg_module *tg_dropout2d_new(float p);
 /* nn.Embedding(num_embeddings, embedding_dim, padding_idx): "weight"
  * (num_embeddings, embedding_dim) from N(0, 1), the padding row zero and
  * never trained; x holds whole-number indices (as floats) of any shape and
@@ -1329,6 +1347,10 @@ const char *tg_model_spec_get(const tg_model_spec *s, const char *key);
 bool tg_model_line(const tg_model_spec *s, int classes, char *buf, size_t size);
 /* The module the spec describes (s->kind->build). */
 tg_module *tg_model_new(const tg_model_spec *s, tg_sample_shape in, int classes, tg_rng *rng);
+/* The presets "cnn", conv2d(32,3,padding=1) relu maxpool2d(2)
+ * conv2d(64,3,padding=1) relu maxpool2d(2) flatten linear(128) relu
+ * linear(classes), and "cnn-bn", the same with batchnorm2d after each
+ * convolution, are kinds without options. */
 /* The "mlp" kind: options hidden (sizes, "512,512"), activation
  * (relu|tanh|sigmoid|gelu, "relu") and dropout ([0, 1), "0"). A preset of
  * tg_model_parse: hidden 512,512 relu is "flatten linear(512) relu

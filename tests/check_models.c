@@ -681,6 +681,53 @@ START_TEST(test_models_batch_norm_layer_norm_embedding_modules)
 }
 END_TEST
 
+START_TEST(test_models_cnn_loads_pytorch_weights_and_gives_its_logits)
+{
+    /* every 2-D layer: Conv2d (padding 1 and 'same', with and without
+     * bias), BatchNorm2d with torch's running statistics, MaxPool2d,
+     * AvgPool2d(ceil_mode), Dropout2d, AdaptiveAvgPool2d; torch's state
+     * loads strictly and the logits in evaluation mode are torch's */
+    tg_rng rng;
+    tg_rng_seed(&rng, 1);
+    tg_module *m = tg_model_parse(TORCH_CNN_SPEC, (tg_sample_shape){1, 10, 10}, &rng);
+    ck_assert_msg(m != NULL, "%s", tg_last_error());
+    const char *keys[] = {"0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+                          "1.num_batches_tracked", "4.weight", "9.weight", "9.bias"};
+    ck_assert_int_eq(tg_module_state_size(m), 10);
+    for (int i = 0; i < 10; i++) {
+        char name[TG_MODULE_NAME_MAX];
+        ck_assert_ptr_nonnull(tg_module_state(m, i, name, NULL));
+        ck_assert_str_eq(name, keys[i]);
+    }
+    ck_assert_int_eq(tg_module_param(m, "4.weight")->ndim, 4);
+    ck_assert_int_eq(tg_module_load(m, "tests/fixtures/safetensors/torch_cnn.safetensors"), TG_OK);
+    tg_module_train(m, false);
+    tg_graph *g = tg_graph_new();
+    tg_tensor *y = tg_module_forward(m, g, tg_from_data(g, torch_cnn_x, TG_SHAPE(2, 1, 10, 10)));
+    ck_assert_msg(y != NULL, "%s", tg_last_error());
+    ck_assert_shape(y, 2, 3);
+    for (int i = 0; i < 6; i++) ck_assert_float_eq_tol(y->data[i], torch_cnn_y[i], 1e-5f);
+    tg_graph_free(g);
+    tg_module_free(m);
+    /* the presets, and 2-D layers where no image comes */
+    tg_model_spec s;
+    ck_assert_int_eq(tg_model_spec_init(&s, "cnn-bn"), TG_OK);
+    m = tg_model_new(&s, (tg_sample_shape){1, 28, 28}, 10, &rng);
+    ck_assert_msg(m != NULL, "%s", tg_last_error());
+    ck_assert_int_eq(tg_module_param(m, "9.weight")->shape[1], 64 * 7 * 7); /* linear(128) after two pools */
+    ck_assert_str_eq(tg_module_child(m, "1")->ops->name, "batchnorm2d");
+    tg_module_free(m);
+    ck_assert_ptr_null(tg_model_parse("flatten conv2d(4,3)", (tg_sample_shape){1, 8, 8}, &rng));
+    ck_assert_error_has("word 2, 'conv2d': conv2d takes images (N, C, H, W)");
+    ck_assert_ptr_null(tg_model_parse("conv2d(4,9)", (tg_sample_shape){1, 8, 8}, &rng));
+    ck_assert_error_has("word 1, 'conv2d': tg_conv2d");
+    ck_assert_ptr_null(tg_model_parse("conv2d(4,3,stride=2,padding=same)", (tg_sample_shape){1, 8, 8}, &rng));
+    ck_assert_error_has("word 1, 'conv2d': tg_conv2d");
+    ck_assert_ptr_null(tg_model_parse("conv2d(4,3,groups=3)", (tg_sample_shape){1, 8, 8}, &rng));
+    ck_assert_error_has("groups must divide in_channels");
+}
+END_TEST
+
 START_TEST(test_models_select_count_zero_and_clip_parameters)
 {
     tg_rng rng;
@@ -744,6 +791,7 @@ static Suite *models_suite(void)
     tcase_add_test(tc, test_models_select_count_zero_and_clip_parameters);
     tcase_add_test(tc, test_models_residual_block_adds_its_input);
     tcase_add_test(tc, test_models_batch_norm_layer_norm_embedding_modules);
+    tcase_add_test(tc, test_models_cnn_loads_pytorch_weights_and_gives_its_logits);
     suite_add_tcase(s, tc);
     tc = tcase_create("datasets");
     tcase_add_test(tc, test_models_moons_shape_and_balance);

@@ -259,7 +259,7 @@ void config_usage(FILE *f)
     int n_kinds = tg_model_kinds(kinds, 8);
     fprintf(f, "  model:     --model ");
     for (int k = 0; k < n_kinds && k < 8; k++)
-        if (kinds[k]->n_opts) fprintf(f, "%s|", kinds[k]->name);
+        if (strcmp(kinds[k]->name, "layers")) fprintf(f, "%s|", kinds[k]->name);
     fprintf(f, "\"LAYERS\" (mlp): LAYERS as torch.nn's, \"flatten linear(256) gelu dropout(0.1) linear(10)\"\n"
                "            ");
     char word[128];

@@ -1,9 +1,10 @@
 /* layers.c — torch.nn's layers as tg_modules, with torch's arguments,
  * defaults, initialisation and parameter names: Linear, Flatten, Dropout,
- * the activations, LayerNorm, BatchNorm1d and Embedding. Each is one
- * tg_module_ops and a constructor. */
+ * the activations, LayerNorm, BatchNorm1d/2d, Embedding, Conv2d, the
+ * pools and Dropout2d. Each is one tg_module_ops and a constructor. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../graph/graph.h"
 
@@ -205,17 +206,19 @@ static tg_tensor *batch_norm_forward(tg_module *m, tg_graph *g, tg_tensor *x)
                          affine ? tg_module_param(m, "bias") : NULL, m->training || !track, momentum, a->a);
 }
 
-static const tg_module_ops batch_norm_ops = {"batchnorm1d", batch_norm_forward, args_free};
+static const tg_module_ops batch_norm1d_ops = {"batchnorm1d", batch_norm_forward, args_free};
+static const tg_module_ops batch_norm2d_ops = {"batchnorm2d", batch_norm_forward, args_free};
 
-tg_module *tg_batch_norm1d_new(int num_features, float eps, float momentum, bool affine, bool track_running_stats)
+static tg_module *batch_norm_new(const tg_module_ops *ops, int num_features, float eps, float momentum, bool affine,
+                                 bool track_running_stats)
 {
     if (num_features <= 0 || !(eps > 0) || (!isnan(momentum) && !(momentum >= 0 && momentum <= 1))) {
-        tg__error("tg_batch_norm1d_new: num_features %d must be positive, eps %g positive and momentum %g in [0, 1] "
-                  "(or NAN for torch's None)", num_features, eps, momentum);
+        tg__error("tg_%s_new: num_features %d must be positive, eps %g positive and momentum %g in [0, 1] "
+                  "(or NAN for torch's None)", ops->name, num_features, eps, momentum);
         return NULL;
     }
-    tg_module *m = layer_new(&batch_norm_ops, (layer_args){.a = eps, .b = momentum, .flag = affine,
-                                                           .flag2 = track_running_stats});
+    tg_module *m = layer_new(ops, (layer_args){.a = eps, .b = momentum, .flag = affine,
+                                               .flag2 = track_running_stats});
     tg_status s = m ? TG_OK : TG_ERR_NOMEM;
     int c[1] = {num_features};
     if (s == TG_OK && affine) s = add_filled(m, "weight", 1, c, 1.0f, true, TG_F32);
@@ -228,6 +231,17 @@ tg_module *tg_batch_norm1d_new(int num_features, float eps, float momentum, bool
         return NULL;
     }
     return m;
+}
+
+tg_module *tg_batch_norm1d_new(int num_features, float eps, float momentum, bool affine, bool track_running_stats)
+{
+    return batch_norm_new(&batch_norm1d_ops, num_features, eps, momentum, affine, track_running_stats);
+}
+
+/* BatchNorm2d: the same over (N, C, H, W), statistics per channel */
+tg_module *tg_batch_norm2d_new(int num_features, float eps, float momentum, bool affine, bool track_running_stats)
+{
+    return batch_norm_new(&batch_norm2d_ops, num_features, eps, momentum, affine, track_running_stats);
 }
 
 /* ---- Embedding(num_embeddings, embedding_dim, padding_idx): rows of
@@ -266,4 +280,114 @@ tg_module *tg_embedding_new(int num_embeddings, int embedding_dim, int padding_i
         return NULL;
     }
     return m;
+}
+
+/* A module of ops holding a copy of n bytes of options; NULL with a message. */
+static tg_module *options_new(const tg_module_ops *ops, const void *opts, size_t n)
+{
+    void *impl = malloc(n);
+    if (!impl) {
+        tg__error("%s: out of memory", ops->name);
+        return NULL;
+    }
+    memcpy(impl, opts, n);
+    return tg_module_new(ops, impl);
+}
+
+/* ---- Conv2d(in, out, kernel, stride, padding, dilation, groups, bias):
+ * "weight" (out, in/groups, kh, kw) and "bias" (out), both
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in/groups kh kw, as
+ * nn.Conv2d's reset_parameters (kaiming_uniform with a = sqrt(5)) ---- */
+
+typedef struct conv_impl {
+    tg_conv2d_opts opts;
+    bool bias;
+} conv_impl;
+
+static tg_tensor *conv_forward(tg_module *m, tg_graph *g, tg_tensor *x)
+{
+    const conv_impl *c = m->impl;
+    return tg_conv2d(g, x, tg_module_param(m, "weight"), c->bias ? tg_module_param(m, "bias") : NULL, &c->opts);
+}
+
+static const tg_module_ops conv_ops = {"conv2d", conv_forward, args_free};
+
+tg_module *tg_conv2d_new(int in_channels, int out_channels, int kh, int kw, const tg_conv2d_opts *opts, bool bias,
+                         tg_rng *rng)
+{
+    tg_conv2d_opts o = opts ? *opts : (tg_conv2d_opts){{0}};
+    int groups = o.groups ? o.groups : 1;
+    if (in_channels <= 0 || out_channels <= 0 || kh <= 0 || kw <= 0 || groups <= 0 || in_channels % groups ||
+        out_channels % groups || !rng) {
+        tg__error("tg_conv2d_new: %s", !rng ? "rng is NULL"
+                                            : "sizes must be positive, and groups must divide in_channels and "
+                                              "out_channels");
+        return NULL;
+    }
+    tg_module *m = options_new(&conv_ops, &(conv_impl){o, bias}, sizeof(conv_impl));
+    tg_tensor *W = tg_zeros(NULL, TG_SHAPE(out_channels, in_channels / groups, kh, kw));
+    tg_tensor *b = bias ? tg_zeros(NULL, TG_SHAPE(out_channels)) : NULL;
+    tg_status s = m && W && (!bias || b) ? tg_init_linear(W, b, rng) : TG_ERR_NOMEM;
+    if (s == TG_OK) {
+        s = tg_module_add_param(m, "weight", W);
+        W = NULL;
+    }
+    if (s == TG_OK && bias) {
+        s = tg_module_add_param(m, "bias", b);
+        b = NULL;
+    }
+    tg_tensor_free(W), tg_tensor_free(b);
+    if (s != TG_OK) {
+        tg_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout2d: no parameters ---- */
+
+static tg_tensor *max_pool_forward(tg_module *m, tg_graph *g, tg_tensor *x) { return tg_max_pool2d(g, x, m->impl); }
+static tg_tensor *avg_pool_forward(tg_module *m, tg_graph *g, tg_tensor *x) { return tg_avg_pool2d(g, x, m->impl); }
+static tg_tensor *adaptive_forward(tg_module *m, tg_graph *g, tg_tensor *x)
+{
+    return tg_adaptive_avg_pool2d(g, x, args_of(m)->i, (int)args_of(m)->a);
+}
+static tg_tensor *dropout2d_forward(tg_module *m, tg_graph *g, tg_tensor *x)
+{
+    return tg_dropout2d(g, x, args_of(m)->a, m->training, m->rng);
+}
+
+static const tg_module_ops max_pool_ops = {"maxpool2d", max_pool_forward, args_free};
+static const tg_module_ops avg_pool_ops = {"avgpool2d", avg_pool_forward, args_free};
+static const tg_module_ops adaptive_ops = {"adaptiveavgpool2d", adaptive_forward, args_free};
+static const tg_module_ops dropout2d_ops = {"dropout2d", dropout2d_forward, args_free};
+
+static tg_module *pool_new(const tg_module_ops *ops, const tg_pool2d_opts *opts)
+{
+    if (!opts || opts->kernel[0] <= 0 || opts->kernel[1] <= 0) {
+        tg__error("tg_%s_new: the kernel size must be positive", ops->name);
+        return NULL;
+    }
+    return options_new(ops, opts, sizeof *opts);
+}
+
+tg_module *tg_max_pool2d_new(const tg_pool2d_opts *opts) { return pool_new(&max_pool_ops, opts); }
+tg_module *tg_avg_pool2d_new(const tg_pool2d_opts *opts) { return pool_new(&avg_pool_ops, opts); }
+
+tg_module *tg_adaptive_avg_pool2d_new(int out_h, int out_w)
+{
+    if (out_h <= 0 || out_w <= 0) {
+        tg__error("tg_adaptive_avg_pool2d_new: output size %d x %d: must be positive", out_h, out_w);
+        return NULL;
+    }
+    return layer_new(&adaptive_ops, (layer_args){.i = out_h, .a = (float)out_w});
+}
+
+tg_module *tg_dropout2d_new(float p)
+{
+    if (!(p >= 0.0f && p <= 1.0f)) {
+        tg__error("tg_dropout2d_new: p = %g: must be in [0, 1]", p);
+        return NULL;
+    }
+    return layer_new(&dropout2d_ops, (layer_args){.a = p});
 }

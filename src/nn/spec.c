@@ -11,7 +11,7 @@
 
 #include "../graph/graph.h"
 
-enum { MAX_WORDS = 64, MAX_ARGS = 4, MAX_DEPTH = 4 };
+enum { MAX_WORDS = 64, MAX_ARGS = 8, MAX_DEPTH = 4 };
 
 /* One word: its name and up to MAX_ARGS arguments, as text. */
 typedef struct word {
@@ -104,6 +104,7 @@ static bool next_word(spec_ctx *c, const char **p, word *w)
 /* ---- arguments: torch's, by position or by keyword ---- */
 
 enum { REQUIRED = 1 }; /* layer_word.required: how many leading arguments must be given */
+#define SAME (-INFINITY) /* padding='same': no number parses to it */
 
 /* A layer word: its torch argument names (minus the sizes tg infers),
  * defaults, and how it builds its module from their values (True/False
@@ -125,6 +126,10 @@ static bool value_of(const spec_ctx *c, const char *text, int i, double *v)
     }
     if (!strcmp(text, "None")) {
         *v = NAN;
+        return true;
+    }
+    if (!strcmp(text, "'same'") || !strcmp(text, "\"same\"") || !strcmp(text, "same")) {
+        *v = SAME; /* conv2d's padding='same' */
         return true;
     }
     char *end;
@@ -259,6 +264,76 @@ static tg_module *embedding_word(spec_ctx *c, const double *v)
     return tg_embedding_new((int)v[0], (int)v[1], isnan(v[2]) ? TG_NO_PADDING : (int)v[2], c->rng);
 }
 
+/* conv2d and the pools take (N, C, H, W): samples (C, H, W) */
+static bool images(const spec_ctx *c)
+{
+    if (c->in.ndim == 3) return true;
+    char why[96];
+    snprintf(why, sizeof why, "%s takes images (N, C, H, W), and what comes in has %d dimensions a sample",
+             c->w->name, c->in.ndim);
+    return refuse(c, why);
+}
+
+static tg_module *conv2d_word(spec_ctx *c, const double *v)
+{
+    if (!images(c) || !whole(c, "out_channels", v[0], 1) || !whole(c, "kernel_size", v[1], 1) ||
+        !whole(c, "stride", v[2], 1) || !whole(c, "dilation", v[4], 1) || !whole(c, "groups", v[5], 1))
+        return NULL;
+    if (v[3] != SAME && !whole(c, "padding", v[3], 0)) return NULL;
+    tg_conv2d_opts o = {{(int)v[2], (int)v[2]}, {0, 0}, {(int)v[4], (int)v[4]}, (int)v[5], v[3] == SAME};
+    if (!o.same) o.padding[0] = o.padding[1] = (int)v[3];
+    return tg_conv2d_new(c->in.shape[0], (int)v[0], (int)v[1], (int)v[1], &o, v[6] != 0, c->rng);
+}
+
+/* kernel_size, stride (None: the kernel), padding, as tg_pool2d_opts */
+static bool pool_opts(const spec_ctx *c, const double *v, tg_pool2d_opts *o)
+{
+    if (!images(c) || !whole(c, "kernel_size", v[0], 1) || (!isnan(v[1]) && !whole(c, "stride", v[1], 1)) ||
+        !whole(c, "padding", v[2], 0))
+        return false;
+    int k = (int)v[0], s = isnan(v[1]) ? k : (int)v[1], p = (int)v[2];
+    *o = (tg_pool2d_opts){{k, k}, {s, s}, {p, p}, false, true};
+    return true;
+}
+
+static tg_module *maxpool2d_word(spec_ctx *c, const double *v)
+{
+    tg_pool2d_opts o;
+    if (!pool_opts(c, v, &o)) return NULL;
+    if (v[3] != 1) return refuse(c, "tg's max_pool2d has no dilation (1 only)"), NULL;
+    if (v[4] != 0) return refuse(c, "return_indices=True returns a tuple, which a Sequential cannot pass on"), NULL;
+    o.ceil_mode = v[5] != 0;
+    return tg_max_pool2d_new(&o);
+}
+
+static tg_module *avgpool2d_word(spec_ctx *c, const double *v)
+{
+    tg_pool2d_opts o;
+    if (!pool_opts(c, v, &o)) return NULL;
+    if (!isnan(v[5])) return refuse(c, "divisor_override: tg has none (None only)"), NULL;
+    o.ceil_mode = v[3] != 0, o.count_include_pad = v[4] != 0;
+    return tg_avg_pool2d_new(&o);
+}
+
+static tg_module *adaptiveavgpool2d_word(spec_ctx *c, const double *v)
+{
+    if (!images(c) || !whole(c, "output_size", v[0], 1)) return NULL;
+    return tg_adaptive_avg_pool2d_new((int)v[0], (int)v[0]);
+}
+
+static tg_module *batchnorm2d_word(spec_ctx *c, const double *v)
+{
+    if (!images(c)) return NULL;
+    if (!(v[0] > 0)) return refuse(c, "eps must be positive"), NULL;
+    if (!isnan(v[1]) && !in_range(c, "momentum", v[1], 0, 1)) return NULL;
+    return tg_batch_norm2d_new(c->in.shape[0], (float)v[0], (float)v[1], v[2] != 0, v[3] != 0);
+}
+
+static tg_module *dropout2d_word(spec_ctx *c, const double *v)
+{
+    return images(c) && in_range(c, "p", v[0], 0, 1) ? tg_dropout2d_new((float)v[0]) : NULL;
+}
+
 static tg_module *residual(spec_ctx *c);
 static tg_module *residual_word(spec_ctx *c, const double *v) { return (void)v, residual(c); }
 
@@ -276,6 +351,15 @@ static const layer_word words[] = {
     {"layernorm", {"eps", "elementwise_affine"}, {1e-5, 1}, 0, layernorm_word},
     {"batchnorm1d", {"eps", "momentum", "affine", "track_running_stats"}, {1e-5, 0.1, 1, 1}, 0, batchnorm1d_word},
     {"embedding", {"num_embeddings", "embedding_dim", "padding_idx"}, {0, 0, NAN}, 2 * REQUIRED, embedding_word},
+    {"conv2d", {"out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"},
+     {0, 0, 1, 0, 1, 1, 1}, 2 * REQUIRED, conv2d_word},
+    {"maxpool2d", {"kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"},
+     {0, NAN, 0, 1, 0, 0}, REQUIRED, maxpool2d_word},
+    {"avgpool2d", {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"},
+     {0, NAN, 0, 0, 1, NAN}, REQUIRED, avgpool2d_word},
+    {"adaptiveavgpool2d", {"output_size"}, {0}, REQUIRED, adaptiveavgpool2d_word},
+    {"batchnorm2d", {"eps", "momentum", "affine", "track_running_stats"}, {1e-5, 0.1, 1, 1}, 0, batchnorm2d_word},
+    {"dropout2d", {"p"}, {0.5}, 0, dropout2d_word},
     {"residual", {NULL}, {0}, 0, residual_word},
 };
 enum { N_WORDS = sizeof words / sizeof words[0] };
