@@ -16,36 +16,69 @@
  * p = oh OW + ow, the input element under kernel tap (i, j) of channel c:
  * x[c, oh sh - pt + i dh, ow sw - pl + j dw], 0 in the padding. */
 
-/* Runs body for every entry of cols: q its index in cols, at its input
- * element's index in x, inside whether that element is in the input. */
-#define FOR_COLS(gm, q, at, inside, body)                                                           \
+/* The outputs ow in [*lo, *hi) whose input column ow sw - pl + j dw
+ * lies in [0, W) for kernel column j; the others read the padding. */
+static void valid_range(int OW, int W, int sw, int pl, int offset, int *lo, int *hi)
+{
+    int first = pl - offset; /* ow sw >= first */
+    *lo = first <= 0 ? 0 : (first + sw - 1) / sw;
+    int end = W + pl - offset; /* ow sw < end */
+    *hi = end <= 0 ? 0 : (end + sw - 1) / sw;
+    if (*hi > OW) *hi = OW;
+    if (*lo > *hi) *lo = *hi;
+}
+
+/* Runs row_body for every row segment of cols: r the OW entries of cols
+ * for kernel tap (c, i, j) and output row oh, src the input row they read
+ * (NULL when that row is padding), [lo, hi) the entries inside the input,
+ * entry ow reading src[ow sw + off]. */
+#define FOR_COL_ROWS(gm, r, src_row, lo, hi, off, body)                                             \
     do {                                                                                            \
-        size_t q = 0;                                                                               \
+        size_t row_ = 0;                                                                            \
         for (int c_ = 0; c_ < (gm)->C; c_++)                                                        \
             for (int i_ = 0; i_ < (gm)->kh; i_++)                                                   \
-                for (int j_ = 0; j_ < (gm)->kw; j_++)                                               \
-                    for (int oh_ = 0; oh_ < (gm)->OH; oh_++) {                                      \
+                for (int j_ = 0; j_ < (gm)->kw; j_++) {                                             \
+                    int lo, hi, off = j_ * (gm)->dw - (gm)->pl;                                     \
+                    valid_range((gm)->OW, (gm)->W, (gm)->sw, (gm)->pl, j_ * (gm)->dw, &lo, &hi);    \
+                    for (int oh_ = 0; oh_ < (gm)->OH; oh_++, row_++) {                              \
                         int ih_ = oh_ * (gm)->sh - (gm)->pt + i_ * (gm)->dh;                        \
-                        bool row_in_ = ih_ >= 0 && ih_ < (gm)->H;                                   \
-                        for (int ow_ = 0; ow_ < (gm)->OW; ow_++, q++) {                             \
-                            int iw_ = ow_ * (gm)->sw - (gm)->pl + j_ * (gm)->dw;                    \
-                            bool inside = row_in_ && iw_ >= 0 && iw_ < (gm)->W;                     \
-                            size_t at = inside ? ((size_t)c_ * (size_t)(gm)->H + (size_t)ih_) *     \
-                                                         (size_t)(gm)->W + (size_t)iw_              \
-                                               : 0;                                                 \
-                            body;                                                                   \
-                        }                                                                           \
+                        size_t r = row_ * (size_t)(gm)->OW;                                         \
+                        long src_row = ih_ >= 0 && ih_ < (gm)->H                                    \
+                                           ? ((long)c_ * (gm)->H + ih_) * (long)(gm)->W            \
+                                           : -1;                                                    \
+                        body;                                                                       \
                     }                                                                               \
+                }                                                                                   \
     } while (0)
 
 void tg__k_im2col(const tg__conv_geom *gm, const float *x, float *cols)
 {
-    FOR_COLS(gm, q, at, inside, cols[q] = inside ? x[at] : 0.0f);
+    int sw = gm->sw, OW = gm->OW;
+    FOR_COL_ROWS(gm, r, src, lo, hi, off, {
+        float *out = cols + r;
+        if (src < 0) {
+            for (int ow = 0; ow < OW; ow++) out[ow] = 0.0f;
+            continue;
+        }
+        const float *in = x + src + off;
+        for (int ow = 0; ow < lo; ow++) out[ow] = 0.0f;
+        if (sw == 1)
+            for (int ow = lo; ow < hi; ow++) out[ow] = in[ow];
+        else
+            for (int ow = lo; ow < hi; ow++) out[ow] = in[(long)ow * sw];
+        for (int ow = hi; ow < OW; ow++) out[ow] = 0.0f;
+    });
 }
 
 void tg__k_col2im(const tg__conv_geom *gm, const float *cols, float *dx)
 {
-    FOR_COLS(gm, q, at, inside, if (inside) dx[at] += cols[q]);
+    int sw = gm->sw;
+    FOR_COL_ROWS(gm, r, src, lo, hi, off, {
+        if (src < 0) continue;
+        const float *d = cols + r;
+        float *out = dx + src + off;
+        for (int ow = lo; ow < hi; ow++) out[(long)ow * sw] += d[ow];
+    });
 }
 
 /* ---- pooling windows ---- */

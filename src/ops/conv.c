@@ -47,7 +47,8 @@ static bool conv_plan_make(const char *fn, const tg_tensor *x, const tg_tensor *
                   o.dilation[1], o.groups);
         return false;
     }
-    tg_shape_str(x, xs), tg_shape_str(w, ws);
+    tg_shape_str(x, xs);
+    tg_shape_str(w, ws);
     int G = o.groups ? o.groups : 1;
     p->N = x->shape[0], p->C = x->shape[1], p->O = w->shape[0], p->G = G;
     if (p->C % G) {
