@@ -23,14 +23,21 @@ static bool is_nchw(const char *fn, const char *what, const tg_tensor *x, const 
  *      y[n, g] = w[g] cols + b,
  *      dw[g] += dy[n, g] cols^T,  dx[n, g] += col2im(w[g]^T dy[n, g]),
  *      db += dy summed over n and positions.
- * The backward recomputes cols rather than keeping N G of them; the two
- * buffers of one (cols, dcols) live in the graph's memory (aux). ---- */
+ * The backward recomputes cols rather than keeping N G of them. The
+ * samples are cut into `tasks` fixed blocks, one per thread (task i on
+ * worker i), each with its own cols and dcols in the graph's memory (aux):
+ * every output and every dx element is computed by one task, and a GEMM in
+ * a task runs serially with the same bits as a threaded one (tg__gemm is
+ * deterministic for any thread count), so y and dx are the same bits on
+ * any number of threads. dw sums over samples, so it stays one loop over
+ * them in order, each product threaded inside tg__gemm. ---- */
 
 typedef struct conv_plan {
     int N, C, O, G;           /* C and O in all groups */
     int pb, pr;               /* padding after the last row and column */
     tg__conv_geom gm;         /* one sample and group */
-    float *cols, *dcols;      /* (C/G kh kw, OH OW) each; dcols NULL unless dx is needed */
+    int tasks;                /* blocks of samples, at most one per thread */
+    float *cols, *dcols;      /* (tasks, C/G kh kw, OH OW) each; dcols NULL unless dx is needed */
 } conv_plan;
 
 /* The plan for x, w and opts, or false with a message naming the shapes. */
@@ -97,6 +104,46 @@ static bool conv_plan_make(const char *fn, const tg_tensor *x, const tg_tensor *
     return true;
 }
 
+/* What one call's tasks share: the plan and the tensors. */
+typedef struct conv_job {
+    const conv_plan *p;
+    const tg_tensor *x, *w, *b;
+    tg_tensor *y;
+    bool backward;            /* dx += col2im(w^T dy), else y = w cols + b */
+} conv_job;
+
+/* Task t of count: samples [t N / count, (t + 1) N / count), with its own
+ * scratch. */
+static void conv_task(void *ctx, int t, int count)
+{
+    const conv_job *j = ctx;
+    const conv_plan *p = j->p;
+    const tg__conv_geom *gm = &p->gm;
+    int K = gm->C * gm->kh * gm->kw, P = gm->OH * gm->OW, Og = p->O / p->G;
+    size_t ncols = (size_t)K * (size_t)P, x_group = (size_t)gm->C * (size_t)gm->H * (size_t)gm->W,
+           y_group = (size_t)Og * (size_t)P;
+    int n0 = (int)((long)t * p->N / count), n1 = (int)((long)(t + 1) * p->N / count);
+    for (int n = n0; n < n1; n++)
+        for (int gi = 0; gi < p->G; gi++) {
+            size_t s = (size_t)n * (size_t)p->G + (size_t)gi, wo = (size_t)gi * (size_t)Og * (size_t)K;
+            if (j->backward) {
+                float *dcols = p->dcols + (size_t)t * ncols;
+                tg__gemm(true, false, K, P, Og, j->w->data + wo, K, j->y->grad + s * y_group, P, 0.0f, dcols, P);
+                tg__k_col2im(gm, dcols, j->x->grad + s * x_group);
+                continue;
+            }
+            float *cols = p->cols + (size_t)t * ncols;
+            tg__k_im2col(gm, j->x->data + s * x_group, cols);
+            tg__gemm(false, false, Og, P, K, j->w->data + wo, K, cols, P, 0.0f, j->y->data + s * y_group, P);
+        }
+    if (j->backward || !j->b) return;
+    for (int n = n0; n < n1; n++) /* the bias: b[o] on plane (n, o) */
+        for (int oc = 0; oc < p->O; oc++) {
+            float *row = j->y->data + ((size_t)n * (size_t)p->O + (size_t)oc) * (size_t)P;
+            for (int q = 0; q < P; q++) row[q] += j->b->data[oc];
+        }
+}
+
 tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts)
 {
     static const char fn[] = "tg_conv2d";
@@ -107,29 +154,18 @@ tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, cons
     const tg__conv_geom *gm = &plan.gm;
     tg_tensor *y = tg__op_new(fn, g, &conv2d_op, 4, (int[]){plan.N, plan.O, gm->OH, gm->OW}, x, w, b);
     if (!y) return NULL;
-    int K = gm->C * gm->kh * gm->kw, P = gm->OH * gm->OW, Og = plan.O / plan.G;
-    size_t ncols = (size_t)K * (size_t)P;
+    plan.tasks = tg_threads() < plan.N ? tg_threads() : plan.N;
+    if (plan.tasks < 1) plan.tasks = 1;
+    size_t ncols = (size_t)gm->C * (size_t)gm->kh * (size_t)gm->kw * (size_t)gm->OH * (size_t)gm->OW;
+    size_t scratch = (size_t)plan.tasks * ncols;
     bool need_dcols = y->requires_grad && x->requires_grad;
     conv_plan *aux = tg__graph_alloc(fn, g, sizeof *aux);
-    if (!aux || !(plan.cols = tg__graph_alloc(fn, g, (need_dcols ? 2 : 1) * ncols * sizeof(float)))) return NULL;
-    plan.dcols = need_dcols ? plan.cols + ncols : NULL;
+    if (!aux || !(plan.cols = tg__graph_alloc(fn, g, (need_dcols ? 2 : 1) * scratch * sizeof(float)))) return NULL;
+    plan.dcols = need_dcols ? plan.cols + scratch : NULL;
     *aux = plan;
     y->aux = aux;
-    size_t x_group = (size_t)gm->C * (size_t)gm->H * (size_t)gm->W, y_group = (size_t)Og * (size_t)P;
-    for (int n = 0; n < plan.N; n++)
-        for (int gi = 0; gi < plan.G; gi++) {
-            size_t s = (size_t)n * (size_t)plan.G + (size_t)gi;
-            tg__k_im2col(gm, x->data + s * x_group, plan.cols);
-            tg__gemm(false, false, Og, P, K, w->data + (size_t)gi * (size_t)Og * (size_t)K, K, plan.cols, P, 0.0f,
-                     y->data + s * y_group, P);
-        }
-    /* the bias: y seen as (N O, P) rows, b[o] on row n O + o */
-    if (b)
-        for (int n = 0; n < plan.N; n++)
-            for (int oc = 0; oc < plan.O; oc++) {
-                float *row = y->data + ((size_t)n * (size_t)plan.O + (size_t)oc) * (size_t)P;
-                for (int q = 0; q < P; q++) row[q] += b->data[oc];
-            }
+    conv_job job = {aux, x, w, b, y, false};
+    tg__parallel_run(aux->tasks, conv_task, &job);
     return tg__op_done(g, y);
 }
 
@@ -140,20 +176,17 @@ static void conv2d_backward(tg_tensor *y)
     const tg__conv_geom *gm = &p->gm;
     int K = gm->C * gm->kh * gm->kw, P = gm->OH * gm->OW, Og = p->O / p->G;
     size_t x_group = (size_t)gm->C * (size_t)gm->H * (size_t)gm->W, y_group = (size_t)Og * (size_t)P;
-    bool dx = x->requires_grad && p->dcols, dw = w->requires_grad;
-    for (int n = 0; n < p->N && (dx || dw); n++)
-        for (int gi = 0; gi < p->G; gi++) {
-            size_t s = (size_t)n * (size_t)p->G + (size_t)gi, wo = (size_t)gi * (size_t)Og * (size_t)K;
-            const float *dy = y->grad + s * y_group;
-            if (dw) {
+    if (x->requires_grad && p->dcols) {
+        conv_job job = {p, x, w, b, y, true};
+        tg__parallel_run(p->tasks, conv_task, &job);
+    }
+    if (w->requires_grad)
+        for (int n = 0; n < p->N; n++)
+            for (int gi = 0; gi < p->G; gi++) {
+                size_t s = (size_t)n * (size_t)p->G + (size_t)gi, wo = (size_t)gi * (size_t)Og * (size_t)K;
                 tg__k_im2col(gm, x->data + s * x_group, p->cols);
-                tg__gemm(false, true, Og, K, P, dy, P, p->cols, P, 1.0f, w->grad + wo, K);
+                tg__gemm(false, true, Og, K, P, y->grad + s * y_group, P, p->cols, P, 1.0f, w->grad + wo, K);
             }
-            if (dx) {
-                tg__gemm(true, false, K, P, Og, w->data + wo, K, dy, P, 0.0f, p->dcols, P);
-                tg__k_col2im(gm, p->dcols, x->grad + s * x_group);
-            }
-        }
     if (b && b->requires_grad) /* summed in double, over n then positions */
         for (int oc = 0; oc < p->O; oc++) {
             double sum = 0.0;
