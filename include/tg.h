@@ -510,6 +510,68 @@ tg_tensor *tg_batch_norm(tg_graph *g, tg_tensor *x, tg_tensor *running_mean, tg_
  * train false or p == 0 it returns x itself. 0 <= p <= 1. */
 tg_tensor *tg_dropout(tg_graph *g, tg_tensor *x, float p, bool train, tg_rng *rng);
 
+/* Convolution and pooling, torch.nn.functional's, on x (N,C,H,W): N
+ * samples of C channels of H x W. Each returns a new tensor owned by g, or
+ * NULL with a message naming the shapes (tg_last_error()). Every loop runs
+ * in one order, so results are the same bits for any tg_set_threads. */
+
+/* Options of tg_conv2d; zeros (or opts NULL) are torch's defaults: stride
+ * 1, padding 0, dilation 1, groups 1. [0] is the height's, [1] the
+ * width's. same is padding='same' (torch allows it only with stride 1):
+ * total padding dilation (k - 1) per dimension, half before and the rest
+ * after, so an even kernel pads one more at the bottom and right, as torch
+ * does; padding must then be 0. */
+typedef struct tg_conv2d_opts {
+    int stride[2], padding[2], dilation[2], groups;
+    bool same;
+} tg_conv2d_opts;
+/* 2-D convolution (F.conv2d; cross-correlation, as torch):
+ *   y[n,o,i,j] = b[o] + sum_{c,u,v} w[o,c,u,v] x[n, g C/G + c, i s0 - p0 + u d0, j s1 - p1 + v d1]
+ * over the input channels c of o's group g (zeros outside x).
+ * x (N,C,H,W), w (O,C/groups,kh,kw), b (O) or NULL -> y (N,O,OH,OW),
+ * OH = floor((H + 2 p0 - d0 (kh-1) - 1) / s0) + 1, OW likewise.
+ * Computed as im2col into the graph's memory (C/groups kh kw x OH OW
+ * floats, twice that when x needs a gradient) and one GEMM per sample and
+ * group. NULL if x or w is not 4-D, C or O is not divisible by groups,
+ * w's dimension 1 is not C/groups, the padded input is smaller than the
+ * dilated kernel, same is given with a stride other than 1 or with
+ * padding, an option is negative, or b is not (O). */
+tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts);
+
+/* Options of the pooling ops: kernel (kh, kw) is required (>= 1); stride 0
+ * means the kernel (torch's default); padding on both sides, at most half
+ * the kernel (torch's rule). ceil_mode rounds the output size up, keeping
+ * only windows that start inside the input or its left/top padding.
+ * count_include_pad (avg only): torch's default is true, which C cannot
+ * make the zero value, so pass true to match F.avg_pool2d's default. */
+typedef struct tg_pool2d_opts {
+    int kernel[2], stride[2], padding[2];
+    bool ceil_mode, count_include_pad;
+} tg_pool2d_opts;
+/* Max pooling (F.max_pool2d): y = the maximum of each window (padding
+ * never wins; a NaN does). x (N,C,H,W) -> (N,C,OH,OW), OH =
+ * floor-or-ceil((H + 2 p0 - kh) / s0) + 1. The gradient goes to the
+ * first maximal element of each window in row-major order, as torch's CPU
+ * kernel. NULL if x is not 4-D, opts is NULL, an option is out of range
+ * or the output would be empty. */
+tg_tensor *tg_max_pool2d(tg_graph *g, tg_tensor *x, const tg_pool2d_opts *opts);
+/* Average pooling (F.avg_pool2d): y = sum of each window / divisor, the
+ * divisor the window's size clipped to the padded input (count_include_pad,
+ * so a ceil_mode window past the padding counts less) or the number of
+ * input elements in it; shapes and failures as tg_max_pool2d. */
+tg_tensor *tg_avg_pool2d(tg_graph *g, tg_tensor *x, const tg_pool2d_opts *opts);
+/* Adaptive average pooling (F.adaptive_avg_pool2d) to (out_h, out_w):
+ * output (i, j) is the mean of rows floor(i H / out_h) .. ceil((i+1) H /
+ * out_h) - 1 and columns likewise (windows may overlap, and out_h > H is
+ * allowed). x (N,C,H,W) -> (N,C,out_h,out_w). NULL if x is not 4-D or a
+ * size is < 1. */
+tg_tensor *tg_adaptive_avg_pool2d(tg_graph *g, tg_tensor *x, int out_h, int out_w);
+/* Channel dropout (F.dropout2d): in training, zeroes each channel x[n,c]
+ * whole with probability p (one draw from rng per (n, c), n-major) and
+ * scales the others by 1/(1-p); train false or p == 0 returns x itself.
+ * x (N,C,H,W); 0 <= p <= 1; rng is needed when training. */
+tg_tensor *tg_dropout2d(tg_graph *g, tg_tensor *x, float p, bool train, tg_rng *rng);
+
 /* ======================================================================
  * Losses (torch.nn.functional), each returning () or, with TG_REDUCE_NONE,
  * one loss per element or per row.

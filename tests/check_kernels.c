@@ -2,7 +2,7 @@
  * fast path against its reference, the axis reductions and softmax against
  * sums done here in double, the broadcast binary ops against a naive index
  * computation, and every unary derivative against a finite difference of its
- * own forward. */
+ * own forward; im2col and col2im against their definition. */
 #include "tg_test.h"
 
 #include <stdint.h>
@@ -838,6 +838,44 @@ START_TEST(test_kernels_updates_same_bits_on_any_threads)
 }
 END_TEST
 
+/* ---- im2col and col2im against the definition ----
+ * Geometries with strides, dilations and paddings larger than the kernel's
+ * reach, so rows and columns fall wholly or partly in the padding. */
+static const tg__conv_geom im2col_cases[] = {
+    {2, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 5, 6},
+    {1, 7, 6, 3, 2, 2, 1, 1, 1, 1, 2, 4, 9},
+    {3, 7, 7, 3, 3, 1, 2, 2, 1, 1, 1, 5, 4},
+    {2, 6, 5, 4, 2, 1, 1, 1, 2, 1, 1, 6, 5},
+    {1, 4, 9, 2, 3, 3, 3, 2, 3, 3, 4, 2, 4},
+};
+
+START_TEST(test_kernels_im2col_and_col2im_match_definition)
+{
+    const tg__conv_geom *gm = &im2col_cases[_i];
+    size_t K = (size_t)gm->C * (size_t)gm->kh * (size_t)gm->kw, P = (size_t)gm->OH * (size_t)gm->OW;
+    size_t nx = (size_t)gm->C * (size_t)gm->H * (size_t)gm->W;
+    float *x = fbuf(nx), *cols = fbuf(K * P), *dx = fbuf(nx), *want = fbuf(nx);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)i + 1.0f, dx[i] = want[i] = 0.5f;
+    tg__k_im2col(gm, x, cols);
+    for (int c = 0; c < gm->C; c++)
+        for (int i = 0; i < gm->kh; i++)
+            for (int j = 0; j < gm->kw; j++)
+                for (int oh = 0; oh < gm->OH; oh++)
+                    for (int ow = 0; ow < gm->OW; ow++) {
+                        int ih = oh * gm->sh - gm->pt + i * gm->dh, iw = ow * gm->sw - gm->pl + j * gm->dw;
+                        size_t q = (((size_t)c * gm->kh + i) * gm->kw + j) * P + (size_t)oh * gm->OW + ow;
+                        bool in = ih >= 0 && ih < gm->H && iw >= 0 && iw < gm->W;
+                        size_t at = in ? ((size_t)c * gm->H + ih) * gm->W + iw : 0;
+                        ck_assert_float_eq(cols[q], in ? x[at] : 0.0f);
+                        if (in) want[at] += cols[q] * 0.25f;
+                    }
+    for (size_t q = 0; q < K * P; q++) cols[q] *= 0.25f; /* exact: a power of two */
+    tg__k_col2im(gm, cols, dx);
+    for (size_t i = 0; i < nx; i++) ck_assert_float_eq(dx[i], want[i]);
+    free(x), free(cols), free(dx), free(want);
+}
+END_TEST
+
 static Suite *kernels_suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -860,6 +898,11 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_kernels_softmax_stable_for_huge_logits);
     tcase_add_test(tc, test_kernels_logsumexp_rows);
     tcase_add_test(tc, test_kernels_spread_axis_accumulates);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("conv");
+    tcase_add_loop_test(tc, test_kernels_im2col_and_col2im_match_definition, 0,
+                        (int)(sizeof im2col_cases / sizeof im2col_cases[0]));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("elementwise");

@@ -801,6 +801,195 @@ START_TEST(test_ops_nd_same_bits_on_any_thread_count)
 }
 END_TEST
 
+/* ---- convolution and pooling: shapes, messages, torch's edge rules ---- */
+
+START_TEST(test_ops_conv2d_shapes_and_messages)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_ones(g, TG_SHAPE(2, 3, 8, 8)), *w = tg_ones(g, TG_SHAPE(4, 3, 3, 3));
+    ck_assert_shape(tg_conv2d(g, x, w, NULL, NULL), 2, 4, 6, 6);
+    ck_assert_shape(tg_conv2d(g, x, w, tg_ones(g, TG_SHAPE(4)), &(tg_conv2d_opts){.stride = {2, 2}, .padding = {1, 1}}),
+                    2, 4, 4, 4);
+    ck_assert_shape(tg_conv2d(g, x, w, NULL, &(tg_conv2d_opts){.dilation = {2, 3}}), 2, 4, 4, 2);
+    ck_assert_shape(tg_conv2d(g, x, tg_ones(g, TG_SHAPE(4, 3, 4, 2)), NULL, &(tg_conv2d_opts){.same = true}), 2, 4, 8, 8);
+    ck_assert_shape(tg_conv2d(g, x, tg_ones(g, TG_SHAPE(6, 1, 3, 3)), NULL, &(tg_conv2d_opts){.groups = 3}), 2, 6, 6, 6);
+    ck_assert_refused(tg_conv2d(g, tg_ones(g, TG_SHAPE(3, 8, 8)), w, NULL, NULL),
+                      "tg_conv2d: x (3,8,8): expected 4 dimensions (N,C,H,W)");
+    ck_assert_refused(tg_conv2d(g, x, tg_ones(g, TG_SHAPE(4, 27)), NULL, NULL),
+                      "tg_conv2d: w (4,27): expected 4 dimensions (O,C/groups,kh,kw)");
+    ck_assert_refused(tg_conv2d(g, x, w, NULL, &(tg_conv2d_opts){.groups = 2}),
+                      "tg_conv2d: x (2,3,8,8) has 3 channels, not divisible by groups 2");
+    ck_assert_refused(tg_conv2d(g, tg_ones(g, TG_SHAPE(2, 4, 8, 8)), tg_ones(g, TG_SHAPE(3, 2, 3, 3)), NULL,
+                                &(tg_conv2d_opts){.groups = 2}),
+                      "tg_conv2d: w (3,2,3,3) has 3 output channels, not divisible by groups 2");
+    ck_assert_refused(tg_conv2d(g, x, tg_ones(g, TG_SHAPE(4, 2, 3, 3)), NULL, NULL),
+                      "tg_conv2d: x (2,3,8,8), w (4,2,3,3), groups 1: w's dimension 1 must be C/groups = 3");
+    ck_assert_refused(tg_conv2d(g, tg_ones(g, TG_SHAPE(1, 3, 2, 9)), w, NULL, NULL),
+                      "tg_conv2d: x (1,3,2,9), w (4,3,3,3): the padded input (2,9) is smaller than the kernel (3,3) "
+                      "with dilation (1,1)");
+    ck_assert_refused(tg_conv2d(g, tg_ones(g, TG_SHAPE(1, 3, 4, 4)), w, NULL, &(tg_conv2d_opts){.dilation = {2, 1}}),
+                      "tg_conv2d: x (1,3,4,4), w (4,3,3,3): the padded input (4,4) is smaller than the kernel (5,3) "
+                      "with dilation (2,1)");
+    ck_assert_shape(tg_conv2d(g, tg_ones(g, TG_SHAPE(1, 3, 2, 2)), w, NULL, &(tg_conv2d_opts){.padding = {1, 1}}), 1, 4,
+                    2, 2);
+    ck_assert_refused(tg_conv2d(g, x, w, NULL, &(tg_conv2d_opts){.same = true, .stride = {2, 1}}),
+                      "tg_conv2d: padding 'same' needs stride 1, got stride (2,1) (x (2,3,8,8), w (4,3,3,3))");
+    ck_assert_refused(tg_conv2d(g, x, w, NULL, &(tg_conv2d_opts){.same = true, .padding = {1, 0}}),
+                      "tg_conv2d: padding (1,0) and 'same' both given (x (2,3,8,8), w (4,3,3,3))");
+    ck_assert_refused(tg_conv2d(g, x, w, NULL, &(tg_conv2d_opts){.stride = {1, -1}}),
+                      "tg_conv2d: stride (1,-1), padding (0,0), dilation (0,0), groups 0: none may be negative (0 is "
+                      "torch's default)");
+    ck_assert_refused(tg_conv2d(g, x, w, tg_ones(g, TG_SHAPE(3)), NULL), "tg_conv2d: b (3): expected (4) for w (4,3,3,3)");
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_ops_conv2d_same_pads_more_after)
+{
+    /* torch: an even kernel's padding 'same' is 0 before and 1 after, so
+     * the top-left output sees a full 2x2 window and the bottom-right one
+     * only its own element */
+    tg_graph *g = tg_graph_new();
+    tg_tensor *y = tg_conv2d(g, tg_ones(g, TG_SHAPE(1, 1, 4, 4)), tg_ones(g, TG_SHAPE(1, 1, 2, 2)), NULL,
+                             &(tg_conv2d_opts){.same = true});
+    ck_assert_shape(y, 1, 1, 4, 4);
+    ck_assert_float_eq(y->data[0], 4.0f);
+    ck_assert_float_eq(y->data[3], 2.0f);
+    ck_assert_float_eq(y->data[12], 2.0f);
+    ck_assert_float_eq(y->data[15], 1.0f);
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_ops_pool_shapes_and_messages)
+{
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_ones(g, TG_SHAPE(1, 1, 5, 5));
+    /* ceil_mode: the formula gives 3 windows, but the third would start at
+     * row 2 * 3 - 1 = 5, past the input: torch drops it */
+    ck_assert_shape(tg_max_pool2d(g, x, &(tg_pool2d_opts){.kernel = {2, 2}, .stride = {3, 3}, .padding = {1, 1},
+                                                          .ceil_mode = true}), 1, 1, 2, 2);
+    ck_assert_shape(tg_avg_pool2d(g, x, &(tg_pool2d_opts){.kernel = {2, 2}, .ceil_mode = true}), 1, 1, 3, 3);
+    ck_assert_shape(tg_avg_pool2d(g, x, &(tg_pool2d_opts){.kernel = {2, 2}}), 1, 1, 2, 2);
+    ck_assert_refused(tg_avg_pool2d(g, x, NULL), "tg_avg_pool2d: opts is NULL: the kernel size is required (x (1,1,5,5))");
+    ck_assert_refused(tg_max_pool2d(g, x, &(tg_pool2d_opts){.kernel = {3, 3}, .padding = {2, 0}}),
+                      "tg_max_pool2d: padding (2,0) must be at most half the kernel (3,3)");
+    ck_assert_refused(tg_max_pool2d(g, tg_ones(g, TG_SHAPE(1, 1, 2, 2)), &(tg_pool2d_opts){.kernel = {3, 3}}),
+                      "tg_max_pool2d: x (1,1,2,2) with kernel (3,3), stride (3,3), padding (0,0): output size (0,0) is "
+                      "too small");
+    ck_assert_refused(tg_max_pool2d(g, x, &(tg_pool2d_opts){.kernel = {0, 2}}),
+                      "tg_max_pool2d: kernel (0,2), stride (0,0), padding (0,0): the kernel must be positive, stride "
+                      "and padding not negative (stride 0 is the kernel)");
+    ck_assert_refused(tg_avg_pool2d(g, tg_ones(g, TG_SHAPE(5, 5)), &(tg_pool2d_opts){.kernel = {2, 2}}),
+                      "tg_avg_pool2d: x (5,5): expected 4 dimensions (N,C,H,W)");
+    ck_assert_shape(tg_adaptive_avg_pool2d(g, tg_ones(g, TG_SHAPE(1, 1, 5, 7)), 3, 4), 1, 1, 3, 4);
+    ck_assert_refused(tg_adaptive_avg_pool2d(g, tg_ones(g, TG_SHAPE(1, 1, 5, 7)), 0, 2),
+                      "tg_adaptive_avg_pool2d: output size (0,2) for x (1,1,5,7): both must be positive");
+    ck_assert_refused(tg_adaptive_avg_pool2d(g, tg_ones(g, TG_SHAPE(5, 7)), 1, 1),
+                      "tg_adaptive_avg_pool2d: x (5,7): expected 4 dimensions (N,C,H,W)");
+    /* the divisor: a 3x3 window at a corner with padding 1 holds 4 ones */
+    tg_tensor *o3 = tg_ones(g, TG_SHAPE(1, 1, 3, 3));
+    tg_pool2d_opts pad = {.kernel = {3, 3}, .stride = {1, 1}, .padding = {1, 1}, .count_include_pad = true};
+    ck_assert_float_eq_tol(tg_avg_pool2d(g, o3, &pad)->data[0], 4.0f / 9.0f, 1e-7f);
+    pad.count_include_pad = false;
+    ck_assert_float_eq(tg_avg_pool2d(g, o3, &pad)->data[0], 1.0f);
+    tg_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_ops_max_pool2d_gradient_to_first_maximum)
+{
+    tg_tensor *x = tg_from_data(NULL, (float[]){1, 3, 3, 2, 3, 0, 1, 3, 3}, TG_SHAPE(1, 1, 3, 3));
+    tg_tensor_requires_grad(x, true);
+    tg_graph *g = tg_graph_new();
+    tg_tensor *y = tg_max_pool2d(g, x, &(tg_pool2d_opts){.kernel = {2, 2}, .stride = {1, 1}});
+    ck_assert_shape(y, 1, 1, 2, 2);
+    ck_assert_int_eq(tg_backward(tg_sum(g, y)), TG_OK);
+    /* the four windows' first maxima (row-major) are at (0,1), (0,1), (1,1), (1,1) */
+    static const float want[] = {0, 2, 0, 0, 2, 0, 0, 0, 0};
+    for (int i = 0; i < 9; i++) ck_assert_float_eq(x->grad[i], want[i]);
+    tg_graph_free(g);
+    tg_tensor_free(x);
+}
+END_TEST
+
+START_TEST(test_ops_dropout2d_drops_whole_channels)
+{
+    /* 2,000 channels, each kept with probability 0.7: the kept count's
+     * standard deviation is sqrt(n p (1-p)) ~ 20.5; allow 5 of them */
+    const int N = 50, C = 40;
+    const float p = 0.3f;
+    tg_rng rng, r2;
+    tg_rng_seed(&rng, 11);
+    tg_rng_seed(&r2, 11);
+    tg_graph *g = tg_graph_new();
+    tg_tensor *x = tg_ones(g, TG_SHAPE(50, 40, 2, 3));
+    tg_tensor *y = tg_dropout2d(g, x, p, true, &rng);
+    ck_assert_shape(y, 50, 40, 2, 3);
+    int kept = 0;
+    for (int i = 0; i < N * C; i++) {
+        float first = y->data[i * 6];
+        ck_assert(first == 0.0f || fabsf(first - 1.0f / 0.7f) < 1e-6f);
+        for (int k = 1; k < 6; k++) ck_assert_float_eq(y->data[i * 6 + k], first);
+        kept += first != 0.0f;
+    }
+    ck_assert_int_le(abs(kept - (int)(N * C * (1 - p))), (int)(5 * sqrt(N * C * p * (1 - p))));
+    ck_assert_mem_eq(tg_dropout2d(g, x, p, true, &r2)->data, y->data, x->size * sizeof(float)); /* same seed */
+    ck_assert_ptr_eq(tg_dropout2d(g, x, 0.5f, false, &rng), x);
+    ck_assert_ptr_eq(tg_dropout2d(g, x, 0.0f, true, &rng), x);
+    ck_assert_refused(tg_dropout2d(g, x, -0.5f, true, &rng), "tg_dropout2d: p = -0.5: must be in [0, 1]");
+    ck_assert_refused(tg_dropout2d(g, x, 0.5f, true, NULL), "tg_dropout2d: rng is NULL (training dropout2d draws a mask)");
+    ck_assert_refused(tg_dropout2d(g, tg_ones(g, TG_SHAPE(2, 3, 4)), 0.5f, true, &rng),
+                      "tg_dropout2d: x (2,3,4): expected 4 dimensions (N,C,H,W)");
+    tg_graph_free(g);
+}
+END_TEST
+
+/* A conv2d (GEMMs large enough to be split over threads), pooled, its
+ * output and gradients into out (out_n floats). */
+static size_t conv_pass(float *out, size_t out_n)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 78);
+    tg_tensor *x = tg_randn(NULL, &rng, TG_SHAPE(4, 16, 24, 24)), *w = tg_randn(NULL, &rng, TG_SHAPE(32, 8, 3, 3));
+    tg_tensor *b = tg_randn(NULL, &rng, TG_SHAPE(32));
+    tg_tensor *params[] = {x, w, b};
+    for (int k = 0; k < 3; k++) tg_tensor_requires_grad(params[k], true);
+    tg_graph *g = tg_graph_new();
+    tg_tensor *y = tg_conv2d(g, x, w, b, &(tg_conv2d_opts){.padding = {1, 1}, .groups = 2}); /* (4,32,24,24) */
+    tg_tensor *h = tg_max_pool2d(g, tg_relu(g, y), &(tg_pool2d_opts){.kernel = {2, 2}});
+    tg_tensor *loss = tg_sum(g, tg_square(g, tg_avg_pool2d(g, h, &(tg_pool2d_opts){.kernel = {3, 3}, .padding = {1, 1},
+                                                                                     .ceil_mode = true})));
+    ck_assert_msg(loss != NULL, "%s", tg_last_error());
+    ck_assert_int_eq(tg_backward(loss), TG_OK);
+    size_t n = 0;
+    for (size_t i = 0; i < y->size && n < out_n; i++) out[n++] = y->data[i];
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < params[k]->size && n < out_n; i++) out[n++] = params[k]->grad[i];
+    tg_graph_free(g);
+    for (int k = 0; k < 3; k++) tg_tensor_free(params[k]);
+    return n;
+}
+
+START_TEST(test_ops_conv2d_same_bits_on_1_and_2_threads)
+{
+    enum { N = 4 * 32 * 24 * 24 + 4 * 16 * 24 * 24 + 32 * 8 * 3 * 3 + 32 };
+    float *one = malloc(N * sizeof *one), *two = malloc(N * sizeof *two);
+    ck_assert(one && two);
+    int was = tg_threads();
+    tg_set_threads(1);
+    size_t n1 = conv_pass(one, N);
+    tg_set_threads(2);
+    size_t n2 = conv_pass(two, N);
+    tg_set_threads(was);
+    ck_assert_int_eq(n1, N);
+    ck_assert_int_eq(n2, N);
+    ck_assert_mem_eq(one, two, N * sizeof *one);
+    free(one);
+    free(two);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -841,6 +1030,14 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_ops_batch_norm_running_stats);
     tcase_add_test(tc, test_ops_nd_reductions_and_elementwise);
     tcase_add_test(tc, test_ops_nd_same_bits_on_any_thread_count);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("conv");
+    tcase_add_test(tc, test_ops_conv2d_shapes_and_messages);
+    tcase_add_test(tc, test_ops_conv2d_same_pads_more_after);
+    tcase_add_test(tc, test_ops_pool_shapes_and_messages);
+    tcase_add_test(tc, test_ops_max_pool2d_gradient_to_first_maximum);
+    tcase_add_test(tc, test_ops_dropout2d_drops_whole_channels);
+    tcase_add_test(tc, test_ops_conv2d_same_bits_on_1_and_2_threads);
     suite_add_tcase(s, tc);
     tc = tcase_create("dropout");
     tcase_add_test(tc, test_ops_dropout_statistics);

@@ -156,6 +156,42 @@ B(batch_norm_train_4d, tg_batch_norm(g, in[0], in[1], in[2], NULL, NULL, true, 0
 B(batch_norm_train_plain, tg_batch_norm(g, in[0], NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f))
 B(batch_norm_eval, tg_batch_norm(g, in[0], in[1], in[2], in[3], in[4], false, 0.1f, 1e-5f))
 
+/* ---- convolution and pooling ---- */
+B(conv2d, tg_conv2d(g, in[0], in[1], in[2], NULL))
+B(conv2d_stride_pad, tg_conv2d(g, in[0], in[1], in[2], &(tg_conv2d_opts){.stride = {2, 1}, .padding = {1, 2}}))
+B(conv2d_dilation_groups,
+  tg_conv2d(g, in[0], in[1], in[2],
+            &(tg_conv2d_opts){.stride = {1, 2}, .padding = {1, 1}, .dilation = {2, 1}, .groups = 2}))
+B(conv2d_same_even, tg_conv2d(g, in[0], in[1], NULL, &(tg_conv2d_opts){.same = true, .dilation = {1, 2}}))
+B(conv2d_depthwise, tg_conv2d(g, in[0], in[1], NULL, &(tg_conv2d_opts){.stride = {2, 2}, .groups = 3}))
+B(conv2d_pad1, tg_conv2d(g, in[0], in[1], NULL, &(tg_conv2d_opts){.padding = {1, 1}}))
+B(max_pool2d, tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {2, 2}}))
+B(max_pool2d_ties, tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {3, 3}, .stride = {1, 1}}))
+B(max_pool2d_pad_ceil,
+  tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true}))
+B(max_pool2d_ceil_drop,
+  tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {2, 2}, .stride = {3, 3}, .padding = {1, 1}, .ceil_mode = true}))
+B(max_pool2d_rect, tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {2, 3}, .stride = {1, 2}, .padding = {1, 0}}))
+B(avg_pool2d, tg_avg_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {2, 2}, .count_include_pad = true}))
+B(avg_pool2d_pad_include,
+  tg_avg_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true,
+                                            .count_include_pad = true}))
+B(avg_pool2d_pad_exclude,
+  tg_avg_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true}))
+B(avg_pool2d_ceil_edge,
+  tg_avg_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {3, 2}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true,
+                                            .count_include_pad = true}))
+B(adaptive_avg_pool2d, tg_adaptive_avg_pool2d(g, in[0], 3, 2))
+B(adaptive_avg_pool2d_larger, tg_adaptive_avg_pool2d(g, in[0], 5, 3))
+B(adaptive_avg_pool2d_global, tg_adaptive_avg_pool2d(g, in[0], 1, 1))
+static tg_tensor *b_dropout2d_all(tg_graph *g, tg_tensor *const *in, const int *labels)
+{
+    (void)labels;
+    tg_rng rng;
+    tg_rng_seed(&rng, 5);
+    return tg_dropout2d(g, in[0], 1.0f, true, &rng);
+}
+
 /* Fixture name -> tg builder. A fixture without a builder, or a builder
  * without a fixture, fails the tests below. */
 static const named_builder builders[] = {
@@ -216,6 +252,16 @@ static const named_builder builders[] = {
     {"layer_norm", b_layer_norm}, {"layer_norm_plain", b_layer_norm_plain}, {"layer_norm_weight_4d", b_layer_norm_weight},
     {"batch_norm_train", b_batch_norm_train}, {"batch_norm_train_4d", b_batch_norm_train_4d},
     {"batch_norm_train_plain", b_batch_norm_train_plain}, {"batch_norm_eval", b_batch_norm_eval},
+    {"batch_norm_train_4d_affine", b_batch_norm_train},
+    {"conv2d", b_conv2d}, {"conv2d_stride_pad", b_conv2d_stride_pad}, {"conv2d_dilation_groups", b_conv2d_dilation_groups},
+    {"conv2d_same_even", b_conv2d_same_even}, {"conv2d_depthwise", b_conv2d_depthwise},
+    {"conv2d_input_only", b_conv2d_pad1},
+    {"max_pool2d", b_max_pool2d}, {"max_pool2d_ties", b_max_pool2d_ties}, {"max_pool2d_pad_ceil", b_max_pool2d_pad_ceil},
+    {"max_pool2d_ceil_drop", b_max_pool2d_ceil_drop}, {"max_pool2d_rect", b_max_pool2d_rect},
+    {"avg_pool2d", b_avg_pool2d}, {"avg_pool2d_pad_include", b_avg_pool2d_pad_include},
+    {"avg_pool2d_pad_exclude", b_avg_pool2d_pad_exclude}, {"avg_pool2d_ceil_edge", b_avg_pool2d_ceil_edge},
+    {"adaptive_avg_pool2d", b_adaptive_avg_pool2d}, {"adaptive_avg_pool2d_larger", b_adaptive_avg_pool2d_larger},
+    {"adaptive_avg_pool2d_global", b_adaptive_avg_pool2d_global}, {"dropout2d_all", b_dropout2d_all},
 };
 
 enum { N_BUILDERS = sizeof builders / sizeof builders[0] };

@@ -174,6 +174,41 @@ void tg__k_norm_backward(size_t A, size_t G, size_t B, bool per_group, bool batc
                          const float *mean, const float *rstd, const float *w, const float *dy, float *dx,
                          float *dw, float *db);
 
+/* ---- convolution and pooling (conv.c) ----
+ * One sample's planes: x (C, H, W) -> outputs (OH, OW), row-major. */
+typedef struct tg__conv_geom {
+    int C, H, W;              /* one group's input channels, and the input's size */
+    int kh, kw, sh, sw, dh, dw;
+    int pt, pl;               /* padding before the first row and column (top, left) */
+    int OH, OW;
+} tg__conv_geom;
+/* cols (C kh kw, OH OW): row (c kh + i) kw + j, column oh OW + ow holds
+ * x[c, oh sh - pt + i dh, ow sw - pl + j dw], 0 in the padding. */
+void tg__k_im2col(const tg__conv_geom *gm, const float *x, float *cols);
+/* Its adjoint: dx[the element under each entry of cols] += that entry. */
+void tg__k_col2im(const tg__conv_geom *gm, const float *cols, float *dx);
+
+/* A pooling window of kh x kw moved by sh, sw over a plane (H, W) padded
+ * by ph, pw on each side, giving (OH, OW). */
+typedef struct tg__pool_geom {
+    int H, W, kh, kw, sh, sw, ph, pw, OH, OW;
+} tg__pool_geom;
+/* torch's output size along one dimension (floor or ceil_mode), 0 or less
+ * when no window fits. */
+int tg__k_pool_out_size(int in, int kernel, int pad, int stride, bool ceil_mode);
+/* y = max over each window of each of the planes, idx its position in the
+ * plane (the first maximum; NaN wins); backward dx[idx] += dy. */
+void tg__k_max_pool2d(const tg__pool_geom *gm, size_t planes, const float *x, float *y, int *idx);
+void tg__k_max_pool2d_backward(const tg__pool_geom *gm, size_t planes, const int *idx, const float *dy, float *dx);
+/* y = window sum / divisor: the window's size clipped to the padded input
+ * (count_include_pad) or to the input; and dx += dy / divisor over it. */
+void tg__k_avg_pool2d(const tg__pool_geom *gm, size_t planes, bool count_include_pad, const float *x, float *y);
+void tg__k_avg_pool2d_backward(const tg__pool_geom *gm, size_t planes, bool count_include_pad, const float *dy,
+                               float *dx);
+/* Adaptive average pooling of planes (H, W) to (OH, OW), and its backward. */
+void tg__k_adaptive_avg_pool2d(size_t planes, int H, int W, int OH, int OW, const float *x, float *y);
+void tg__k_adaptive_avg_pool2d_backward(size_t planes, int H, int W, int OH, int OW, const float *dy, float *dx);
+
 /* ---- reductions (reduce.c) ----
  * Axis kernels see a tensor as (outer, n, inner) around the reduced axis. */
 double tg__k_sum(size_t n, const float *x);

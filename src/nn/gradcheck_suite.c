@@ -211,6 +211,38 @@ static tg_tensor *b_l1_penalty(tg_graph *g, tg_tensor *const *in) { return tg_l1
 static tg_tensor *b_l2_penalty(tg_graph *g, tg_tensor *const *in) { return tg_l2_penalty(g, in, 2, 0.3f); }
 static tg_tensor *b_elastic(tg_graph *g, tg_tensor *const *in) { return tg_elastic_net_penalty(g, in, 2, 0.2f, 0.4f); }
 
+/* ---- convolution and pooling ---- */
+static tg_tensor *b_conv2d(tg_graph *g, tg_tensor *const *in)
+{
+    tg_conv2d_opts o = {.stride = {2, 1}, .padding = {1, 2}, .dilation = {1, 2}, .groups = 2};
+    return tg_conv2d(g, in[0], in[1], in[2], &o);
+}
+static tg_tensor *b_conv2d_plain(tg_graph *g, tg_tensor *const *in) { return tg_conv2d(g, in[0], in[1], NULL, NULL); }
+static tg_tensor *b_conv2d_same(tg_graph *g, tg_tensor *const *in)
+{
+    return tg_conv2d(g, in[0], in[1], in[2], &(tg_conv2d_opts){.same = true, .dilation = {1, 2}});
+}
+static tg_tensor *b_max_pool2d(tg_graph *g, tg_tensor *const *in)
+{
+    return tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true});
+}
+static tg_tensor *b_avg_pool2d(tg_graph *g, tg_tensor *const *in)
+{
+    return tg_avg_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {3, 2}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true});
+}
+static tg_tensor *b_avg_pool2d_include_pad(tg_graph *g, tg_tensor *const *in)
+{
+    return tg_avg_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {3, 3}, .stride = {2, 1}, .padding = {1, 1},
+                                                      .ceil_mode = true, .count_include_pad = true});
+}
+static tg_tensor *b_adaptive_avg_pool2d(tg_graph *g, tg_tensor *const *in) { return tg_adaptive_avg_pool2d(g, in[0], 3, 4); }
+static tg_tensor *b_dropout2d(tg_graph *g, tg_tensor *const *in)
+{
+    tg_rng rng; /* re-seeded on every call: the same mask for every evaluation */
+    tg_rng_seed(&rng, 7);
+    return tg_dropout2d(g, in[0], 0.5f, true, &rng);
+}
+
 /* ---- kinks that depend on two inputs ---- */
 
 /* l1: keep |x - y| >= 0.05. */
@@ -356,6 +388,17 @@ static const suite_case cases[] = {
      {IN(4, S4(2, 3, 2, 2), NORMAL, true), IN(1, T(3), NORMAL, false), IN(1, T(3), POSITIVE, false),
       IN(1, T(3), NORMAL, true), IN(1, T(3), NORMAL, true)}},
     {"batch_norm_2d", "batch_norm", b_batch_norm_2d, NULL, 2, {IN(2, S2(5, 3), NORMAL, true), IN(1, T(3), NORMAL, true)}},
+    /* convolution and pooling (DISTINCT: one maximum per window) */
+    {"conv2d", "conv2d", b_conv2d, NULL, 3,
+     {IN(4, S4(2, 4, 5, 6), NORMAL, true), IN(4, S4(6, 2, 3, 2), NORMAL, true), IN(1, T(6), NORMAL, true)}},
+    {"conv2d_plain", "conv2d", b_conv2d_plain, NULL, 2, {IN(4, S4(2, 3, 4, 4), NORMAL, true), IN(4, S4(2, 3, 3, 3), NORMAL, true)}},
+    {"conv2d_same_even", "conv2d", b_conv2d_same, NULL, 3,
+     {IN(4, S4(1, 2, 5, 6), NORMAL, true), IN(4, S4(3, 2, 4, 2), NORMAL, true), IN(1, T(3), NORMAL, false)}},
+    {"max_pool2d", "max_pool2d", b_max_pool2d, NULL, 1, {IN(4, S4(2, 2, 5, 5), DISTINCT, true)}},
+    {"avg_pool2d", "avg_pool2d", b_avg_pool2d, NULL, 1, {IN(4, S4(1, 2, 6, 5), NORMAL, true)}},
+    {"avg_pool2d_include_pad", "avg_pool2d", b_avg_pool2d_include_pad, NULL, 1, {IN(4, S4(2, 1, 5, 4), NORMAL, true)}},
+    {"adaptive_avg_pool2d", "adaptive_avg_pool2d", b_adaptive_avg_pool2d, NULL, 1, {IN(4, S4(2, 2, 5, 7), NORMAL, true)}},
+    {"dropout2d", "dropout2d", b_dropout2d, NULL, 1, {IN(4, S4(3, 4, 2, 2), NORMAL, true)}},
 };
 
 enum { N_CASES = sizeof cases / sizeof cases[0] };

@@ -1,0 +1,224 @@
+/* conv.c — the loops of the convolution and pooling ops (src/ops/conv.c):
+ * im2col and its adjoint col2im, which turn a convolution into one GEMM
+ * per sample and group (Chellapilla et al., "High Performance
+ * Convolutional Neural Networks for Document Processing", 2006), and the
+ * window loops of max, average and adaptive average pooling, written as
+ * torch's CPU kernels walk them (aten/src/ATen/native/cpu/MaxPoolKernel.cpp,
+ * AvgPoolKernel.cpp, AdaptiveAvgPoolKernel.cpp) so that ties and divisors
+ * come out as torch's. Every loop is serial and in one fixed order: the
+ * results are the same bits for any number of threads. */
+#include <math.h>
+
+#include "kernels.h"
+
+/* ---- im2col / col2im ----
+ * Row r = (c kh + i) kw + j of cols holds, for every output position
+ * p = oh OW + ow, the input element under kernel tap (i, j) of channel c:
+ * x[c, oh sh - pt + i dh, ow sw - pl + j dw], 0 in the padding. */
+
+/* The outputs ow in [*lo, *hi) whose input column ow sw - pl + j dw
+ * lies in [0, W) for kernel column j; the others read the padding. */
+static void valid_range(int OW, int W, int sw, int pl, int offset, int *lo, int *hi)
+{
+    int first = pl - offset; /* ow sw >= first */
+    *lo = first <= 0 ? 0 : (first + sw - 1) / sw;
+    int end = W + pl - offset; /* ow sw < end */
+    *hi = end <= 0 ? 0 : (end + sw - 1) / sw;
+    if (*hi > OW) *hi = OW;
+    if (*lo > *hi) *lo = *hi;
+}
+
+/* Runs row_body for every row segment of cols: r the OW entries of cols
+ * for kernel tap (c, i, j) and output row oh, src the input row they read
+ * (NULL when that row is padding), [lo, hi) the entries inside the input,
+ * entry ow reading src[ow sw + off]. */
+#define FOR_COL_ROWS(gm, r, src_row, lo, hi, off, body)                                             \
+    do {                                                                                            \
+        size_t row_ = 0;                                                                            \
+        for (int c_ = 0; c_ < (gm)->C; c_++)                                                        \
+            for (int i_ = 0; i_ < (gm)->kh; i_++)                                                   \
+                for (int j_ = 0; j_ < (gm)->kw; j_++) {                                             \
+                    int lo, hi, off = j_ * (gm)->dw - (gm)->pl;                                     \
+                    valid_range((gm)->OW, (gm)->W, (gm)->sw, (gm)->pl, j_ * (gm)->dw, &lo, &hi);    \
+                    for (int oh_ = 0; oh_ < (gm)->OH; oh_++, row_++) {                              \
+                        int ih_ = oh_ * (gm)->sh - (gm)->pt + i_ * (gm)->dh;                        \
+                        size_t r = row_ * (size_t)(gm)->OW;                                         \
+                        long src_row = ih_ >= 0 && ih_ < (gm)->H                                    \
+                                           ? ((long)c_ * (gm)->H + ih_) * (long)(gm)->W            \
+                                           : -1;                                                    \
+                        body;                                                                       \
+                    }                                                                               \
+                }                                                                                   \
+    } while (0)
+
+void tg__k_im2col(const tg__conv_geom *gm, const float *x, float *cols)
+{
+    int sw = gm->sw, OW = gm->OW;
+    FOR_COL_ROWS(gm, r, src, lo, hi, off, {
+        float *out = cols + r;
+        if (src < 0) {
+            for (int ow = 0; ow < OW; ow++) out[ow] = 0.0f;
+            continue;
+        }
+        const float *in = x + src + off;
+        for (int ow = 0; ow < lo; ow++) out[ow] = 0.0f;
+        if (sw == 1)
+            for (int ow = lo; ow < hi; ow++) out[ow] = in[ow];
+        else
+            for (int ow = lo; ow < hi; ow++) out[ow] = in[(long)ow * sw];
+        for (int ow = hi; ow < OW; ow++) out[ow] = 0.0f;
+    });
+}
+
+void tg__k_col2im(const tg__conv_geom *gm, const float *cols, float *dx)
+{
+    int sw = gm->sw;
+    FOR_COL_ROWS(gm, r, src, lo, hi, off, {
+        if (src < 0) continue;
+        const float *d = cols + r;
+        float *out = dx + src + off;
+        for (int ow = lo; ow < hi; ow++) out[(long)ow * sw] += d[ow];
+    });
+}
+
+/* ---- pooling windows ---- */
+
+/* Output size along one dimension, torch's pooling_output_shape
+ * (aten/src/ATen/native/Pool.h) with dilation 1: floor, or ceil with
+ * ceil_mode, of (in + 2 pad - kernel) / stride, plus 1; in ceil mode the
+ * last window must start inside the input or its left padding, else it is
+ * dropped. */
+int tg__k_pool_out_size(int in, int kernel, int pad, int stride, bool ceil_mode)
+{
+    long num = (long)in + 2L * pad - kernel + (ceil_mode ? stride - 1 : 0);
+    long out = (num >= 0 ? num / stride : -((-num + stride - 1) / stride)) + 1; /* div_rtn: toward -inf */
+    if (ceil_mode && (out - 1) * stride >= (long)in + pad) out--;
+    return out < 0 ? 0 : (int)out;
+}
+
+/* Max pooling: y[o] = max of the window, idx[o] the position (h W + w in
+ * the plane) of the first maximum in row-major order, or of the last NaN
+ * (torch: `if ((val > maxval) || std::isnan(val))`); the padding is never
+ * a candidate. */
+void tg__k_max_pool2d(const tg__pool_geom *gm, size_t planes, const float *x, float *y, int *idx)
+{
+    size_t in_plane = (size_t)gm->H * (size_t)gm->W, out_plane = (size_t)gm->OH * (size_t)gm->OW;
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * in_plane;
+        for (int oh = 0; oh < gm->OH; oh++)
+            for (int ow = 0; ow < gm->OW; ow++) {
+                int h0 = oh * gm->sh - gm->ph, w0 = ow * gm->sw - gm->pw;
+                int h1 = h0 + gm->kh < gm->H ? h0 + gm->kh : gm->H, w1 = w0 + gm->kw < gm->W ? w0 + gm->kw : gm->W;
+                if (h0 < 0) h0 = 0;
+                if (w0 < 0) w0 = 0;
+                int best = h0 * gm->W + w0;
+                float m = -INFINITY;
+                for (int h = h0; h < h1; h++)
+                    for (int w = w0; w < w1; w++) {
+                        float v = xp[h * gm->W + w];
+                        if (v > m || isnan(v)) m = v, best = h * gm->W + w;
+                    }
+                size_t o = pl * out_plane + (size_t)oh * (size_t)gm->OW + (size_t)ow;
+                y[o] = m;
+                idx[o] = best;
+            }
+    }
+}
+
+void tg__k_max_pool2d_backward(const tg__pool_geom *gm, size_t planes, const int *idx, const float *dy, float *dx)
+{
+    size_t in_plane = (size_t)gm->H * (size_t)gm->W, out_plane = (size_t)gm->OH * (size_t)gm->OW;
+    for (size_t pl = 0; pl < planes; pl++)
+        for (size_t o = 0; o < out_plane; o++) dx[pl * in_plane + (size_t)idx[pl * out_plane + o]] += dy[pl * out_plane + o];
+}
+
+/* Average pooling's window of output (oh, ow), clipped to the input, and
+ * its divisor, as torch's cpu_avg_pool: the window clipped to the padded
+ * input counts with count_include_pad, the part inside the input without;
+ * 0 when the window holds no input element (its output is 0). */
+static int avg_window(const tg__pool_geom *gm, bool count_include_pad, int oh, int ow, int *h0, int *h1, int *w0,
+                      int *w1)
+{
+    *h0 = oh * gm->sh - gm->ph, *w0 = ow * gm->sw - gm->pw;
+    *h1 = *h0 + gm->kh < gm->H + gm->ph ? *h0 + gm->kh : gm->H + gm->ph;
+    *w1 = *w0 + gm->kw < gm->W + gm->pw ? *w0 + gm->kw : gm->W + gm->pw;
+    int padded = (*h1 - *h0) * (*w1 - *w0);
+    if (*h0 < 0) *h0 = 0;
+    if (*w0 < 0) *w0 = 0;
+    if (*h1 > gm->H) *h1 = gm->H;
+    if (*w1 > gm->W) *w1 = gm->W;
+    if (*h0 >= *h1 || *w0 >= *w1) return 0;
+    return count_include_pad ? padded : (*h1 - *h0) * (*w1 - *w0);
+}
+
+void tg__k_avg_pool2d(const tg__pool_geom *gm, size_t planes, bool count_include_pad, const float *x, float *y)
+{
+    size_t in_plane = (size_t)gm->H * (size_t)gm->W, out_plane = (size_t)gm->OH * (size_t)gm->OW;
+    for (size_t pl = 0; pl < planes; pl++)
+        for (int oh = 0; oh < gm->OH; oh++)
+            for (int ow = 0; ow < gm->OW; ow++) {
+                int h0, h1, w0, w1, div = avg_window(gm, count_include_pad, oh, ow, &h0, &h1, &w0, &w1);
+                float sum = 0.0f; /* float, in torch's order */
+                for (int h = h0; h < h1; h++)
+                    for (int w = w0; w < w1; w++) sum += x[pl * in_plane + (size_t)(h * gm->W + w)];
+                y[pl * out_plane + (size_t)(oh * gm->OW + ow)] = div ? sum / (float)div : 0.0f;
+            }
+}
+
+void tg__k_avg_pool2d_backward(const tg__pool_geom *gm, size_t planes, bool count_include_pad, const float *dy,
+                               float *dx)
+{
+    size_t in_plane = (size_t)gm->H * (size_t)gm->W, out_plane = (size_t)gm->OH * (size_t)gm->OW;
+    for (size_t pl = 0; pl < planes; pl++)
+        for (int oh = 0; oh < gm->OH; oh++)
+            for (int ow = 0; ow < gm->OW; ow++) {
+                int h0, h1, w0, w1, div = avg_window(gm, count_include_pad, oh, ow, &h0, &h1, &w0, &w1);
+                if (!div) continue;
+                float d = dy[pl * out_plane + (size_t)(oh * gm->OW + ow)] / (float)div;
+                for (int h = h0; h < h1; h++)
+                    for (int w = w0; w < w1; w++) dx[pl * in_plane + (size_t)(h * gm->W + w)] += d;
+            }
+}
+
+/* Adaptive average pooling: output i of n along an input of size len
+ * covers [floor(i len / n), ceil((i + 1) len / n)) (torch's start_index,
+ * end_index); the sum is divided by the window's height, then its width,
+ * as torch's kernel does (`sum / kh / kw`), in both passes. */
+static void adaptive_window(int i, int n, int len, int *start, int *end)
+{
+    *start = (int)((long)i * len / n);
+    *end = (int)(((long)(i + 1) * len + n - 1) / n);
+}
+
+/* Runs body for every output o of the planes, with its window [h0, h1) x
+ * [w0, w1) in the plane that starts at base. */
+#define FOR_ADAPTIVE(o, h0, h1, w0, w1, body)                                                      \
+    for (size_t pl = 0; pl < planes; pl++)                                                         \
+        for (int oh = 0; oh < OH; oh++)                                                            \
+            for (int ow = 0; ow < OW; ow++) {                                                      \
+                int h0, h1, w0, w1;                                                                \
+                adaptive_window(oh, OH, H, &h0, &h1);                                              \
+                adaptive_window(ow, OW, W, &w0, &w1);                                              \
+                size_t o = pl * (size_t)OH * (size_t)OW + (size_t)(oh * OW + ow);                  \
+                size_t base = pl * (size_t)H * (size_t)W;                                          \
+                body;                                                                              \
+            }
+
+void tg__k_adaptive_avg_pool2d(size_t planes, int H, int W, int OH, int OW, const float *x, float *y)
+{
+    FOR_ADAPTIVE(o, h0, h1, w0, w1, {
+        float sum = 0.0f;
+        for (int h = h0; h < h1; h++)
+            for (int w = w0; w < w1; w++) sum += x[base + (size_t)(h * W + w)];
+        y[o] = sum / (float)(h1 - h0) / (float)(w1 - w0);
+    });
+}
+
+void tg__k_adaptive_avg_pool2d_backward(size_t planes, int H, int W, int OH, int OW, const float *dy, float *dx)
+{
+    FOR_ADAPTIVE(o, h0, h1, w0, w1, {
+        float d = dy[o] / (float)(h1 - h0) / (float)(w1 - w0);
+        for (int h = h0; h < h1; h++)
+            for (int w = w0; w < w1; w++) dx[base + (size_t)(h * W + w)] += d;
+    });
+}
