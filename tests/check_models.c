@@ -171,10 +171,12 @@ START_TEST(test_models_spec_holds_canonical_text)
     ck_assert_str_eq(tg_last_error(), "model mlp has no option channels");
     ck_assert_str_eq(tg_model_spec_get(&s, "hidden"), ""); /* a refused value leaves the old one */
     ck_assert_int_eq(tg_model_spec_init(&s, "resnet"), TG_ERR_ARG);
-    ck_assert_error_has("no model 'resnet': tg has mlp (or a line of layers");
+    ck_assert_error_has("no model 'resnet': tg has mlp, cnn, cnn-bn (or a line of layers");
     const tg_model_kind *kinds[4];
-    ck_assert_int_eq(tg_model_kinds(kinds, 4), 2);
+    ck_assert_int_eq(tg_model_kinds(kinds, 4), 4);
     ck_assert_str_eq(kinds[1]->name, "layers");
+    ck_assert_str_eq(kinds[2]->name, "cnn");
+    ck_assert_str_eq(kinds[3]->name, "cnn-bn");
     ck_assert_int_eq(tg_model_spec_init(&s, "flatten linear(10)"), TG_OK);
     ck_assert_str_eq(s.kind->name, "layers");
     ck_assert_str_eq(s.layers, "flatten linear(10)");
@@ -393,7 +395,7 @@ START_TEST(test_models_spec_string_builds_torch_sequential)
     static const struct {
         const char *spec, *why;
     } bad[] = {
-        {"flatten conv2d(3)", "word 2, 'conv2d': no such layer"},
+        {"flatten conv3d(3)", "word 2, 'conv3d': no such layer"},
         {"flatten linear(x)", "word 2, 'linear': argument 1, 'x', is not a number"},
         {"flatten linear(2.5)", "word 2, 'linear': out_features 2.5 must be a whole number of at least 1"},
         {"flatten linear", "word 2, 'linear': linear(out_features) needs its out_features"},

@@ -429,6 +429,37 @@ START_TEST(test_train_export_eval_init_and_shuffle_off)
 }
 END_TEST
 
+START_TEST(test_train_a_cnn)
+{
+    /* --model cnn: trained, saved, resumed to the bytes of a straight run,
+     * exported under torch's keys (4-D convolution weights) */
+    char args[1024];
+    const char *common = "--model cnn-bn --optimizer adam --lr 0.001 --train-samples 96 --test-samples 32 "
+                         "--batch-size 32 --seed 2";
+    snprintf(args, sizeof args, "train %s --epochs 2 --save %s", common, in_dir("straight.ckpt"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    ck_assert_msg(strstr(tg_output, "fashion-mnist, cnn-bn, adam"), "%s", tg_output);
+    snprintf(args, sizeof args, "train %s --epochs 1 --save %s", common, in_dir("r.ckpt"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    snprintf(args, sizeof args, "train --resume %s --epochs 2 --save %s", in_dir("r.ckpt"), in_dir("r.ckpt"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    ck_assert(same_file(in_dir("r.ckpt"), in_dir("straight.ckpt")));
+    snprintf(args, sizeof args, "export %s %s", in_dir("r.ckpt"), in_dir("cnn.safetensors"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    tg_safetensors *st;
+    ck_assert_int_eq(tg_safetensors_read(in_dir("cnn.safetensors"), &st), TG_OK);
+    tg_dtype dtype;
+    int ndim;
+    int64_t shape[8];
+    ck_assert(tg_safetensors_info(st, "0.weight", &dtype, &ndim, shape));
+    ck_assert(ndim == 4 && shape[0] == 32 && shape[1] == 1 && shape[2] == 3 && shape[3] == 3);
+    ck_assert(tg_safetensors_info(st, "1.num_batches_tracked", &dtype, &ndim, shape) && dtype == TG_I64);
+    ck_assert_str_eq(tg_safetensors_metadata(st, "spec"), "conv2d(32,3,padding=1) batchnorm2d relu maxpool2d(2) "
+                     "conv2d(64,3,padding=1) batchnorm2d relu maxpool2d(2) flatten linear(128) relu linear(10)");
+    tg_safetensors_free(st);
+}
+END_TEST
+
 static Suite *train_suite(void)
 {
     Suite *s = suite_create("train");
@@ -448,6 +479,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, test_train_early_stop_and_validation);
     tcase_add_test(tc, test_train_a_model_given_as_layers);
     tcase_add_test(tc, test_train_export_eval_init_and_shuffle_off);
+    tcase_add_test(tc, test_train_a_cnn);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -315,7 +315,7 @@ static const tg_module_ops conv_ops = {"conv2d", conv_forward, args_free};
 tg_module *tg_conv2d_new(int in_channels, int out_channels, int kh, int kw, const tg_conv2d_opts *opts, bool bias,
                          tg_rng *rng)
 {
-    tg_conv2d_opts o = opts ? *opts : (tg_conv2d_opts){{0}};
+    tg_conv2d_opts o = opts ? *opts : (tg_conv2d_opts){0};
     int groups = o.groups ? o.groups : 1;
     if (in_channels <= 0 || out_channels <= 0 || kh <= 0 || kw <= 0 || groups <= 0 || in_channels % groups ||
         out_channels % groups || !rng) {

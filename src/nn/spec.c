@@ -268,7 +268,7 @@ static tg_module *embedding_word(spec_ctx *c, const double *v)
 static bool images(const spec_ctx *c)
 {
     if (c->in.ndim == 3) return true;
-    char why[96];
+    char why[160];
     snprintf(why, sizeof why, "%s takes images (N, C, H, W), and what comes in has %d dimensions a sample",
              c->w->name, c->in.ndim);
     return refuse(c, why);
