@@ -945,35 +945,35 @@ START_TEST(test_ops_dropout2d_drops_whole_channels)
 }
 END_TEST
 
-/* A conv2d (GEMMs large enough to be split over threads), pooled, its
- * output and gradients into out (out_n floats). */
+/* A conv2d (GEMMs large enough to be split over threads), pooled, and a
+ * pointwise (1x1) one, its output and gradients into out (out_n floats). */
 static size_t conv_pass(float *out, size_t out_n)
 {
     tg_rng rng;
     tg_rng_seed(&rng, 78);
     tg_tensor *x = tg_randn(NULL, &rng, TG_SHAPE(4, 16, 24, 24)), *w = tg_randn(NULL, &rng, TG_SHAPE(32, 8, 3, 3));
-    tg_tensor *b = tg_randn(NULL, &rng, TG_SHAPE(32));
-    tg_tensor *params[] = {x, w, b};
-    for (int k = 0; k < 3; k++) tg_tensor_requires_grad(params[k], true);
+    tg_tensor *b = tg_randn(NULL, &rng, TG_SHAPE(32)), *w1 = tg_randn(NULL, &rng, TG_SHAPE(16, 32, 1, 1));
+    tg_tensor *params[] = {x, w, b, w1};
+    for (int k = 0; k < 4; k++) tg_tensor_requires_grad(params[k], true);
     tg_graph *g = tg_graph_new();
     tg_tensor *y = tg_conv2d(g, x, w, b, &(tg_conv2d_opts){.padding = {1, 1}, .groups = 2}); /* (4,32,24,24) */
-    tg_tensor *h = tg_max_pool2d(g, tg_relu(g, y), &(tg_pool2d_opts){.kernel = {2, 2}});
+    tg_tensor *h = tg_max_pool2d(g, tg_conv2d(g, tg_relu(g, y), w1, NULL, NULL), &(tg_pool2d_opts){.kernel = {2, 2}});
     tg_tensor *loss = tg_sum(g, tg_square(g, tg_avg_pool2d(g, h, &(tg_pool2d_opts){.kernel = {3, 3}, .padding = {1, 1},
                                                                                      .ceil_mode = true})));
     ck_assert_msg(loss != NULL, "%s", tg_last_error());
     ck_assert_int_eq(tg_backward(loss), TG_OK);
     size_t n = 0;
     for (size_t i = 0; i < y->size && n < out_n; i++) out[n++] = y->data[i];
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
         for (size_t i = 0; i < params[k]->size && n < out_n; i++) out[n++] = params[k]->grad[i];
     tg_graph_free(g);
-    for (int k = 0; k < 3; k++) tg_tensor_free(params[k]);
+    for (int k = 0; k < 4; k++) tg_tensor_free(params[k]);
     return n;
 }
 
 START_TEST(test_ops_conv2d_same_bits_on_1_and_2_threads)
 {
-    enum { N = 4 * 32 * 24 * 24 + 4 * 16 * 24 * 24 + 32 * 8 * 3 * 3 + 32 };
+    enum { N = 4 * 32 * 24 * 24 + 4 * 16 * 24 * 24 + 32 * 8 * 3 * 3 + 32 + 16 * 32 };
     float *one = malloc(N * sizeof *one), *two = malloc(N * sizeof *two);
     ck_assert(one && two);
     int was = tg_threads();

@@ -222,6 +222,10 @@ static tg_tensor *b_conv2d_same(tg_graph *g, tg_tensor *const *in)
 {
     return tg_conv2d(g, in[0], in[1], in[2], &(tg_conv2d_opts){.same = true, .dilation = {1, 2}});
 }
+static tg_tensor *b_conv2d_pointwise(tg_graph *g, tg_tensor *const *in)
+{
+    return tg_conv2d(g, in[0], in[1], in[2], &(tg_conv2d_opts){.groups = 2});
+}
 static tg_tensor *b_max_pool2d(tg_graph *g, tg_tensor *const *in)
 {
     return tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true});
@@ -399,6 +403,8 @@ static const suite_case cases[] = {
     {"avg_pool2d_include_pad", "avg_pool2d", b_avg_pool2d_include_pad, NULL, 1, {IN(4, S4(2, 1, 5, 4), NORMAL, true)}},
     {"adaptive_avg_pool2d", "adaptive_avg_pool2d", b_adaptive_avg_pool2d, NULL, 1, {IN(4, S4(2, 2, 5, 7), NORMAL, true)}},
     {"dropout2d", "dropout2d", b_dropout2d, NULL, 1, {IN(4, S4(3, 4, 2, 2), NORMAL, true)}},
+    {"conv2d_pointwise", "conv2d", b_conv2d_pointwise, NULL, 3,
+     {IN(4, S4(2, 4, 3, 3), NORMAL, true), IN(4, S4(6, 2, 1, 1), NORMAL, true), IN(1, T(6), NORMAL, true)}},
 };
 
 enum { N_CASES = sizeof cases / sizeof cases[0] };

@@ -37,7 +37,11 @@ typedef struct conv_plan {
     int pb, pr;               /* padding after the last row and column */
     tg__conv_geom gm;         /* one sample and group */
     int tasks;                /* blocks of samples, at most one per thread */
-    float *cols, *dcols;      /* (tasks, C/G kh kw, OH OW) each; dcols NULL unless dx is needed */
+    /* 1x1, stride 1, no padding: cols is x's group itself (C/G, H W), so
+     * no scratch and no copies; dx += w^T dy directly */
+    bool pointwise;
+    bool with_dx;             /* dx is needed: dcols exists (unless pointwise) */
+    float *cols, *dcols;      /* (tasks, C/G kh kw, OH OW) each, or NULL */
 } conv_plan;
 
 /* The plan for x, w and opts, or false with a message naming the shapes. */
@@ -126,14 +130,20 @@ static void conv_task(void *ctx, int t, int count)
     for (int n = n0; n < n1; n++)
         for (int gi = 0; gi < p->G; gi++) {
             size_t s = (size_t)n * (size_t)p->G + (size_t)gi, wo = (size_t)gi * (size_t)Og * (size_t)K;
-            if (j->backward) {
+            if (j->backward && p->pointwise) {
+                tg__gemm(true, false, K, P, Og, j->w->data + wo, K, j->y->grad + s * y_group, P, 1.0f,
+                         j->x->grad + s * x_group, P);
+            } else if (j->backward) {
                 float *dcols = p->dcols + (size_t)t * ncols;
                 tg__gemm(true, false, K, P, Og, j->w->data + wo, K, j->y->grad + s * y_group, P, 0.0f, dcols, P);
                 tg__k_col2im(gm, dcols, j->x->grad + s * x_group);
-                continue;
             }
-            float *cols = p->cols + (size_t)t * ncols;
-            tg__k_im2col(gm, j->x->data + s * x_group, cols);
+            if (j->backward) continue;
+            const float *cols = j->x->data + s * x_group;
+            if (!p->pointwise) {
+                tg__k_im2col(gm, cols, p->cols + (size_t)t * ncols);
+                cols = p->cols + (size_t)t * ncols;
+            }
             tg__gemm(false, false, Og, P, K, j->w->data + wo, K, cols, P, 0.0f, j->y->data + s * y_group, P);
         }
     if (j->backward || !j->b) return;
@@ -158,10 +168,16 @@ tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, cons
     if (plan.tasks < 1) plan.tasks = 1;
     size_t ncols = (size_t)gm->C * (size_t)gm->kh * (size_t)gm->kw * (size_t)gm->OH * (size_t)gm->OW;
     size_t scratch = (size_t)plan.tasks * ncols;
-    bool need_dcols = y->requires_grad && x->requires_grad;
+    plan.with_dx = y->requires_grad && x->requires_grad;
+    plan.pointwise = gm->kh == 1 && gm->kw == 1 && gm->sh == 1 && gm->sw == 1 && gm->pt == 0 && gm->pl == 0 &&
+                     plan.pb == 0 && plan.pr == 0;
+    plan.cols = plan.dcols = NULL;
     conv_plan *aux = tg__graph_alloc(fn, g, sizeof *aux);
-    if (!aux || !(plan.cols = tg__graph_alloc(fn, g, (need_dcols ? 2 : 1) * scratch * sizeof(float)))) return NULL;
-    plan.dcols = need_dcols ? plan.cols + scratch : NULL;
+    if (!aux) return NULL;
+    if (!plan.pointwise) {
+        if (!(plan.cols = tg__graph_alloc(fn, g, (plan.with_dx ? 2 : 1) * scratch * sizeof(float)))) return NULL;
+        plan.dcols = plan.with_dx ? plan.cols + scratch : NULL;
+    }
     *aux = plan;
     y->aux = aux;
     conv_job job = {aux, x, w, b, y, false};
@@ -176,7 +192,7 @@ static void conv2d_backward(tg_tensor *y)
     const tg__conv_geom *gm = &p->gm;
     int K = gm->C * gm->kh * gm->kw, P = gm->OH * gm->OW, Og = p->O / p->G;
     size_t x_group = (size_t)gm->C * (size_t)gm->H * (size_t)gm->W, y_group = (size_t)Og * (size_t)P;
-    if (x->requires_grad && p->dcols) {
+    if (x->requires_grad && p->with_dx) {
         conv_job job = {p, x, w, b, y, true};
         tg__parallel_run(p->tasks, conv_task, &job);
     }
@@ -184,8 +200,12 @@ static void conv2d_backward(tg_tensor *y)
         for (int n = 0; n < p->N; n++)
             for (int gi = 0; gi < p->G; gi++) {
                 size_t s = (size_t)n * (size_t)p->G + (size_t)gi, wo = (size_t)gi * (size_t)Og * (size_t)K;
-                tg__k_im2col(gm, x->data + s * x_group, p->cols);
-                tg__gemm(false, true, Og, K, P, y->grad + s * y_group, P, p->cols, P, 1.0f, w->grad + wo, K);
+                const float *cols = x->data + s * x_group;
+                if (!p->pointwise) {
+                    tg__k_im2col(gm, cols, p->cols);
+                    cols = p->cols;
+                }
+                tg__gemm(false, true, Og, K, P, y->grad + s * y_group, P, cols, P, 1.0f, w->grad + wo, K);
             }
     if (b && b->requires_grad) /* summed in double, over n then positions */
         for (int oc = 0; oc < p->O; oc++) {
