@@ -89,6 +89,59 @@ START_TEST(test_alloc_none_in_a_warm_training_step)
 }
 END_TEST
 
+/* A network of modules (convolution, batch norm, pooling, dropout2d,
+ * layer norm, a residual block, dropout) trained with module calls:
+ * zero_grad and clipping over the module, Adam. Allocations in the counted
+ * steps. */
+static long module_allocations_in_steps(int threads)
+{
+    enum { N = 16 };
+    tg_set_threads(threads);
+    tg_rng rng;
+    tg_rng_seed(&rng, 6);
+    tg_module *net = tg_model_parse("conv2d(8,3,padding=1) batchnorm2d relu maxpool2d(2) dropout2d(0.1) "
+                                    "conv2d(8,1) avgpool2d(2) flatten linear(32) layernorm gelu "
+                                    "residual(linear(32) gelu) dropout(0.1) linear(10)",
+                                    (tg_sample_shape){1, 12, 12}, &rng);
+    ck_assert_msg(net != NULL, "%s", tg_last_error());
+    tg_module_set_rng(net, &rng);
+    tg_tensor *params[32];
+    tg_optim *opt = tg_optim_new(TG_OPTIM_ADAM, params, tg_module_parameters(net, params, 32), NULL);
+    ck_assert_ptr_nonnull(opt);
+    tg_graph *g = tg_graph_new();
+    static float x[N * 144];
+    int y[N];
+    long before = 0;
+    bool ok = true;
+    for (int step = 0; step < 3 + STEPS; step++) {
+        if (step == 3) before = failalloc_allocations();
+        for (int i = 0; i < N * 144; i++) x[i] = tg_rng_normal(&rng);
+        for (int i = 0; i < N; i++) y[i] = (int)(tg_rng_uniform(&rng) * 10);
+        tg_tensor *logits = tg_module_forward(net, g, tg_from_blob(g, x, TG_SHAPE(N, 1, 12, 12)));
+        tg_tensor *loss = tg_cross_entropy(g, logits, y, NULL);
+        tg_module_zero_grad(net);
+        ok = ok && tg_backward(loss) == TG_OK;
+        ok = ok && tg_module_clip_grad_norm(net, 1.0) >= 0;
+        ok = ok && tg_optim_step(opt) == TG_OK;
+        tg_graph_reset(g);
+    }
+    long counted = failalloc_allocations() - before;
+    ck_assert_msg(ok, "a training step failed: %s", tg_last_error());
+    tg_graph_free(g);
+    tg_optim_free(opt);
+    tg_module_free(net);
+    return counted;
+}
+
+START_TEST(test_alloc_none_in_a_warm_module_training_step)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        long n = module_allocations_in_steps(threads);
+        ck_assert_msg(n == 0, "%ld allocations in %d warm steps of a module network (%d threads)", n, STEPS, threads);
+    }
+}
+END_TEST
+
 /* ---- every allocation failing in turn ---- */
 
 /* One piece of work from scratch to the end, freeing all it made; true on
@@ -323,6 +376,7 @@ static Suite *alloc_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_alloc_the_counter_counts);
     tcase_add_test(tc, test_alloc_none_in_a_warm_training_step);
+    tcase_add_test(tc, test_alloc_none_in_a_warm_module_training_step);
     suite_add_tcase(s, tc);
     tc = tcase_create("failures");
     tcase_set_timeout(tc, 300);
