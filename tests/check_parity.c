@@ -213,16 +213,6 @@ START_TEST(test_adam_matches_torch)
 }
 END_TEST
 
-/* The number after "key": in tg's metrics JSON. */
-static double json_number(const char *json, const char *key)
-{
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
-    const char *p = strstr(json, pattern);
-    ck_assert_msg(p != NULL, "no %s in %s", key, json);
-    return strtod(p + strlen(pattern), NULL);
-}
-
 START_TEST(test_eval_of_a_torch_model_scores_as_torch)
 {
     /* the spec comes from the file's metadata, written by torch's side */

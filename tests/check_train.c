@@ -8,16 +8,6 @@
 
 #include "tg_cli.h"
 
-/* The number after "key": in a JSON file written by tg. */
-static double json_number(const char *json, const char *key)
-{
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
-    const char *p = strstr(json, pattern);
-    ck_assert_msg(p != NULL, "no %s in %s", key, json);
-    return strtod(p + strlen(pattern), NULL);
-}
-
 #define SUBSET "--train-samples 3000 --test-samples 1000 --seed 1"
 
 /* One model for the tests that only read it, in the test case's root

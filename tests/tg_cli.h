@@ -38,4 +38,14 @@ static inline const char *example_path(const char *name)
 
 static inline int run_tg(const char *args) { return run_program(getenv("TG_BIN") ? getenv("TG_BIN") : "build/tg", args); }
 
+/* The number after "key": in a JSON file tg wrote (--metrics). */
+static inline double json_number(const char *json, const char *key)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    const char *p = strstr(json, pattern);
+    ck_assert_msg(p != NULL, "no %s in %s", key, json);
+    return strtod(p + strlen(pattern), NULL);
+}
+
 #endif /* TG_CLI_H */

@@ -41,16 +41,12 @@ static tg_tensor *linear_forward(tg_module *m, tg_graph *g, tg_tensor *x)
     return tg_linear(g, x, tg_module_param(m, "weight"), b);
 }
 
-static const tg_module_ops linear_ops = {"linear", linear_forward, args_free};
-
-tg_module *tg_linear_new(int in, int out, bool bias, tg_rng *rng)
+/* Adds "weight" of shape (out, ...) and, with bias, "bias" (out) to m,
+ * drawn as nn.Linear's and nn.Conv2d's reset_parameters draw them
+ * (tg_init_linear: bound 1/sqrt(fan_in)); m is freed on failure. */
+static tg_module *add_weight_and_bias(tg_module *m, int ndim, const int *shape, bool bias, tg_rng *rng)
 {
-    if (in <= 0 || out <= 0 || !rng) {
-        tg__error("tg_linear_new: %s", rng ? "in and out must be positive" : "rng is NULL");
-        return NULL;
-    }
-    tg_module *m = layer_new(&linear_ops, (layer_args){.flag = bias});
-    tg_tensor *W = tg_zeros(NULL, TG_SHAPE(out, in)), *b = bias ? tg_zeros(NULL, TG_SHAPE(out)) : NULL;
+    tg_tensor *W = tg_zeros(NULL, ndim, shape), *b = bias ? tg_zeros(NULL, 1, shape) : NULL;
     tg_status s = m && W && (!bias || b) ? tg_init_linear(W, b, rng) : TG_ERR_NOMEM;
     if (s == TG_OK) {
         s = tg_module_add_param(m, "weight", W);
@@ -66,6 +62,17 @@ tg_module *tg_linear_new(int in, int out, bool bias, tg_rng *rng)
         return NULL;
     }
     return m;
+}
+
+static const tg_module_ops linear_ops = {"linear", linear_forward, args_free};
+
+tg_module *tg_linear_new(int in, int out, bool bias, tg_rng *rng)
+{
+    if (in <= 0 || out <= 0 || !rng) {
+        tg__error("tg_linear_new: %s", rng ? "in and out must be positive" : "rng is NULL");
+        return NULL;
+    }
+    return add_weight_and_bias(layer_new(&linear_ops, (layer_args){.flag = bias}), TG_SHAPE(out, in), bias, rng);
 }
 
 /* ---- Flatten(start_dim): (N, ...) to (N, everything else) ---- */
@@ -324,24 +331,8 @@ tg_module *tg_conv2d_new(int in_channels, int out_channels, int kh, int kw, cons
                                               "out_channels");
         return NULL;
     }
-    tg_module *m = options_new(&conv_ops, &(conv_impl){o, bias}, sizeof(conv_impl));
-    tg_tensor *W = tg_zeros(NULL, TG_SHAPE(out_channels, in_channels / groups, kh, kw));
-    tg_tensor *b = bias ? tg_zeros(NULL, TG_SHAPE(out_channels)) : NULL;
-    tg_status s = m && W && (!bias || b) ? tg_init_linear(W, b, rng) : TG_ERR_NOMEM;
-    if (s == TG_OK) {
-        s = tg_module_add_param(m, "weight", W);
-        W = NULL;
-    }
-    if (s == TG_OK && bias) {
-        s = tg_module_add_param(m, "bias", b);
-        b = NULL;
-    }
-    tg_tensor_free(W), tg_tensor_free(b);
-    if (s != TG_OK) {
-        tg_module_free(m);
-        return NULL;
-    }
-    return m;
+    return add_weight_and_bias(options_new(&conv_ops, &(conv_impl){o, bias}, sizeof(conv_impl)),
+                               TG_SHAPE(out_channels, in_channels / groups, kh, kw), bias, rng);
 }
 
 /* ---- MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout2d: no parameters ---- */

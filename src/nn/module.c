@@ -202,51 +202,25 @@ void tg_module_set_rng(tg_module *m, tg_rng *rng)
  * buffers, each in the order added, then each child's state under
  * "child." (torch.nn.Module.state_dict, named_parameters) ---- */
 
-typedef struct walk {
-    int want;                /* the index sought, or -1 to count */
-    int at;                  /* entries passed */
-    bool too_long;           /* a dotted name did not fit TG_MODULE_NAME_MAX */
-    const struct tg__module_entry *found;
-    char name[TG_MODULE_NAME_MAX];
-} walk;
+/* One step of a walk: an entry (a parameter or buffer), its dotted name
+ * ("" when it outgrew TG_MODULE_NAME_MAX: tg_module_state refuses it) and
+ * the module that holds it. Returning false stops the walk. */
+typedef bool (*entry_fn)(const struct tg__module_entry *e, const char *name, const tg_module *owner, void *ctx);
 
-/* Visits m's state under prefix; true when w->want was found. */
-static bool visit(const tg_module *m, const char *prefix, walk *w)
+/* Calls fn on m's parameters, then (with_buffers) its buffers, each in the
+ * order added, then on each child's under "child."; false when fn stopped it. */
+static bool each_entry(const tg_module *m, const char *prefix, bool with_buffers, entry_fn fn, void *ctx)
 {
     for (int pass = PARAM; pass <= CHILD; pass++) {
+        if (pass == BUFFER && !with_buffers) continue;
         for (int i = 0; i < m->n_entries; i++) {
             const struct tg__module_entry *e = &m->entries[i];
             if (e->kind != pass) continue;
             char name[TG_MODULE_NAME_MAX];
             int len = snprintf(name, sizeof name, "%s%s%s", prefix, e->name, pass == CHILD ? "." : "");
-            if (len < 0 || len >= (int)sizeof name) w->too_long = true;
-            if (pass == CHILD) {
-                if (visit(e->child, name, w)) return true;
-            } else if (w->at++ == w->want) {
-                w->found = e;
-                snprintf(w->name, sizeof w->name, "%s", name);
-                return true;
-            }
-        }
-    }
-    return false;
-}
-
-/* Calls fn on each parameter of m (its own, then its children's, as
- * visit orders them) with its dotted name and the module that holds it;
- * stops when fn returns false. */
-typedef bool (*param_fn)(tg_tensor *t, const char *name, const tg_module *owner, const char *own_name, void *ctx);
-
-static bool each_param(const tg_module *m, const char *prefix, param_fn fn, void *ctx)
-{
-    for (int pass = PARAM; pass <= CHILD; pass += CHILD - PARAM) {
-        for (int i = 0; i < m->n_entries; i++) {
-            const struct tg__module_entry *e = &m->entries[i];
-            if (e->kind != pass) continue;
-            char name[TG_MODULE_NAME_MAX];
-            int len = snprintf(name, sizeof name, "%s%s%s", prefix, e->name, pass == CHILD ? "." : "");
-            if (len < 0 || len >= (int)sizeof name) name[0] = '\0'; /* too deep to name: tg_module_state refuses it */
-            if (pass == CHILD ? !each_param(e->child, name, fn, ctx) : !fn(e->t, name, m, e->name, ctx)) return false;
+            if (len < 0 || len >= (int)sizeof name) name[0] = '\0';
+            if (pass == CHILD ? !each_entry(e->child, name, with_buffers, fn, ctx) : !fn(e, name, m, ctx))
+                return false;
         }
     }
     return true;
@@ -280,20 +254,20 @@ static bool matches(const char *patterns, const char *name, const tg_module *own
     return false;
 }
 
-static bool gather_param(tg_tensor *t, const char *name, const tg_module *owner, const char *own_name, void *ctx)
+static bool gather_param(const struct tg__module_entry *e, const char *name, const tg_module *owner, void *ctx)
 {
     gather *g = ctx;
-    if (g->patterns && matches(g->patterns, name, owner, own_name) != g->matching) return true;
-    if (g->out && g->n < g->max) g->out[g->n] = t;
+    if (g->patterns && matches(g->patterns, name, owner, e->name) != g->matching) return true;
+    if (g->out && g->n < g->max) g->out[g->n] = e->t;
     g->n++;
-    g->elements += t->size;
+    g->elements += e->t->size;
     return true;
 }
 
 int tg_module_parameters(const tg_module *m, tg_tensor **params, int max)
 {
     gather g = {.out = params, .max = max};
-    if (m) each_param(m, "", gather_param, &g);
+    if (m) each_entry(m, "", false, gather_param, &g);
     return g.n;
 }
 
@@ -304,27 +278,27 @@ int tg_module_select(const tg_module *m, const char *patterns, bool matching, tg
         return 0;
     }
     gather g = {.out = params, .max = max, .patterns = patterns, .matching = matching};
-    if (m) each_param(m, "", gather_param, &g);
+    if (m) each_entry(m, "", false, gather_param, &g);
     return g.n;
 }
 
 size_t tg_module_count(const tg_module *m)
 {
     gather g = {0};
-    if (m) each_param(m, "", gather_param, &g);
+    if (m) each_entry(m, "", false, gather_param, &g);
     return g.elements;
 }
 
-static bool zero_param(tg_tensor *t, const char *name, const tg_module *owner, const char *own_name, void *ctx)
+static bool zero_param(const struct tg__module_entry *e, const char *name, const tg_module *owner, void *ctx)
 {
-    (void)name, (void)owner, (void)own_name, (void)ctx;
-    tg_tensor_zero_grad(t);
+    (void)name, (void)owner, (void)ctx;
+    tg_tensor_zero_grad(e->t);
     return true;
 }
 
 void tg_module_zero_grad(tg_module *m)
 {
-    if (m) each_param(m, "", zero_param, NULL);
+    if (m) each_entry(m, "", false, zero_param, NULL);
 }
 
 double tg_module_clip_grad_norm(tg_module *m, double max_norm)
@@ -343,33 +317,52 @@ double tg_module_clip_grad_norm(tg_module *m, double max_norm)
     return norm;
 }
 
-int tg_module_state_size(const tg_module *m)
+/* Seeking state entry want (-1: counting them all). */
+typedef struct seek {
+    int want, at;
+    const struct tg__module_entry *found;
+    char name[TG_MODULE_NAME_MAX];
+} seek;
+
+static bool seek_entry(const struct tg__module_entry *e, const char *name, const tg_module *owner, void *ctx)
 {
-    walk w = {.want = -1};
-    if (m) visit(m, "", &w);
-    return w.at;
+    (void)owner;
+    seek *k = ctx;
+    if (k->at++ != k->want) return true;
+    k->found = e;
+    snprintf(k->name, sizeof k->name, "%s", name);
+    return false;
 }
 
-tg_tensor *tg_module_state(const tg_module *m, int i, char name[TG_MODULE_NAME_MAX], bool *is_buffer)
+int tg_module_state_size(const tg_module *m)
 {
-    walk w = {.want = i};
-    if (!m || i < 0 || !visit(m, "", &w)) return NULL;
-    if (w.too_long) {
+    seek k = {.want = -1};
+    if (m) each_entry(m, "", true, seek_entry, &k);
+    return k.at;
+}
+
+/* State entry i, or NULL (with a message when its name is too long). */
+static const struct tg__module_entry *state_entry(const tg_module *m, int i, char name[TG_MODULE_NAME_MAX])
+{
+    seek k = {.want = i};
+    if (!m || i < 0 || each_entry(m, "", true, seek_entry, &k)) return NULL;
+    if (!k.name[0]) {
         tg__error("tg_module_state: a dotted name is longer than %d characters (children nested too deep)",
                   TG_MODULE_NAME_MAX - 1);
         return NULL;
     }
-    if (name) snprintf(name, TG_MODULE_NAME_MAX, "%s", w.name);
-    if (is_buffer) *is_buffer = w.found->kind == BUFFER;
-    return w.found->t;
+    if (name) snprintf(name, TG_MODULE_NAME_MAX, "%s", k.name);
+    return k.found;
 }
 
-static tg_dtype dtype_of(const tg_module *m, int i)
+tg_tensor *tg_module_state(const tg_module *m, int i, char name[TG_MODULE_NAME_MAX], bool *is_buffer)
 {
-    walk w = {.want = i};
-    visit(m, "", &w);
-    return w.found->kind == BUFFER ? w.found->dtype : TG_F32;
+    const struct tg__module_entry *e = state_entry(m, i, name);
+    if (e && is_buffer) *is_buffer = e->kind == BUFFER;
+    return e ? e->t : NULL;
 }
+
+static tg_dtype dtype_of(const struct tg__module_entry *e) { return e->kind == BUFFER ? e->dtype : TG_F32; }
 
 /* ---- state dicts in safetensors ---- */
 
@@ -380,10 +373,10 @@ tg_status tg_module_put_state(const tg_module *m, tg_safetensors *st)
         return TG_ERR_ARG;
     }
     tg_status s = TG_OK;
-    for (int i = 0; s == TG_OK && i < tg_module_state_size(m); i++) {
+    for (int i = 0, n = tg_module_state_size(m); s == TG_OK && i < n; i++) {
         char name[TG_MODULE_NAME_MAX];
-        tg_tensor *t = tg_module_state(m, i, name, NULL);
-        s = t ? tg_safetensors_add(st, name, t, dtype_of(m, i)) : TG_ERR_ARG;
+        const struct tg__module_entry *e = state_entry(m, i, name);
+        s = e ? tg_safetensors_add(st, name, e->t, dtype_of(e)) : TG_ERR_ARG;
     }
     return s;
 }
@@ -424,11 +417,12 @@ tg_status tg_module_load_state(tg_module *m, const tg_safetensors *st, const cha
     tg_status s = copies ? TG_OK : TG_ERR_NOMEM;
     for (int i = 0; s == TG_OK && i < n; i++) {
         char name[TG_MODULE_NAME_MAX];
-        tg_tensor *t = tg_module_state(m, i, name, NULL);
-        if (!t) {
+        const struct tg__module_entry *e = state_entry(m, i, name);
+        if (!e) {
             s = TG_ERR_ARG;
             break;
         }
+        const tg_tensor *t = e->t;
         if (!tg_safetensors_info(st, name, NULL, NULL, NULL)) {
             tg__error("%s: missing key '%s'", what, name);
             s = TG_ERR_FORMAT;
@@ -436,7 +430,7 @@ tg_status tg_module_load_state(tg_module *m, const tg_safetensors *st, const cha
         }
         copies[i] = tg_zeros(NULL, t->ndim, t->shape);
         if (!copies[i]) s = TG_ERR_NOMEM;
-        else if (tg_safetensors_get(st, name, dtype_of(m, i), copies[i]) != TG_OK) s = TG_ERR_FORMAT;
+        else if (tg_safetensors_get(st, name, dtype_of(e), copies[i]) != TG_OK) s = TG_ERR_FORMAT;
         if (s == TG_ERR_FORMAT) { /* tg_safetensors_get's message, for this file */
             char why[512];
             snprintf(why, sizeof why, "%s", strstr(tg_last_error(), ": ") ? strstr(tg_last_error(), ": ") + 2 : "");
