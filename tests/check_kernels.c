@@ -198,6 +198,12 @@ START_TEST(test_kernels_gemm_fast_matches_reference)
                     memcpy(C, C0, nc * sizeof *C);
                     tg__gemm(g.ta, g.tb, s->M, s->N, s->K, A, g.lda, B, g.ldb, g.beta, C, g.ldc);
                     ck_assert_msg(!memcmp(C, one, nc * sizeof *C), "tg__gemm differs from %s", kernels[k]->name);
+                    /* and in row blocks of any size, as a caller's tasks split it */
+                    memcpy(C, C0, nc * sizeof *C);
+                    for (int i0 = 0, step = 1; i0 < s->M; i0 += step, step = 2 * step + 1)
+                        tg__gemm_rows(i0, i0 + step < s->M ? i0 + step : s->M, g.ta, g.tb, s->M, s->N, s->K, A,
+                                      g.lda, B, g.ldb, g.beta, C, g.ldc);
+                    ck_assert_msg(!memcmp(C, one, nc * sizeof *C), "tg__gemm_rows differs from %s", kernels[k]->name);
                     free(C);
                 }
                 free(one);
@@ -876,6 +882,70 @@ START_TEST(test_kernels_im2col_and_col2im_match_definition)
 }
 END_TEST
 
+/* ---- max pooling against the definition ----
+ * Small integers make ties common, and NaNs are sprinkled in: the first
+ * maximum in the window's row-major order wins, a NaN over anything, the
+ * last NaN over an earlier one (torch's `(val > maxval) || isnan(val)`).
+ * The 2 x 2 stride 2 case has its own loop; the others the general one. */
+static const tg__pool_geom max_pool_cases[] = {
+    {6, 8, 2, 2, 2, 2, 0, 0, 3, 4},   /* the lectures' CNN's */
+    {7, 9, 2, 2, 2, 2, 0, 0, 3, 4},   /* odd sizes: the last row and column unused */
+    {7, 7, 3, 3, 2, 2, 1, 1, 4, 4},   /* padding, overlapping windows */
+    {5, 6, 3, 2, 1, 3, 1, 1, 5, 3},
+    {6, 6, 2, 2, 2, 2, 1, 1, 4, 4},   /* padding with the 2 x 2 window: the general loop */
+};
+
+START_TEST(test_kernels_max_pool_matches_definition)
+{
+    const tg__pool_geom *gm = &max_pool_cases[_i];
+    enum { PLANES = 3 };
+    size_t in = (size_t)gm->H * gm->W, out = (size_t)gm->OH * gm->OW;
+    float *x = fbuf(PLANES * in), *y = fbuf(PLANES * out);
+    int *idx = malloc(PLANES * out * sizeof *idx);
+    ck_assert_ptr_nonnull(idx);
+    tg_rng r;
+    tg_rng_seed(&r, 300 + (uint64_t)_i);
+    for (size_t i = 0; i < PLANES * in; i++) {
+        float u = tg_rng_uniform(&r);
+        x[i] = u < 0.08f ? NAN : u < 0.12f ? -INFINITY : (float)(int)(4.0f * tg_rng_uniform(&r));
+    }
+    tg__k_max_pool2d(gm, PLANES, x, y, idx);
+    for (int pl = 0; pl < PLANES; pl++)
+        for (int oh = 0; oh < gm->OH; oh++)
+            for (int ow = 0; ow < gm->OW; ow++) {
+                int h0 = oh * gm->sh - gm->ph, w0 = ow * gm->sw - gm->pw, best = -1;
+                float m = -INFINITY;
+                for (int h = h0 < 0 ? 0 : h0; h < h0 + gm->kh && h < gm->H; h++)
+                    for (int w = w0 < 0 ? 0 : w0; w < w0 + gm->kw && w < gm->W; w++) {
+                        float v = x[pl * in + (size_t)(h * gm->W + w)];
+                        if (best < 0 || v > m || isnan(v)) m = v, best = h * gm->W + w;
+                    }
+                size_t o = pl * out + (size_t)(oh * gm->OW + ow);
+                ck_assert_msg(idx[o] == best && (isnan(m) ? isnan(y[o]) : y[o] == m),
+                              "case %d plane %d output (%d,%d): %g at %d, want %g at %d", _i, pl, oh, ow,
+                              (double)y[o], idx[o], (double)m, best);
+            }
+    free(x), free(y), free(idx);
+}
+END_TEST
+
+/* The bias gradient's sum against a double sum (any order of float terms
+ * summed in double is exact here: small integers). */
+START_TEST(test_kernels_channel_sum)
+{
+    enum { N = 3, C = 4, P = 29 };
+    float *x = fbuf(N * C * P);
+    for (size_t i = 0; i < N * C * P; i++) x[i] = (float)((int)(i * 7919 % 41) - 20);
+    for (size_t c = 0; c < C; c++) {
+        double want = 0.0;
+        for (size_t n = 0; n < N; n++)
+            for (size_t q = 0; q < P; q++) want += x[(n * C + c) * P + q];
+        ck_assert_double_eq(tg__k_channel_sum(N, C, P, c, x), want);
+    }
+    free(x);
+}
+END_TEST
+
 static Suite *kernels_suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -901,6 +971,9 @@ static Suite *kernels_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("conv");
+    tcase_add_loop_test(tc, test_kernels_max_pool_matches_definition, 0,
+                        (int)(sizeof max_pool_cases / sizeof max_pool_cases[0]));
+    tcase_add_test(tc, test_kernels_channel_sum);
     tcase_add_loop_test(tc, test_kernels_im2col_and_col2im_match_definition, 0,
                         (int)(sizeof im2col_cases / sizeof im2col_cases[0]));
     suite_add_tcase(s, tc);

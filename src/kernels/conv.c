@@ -99,30 +99,76 @@ int tg__k_pool_out_size(int in, int kernel, int pad, int stride, bool ceil_mode)
 /* Max pooling: y[o] = max of the window, idx[o] the position (h W + w in
  * the plane) of the first maximum in row-major order, or of the last NaN
  * (torch: `if ((val > maxval) || std::isnan(val))`); the padding is never
- * a candidate. */
+ * a candidate. The loops run over a whole output row at once, kernel tap
+ * by kernel tap in the window's row-major order, so each output still sees
+ * its candidates in torch's order, and the innermost loop (over the
+ * outputs of the row, stride sw apart in x) is a vector compare and blend. */
+static inline void max_pool_tap(int lo, int hi, int sw, const float *restrict src, int pos, float *restrict m,
+                                int *restrict best)
+{
+    for (int ow = lo; ow < hi; ow++) {
+        float v = src[ow * sw];
+        bool take = v > m[ow] || v != v;
+        m[ow] = take ? v : m[ow];
+        best[ow] = take ? pos + ow * sw : best[ow];
+    }
+}
+
+TG__CLONES static void max_pool_plane(const tg__pool_geom *gm, const float *xp, float *y, int *idx)
+{
+    for (int oh = 0; oh < gm->OH; oh++) {
+        float *m = y + (size_t)oh * (size_t)gm->OW;
+        int *best = idx + (size_t)oh * (size_t)gm->OW;
+        int h0 = oh * gm->sh - gm->ph, h1 = h0 + gm->kh < gm->H ? h0 + gm->kh : gm->H;
+        if (h0 < 0) h0 = 0;
+        for (int ow = 0; ow < gm->OW; ow++) {
+            int w0 = ow * gm->sw - gm->pw;
+            m[ow] = -INFINITY;
+            best[ow] = h0 * gm->W + (w0 < 0 ? 0 : w0);
+        }
+        for (int h = h0; h < h1; h++)
+            for (int j = 0; j < gm->kw; j++) {
+                int lo, hi, pos = h * gm->W + j - gm->pw;
+                valid_range(gm->OW, gm->W, gm->sw, gm->pw, j, &lo, &hi);
+                /* the common strides as constants, for the vectoriser */
+                if (gm->sw == 2) max_pool_tap(lo, hi, 2, xp + pos, pos, m, best);
+                else if (gm->sw == 1) max_pool_tap(lo, hi, 1, xp + pos, pos, m, best);
+                else max_pool_tap(lo, hi, gm->sw, xp + pos, pos, m, best);
+            }
+    }
+}
+
+/* The lectures' CNN's pooling, kernel 2, stride 2, no padding: the same
+ * candidates in the same order, (0,0) (0,1) (1,0) (1,1), unrolled. The
+ * first is taken unconditionally: against the initial -inf it wins unless
+ * it is -inf itself, and then it is both the maximum and the position. */
+TG__CLONES static void max_pool_2x2(int OH, int OW, int W, const float *restrict xp, float *restrict y,
+                                    int *restrict idx)
+{
+    for (int oh = 0; oh < OH; oh++, y += OW, idx += OW) {
+        const float *r0 = xp + (size_t)(2 * oh) * (size_t)W, *r1 = r0 + W;
+        int base = 2 * oh * W;
+        for (int ow = 0; ow < OW; ow++) {
+            float m = r0[2 * ow], v;
+            int at = base + 2 * ow, take;
+            v = r0[2 * ow + 1], take = v > m || v != v, m = take ? v : m, at = take ? base + 2 * ow + 1 : at;
+            v = r1[2 * ow], take = v > m || v != v, m = take ? v : m, at = take ? base + W + 2 * ow : at;
+            v = r1[2 * ow + 1], take = v > m || v != v, m = take ? v : m, at = take ? base + W + 2 * ow + 1 : at;
+            y[ow] = m;
+            idx[ow] = at;
+        }
+    }
+}
+
 void tg__k_max_pool2d(const tg__pool_geom *gm, size_t planes, const float *x, float *y, int *idx)
 {
     size_t in_plane = (size_t)gm->H * (size_t)gm->W, out_plane = (size_t)gm->OH * (size_t)gm->OW;
-    for (size_t pl = 0; pl < planes; pl++) {
-        const float *xp = x + pl * in_plane;
-        for (int oh = 0; oh < gm->OH; oh++)
-            for (int ow = 0; ow < gm->OW; ow++) {
-                int h0 = oh * gm->sh - gm->ph, w0 = ow * gm->sw - gm->pw;
-                int h1 = h0 + gm->kh < gm->H ? h0 + gm->kh : gm->H, w1 = w0 + gm->kw < gm->W ? w0 + gm->kw : gm->W;
-                if (h0 < 0) h0 = 0;
-                if (w0 < 0) w0 = 0;
-                int best = h0 * gm->W + w0;
-                float m = -INFINITY;
-                for (int h = h0; h < h1; h++)
-                    for (int w = w0; w < w1; w++) {
-                        float v = xp[h * gm->W + w];
-                        if (v > m || isnan(v)) m = v, best = h * gm->W + w;
-                    }
-                size_t o = pl * out_plane + (size_t)oh * (size_t)gm->OW + (size_t)ow;
-                y[o] = m;
-                idx[o] = best;
-            }
-    }
+    bool two = gm->kh == 2 && gm->kw == 2 && gm->sh == 2 && gm->sw == 2 && gm->ph == 0 && gm->pw == 0;
+    for (size_t pl = 0; pl < planes; pl++)
+        if (two)
+            max_pool_2x2(gm->OH, gm->OW, gm->W, x + pl * in_plane, y + pl * out_plane, idx + pl * out_plane);
+        else
+            max_pool_plane(gm, x + pl * in_plane, y + pl * out_plane, idx + pl * out_plane);
 }
 
 void tg__k_max_pool2d_backward(const tg__pool_geom *gm, size_t planes, const int *idx, const float *dy, float *dx)
@@ -221,4 +267,30 @@ void tg__k_adaptive_avg_pool2d_backward(size_t planes, int H, int W, int OH, int
         for (int h = h0; h < h1; h++)
             for (int w = w0; w < w1; w++) dx[base + (size_t)(h * W + w)] += d;
     });
+}
+
+/* ---- the convolution's bias ---- */
+
+void tg__k_add_channel_bias(size_t N, size_t C, size_t P, const float *b, float *y)
+{
+    for (size_t n = 0; n < N; n++)
+        for (size_t c = 0; c < C; c++, y += P)
+            for (size_t q = 0; q < P; q++) y[q] += b[c];
+}
+
+/* Eight running sums in double, lane l taking the positions q = l mod 8
+ * of every plane in turn, added in a fixed tree at the end: a vector's
+ * worth of independent adds instead of one chain. */
+TG__CLONES double tg__k_channel_sum(size_t N, size_t C, size_t P, size_t c, const float *x)
+{
+    enum { LANES = 8 };
+    double acc[LANES] = {0};
+    for (size_t n = 0; n < N; n++) {
+        const float *row = x + (n * C + c) * P;
+        size_t q = 0;
+        for (; q + LANES <= P; q += LANES)
+            for (int l = 0; l < LANES; l++) acc[l] += row[q + l];
+        for (; q < P; q++) acc[q % LANES] += row[q];
+    }
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 }

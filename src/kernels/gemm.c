@@ -192,7 +192,6 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
     }
 }
 
-/* Task t of count: its fixed share of whole tiles along the split dimension. */
 /* The dot-product path over a sub-rectangle: each dot_nr rows of B (four
  * rows of W, in L1) against every row block of A. */
 static void dot_block(const gemm_job *j, int i0, int i1, int j0, int j1)
@@ -205,15 +204,9 @@ static void dot_block(const gemm_job *j, int i0, int i1, int j0, int j1)
                    j1 - jr < k->dot_nr ? j1 - jr : k->dot_nr, j->beta != 0.0f);
 }
 
-static void gemm_task(void *ctx, int t, int count)
+/* The sub-rectangle [i0, i1) x [j0, j1) of C, on the calling thread. */
+static void gemm_rect(const gemm_job *j, int i0, int i1, int j0, int j1)
 {
-    const gemm_job *j = ctx;
-    int step = j->split_rows ? j->mr : j->nr, extent = j->split_rows ? j->M : j->N;
-    int from = (int)((long)j->tiles * t / count) * step, to = (int)((long)j->tiles * (t + 1) / count) * step;
-    if (to > extent) to = extent;
-    if (from >= to) return;
-    int i0 = j->split_rows ? from : 0, i1 = j->split_rows ? to : j->M;
-    int j0 = j->split_rows ? 0 : from, j1 = j->split_rows ? j->N : to;
     if (j->dot) {
         dot_block(j, i0, i1, j0, j1);
         return;
@@ -228,19 +221,37 @@ static void gemm_task(void *ctx, int t, int count)
     }
 }
 
+/* Task t of count: its fixed share of whole tiles along the split dimension. */
+static void gemm_task(void *ctx, int t, int count)
+{
+    const gemm_job *j = ctx;
+    int step = j->split_rows ? j->mr : j->nr, extent = j->split_rows ? j->M : j->N;
+    int from = (int)((long)j->tiles * t / count) * step, to = (int)((long)j->tiles * (t + 1) / count) * step;
+    if (to > extent) to = extent;
+    if (from >= to) return;
+    if (j->split_rows)
+        gemm_rect(j, from, to, 0, j->N);
+    else
+        gemm_rect(j, 0, j->M, from, to);
+}
+
 /* Below this many multiply-adds a second thread costs more than it saves.
  * Up to DOT_MAX_M rows, C = A B^T takes the dot-product path. */
 enum { PARALLEL_MIN = 1 << 17, DOT_MAX_M = 64 };
 
-void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int M, int N, int K, const float *A,
-                   int lda, const float *B, int ldb, float beta, float *C, int ldc)
+/* C = beta C for an empty sum (K = 0), rows [i0, i1). */
+static void scale_rows(int i0, int i1, int N, float beta, float *C, int ldc)
 {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) { /* an empty sum: C = beta C */
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta != 0.0f ? C[(size_t)i * ldc + j] : 0.0f;
-        return;
-    }
+    for (int i = i0; i < i1; i++)
+        for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta != 0.0f ? C[(size_t)i * ldc + j] : 0.0f;
+}
+
+/* The product's path and split, decided from the whole of it: which path
+ * computes an element decides its bits, so a part of C must be computed
+ * as the whole would be. */
+static gemm_job plan_job(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int M, int N, int K,
+                         const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
     /* x W^T at a small batch, or onto few outputs: dot products beat
      * packing W^T, or padding N to a whole tile (measured: bench/bench.c) */
     bool dot = k->dot && !ta && tb && (M <= DOT_MAX_M || N < k->nr);
@@ -254,6 +265,18 @@ void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int 
     bool split_rows = row_tiles >= threads && (ta && !tb ? true : col_tiles < threads && row_tiles > col_tiles);
     gemm_job j = {k, ta, tb, M, N, K, A, B, lda, ldb, ldc, beta, C, dot, mr, nr, split_rows, 0};
     j.tiles = j.split_rows ? row_tiles : col_tiles;
+    return j;
+}
+
+void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int M, int N, int K, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        scale_rows(0, M, N, beta, C, ldc);
+        return;
+    }
+    gemm_job j = plan_job(k, threads, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
     int tasks = (double)M * N * K < PARALLEL_MIN ? 1 : threads < j.tiles ? threads : j.tiles;
     if (tasks > 1)
         tg__parallel_run(tasks, gemm_task, &j);
@@ -315,4 +338,22 @@ void tg__gemm(bool ta, bool tb, int M, int N, int K, const float *A, int lda, co
         tg__gemm_with(k, tg_threads(), ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
     else
         tg__gemm_ref(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+void tg__gemm_rows(int i0, int i1, bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
+                   int ldb, float beta, float *C, int ldc)
+{
+    const tg__gemm_kernel *k = tg__gemm_kernel_in_use();
+    if (i0 >= i1 || N <= 0) return;
+    if (!k) { /* the reference on rows i0.. of op(A) and C */
+        tg__gemm_ref(ta, tb, i1 - i0, N, K, A + (size_t)i0 * (ta ? 1 : (size_t)lda), lda, B, ldb, beta,
+                     C + (size_t)i0 * ldc, ldc);
+        return;
+    }
+    if (K <= 0) {
+        scale_rows(i0, i1, N, beta, C, ldc);
+        return;
+    }
+    gemm_job j = plan_job(k, 1, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    gemm_rect(&j, i0, i1, 0, N);
 }

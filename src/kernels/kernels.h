@@ -33,6 +33,11 @@
  *   dW = dy^T x  gemm(true, false)                                        */
 void tg__gemm(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
               int ldb, float beta, float *C, int ldc);
+/* Rows [i0, i1) of tg__gemm's C, on the calling thread, the same bits as
+ * tg__gemm gives them: for callers that split one product among their own
+ * tasks (each row of C is then written by one task). */
+void tg__gemm_rows(int i0, int i1, bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
+                   int ldb, float beta, float *C, int ldc);
 /* Triple loop, double accumulator: the definition. */
 void tg__gemm_ref(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc);
@@ -187,6 +192,12 @@ typedef struct tg__conv_geom {
 void tg__k_im2col(const tg__conv_geom *gm, const float *x, float *cols);
 /* Its adjoint: dx[the element under each entry of cols] += that entry. */
 void tg__k_col2im(const tg__conv_geom *gm, const float *cols, float *dx);
+
+/* y[n, c, q] += b[c] over (N, C, P). */
+void tg__k_add_channel_bias(size_t N, size_t C, size_t P, const float *b, float *y);
+/* The sum, in double, of channel c of x (N, C, P) over n and q (the
+ * convolution's bias gradient), in a fixed order. */
+double tg__k_channel_sum(size_t N, size_t C, size_t P, size_t c, const float *x);
 
 /* A pooling window of kh x kw moved by sh, sw over a plane (H, W) padded
  * by ph, pw on each side, giving (OH, OW). */

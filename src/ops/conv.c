@@ -23,14 +23,16 @@ static bool is_nchw(const char *fn, const char *what, const tg_tensor *x, const 
  *      y[n, g] = w[g] cols + b,
  *      dw[g] += dy[n, g] cols^T,  dx[n, g] += col2im(w[g]^T dy[n, g]),
  *      db += dy summed over n and positions.
- * The backward recomputes cols rather than keeping N G of them. The
- * samples are cut into `tasks` fixed blocks, one per thread (task i on
- * worker i), each with its own cols and dcols in the graph's memory (aux):
- * every output and every dx element is computed by one task, and a GEMM in
- * a task runs serially with the same bits as a threaded one (tg__gemm is
- * deterministic for any thread count), so y and dx are the same bits on
- * any number of threads. dw sums over samples, so it stays one loop over
- * them in order, each product threaded inside tg__gemm. ---- */
+ * Training keeps every sample's cols from the forward for dw (at batch 64
+ * the lectures' CNN keeps 16 MB; recomputing them cost a tenth of a step).
+ *
+ * Threads: the forward and dx cut the samples into `tasks` fixed blocks,
+ * one per thread (task i on worker i), each with its own scratch in the
+ * graph's memory (aux); dw and db cut the output channels instead, each
+ * task summing its rows of dw over the samples in order. Every element is
+ * then computed by one task in one order, and a GEMM in a task gives the
+ * bits tg__gemm would (tg__gemm_rows), so y, dx, dw and db are the same
+ * bits on any number of threads. ---- */
 
 typedef struct conv_plan {
     int N, C, O, G;           /* C and O in all groups */
@@ -41,7 +43,8 @@ typedef struct conv_plan {
      * no scratch and no copies; dx += w^T dy directly */
     bool pointwise;
     bool with_dx;             /* dx is needed: dcols exists (unless pointwise) */
-    float *cols, *dcols;      /* (tasks, C/G kh kw, OH OW) each, or NULL */
+    bool keep_cols;           /* cols holds all N G samples' (for dw), else one per task */
+    float *cols, *dcols;      /* (N G or tasks, C/G kh kw, OH OW), (tasks, ...) or NULL */
 } conv_plan;
 
 /* The plan for x, w and opts, or false with a message naming the shapes. */
@@ -113,45 +116,104 @@ typedef struct conv_job {
     const conv_plan *p;
     const tg_tensor *x, *w, *b;
     tg_tensor *y;
-    bool backward;            /* dx += col2im(w^T dy), else y = w cols + b */
+    bool dw, db;              /* the backward's: which gradients to sum */
 } conv_job;
 
-/* Task t of count: samples [t N / count, (t + 1) N / count), with its own
- * scratch. */
-static void conv_task(void *ctx, int t, int count)
+/* The sizes of one sample and group: K rows of cols, P positions, Og
+ * output channels, and the strides of a group in x and in y. */
+typedef struct conv_dims {
+    int K, P, Og;
+    size_t ncols, x_group, y_group;
+} conv_dims;
+
+static conv_dims dims_of(const conv_plan *p)
+{
+    const tg__conv_geom *gm = &p->gm;
+    conv_dims d = {gm->C * gm->kh * gm->kw, gm->OH * gm->OW, p->O / p->G, 0, 0, 0};
+    d.ncols = (size_t)d.K * (size_t)d.P;
+    d.x_group = (size_t)gm->C * (size_t)gm->H * (size_t)gm->W;
+    d.y_group = (size_t)d.Og * (size_t)d.P;
+    return d;
+}
+
+/* Samples [t N / count, (t + 1) N / count) of task t. */
+static void sample_range(const conv_plan *p, int t, int count, int *n0, int *n1)
+{
+    *n0 = (int)((long)t * p->N / count), *n1 = (int)((long)(t + 1) * p->N / count);
+}
+
+/* The cols of sample and group s, from task t: x itself when pointwise. */
+static float *cols_of(const conv_plan *p, const conv_dims *d, const float *x, size_t s, int t)
+{
+    if (p->pointwise) return (float *)x + s * d->x_group;
+    return p->cols + (p->keep_cols ? s : (size_t)t) * d->ncols;
+}
+
+/* Forward, task t: y = w cols + b for its samples. */
+static void conv_forward_task(void *ctx, int t, int count)
 {
     const conv_job *j = ctx;
     const conv_plan *p = j->p;
-    const tg__conv_geom *gm = &p->gm;
-    int K = gm->C * gm->kh * gm->kw, P = gm->OH * gm->OW, Og = p->O / p->G;
-    size_t ncols = (size_t)K * (size_t)P, x_group = (size_t)gm->C * (size_t)gm->H * (size_t)gm->W,
-           y_group = (size_t)Og * (size_t)P;
-    int n0 = (int)((long)t * p->N / count), n1 = (int)((long)(t + 1) * p->N / count);
+    conv_dims d = dims_of(p);
+    int n0, n1;
+    sample_range(p, t, count, &n0, &n1);
+    for (int n = n0; n < n1; n++) {
+        for (int gi = 0; gi < p->G; gi++) {
+            size_t s = (size_t)n * (size_t)p->G + (size_t)gi;
+            float *cols = cols_of(p, &d, j->x->data, s, t);
+            if (!p->pointwise) tg__k_im2col(&p->gm, j->x->data + s * d.x_group, cols);
+            tg__gemm(false, false, d.Og, d.P, d.K, j->w->data + (size_t)gi * (size_t)d.Og * (size_t)d.K, d.K, cols,
+                     d.P, 0.0f, j->y->data + s * d.y_group, d.P);
+        }
+        if (j->b) /* while the sample's planes are in cache */
+            tg__k_add_channel_bias(1, (size_t)p->O, (size_t)d.P, j->b->data,
+                                   j->y->data + (size_t)n * (size_t)p->O * (size_t)d.P);
+    }
+}
+
+/* dx, task t: dx[n, g] += col2im(w[g]^T dy[n, g]) for its samples. */
+static void conv_dx_task(void *ctx, int t, int count)
+{
+    const conv_job *j = ctx;
+    const conv_plan *p = j->p;
+    conv_dims d = dims_of(p);
+    int n0, n1;
+    sample_range(p, t, count, &n0, &n1);
     for (int n = n0; n < n1; n++)
         for (int gi = 0; gi < p->G; gi++) {
-            size_t s = (size_t)n * (size_t)p->G + (size_t)gi, wo = (size_t)gi * (size_t)Og * (size_t)K;
-            if (j->backward && p->pointwise) {
-                tg__gemm(true, false, K, P, Og, j->w->data + wo, K, j->y->grad + s * y_group, P, 1.0f,
-                         j->x->grad + s * x_group, P);
-            } else if (j->backward) {
-                float *dcols = p->dcols + (size_t)t * ncols;
-                tg__gemm(true, false, K, P, Og, j->w->data + wo, K, j->y->grad + s * y_group, P, 0.0f, dcols, P);
-                tg__k_col2im(gm, dcols, j->x->grad + s * x_group);
+            size_t s = (size_t)n * (size_t)p->G + (size_t)gi;
+            const float *wg = j->w->data + (size_t)gi * (size_t)d.Og * (size_t)d.K, *dy = j->y->grad + s * d.y_group;
+            float *dx = j->x->grad + s * d.x_group;
+            if (p->pointwise) {
+                tg__gemm(true, false, d.K, d.P, d.Og, wg, d.K, dy, d.P, 1.0f, dx, d.P);
+                continue;
             }
-            if (j->backward) continue;
-            const float *cols = j->x->data + s * x_group;
-            if (!p->pointwise) {
-                tg__k_im2col(gm, cols, p->cols + (size_t)t * ncols);
-                cols = p->cols + (size_t)t * ncols;
-            }
-            tg__gemm(false, false, Og, P, K, j->w->data + wo, K, cols, P, 0.0f, j->y->data + s * y_group, P);
+            float *dcols = p->dcols + (size_t)t * d.ncols;
+            tg__gemm(true, false, d.K, d.P, d.Og, wg, d.K, dy, d.P, 0.0f, dcols, d.P);
+            tg__k_col2im(&p->gm, dcols, dx);
         }
-    if (j->backward || !j->b) return;
-    for (int n = n0; n < n1; n++) /* the bias: b[o] on plane (n, o) */
-        for (int oc = 0; oc < p->O; oc++) {
-            float *row = j->y->data + ((size_t)n * (size_t)p->O + (size_t)oc) * (size_t)P;
-            for (int q = 0; q < P; q++) row[q] += j->b->data[oc];
+}
+
+/* dw and db, task t: output channels [t Og / count, (t + 1) Og / count) of
+ * every group, summed over the samples in order. */
+static void conv_dw_task(void *ctx, int t, int count)
+{
+    const conv_job *j = ctx;
+    const conv_plan *p = j->p;
+    conv_dims d = dims_of(p);
+    int o0 = (int)((long)t * d.Og / count), o1 = (int)((long)(t + 1) * d.Og / count);
+    for (int gi = 0; gi < p->G; gi++) {
+        float *dw = j->w->grad + (size_t)gi * (size_t)d.Og * (size_t)d.K;
+        for (int n = 0; j->dw && n < p->N; n++) {
+            size_t s = (size_t)n * (size_t)p->G + (size_t)gi;
+            tg__gemm_rows(o0, o1, false, true, d.Og, d.K, d.P, j->y->grad + s * d.y_group, d.P,
+                          cols_of(p, &d, j->x->data, s, 0), d.P, 1.0f, dw, d.K);
         }
+        for (int o = o0; j->db && o < o1; o++) {
+            size_t oc = (size_t)gi * (size_t)d.Og + (size_t)o;
+            j->b->grad[oc] += (float)tg__k_channel_sum((size_t)p->N, (size_t)p->O, (size_t)d.P, oc, j->y->grad);
+        }
+    }
 }
 
 tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts)
@@ -166,22 +228,24 @@ tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, cons
     if (!y) return NULL;
     plan.tasks = tg_threads() < plan.N ? tg_threads() : plan.N;
     if (plan.tasks < 1) plan.tasks = 1;
-    size_t ncols = (size_t)gm->C * (size_t)gm->kh * (size_t)gm->kw * (size_t)gm->OH * (size_t)gm->OW;
-    size_t scratch = (size_t)plan.tasks * ncols;
+    conv_dims d = dims_of(&plan);
     plan.with_dx = y->requires_grad && x->requires_grad;
+    plan.keep_cols = y->requires_grad && w->requires_grad;
     plan.pointwise = gm->kh == 1 && gm->kw == 1 && gm->sh == 1 && gm->sw == 1 && gm->pt == 0 && gm->pl == 0 &&
                      plan.pb == 0 && plan.pr == 0;
     plan.cols = plan.dcols = NULL;
     conv_plan *aux = tg__graph_alloc(fn, g, sizeof *aux);
     if (!aux) return NULL;
     if (!plan.pointwise) {
-        if (!(plan.cols = tg__graph_alloc(fn, g, (plan.with_dx ? 2 : 1) * scratch * sizeof(float)))) return NULL;
-        plan.dcols = plan.with_dx ? plan.cols + scratch : NULL;
+        size_t kept = (plan.keep_cols ? (size_t)plan.N * (size_t)plan.G : (size_t)plan.tasks) * d.ncols;
+        size_t scratch = plan.with_dx ? (size_t)plan.tasks * d.ncols : 0;
+        if (!(plan.cols = tg__graph_alloc(fn, g, (kept + scratch) * sizeof(float)))) return NULL;
+        plan.dcols = plan.with_dx ? plan.cols + kept : NULL;
     }
     *aux = plan;
     y->aux = aux;
-    conv_job job = {aux, x, w, b, y, false};
-    tg__parallel_run(aux->tasks, conv_task, &job);
+    conv_job job = {aux, x, w, b, y, false, false};
+    tg__parallel_run(aux->tasks, conv_forward_task, &job);
     return tg__op_done(g, y);
 }
 
@@ -189,31 +253,13 @@ static void conv2d_backward(tg_tensor *y)
 {
     tg_tensor *x = y->src[0], *w = y->src[1], *b = y->src[2];
     const conv_plan *p = y->aux;
-    const tg__conv_geom *gm = &p->gm;
-    int K = gm->C * gm->kh * gm->kw, P = gm->OH * gm->OW, Og = p->O / p->G;
-    size_t x_group = (size_t)gm->C * (size_t)gm->H * (size_t)gm->W, y_group = (size_t)Og * (size_t)P;
-    if (x->requires_grad && p->with_dx) {
-        conv_job job = {p, x, w, b, y, true};
-        tg__parallel_run(p->tasks, conv_task, &job);
-    }
-    if (w->requires_grad)
-        for (int n = 0; n < p->N; n++)
-            for (int gi = 0; gi < p->G; gi++) {
-                size_t s = (size_t)n * (size_t)p->G + (size_t)gi, wo = (size_t)gi * (size_t)Og * (size_t)K;
-                const float *cols = x->data + s * x_group;
-                if (!p->pointwise) {
-                    tg__k_im2col(gm, cols, p->cols);
-                    cols = p->cols;
-                }
-                tg__gemm(false, true, Og, K, P, y->grad + s * y_group, P, cols, P, 1.0f, w->grad + wo, K);
-            }
-    if (b && b->requires_grad) /* summed in double, over n then positions */
-        for (int oc = 0; oc < p->O; oc++) {
-            double sum = 0.0;
-            for (int n = 0; n < p->N; n++)
-                sum += tg__k_sum((size_t)P, y->grad + ((size_t)n * (size_t)p->O + (size_t)oc) * (size_t)P);
-            b->grad[oc] += (float)sum;
-        }
+    /* w's gradient needs the kept cols: keep_cols was set when the forward
+     * ran with w requiring it */
+    conv_job job = {p, x, w, b, y, w->requires_grad && (p->keep_cols || p->pointwise), b && b->requires_grad};
+    if (x->requires_grad && p->with_dx) tg__parallel_run(p->tasks, conv_dx_task, &job);
+    if (!job.dw && !job.db) return;
+    int Og = p->O / p->G, tasks = tg_threads() < Og ? tg_threads() : Og;
+    tg__parallel_run(tasks, conv_dw_task, &job);
 }
 
 static const tg__op_desc conv2d_op = {
@@ -271,6 +317,37 @@ static bool pool_plan_make(const char *fn, const tg_tensor *x, const tg_pool2d_o
     return true;
 }
 
+/* Planes [t P / count, (t + 1) P / count) of task t: pooling works plane
+ * by plane, so each output and each dx element is one task's, and the
+ * result is the same bits on any number of threads. */
+typedef struct pool_job {
+    const pool_plan *p;
+    tg_tensor *x, *y;
+    bool max, backward;
+} pool_job;
+
+static void pool_task(void *ctx, int t, int count)
+{
+    const pool_job *j = ctx;
+    const tg__pool_geom *gm = &j->p->gm;
+    size_t planes = (size_t)j->x->shape[0] * (size_t)j->x->shape[1];
+    size_t p0 = planes * (size_t)t / (size_t)count, n = planes * (size_t)(t + 1) / (size_t)count - p0;
+    size_t in = p0 * (size_t)gm->H * (size_t)gm->W, out = p0 * (size_t)gm->OH * (size_t)gm->OW;
+    bool pad = j->p->count_include_pad;
+    if (j->max && j->backward) tg__k_max_pool2d_backward(gm, n, j->p->idx + out, j->y->grad + out, j->x->grad + in);
+    else if (j->max) tg__k_max_pool2d(gm, n, j->x->data + in, j->y->data + out, j->p->idx + out);
+    else if (j->backward) tg__k_avg_pool2d_backward(gm, n, pad, j->y->grad + out, j->x->grad + in);
+    else tg__k_avg_pool2d(gm, n, pad, j->x->data + in, j->y->data + out);
+}
+
+static void pool_run(const pool_plan *p, tg_tensor *x, tg_tensor *y, bool backward)
+{
+    pool_job j = {p, x, y, y->op == &max_pool2d_op, backward};
+    size_t planes = (size_t)x->shape[0] * (size_t)x->shape[1];
+    int tasks = x->size < TG__SLICE_MIN ? 1 : (size_t)tg_threads() < planes ? tg_threads() : (int)planes;
+    tg__parallel_run(tasks, pool_task, &j);
+}
+
 static tg_tensor *pool2d(const char *fn, tg_graph *g, const tg__op_desc *op, tg_tensor *x, const tg_pool2d_opts *opts)
 {
     pool_plan plan;
@@ -279,23 +356,17 @@ static tg_tensor *pool2d(const char *fn, tg_graph *g, const tg__op_desc *op, tg_
     tg_tensor *y = tg__op_new(fn, g, op, 4, (int[]){x->shape[0], x->shape[1], gm->OH, gm->OW}, x, NULL, NULL);
     pool_plan *aux = y ? tg__graph_alloc(fn, g, sizeof *aux) : NULL;
     if (!aux) return NULL;
-    size_t planes = (size_t)x->shape[0] * (size_t)x->shape[1];
     if (op == &max_pool2d_op && !(plan.idx = tg__graph_alloc(fn, g, y->size * sizeof *plan.idx))) return NULL;
     *aux = plan;
     y->aux = aux;
-    if (op == &max_pool2d_op) tg__k_max_pool2d(gm, planes, x->data, y->data, plan.idx);
-    else tg__k_avg_pool2d(gm, planes, plan.count_include_pad, x->data, y->data);
+    pool_run(aux, x, y, false);
     return tg__op_done(g, y);
 }
 
 static void pool2d_backward(tg_tensor *y)
 {
     tg_tensor *x = y->src[0];
-    if (!x->requires_grad) return;
-    const pool_plan *p = y->aux;
-    size_t planes = (size_t)x->shape[0] * (size_t)x->shape[1];
-    if (y->op == &max_pool2d_op) tg__k_max_pool2d_backward(&p->gm, planes, p->idx, y->grad, x->grad);
-    else tg__k_avg_pool2d_backward(&p->gm, planes, p->count_include_pad, y->grad, x->grad);
+    if (x->requires_grad) pool_run(y->aux, x, y, true);
 }
 
 tg_tensor *tg_max_pool2d(tg_graph *g, tg_tensor *x, const tg_pool2d_opts *opts)
