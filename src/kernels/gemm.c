@@ -236,8 +236,9 @@ static void gemm_task(void *ctx, int t, int count)
 }
 
 /* Below this many multiply-adds a second thread costs more than it saves.
- * Up to DOT_MAX_M rows, C = A B^T takes the dot-product path. */
-enum { PARALLEL_MIN = 1 << 17, DOT_MAX_M = 64 };
+ * Up to DOT_MAX_M rows of at least DOT_MIN_K, DOT_MAX_A_BYTES in all,
+ * C = A B^T takes the dot-product path. */
+enum { PARALLEL_MIN = 1 << 17, DOT_MAX_M = 64, DOT_MIN_K = 256, DOT_MAX_A_BYTES = 256 << 10 };
 
 /* C = beta C for an empty sum (K = 0), rows [i0, i1). */
 static void scale_rows(int i0, int i1, int N, float beta, float *C, int ldc)
@@ -253,8 +254,13 @@ static gemm_job plan_job(const tg__gemm_kernel *k, int threads, bool ta, bool tb
                          const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
     /* x W^T at a small batch, or onto few outputs: dot products beat
-     * packing W^T, or padding N to a whole tile (measured: bench/bench.c) */
-    bool dot = k->dot && !ta && tb && (M <= DOT_MAX_M || N < k->nr);
+     * packing W^T, or padding N to a whole tile (measured: bench/bench.c)
+     * -- as long as A's rows stay in L2 while every tile of columns sweeps
+     * them, and K is long enough to pay for each dot product's final fold.
+     * A convolution's dw (K = positions, 196) and the CNN's first Linear
+     * (A 800 KB) run 1.5x faster packed (docs/PERFORMANCE.md). */
+    bool small_a = M <= DOT_MAX_M && K >= DOT_MIN_K && (size_t)M * (size_t)K * sizeof(float) <= DOT_MAX_A_BYTES;
+    bool dot = k->dot && !ta && tb && (small_a || N < k->nr);
     int mr = dot ? k->dot_mr : k->mr, nr = dot ? k->dot_nr : k->nr;
     int row_tiles = (M + mr - 1) / mr, col_tiles = (N + nr - 1) / nr;
     /* A weight gradient, dW = dy^T x, is split by rows, as an optimizer
