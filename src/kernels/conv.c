@@ -8,6 +8,8 @@
  * come out as torch's. Every loop is serial and in one fixed order: the
  * results are the same bits for any number of threads. */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -103,15 +105,23 @@ int tg__k_pool_out_size(int in, int kernel, int pad, int stride, bool ceil_mode)
  * by kernel tap in the window's row-major order, so each output still sees
  * its candidates in torch's order, and the innermost loop (over the
  * outputs of the row, stride sw apart in x) is a vector compare and blend. */
+/* m, at = v, pos when v wins over m, without a branch: the outcome of the
+ * comparison is data, and mispredicting it cost more than the rest of the
+ * loop (ties and NaNs make it random) */
+static inline void max_pick(float v, int pos, float *m, int *at)
+{
+    uint32_t keep = (uint32_t)((v > *m) | (v != v)) - 1u, vb, mb; /* all ones: m stays */
+    memcpy(&vb, &v, sizeof vb);
+    memcpy(&mb, m, sizeof mb);
+    mb = (mb & keep) | (vb & ~keep);
+    memcpy(m, &mb, sizeof mb);
+    *at = (int)(((uint32_t)*at & keep) | ((uint32_t)pos & ~keep));
+}
+
 static inline void max_pool_tap(int lo, int hi, int sw, const float *restrict src, int pos, float *restrict m,
                                 int *restrict best)
 {
-    for (int ow = lo; ow < hi; ow++) {
-        float v = src[ow * sw];
-        bool take = v > m[ow] || v != v;
-        m[ow] = take ? v : m[ow];
-        best[ow] = take ? pos + ow * sw : best[ow];
-    }
+    for (int ow = lo; ow < hi; ow++) max_pick(src[ow * sw], pos + ow * sw, &m[ow], &best[ow]);
 }
 
 TG__CLONES static void max_pool_plane(const tg__pool_geom *gm, const float *xp, float *y, int *idx)
@@ -149,11 +159,11 @@ TG__CLONES static void max_pool_2x2(int OH, int OW, int W, const float *restrict
         const float *r0 = xp + (size_t)(2 * oh) * (size_t)W, *r1 = r0 + W;
         int base = 2 * oh * W;
         for (int ow = 0; ow < OW; ow++) {
-            float m = r0[2 * ow], v;
-            int at = base + 2 * ow, take;
-            v = r0[2 * ow + 1], take = v > m || v != v, m = take ? v : m, at = take ? base + 2 * ow + 1 : at;
-            v = r1[2 * ow], take = v > m || v != v, m = take ? v : m, at = take ? base + W + 2 * ow : at;
-            v = r1[2 * ow + 1], take = v > m || v != v, m = take ? v : m, at = take ? base + W + 2 * ow + 1 : at;
+            float m = r0[2 * ow];
+            int at = base + 2 * ow;
+            max_pick(r0[2 * ow + 1], base + 2 * ow + 1, &m, &at);
+            max_pick(r1[2 * ow], base + W + 2 * ow, &m, &at);
+            max_pick(r1[2 * ow + 1], base + W + 2 * ow + 1, &m, &at);
             y[ow] = m;
             idx[ow] = at;
         }
