@@ -8,7 +8,12 @@
 
 #include "session.h"
 
-enum { EVAL_BATCH = 1000 };
+/* Evaluation runs in batches of up to EVAL_BATCH images; fewer when one
+ * image's tensors are large (a CNN's feature maps, ~340 KB an image), so
+ * that a batch's graph stays within EVAL_BYTES: memory stays bounded and a
+ * batch's tensors stay in the caches. A forward of EVAL_PROBE images
+ * measures it. */
+enum { EVAL_BATCH = 1000, EVAL_PROBE = 16, EVAL_BYTES = 32 << 20 };
 
 /* ---- configuration: one table of training flags ----
  * Parsing, checking, the usage text and the flags a checkpoint stores all
@@ -761,9 +766,31 @@ tg_status session_export(const session *s, const train_config *c, const char *pa
 
 /* ---- evaluation ---- */
 
+/* The batch for evaluating n images: EVAL_BATCH, or as many as fit in
+ * EVAL_BYTES by the probe's graph (which includes what does not grow with
+ * the batch, so this errs small). A failed probe leaves the evaluation
+ * itself to report the error. */
+static int eval_batch(const session *s, const tg_dataset *d, const int *rows, int n)
+{
+    int m = n < EVAL_PROBE ? n : EVAL_PROBE, batch = n < EVAL_BATCH ? n : EVAL_BATCH;
+    float *x = malloc((size_t)m * d->channels * d->rows * d->cols * sizeof *x);
+    int *y = malloc((size_t)m * sizeof *y);
+    tg_graph *g = tg_graph_new();
+    if (g) tg_graph_set_grad(g, false);
+    if (x && y && g && tg_dataset_batch(d, rows, m, s->mean, s->std, x, y) == TG_OK &&
+        tg_module_forward(s->model, g, tg_from_blob(g, x, TG_SHAPE(m, d->channels, d->rows, d->cols)))) {
+        size_t fit = (size_t)EVAL_BYTES / (tg_graph_bytes(g) / (size_t)m + 1);
+        if (fit < (size_t)batch) batch = fit > EVAL_PROBE ? (int)fit : EVAL_PROBE;
+    }
+    tg_graph_free(g);
+    free(x), free(y);
+    return batch;
+}
+
 bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eval_result *r, long *confusion)
 {
-    int pixels = d->channels * d->rows * d->cols, batch = n < EVAL_BATCH ? n : EVAL_BATCH;
+    bool was_training = tg_module_train(s->model, false);
+    int pixels = d->channels * d->rows * d->cols, batch = eval_batch(s, d, rows, n);
     float *x = malloc((size_t)batch * pixels * sizeof *x);
     int *y = malloc((size_t)batch * sizeof *y), *pred = malloc((size_t)batch * sizeof *pred);
     tg_graph *g = tg_graph_new();
@@ -771,7 +798,6 @@ bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eva
     long right = 0;
     bool ok = x && y && pred && g;
     if (g) tg_graph_set_grad(g, false);
-    bool was_training = tg_module_train(s->model, false);
     for (int start = 0; ok && start < n; start += batch) {
         int m = n - start < batch ? n - start : batch;
         ok = tg_dataset_batch(d, rows + start, m, s->mean, s->std, x, y) == TG_OK;

@@ -148,37 +148,83 @@ TG__CLONES static void max_pool_plane(const tg__pool_geom *gm, const float *xp, 
     }
 }
 
-/* The lectures' CNN's pooling, kernel 2, stride 2, no padding: the same
- * candidates in the same order, (0,0) (0,1) (1,0) (1,1), unrolled. The
- * first is taken unconditionally: against the initial -inf it wins unless
- * it is -inf itself, and then it is both the maximum and the position. */
-TG__CLONES static void max_pool_2x2(int OH, int OW, int W, const float *restrict xp, float *restrict y,
-                                    int *restrict idx)
+/* The lectures' CNN's pooling, kernel 2, stride 2, no padding, with
+ * AVX-512 where the CPU has it: an output row is 14 or 7 wide there, too
+ * short for the vectoriser (it leaves such rows to scalar code), so a
+ * masked vector of 16 outputs takes a whole row. Each output sees the
+ * candidates in torch's order, (0,0) (0,1) (1,0) (1,1); the first is
+ * taken unconditionally: against the initial -inf it wins unless it is
+ * -inf itself, and then it is both the maximum and the position. Picking
+ * is exact, so this gives the bits of the general loop. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(TG_NO_CLONES)
+#include <immintrin.h>
+#define TG__POOL_AVX512 1
+
+__attribute__((target("avx512f"))) static inline void pick16(__m512 v, __m512i pos, __m512 *m, __m512i *at)
 {
-    for (int oh = 0; oh < OH; oh++, y += OW, idx += OW) {
-        const float *r0 = xp + (size_t)(2 * oh) * (size_t)W, *r1 = r0 + W;
-        int base = 2 * oh * W;
-        for (int ow = 0; ow < OW; ow++) {
-            float m = r0[2 * ow];
-            int at = base + 2 * ow;
-            max_pick(r0[2 * ow + 1], base + 2 * ow + 1, &m, &at);
-            max_pick(r1[2 * ow], base + W + 2 * ow, &m, &at);
-            max_pick(r1[2 * ow + 1], base + W + 2 * ow + 1, &m, &at);
-            y[ow] = m;
-            idx[ow] = at;
-        }
-    }
+    __mmask16 take = _mm512_cmp_ps_mask(v, *m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    *m = _mm512_mask_mov_ps(*m, take, v);
+    *at = _mm512_mask_mov_epi32(*at, take, pos);
 }
+
+/* 2n floats from p (n <= 16) as the n even and the n odd ones. */
+__attribute__((target("avx512f"))) static inline void load_pairs(const float *p, int n, __m512 *even, __m512 *odd)
+{
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    __mmask16 lo = (__mmask16)(n >= 8 ? 0xffff : (1u << (2 * n)) - 1);
+    __mmask16 hi = (__mmask16)(n > 8 ? (1u << (2 * (n - 8))) - 1 : 0);
+    __m512 a = _mm512_maskz_loadu_ps(lo, p), b = _mm512_maskz_loadu_ps(hi, p + 16);
+    *even = _mm512_permutex2var_ps(a, ev, b);
+    *odd = _mm512_permutex2var_ps(a, od, b);
+}
+
+__attribute__((target("avx512f"))) static void max_pool_2x2_avx512(int OH, int OW, int W, const float *xp, float *y,
+                                                                   int *idx)
+{
+    const __m512i twice = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    for (int oh = 0; oh < OH; oh++, y += OW, idx += OW)
+        for (int ow = 0; ow < OW; ow += 16) {
+            int n = OW - ow < 16 ? OW - ow : 16;
+            __mmask16 out = (__mmask16)((1u << n) - 1);
+            const float *r0 = xp + (size_t)(2 * oh) * (size_t)W + 2 * ow;
+            __m512 a, b, c, d;
+            load_pairs(r0, n, &a, &b);
+            load_pairs(r0 + W, n, &c, &d);
+            __m512i pa = _mm512_add_epi32(_mm512_set1_epi32(2 * oh * W + 2 * ow), twice), at = pa;
+            __m512i one = _mm512_set1_epi32(1), row = _mm512_set1_epi32(W);
+            __m512 m = a;
+            pick16(b, _mm512_add_epi32(pa, one), &m, &at);
+            pick16(c, _mm512_add_epi32(pa, row), &m, &at);
+            pick16(d, _mm512_add_epi32(_mm512_add_epi32(pa, row), one), &m, &at);
+            _mm512_mask_storeu_ps(y + ow, out, m);
+            _mm512_mask_storeu_epi32(idx + ow, out, at);
+        }
+}
+
+static bool have_avx512(void)
+{
+    static int known; /* 0 not asked, 1 no, 2 yes: a benign race, every thread finds the same */
+    if (!known) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512f") ? 2 : 1;
+    }
+    return known == 2;
+}
+#endif
 
 void tg__k_max_pool2d(const tg__pool_geom *gm, size_t planes, const float *x, float *y, int *idx)
 {
     size_t in_plane = (size_t)gm->H * (size_t)gm->W, out_plane = (size_t)gm->OH * (size_t)gm->OW;
-    bool two = gm->kh == 2 && gm->kw == 2 && gm->sh == 2 && gm->sw == 2 && gm->ph == 0 && gm->pw == 0;
+#ifdef TG__POOL_AVX512
+    if (gm->kh == 2 && gm->kw == 2 && gm->sh == 2 && gm->sw == 2 && gm->ph == 0 && gm->pw == 0 && have_avx512()) {
+        for (size_t pl = 0; pl < planes; pl++)
+            max_pool_2x2_avx512(gm->OH, gm->OW, gm->W, x + pl * in_plane, y + pl * out_plane, idx + pl * out_plane);
+        return;
+    }
+#endif
     for (size_t pl = 0; pl < planes; pl++)
-        if (two)
-            max_pool_2x2(gm->OH, gm->OW, gm->W, x + pl * in_plane, y + pl * out_plane, idx + pl * out_plane);
-        else
-            max_pool_plane(gm, x + pl * in_plane, y + pl * out_plane, idx + pl * out_plane);
+        max_pool_plane(gm, x + pl * in_plane, y + pl * out_plane, idx + pl * out_plane);
 }
 
 void tg__k_max_pool2d_backward(const tg__pool_geom *gm, size_t planes, const int *idx, const float *dy, float *dx)
