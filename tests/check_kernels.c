@@ -853,6 +853,10 @@ static const tg__conv_geom im2col_cases[] = {
     {3, 7, 7, 3, 3, 1, 2, 2, 1, 1, 1, 5, 4},
     {2, 6, 5, 4, 2, 1, 1, 1, 2, 1, 1, 6, 5},
     {1, 4, 9, 2, 3, 3, 3, 2, 3, 3, 4, 2, 4},
+    /* stride 1, as wide as the input: the one-run-a-tap loops */
+    {3, 7, 9, 5, 5, 1, 1, 1, 1, 2, 2, 7, 9},
+    {2, 6, 7, 3, 5, 1, 1, 1, 1, 1, 2, 6, 7},
+    {1, 3, 4, 5, 3, 1, 1, 1, 2, 3, 2, 5, 4},   /* rows wholly in the padding; a tap wholly outside */
 };
 
 START_TEST(test_kernels_im2col_and_col2im_match_definition)

@@ -53,8 +53,78 @@ static void valid_range(int OW, int W, int sw, int pl, int offset, int *lo, int 
                 }                                                                                   \
     } while (0)
 
+/* Stride 1 with the output as wide as the input (padding 'same', or 1 for
+ * a 3x3 kernel): the rows of a tap that lie inside the input are one run
+ * of x, shifted by the tap's offset, so im2col is one copy a tap and
+ * col2im one add, instead of a loop a row. Within the run, the entries a
+ * row reads from the padding land on the neighbouring row's elements:
+ * im2col zeroes them after the copy, col2im before the add (dcols is
+ * scratch). Runs over every tap in row order, with its rows [oh0, oh1)
+ * inside the input and its columns [lo, hi). */
+static bool same_width(const tg__conv_geom *gm)
+{
+    return gm->sh == 1 && gm->sw == 1 && gm->OW == gm->W;
+}
+
+#define FOR_TAPS(gm, out, in_off, oh0, oh1, lo, hi, ...)                                                   \
+    do {                                                                                                   \
+        size_t P_ = (size_t)(gm)->OH * (size_t)(gm)->W, tap_ = 0;                                          \
+        for (int c_ = 0; c_ < (gm)->C; c_++)                                                               \
+            for (int i_ = 0; i_ < (gm)->kh; i_++)                                                          \
+                for (int j_ = 0; j_ < (gm)->kw; j_++, tap_++) {                                            \
+                    int lo, hi, shift_ = i_ * (gm)->dh - (gm)->pt;                                         \
+                    valid_range((gm)->W, (gm)->W, 1, (gm)->pl, j_ * (gm)->dw, &lo, &hi);                   \
+                    int oh0 = shift_ < 0 ? -shift_ : 0, oh1 = (gm)->H - shift_;                            \
+                    if (oh1 > (gm)->OH) oh1 = (gm)->OH;                                                    \
+                    if (oh0 > oh1) oh0 = oh1;                                                              \
+                    size_t out = tap_ * P_;                                                                \
+                    long in_off = ((long)c_ * (gm)->H + oh0 + shift_) * (gm)->W + j_ * (gm)->dw - (gm)->pl; \
+                    __VA_ARGS__;                                                                           \
+                }                                                                                          \
+    } while (0)
+
+/* The entries of rows [oh0, oh1) outside columns [lo, hi), set to 0. */
+static void zero_row_ends(float *rows, int oh0, int oh1, int W, int lo, int hi)
+{
+    for (int oh = oh0; oh < oh1; oh++) {
+        memset(rows + (size_t)oh * W, 0, (size_t)lo * sizeof *rows);
+        memset(rows + (size_t)oh * W + hi, 0, (size_t)(W - hi) * sizeof *rows);
+    }
+}
+
+static void im2col_same_width(const tg__conv_geom *gm, const float *x, float *cols)
+{
+    int W = gm->W;
+    FOR_TAPS(gm, out, in_off, oh0, oh1, lo, hi, {
+        float *o = cols + out;
+        memset(o, 0, (size_t)oh0 * W * sizeof *o);
+        if (oh0 < oh1 && lo < hi) {
+            size_t first = (size_t)oh0 * W + (size_t)lo, n = (size_t)(oh1 - 1 - oh0) * W + (size_t)(hi - lo);
+            memcpy(o + first, x + in_off + lo, n * sizeof *o);
+        }
+        zero_row_ends(o, oh0, oh1, W, lo < hi ? lo : W, lo < hi ? hi : W);
+        memset(o + (size_t)oh1 * W, 0, (size_t)(gm->OH - oh1) * W * sizeof *o);
+    });
+}
+
+static void col2im_same_width(const tg__conv_geom *gm, float *dcols, float *dx)
+{
+    int W = gm->W;
+    FOR_TAPS(gm, out, in_off, oh0, oh1, lo, hi, {
+        if (oh0 >= oh1 || lo >= hi) continue;
+        float *d = dcols + out;
+        zero_row_ends(d, oh0, oh1, W, lo, hi);
+        size_t first = (size_t)oh0 * W + (size_t)lo, n = (size_t)(oh1 - 1 - oh0) * W + (size_t)(hi - lo);
+        tg__k_acc(n, d + first, dx + in_off + lo);
+    });
+}
+
 void tg__k_im2col(const tg__conv_geom *gm, const float *x, float *cols)
 {
+    if (same_width(gm)) {
+        im2col_same_width(gm, x, cols);
+        return;
+    }
     int sw = gm->sw, OW = gm->OW;
     FOR_COL_ROWS(gm, r, src, lo, hi, off, {
         float *out = cols + r;
@@ -72,12 +142,16 @@ void tg__k_im2col(const tg__conv_geom *gm, const float *x, float *cols)
     });
 }
 
-void tg__k_col2im(const tg__conv_geom *gm, const float *cols, float *dx)
+void tg__k_col2im(const tg__conv_geom *gm, float *dcols, float *dx)
 {
+    if (same_width(gm)) {
+        col2im_same_width(gm, dcols, dx);
+        return;
+    }
     int sw = gm->sw;
     FOR_COL_ROWS(gm, r, src, lo, hi, off, {
         if (src < 0) continue;
-        const float *d = cols + r;
+        const float *d = dcols + r;
         float *out = dx + src + off;
         for (int ow = lo; ow < hi; ow++) out[(long)ow * sw] += d[ow];
     });

@@ -190,8 +190,9 @@ typedef struct tg__conv_geom {
 /* cols (C kh kw, OH OW): row (c kh + i) kw + j, column oh OW + ow holds
  * x[c, oh sh - pt + i dh, ow sw - pl + j dw], 0 in the padding. */
 void tg__k_im2col(const tg__conv_geom *gm, const float *x, float *cols);
-/* Its adjoint: dx[the element under each entry of cols] += that entry. */
-void tg__k_col2im(const tg__conv_geom *gm, const float *cols, float *dx);
+/* Its adjoint: dx[the element under each entry of cols] += that entry.
+ * cols is scratch: the entries that fall in the padding may be zeroed. */
+void tg__k_col2im(const tg__conv_geom *gm, float *cols, float *dx);
 
 /* y[n, c, q] += b[c] over (N, C, P). */
 void tg__k_add_channel_bias(size_t N, size_t C, size_t P, const float *b, float *y);
