@@ -11,6 +11,9 @@
  *   step    one epoch of training (Adam, batch 16, 64, 256) timed phase by
  *           phase: gathering the batch, forward, zeroing the gradients,
  *           backward, the optimizer step: where a step's time goes
+ *   conv    the CNN's (--model cnn) products for one sample, and each of
+ *           its convolution layers whole (im2col, products, bias, col2im)
+ *           forward and backward at batch 64: GFLOP/s and share of the peak
  *
  *   bench [--batch N] [--seconds S]     prints a table; S per measurement
  *
@@ -212,6 +215,78 @@ static bool step_phases(const tg_dataset *train, float mean, float std, int b, d
     return ok;
 }
 
+/* ---- the CNN's convolution layers ---- */
+
+typedef struct conv_layer {
+    const char *what;
+    int C, H, O;        /* in channels, input size (square), out channels; 3x3, padding 1 */
+    bool dx;            /* the input needs its gradient (not the image) */
+} conv_layer;
+
+/* Best seconds of forward + backward of one conv2d layer (with its bias)
+ * on a batch, through the public ops as a training step runs them. */
+static double time_conv(const conv_layer *l, int batch)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 1);
+    tg_tensor *x = tg_randn(NULL, &rng, TG_SHAPE(batch, l->C, l->H, l->H));
+    tg_tensor *w = tg_randn(NULL, &rng, TG_SHAPE(l->O, l->C, 3, 3)), *b = tg_randn(NULL, &rng, TG_SHAPE(l->O));
+    tg_tensor *dy = tg_randn(NULL, &rng, TG_SHAPE(batch, l->O, l->H, l->H)); /* the gradient coming down */
+    tg_graph *g = tg_graph_new();
+    if (!x || !w || !b || !dy || !g) return -1;
+    tg_tensor_requires_grad(x, l->dx);
+    tg_tensor_requires_grad(w, true);
+    tg_tensor_requires_grad(b, true);
+    double best = 1e30, spent = 0;
+    for (int reps = 0; spent < seconds_each || reps < 3; reps++) {
+        double t0 = now();
+        tg_tensor *y = tg_conv2d(g, x, w, b, &(tg_conv2d_opts){.padding = {1, 1}});
+        if (!y || tg_backward_grad(y, dy->data) != TG_OK) return -1;
+        double dt = now() - t0;
+        tg_graph_reset(g);
+        best = dt < best ? dt : best;
+        spent += dt;
+    }
+    tg_graph_free(g);
+    tg_tensor_free(x), tg_tensor_free(w), tg_tensor_free(b), tg_tensor_free(dy);
+    return best;
+}
+
+static void conv_bench(int cores, const double peak_of[2])
+{
+    enum { BATCH = 64 };
+    const shape shapes[] = {
+        {"conv1 y=w cols", false, false, 32, 784, 9},     {"conv1 dw=dy cols^T", false, true, 32, 9, 784},
+        {"conv2 y=w cols", false, false, 64, 196, 288},   {"conv2 dcols=w^T dy", true, false, 288, 196, 64},
+        {"conv2 dw=dy cols^T", false, true, 64, 288, 196}, {"fc1 y=xW^T", false, true, BATCH, 128, 3136},
+        {"fc1 dx=dyW", false, false, BATCH, 3136, 128},   {"fc1 dW=dy^Tx", true, false, 128, 3136, BATCH},
+    };
+    printf("\nconv: the CNN's products, per sample for the convolutions (im2col form), at batch %d for fc1 "
+           "(GFLOP/s, kernel in use)\n  %-19s %16s %9s %9s\n", BATCH, "product", "(M,N,K)", "t1", "t");
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        char dims[32];
+        snprintf(dims, sizeof dims, "(%d,%d,%d)", shapes[i].M, shapes[i].N, shapes[i].K);
+        printf("  %-19s %16s %9.1f %9.1f\n", shapes[i].what, dims,
+               time_gemm(&shapes[i], tg__gemm_kernel_in_use(), false, 1),
+               time_gemm(&shapes[i], tg__gemm_kernel_in_use(), false, cores));
+    }
+    const conv_layer layers[] = {{"conv2d(32,3,padding=1)", 1, 28, 32, false}, {"conv2d(64,3,padding=1)", 32, 14, 64, true}};
+    printf("\nconv layers whole, forward + backward at batch %d (GFLOP/s of their products; share of the peak)\n",
+           BATCH);
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
+        const conv_layer *l = &layers[i];
+        double flops = 2.0 * BATCH * l->O * l->H * l->H * l->C * 9 * (l->dx ? 3 : 2);
+        printf("  %-24s", l->what);
+        for (int t = 0; t < 2; t++) {
+            tg_set_threads(t ? cores : 1);
+            double g = flops / time_conv(l, BATCH) / 1e9;
+            printf("  t%d %7.1f (%4.1f%%)", t ? cores : 1, g, 100 * g / peak_of[t]);
+        }
+        printf("\n");
+    }
+    tg_set_threads(cores);
+}
+
 int main(int argc, char **argv)
 {
     int batch = 64;
@@ -230,10 +305,11 @@ int main(int argc, char **argv)
 
     printf("peak: the micro-kernel on L1-resident panels (GFLOP/s)\n");
     printf("  %-10s %10s %10s\n", "kernel", "1 thread", "threads");
-    double machine_peak = 0;
+    double machine_peak = 0, peak_of[2] = {0}; /* the kernel in use on 1 thread, and on all */
     for (int k = 0; k < n_kernels; k++) {
         double one = peak(kernels[k], 1), all = peak(kernels[k], cores);
         if (k == 0) machine_peak = all;
+        if (kernels[k] == tg__gemm_kernel_in_use()) peak_of[0] = one, peak_of[1] = all;
         printf("  %-10s %10.1f %10.1f   (%d threads, %dx%d tile)\n", kernels[k]->name, one, all, cores, kernels[k]->mr,
                kernels[k]->nr);
     }
@@ -317,5 +393,6 @@ int main(int argc, char **argv)
         }
     tg_set_threads(cores);
     tg_dataset_free(&train);
+    conv_bench(cores, peak_of);
     return 0;
 }

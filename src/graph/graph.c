@@ -414,7 +414,10 @@ tg_status tg__backward_sweep(tg_tensor *y, const float *dy, tg__backward_step *s
     } else if (!y->grad && tg_tensor_requires_grad(y, true) != TG_OK) {
         return TG_ERR_NOMEM;
     }
-    for (size_t i = 0; i < y->size; i++) y->grad[i] += dy ? dy[i] : 1.0f;
+    if (dy)
+        tg__k_acc(y->size, dy, y->grad);
+    else
+        for (size_t i = 0; i < y->size; i++) y->grad[i] += 1.0f;
     if (!g) return TG_OK;
     for (size_t i = y->id + 1; i-- > 0;) {
         tg_tensor *t = g->nodes[i];
