@@ -33,7 +33,7 @@ static tg_status eval_json(FILE *f, void *ctx)
         for (int j = 0; j < classes; j++) fprintf(f, "%s%ld", j ? ", " : "", confusion[k * classes + j]);
         fprintf(f, "]");
     }
-    fprintf(f, "]\n}\n");
+    fprintf(f, "],\n  \"seconds\": %.3f\n}\n", m->r->seconds);
     return TG_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "session.h"
 
@@ -766,6 +767,13 @@ tg_status session_export(const session *s, const train_config *c, const char *pa
 
 /* ---- evaluation ---- */
 
+double clock_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
 /* The batch for evaluating n images: EVAL_BATCH, or as many as fit in
  * EVAL_BYTES by the probe's graph (which includes what does not grow with
  * the batch, so this errs small). A failed probe leaves the evaluation
@@ -789,6 +797,7 @@ static int eval_batch(const session *s, const tg_dataset *d, const int *rows, in
 
 bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eval_result *r, long *confusion)
 {
+    double started = clock_seconds();
     bool was_training = tg_module_train(s->model, false);
     int pixels = d->channels * d->rows * d->cols, batch = eval_batch(s, d, rows, n);
     float *x = malloc((size_t)batch * pixels * sizeof *x);
@@ -815,6 +824,7 @@ bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eva
     tg_module_train(s->model, was_training);
     r->loss = n ? total / n : NAN;
     r->accuracy = n ? (double)right / n : NAN;
+    r->seconds = clock_seconds() - started;
     tg_graph_free(g);
     free(x), free(y), free(pred);
     return ok;

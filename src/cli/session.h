@@ -107,8 +107,11 @@ tg_status session_export(const session *s, const train_config *c, const char *pa
  * nothing; confusion (classes x classes, may be NULL) counts truth x prediction. */
 typedef struct eval_result {
     double loss, accuracy;
+    double seconds;           /* wall clock, the batches' forwards and the counting */
 } eval_result;
 bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eval_result *r, long *confusion);
+/* A monotonic clock, in seconds. */
+double clock_seconds(void);
 
 /* tg_dataset_open of c's data set, printing its message with the flags
  * that fix it. */

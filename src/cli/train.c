@@ -34,13 +34,6 @@ static void print_usage(FILE *f)
           f);
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 /* ---- the data: training rows, evaluation rows ---- */
 
 typedef struct data {
@@ -122,7 +115,7 @@ typedef struct progress {
 
 static void draw_bar(progress *pr, int epoch, int epochs, long done, long total, double loss, double rate)
 {
-    double t = now();
+    double t = clock_seconds();
     if (!pr->live || (t - pr->last_draw < 0.1 && done < total)) return;
     pr->last_draw = t;
     int width = 24, fill = total ? (int)(width * done / total) : width;
@@ -178,7 +171,7 @@ static bool train_step(trainer *t, const int *rows, int m, double *loss_out)
     const train_config *c = t->c;
     session *s = &t->s;
     const tg_dataset *d = &t->d.train;
-    double t0 = now();
+    double t0 = clock_seconds();
     tg_graph *g = t->g;
     tg_tensor *x = tg_dataset_batch(d, rows, m, s->mean, s->std, t->x, t->y) == TG_OK
                        ? tg_from_blob(g, t->x, TG_SHAPE(m, d->channels, d->rows, d->cols))
@@ -197,7 +190,7 @@ static bool train_step(trainer *t, const int *rows, int m, double *loss_out)
     if (st != TG_OK) fprintf(stderr, "tg train: %s\n", tg_last_error());
     *loss_out = st == TG_OK ? loss->data[0] : NAN;
     tg_graph_reset(g);
-    t->train_seconds += now() - t0;
+    t->train_seconds += clock_seconds() - t0;
     t->train_samples_timed += m;
     s->step++;
     s->samples_seen += (uint64_t)m;
@@ -223,7 +216,7 @@ static double train_epoch(trainer *t, int epoch, progress *pr)
     double batch_sum = 0, batch_sq = 0; /* of the interval's batch losses */
     long batches = 0;
     long seen = 0, logged_samples = 0;
-    double started = now();
+    double started = clock_seconds();
     for (int start = 0; start < t->d.n_train; start += c->batch_size) {
         int m = t->d.n_train - start < c->batch_size ? t->d.n_train - start : c->batch_size;
         double loss;
@@ -241,7 +234,7 @@ static double train_epoch(trainer *t, int epoch, progress *pr)
             log_row(t, epoch, tg_optim_lr(t->s.opt, 0), since_log / logged_samples, sqrt(var > 0 ? var : 0), NULL);
             since_log = 0, logged_samples = 0, batch_sum = 0, batch_sq = 0, batches = 0;
         }
-        rate = seen / (now() - started);
+        rate = seen / (clock_seconds() - started);
         draw_bar(pr, epoch, c->epochs, seen, t->d.n_train, sum / seen, rate);
     }
     return sum / seen;
@@ -311,7 +304,7 @@ static int run_epochs(trainer *t)
     session *s = &t->s;
     progress pr = {.live = isatty(fileno(stderr)) != 0};
     for (int epoch = s->epoch + 1; epoch <= c->epochs; epoch++) {
-        double started = now(), samples_before = (double)t->train_samples_timed, timed_before = t->train_seconds;
+        double started = clock_seconds(), samples_before = (double)t->train_samples_timed, timed_before = t->train_seconds;
         double train_loss = train_epoch(t, epoch, &pr);
         if (isnan(train_loss)) return EXIT_FAIL;
         t->last_train_loss = train_loss;
@@ -322,7 +315,7 @@ static int run_epochs(trainer *t)
         const char *what = t->d.validating ? "val" : "test";
         double rate = (t->train_samples_timed - samples_before) / (t->train_seconds - timed_before);
         printf("epoch %2d/%d  train loss %.4f  %s loss %.4f  %s acc %.2f%%  %.0f samples/s  %.1f s\n", epoch,
-               c->epochs, train_loss, what, e.loss, what, 100 * e.accuracy, rate, now() - started);
+               c->epochs, train_loss, what, e.loss, what, 100 * e.accuracy, rate, clock_seconds() - started);
         fflush(stdout);
         log_row(t, epoch, tg_optim_lr(s->opt, 0), train_loss, NAN, &e);
         if (s->sched && c->schedule_per_epoch) tg_sched_step_metric(s->sched, e.loss);
@@ -420,7 +413,7 @@ static int parse(int argc, char **argv, train_config *c, run_paths *p, tg_checkp
 
 int cmd_train(int argc, char **argv)
 {
-    double started = now();
+    double started = clock_seconds();
     train_config c;
     run_paths p = {0};
     tg_checkpoint *ck = NULL;
@@ -464,7 +457,7 @@ int cmd_train(int argc, char **argv)
     if (!evaluate(&t.s, &t.d.test, t.d.test_rows, t.d.n_test, &test, NULL)) goto done;
     if (t.d.validating && !evaluate(&t.s, &t.d.train, t.d.eval_rows, t.d.n_eval, &val, NULL)) goto done;
     printf("test accuracy %.2f%%  test loss %.4f\n", 100 * test.accuracy, test.loss);
-    if (p.metrics && !write_metrics(p.metrics, &t, &test, t.d.validating ? &val : NULL, now() - started)) goto done;
+    if (p.metrics && !write_metrics(p.metrics, &t, &test, t.d.validating ? &val : NULL, clock_seconds() - started)) goto done;
     code = EXIT_OK;
 done:
     trainer_free(&t);
