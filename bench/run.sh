@@ -4,7 +4,10 @@
 # training images) at batch 16, 64 and 256 on 1 thread and on every core,
 # against PyTorch doing the same in the same invocation when Debian's
 # python3-torch is installed. Before that, bench (bench/bench.c) measures
-# the machine's GEMM peak, the products of one step, and evaluation.
+# the machine's GEMM peak, the products of one step, and evaluation. Then
+# the same for the CNN (`--model cnn`, Adam lr 1e-3, batch 64): one epoch of
+# training, the 10,000-image evaluation and peak memory, against
+# bench/torch_cnn.py.
 #
 # Run it on a quiet machine, one benchmark at a time: the numbers are
 # wall-clock rates. Every configuration runs BENCH_REPEAT times (2), and
@@ -86,3 +89,41 @@ awk -v flops="$flops" -v peak="$peak" -v cores="$cores" -v torch=$have_torch -v 
         printf "\n"
         if (!torch) print "(install python3-torch to compare with PyTorch)"
     }' "$out/rates"
+
+# ---- the CNN ----
+cnn_flops=$(( 2 * (32 * 784 * 9 * 2 + 64 * 196 * 288 * 3 + 3136 * 128 * 3 + 128 * 10 * 3) ))
+echo
+echo "CNN (--model cnn, Adam lr 1e-3, batch 64): one epoch, $cnn_flops FLOP a sample (best of $repeat)"
+for rep in $(seq "$repeat"); do
+    for t in 1 "$cores"; do
+        "$TG" train --model cnn --optimizer adam --lr 0.001 --batch-size 64 --epochs 1 --seed 0 --threads "$t" \
+            --save "$out/cnn.ckpt" --metrics "$out/cnn_$t.json" > /dev/null
+        echo "tg $t $(json "$out/cnn_$t.json" train_samples_per_s) $(json "$out/cnn_$t.json" max_rss_mb)" >> "$out/cnn"
+        "$TG" eval "$out/cnn.ckpt" --threads "$t" --metrics "$out/cnn_eval.json" > /dev/null
+        echo "tg_eval $t $(json "$out/cnn_eval.json" seconds)" >> "$out/cnn"
+        for blas in 1 "$cores"; do
+            if [ $have_torch = 1 ]; then
+                OPENBLAS_NUM_THREADS=$blas /usr/bin/python3 bench/torch_cnn.py cnn "$t" 1 |
+                    awk -v t="$t/$blas" '{ print "torch", t, $8; print "torch_eval", t, $10 }' >> "$out/cnn"
+            fi
+        done
+    done
+done
+cat "$out/cnn" > "${BENCH_CNN:-/dev/null}" # every run, for docs/PERFORMANCE.md
+awk -v flops="$cnn_flops" -v peak="$peak" -v cores="$cores" -v torch=$have_torch '
+    function best(key, v) { if (!(key in top) || v > top[key]) top[key] = v }
+    function least(key, v) { if (!(key in low) || v < low[key]) low[key] = v }
+    $1 == "tg" { best("tg" $2, $3); rss = $4 > rss ? $4 : rss }
+    $1 == "torch" { if ($3 > top["torch"]) { top["torch"] = $3; setting = $2 } }
+    $1 == "tg_eval" { least("tg_eval" $2, $3) }
+    $1 == "torch_eval" { least("torch_eval", $3) }
+    END {
+        tg = top["tg1"] > top["tg" cores] ? top["tg1"] : top["tg" cores]
+        printf "  training: tg %.0f samples/s on 1 thread, %.0f on %d", top["tg1"], top["tg" cores], cores
+        if (torch) printf "; PyTorch best %.0f (t/blas %s): %.2fx", top["torch"], setting, tg / top["torch"]
+        printf "\n  tg at its best: %.1f GFLOP/s, %.1f%% of the peak (%.1f)\n", tg * flops / 1e9, 100 * tg * flops / 1e9 / peak, peak
+        e = low["tg_eval1"] < low["tg_eval" cores] ? low["tg_eval1"] : low["tg_eval" cores]
+        printf "  evaluating the 10,000 test images: tg %.3f s (1 thread %.3f)", e, low["tg_eval1"]
+        if (torch) printf ", PyTorch %.2f s (batches of 1,000, its best)", low["torch_eval"]
+        printf "\n  peak RSS of tg train --model cnn: %.1f MB\n", rss
+    }' "$out/cnn"

@@ -7,6 +7,8 @@
 
 #include <tg.h>
 
+#include "../src/kernels/kernels.h"
+
 static const char *const fashion_classes[10] = {"t-shirt/top", "trouser", "pullover", "dress", "coat",
                                                 "sandal",      "shirt",   "sneaker",  "bag",   "ankle boot"};
 
@@ -187,7 +189,7 @@ static tg_status gather(const char *fn, const tg_dataset *d, const int *rows, in
         int row = row_of(rows, first, i);
         const unsigned char *src = d->images + (size_t)row * pixels;
         float *dst = x + (size_t)i * pixels;
-        for (size_t k = 0; k < pixels; k++) dst[k] = (float)src[k] * scale + shift;
+        tg__k_bytes_to_floats(pixels, src, scale, shift, dst);
         if (y) y[i] = d->labels[row];
     }
     return TG_OK;

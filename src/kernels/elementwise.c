@@ -243,3 +243,10 @@ void tg__k_dropout(size_t n, const float *x, float p, tg_rng *rng, float *mask, 
         y[i] = x[i] * mask[i];
     }
 }
+
+/* ---- images: bytes to floats ---- */
+TG__CLONES void tg__k_bytes_to_floats(size_t n, const unsigned char *restrict src, float scale, float shift,
+                                      float *restrict dst)
+{
+    for (size_t k = 0; k < n; k++) dst[k] = (float)src[k] * scale + shift;
+}

@@ -124,6 +124,8 @@ void tg__k_transpose(size_t rows, size_t cols, const float *x, float *y, bool ac
 /* y[r,c] += b[c] for a (rows,cols) y, and its gradient db[c] += sum_r dy[r,c]. */
 void tg__k_add_bias(size_t rows, size_t cols, const float *b, float *y);
 void tg__k_bias_backward(size_t rows, size_t cols, const float *dy, float *db);
+/* dst = src * scale + shift (two roundings), for 8-bit pixels. */
+void tg__k_bytes_to_floats(size_t n, const unsigned char *src, float scale, float shift, float *dst);
 /* y += a * b, elementwise. */
 void tg__k_mul_acc(size_t n, const float *a, const float *b, float *y);
 /* mask[i] = 0 with probability p, else 1/(1-p) (all 0 when p = 1);
