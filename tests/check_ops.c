@@ -953,27 +953,31 @@ static size_t conv_pass(float *out, size_t out_n)
     tg_rng_seed(&rng, 78);
     tg_tensor *x = tg_randn(NULL, &rng, TG_SHAPE(4, 16, 24, 24)), *w = tg_randn(NULL, &rng, TG_SHAPE(32, 8, 3, 3));
     tg_tensor *b = tg_randn(NULL, &rng, TG_SHAPE(32)), *w1 = tg_randn(NULL, &rng, TG_SHAPE(16, 32, 1, 1));
-    tg_tensor *params[] = {x, w, b, w1};
-    for (int k = 0; k < 4; k++) tg_tensor_requires_grad(params[k], true);
+    tg_tensor *gamma = tg_randn(NULL, &rng, TG_SHAPE(32)), *ln = tg_randn(NULL, &rng, TG_SHAPE(24));
+    tg_tensor *params[] = {x, w, b, w1, gamma, ln};
+    for (int k = 0; k < 6; k++) tg_tensor_requires_grad(params[k], true);
     tg_graph *g = tg_graph_new();
     tg_tensor *y = tg_conv2d(g, x, w, b, &(tg_conv2d_opts){.padding = {1, 1}, .groups = 2}); /* (4,32,24,24) */
-    tg_tensor *h = tg_max_pool2d(g, tg_conv2d(g, tg_relu(g, y), w1, NULL, NULL), &(tg_pool2d_opts){.kernel = {2, 2}});
+    /* batch norm and layer norm big enough to be split over threads */
+    tg_tensor *bn = tg_batch_norm(g, y, NULL, NULL, gamma, NULL, true, 0.1f, 1e-5f);
+    tg_tensor *h = tg_max_pool2d(g, tg_layer_norm(g, tg_conv2d(g, tg_relu(g, bn), w1, NULL, NULL), 1, ln, NULL, 1e-5f),
+                                 &(tg_pool2d_opts){.kernel = {2, 2}});
     tg_tensor *loss = tg_sum(g, tg_square(g, tg_avg_pool2d(g, h, &(tg_pool2d_opts){.kernel = {3, 3}, .padding = {1, 1},
                                                                                      .ceil_mode = true})));
     ck_assert_msg(loss != NULL, "%s", tg_last_error());
     ck_assert_int_eq(tg_backward(loss), TG_OK);
     size_t n = 0;
     for (size_t i = 0; i < y->size && n < out_n; i++) out[n++] = y->data[i];
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < 6; k++)
         for (size_t i = 0; i < params[k]->size && n < out_n; i++) out[n++] = params[k]->grad[i];
     tg_graph_free(g);
-    for (int k = 0; k < 4; k++) tg_tensor_free(params[k]);
+    for (int k = 0; k < 6; k++) tg_tensor_free(params[k]);
     return n;
 }
 
 START_TEST(test_ops_conv2d_same_bits_on_1_2_and_3_threads)
 {
-    enum { N = 4 * 32 * 24 * 24 + 4 * 16 * 24 * 24 + 32 * 8 * 3 * 3 + 32 + 16 * 32 };
+    enum { N = 4 * 32 * 24 * 24 + 4 * 16 * 24 * 24 + 32 * 8 * 3 * 3 + 32 + 16 * 32 + 32 + 24 };
     float *one = malloc(N * sizeof *one), *two = malloc(N * sizeof *two);
     ck_assert(one && two);
     int was = tg_threads();

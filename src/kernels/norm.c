@@ -12,42 +12,117 @@
 
 #define AT(a, g, b) (((a) * G + (g)) * B + (b))
 
+/* ---- sums over a group ----
+ * Group g's elements are A runs of B contiguous floats. Every sum keeps
+ * LANES running sums in double, lane l taking the elements b = l mod
+ * LANES of each run in turn, added in a fixed tree at the end: a vector
+ * of independent adds instead of one chain (a chain adds one element a
+ * nanosecond; BatchNorm2d in the CNN sums 2.4 million per step). */
+enum { LANES = 8 };
+
+static double fold(const double acc[LANES])
+{
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
+/* The whole-vector part of a run of B: [0, B - B mod LANES). */
+#define VEC_END(B) ((B) - (B) % LANES)
+
+typedef struct norm_job {
+    size_t A, G, B;
+    bool per_group, batch_stats;
+    const float *x, *dy, *w, *bias, *mean, *rstd;
+    float *mean_out, *rstd_out;    /* the statistics, written by stats_task */
+    float *y, *dx, *dw, *db, *running_mean, *running_var;
+    double eps, momentum;
+} norm_job;
+
+/* Groups [g0, g1) of task t: each group's statistics, output and
+ * gradient are one task's, so the bits do not depend on the split. */
+static void group_range(const norm_job *j, int t, int count, size_t *g0, size_t *g1)
+{
+    *g0 = j->G * (size_t)t / (size_t)count, *g1 = j->G * (size_t)(t + 1) / (size_t)count;
+}
+
+/* Runs task over groups on up to every thread, when there is enough work. */
+static void run_groups(tg__task *task, norm_job *j)
+{
+    size_t n = j->A * j->G * j->B;
+    int tasks = n < TG__SLICE_MIN ? 1 : (size_t)tg_threads() < j->G ? tg_threads() : (int)j->G;
+    tg__parallel_run(tasks, task, j);
+}
+
+TG__CLONES static void stats_task(void *ctx, int t, int count)
+{
+    const norm_job *j = ctx;
+    size_t A = j->A, G = j->G, B = j->B, g0, g1;
+    double n = (double)(A * B);
+    group_range(j, t, count, &g0, &g1);
+    for (size_t g = g0; g < g1; g++) {
+        double sum[LANES] = {0}, ss[LANES] = {0};
+        for (size_t a = 0; a < A; a++) {
+            const float *row = j->x + AT(a, g, 0);
+            size_t b = 0;
+            for (; b < VEC_END(B); b += LANES)
+                for (int l = 0; l < LANES; l++) sum[l] += row[b + l];
+            for (; b < B; b++) sum[b % LANES] += row[b];
+        }
+        double m = fold(sum) / n;
+        for (size_t a = 0; a < A; a++) {
+            const float *row = j->x + AT(a, g, 0);
+            size_t b = 0;
+            for (; b < VEC_END(B); b += LANES)
+                for (int l = 0; l < LANES; l++) ss[l] += (row[b + l] - m) * (row[b + l] - m);
+            for (; b < B; b++) ss[b % LANES] += (row[b] - m) * (row[b] - m);
+        }
+        double var_n = fold(ss);
+        j->mean_out[g] = (float)m;
+        j->rstd_out[g] = (float)(1.0 / sqrt(var_n / n + j->eps));
+        /* torch's batch_norm_cpu_update_stats_template, in double */
+        if (j->running_mean) j->running_mean[g] = (float)(j->momentum * m + (1.0 - j->momentum) * j->running_mean[g]);
+        if (j->running_var)
+            j->running_var[g] = (float)(j->momentum * (var_n / (n - 1.0)) + (1.0 - j->momentum) * j->running_var[g]);
+    }
+}
+
 void tg__k_norm_stats(size_t A, size_t G, size_t B, const float *x, double eps, float *mean, float *rstd,
                       double momentum, float *running_mean, float *running_var)
 {
-    double n = (double)(A * B);
-    for (size_t g = 0; g < G; g++) {
-        double sum = 0.0;
-        for (size_t a = 0; a < A; a++)
-            for (size_t b = 0; b < B; b++) sum += x[AT(a, g, b)];
-        double m = sum / n, ss = 0.0;
-        for (size_t a = 0; a < A; a++)
-            for (size_t b = 0; b < B; b++) {
-                double d = x[AT(a, g, b)] - m;
-                ss += d * d;
+    norm_job j = {.A = A, .G = G, .B = B, .x = x, .mean_out = mean, .rstd_out = rstd, .running_mean = running_mean,
+                  .running_var = running_var, .eps = eps, .momentum = momentum};
+    run_groups(stats_task, &j);
+}
+
+TG__CLONES static void forward_task(void *ctx, int t, int count)
+{
+    const norm_job *j = ctx;
+    size_t A = j->A, G = j->G, B = j->B, g0, g1;
+    group_range(j, t, count, &g0, &g1);
+    for (size_t a = 0; a < A; a++)
+        for (size_t g = g0; g < g1; g++) {
+            float m = j->mean[g], r = j->rstd[g];
+            const float *x = j->x + AT(a, g, 0);
+            float *y = j->y + AT(a, g, 0);
+            if (j->per_group) { /* batch norm: one scale and shift for the run */
+                float w = j->w ? j->w[g] : 1.0f, c = j->bias ? j->bias[g] : 0.0f;
+                for (size_t b = 0; b < B; b++) y[b] = (x[b] - m) * r * w + c;
+            } else {
+                for (size_t b = 0; b < B; b++) {
+                    float v = (x[b] - m) * r;
+                    if (j->w) v *= j->w[b];
+                    if (j->bias) v += j->bias[b];
+                    y[b] = v;
+                }
             }
-        mean[g] = (float)m;
-        rstd[g] = (float)(1.0 / sqrt(ss / n + eps));
-        /* torch's batch_norm_cpu_update_stats_template, in double */
-        if (running_mean) running_mean[g] = (float)(momentum * m + (1.0 - momentum) * running_mean[g]);
-        if (running_var) running_var[g] = (float)(momentum * (ss / (n - 1.0)) + (1.0 - momentum) * running_var[g]);
-    }
+        }
 }
 
 void tg__k_norm_forward(size_t A, size_t G, size_t B, bool per_group, const float *x, const float *mean,
                         const float *rstd, const float *w, const float *bias, float *y)
 {
-    for (size_t a = 0; a < A; a++)
-        for (size_t g = 0; g < G; g++) {
-            float m = mean[g], r = rstd[g];
-            for (size_t b = 0; b < B; b++) {
-                size_t k = per_group ? g : b, i = AT(a, g, b);
-                float v = (x[i] - m) * r;
-                if (w) v *= w[k];
-                if (bias) v += bias[k];
-                y[i] = v;
-            }
-        }
+    norm_job j = {.A = A, .G = G, .B = B, .per_group = per_group, .x = x, .mean = mean, .rstd = rstd,
+                  .w = w, .bias = bias, .y = y};
+    run_groups(forward_task, &j);
 }
 
 /* dw[b] += sum dy xhat, db[b] += sum dy over (a, g): the affine parameters
@@ -74,32 +149,46 @@ static void column_affine_backward(size_t A, size_t G, size_t B, const float *x,
     }
 }
 
+TG__CLONES static void backward_task(void *ctx, int t, int count)
+{
+    const norm_job *j = ctx;
+    size_t A = j->A, G = j->G, B = j->B, g0, g1;
+    double n = (double)(A * B);
+    group_range(j, t, count, &g0, &g1);
+    for (size_t g = g0; g < g1; g++) {
+        float m = j->mean[g], r = j->rstd[g];
+        /* per group: sum dxhat, sum dxhat xhat (for dx), sum dy, sum dy xhat (for dw, db of batch norm) */
+        double s_dxh[LANES] = {0}, s_dxh_xh[LANES] = {0}, s_dy[LANES] = {0}, s_dy_xh[LANES] = {0};
+        for (size_t a = 0; a < A; a++) {
+            const float *x = j->x + AT(a, g, 0), *dy = j->dy + AT(a, g, 0);
+            for (size_t b = 0; b < B; b++) {
+                float xh = (x[b] - m) * r, dxh = j->w ? dy[b] * j->w[j->per_group ? g : b] : dy[b];
+                int l = (int)(b % LANES);
+                s_dxh[l] += dxh, s_dxh_xh[l] += (double)dxh * xh;
+                s_dy[l] += dy[b], s_dy_xh[l] += (double)dy[b] * xh;
+            }
+        }
+        if (j->per_group && j->dw) j->dw[g] += (float)fold(s_dy_xh);
+        if (j->per_group && j->db) j->db[g] += (float)fold(s_dy);
+        if (!j->dx) continue;
+        float m1 = (float)(fold(s_dxh) / n), m2 = (float)(fold(s_dxh_xh) / n);
+        for (size_t a = 0; a < A; a++) {
+            const float *x = j->x + AT(a, g, 0), *dy = j->dy + AT(a, g, 0);
+            float *dx = j->dx + AT(a, g, 0);
+            for (size_t b = 0; b < B; b++) {
+                float xh = (x[b] - m) * r, dxh = j->w ? dy[b] * j->w[j->per_group ? g : b] : dy[b];
+                dx[b] += j->batch_stats ? r * (dxh - m1 - xh * m2) : r * dxh;
+            }
+        }
+    }
+}
+
 void tg__k_norm_backward(size_t A, size_t G, size_t B, bool per_group, bool batch_stats, const float *x,
                          const float *mean, const float *rstd, const float *w, const float *dy, float *dx,
                          float *dw, float *db)
 {
-    double n = (double)(A * B);
-    for (size_t g = 0; g < G; g++) {
-        float m = mean[g], r = rstd[g];
-        /* per group: sum dxhat, sum dxhat xhat (for dx), sum dy, sum dy xhat (for dw, db of batch norm) */
-        double s_dxh = 0.0, s_dxh_xh = 0.0, s_dy = 0.0, s_dy_xh = 0.0;
-        for (size_t a = 0; a < A; a++)
-            for (size_t b = 0; b < B; b++) {
-                size_t i = AT(a, g, b);
-                float xh = (x[i] - m) * r, dxh = w ? dy[i] * w[per_group ? g : b] : dy[i];
-                s_dxh += dxh, s_dxh_xh += (double)dxh * xh;
-                s_dy += dy[i], s_dy_xh += (double)dy[i] * xh;
-            }
-        if (per_group && dw) dw[g] += (float)s_dy_xh;
-        if (per_group && db) db[g] += (float)s_dy;
-        if (!dx) continue;
-        float m1 = (float)(s_dxh / n), m2 = (float)(s_dxh_xh / n);
-        for (size_t a = 0; a < A; a++)
-            for (size_t b = 0; b < B; b++) {
-                size_t i = AT(a, g, b);
-                float xh = (x[i] - m) * r, dxh = w ? dy[i] * w[per_group ? g : b] : dy[i];
-                dx[i] += batch_stats ? r * (dxh - m1 - xh * m2) : r * dxh;
-            }
-    }
+    norm_job j = {.A = A, .G = G, .B = B, .per_group = per_group, .batch_stats = batch_stats, .x = x, .dy = dy,
+                  .w = w, .mean = mean, .rstd = rstd, .dx = dx, .dw = dw, .db = db};
+    run_groups(backward_task, &j);
     if (!per_group && (dw || db)) column_affine_backward(A, G, B, x, mean, rstd, dy, dw, db);
 }
