@@ -848,6 +848,43 @@ START_TEST(test_train_a_cnn_same_bytes_on_1_and_2_threads)
 }
 END_TEST
 
+/* How many allocations `tg_failalloc ARGS` makes (it says so when the
+ * k-th it was told to fail never came). */
+static long allocations_of(const char *args)
+{
+    const char *bin = getenv("TG_FAILALLOC_BIN");
+    ck_assert_msg(bin != NULL, "TG_FAILALLOC_BIN is not set (tests/run.sh sets it)");
+    char with_failure[1024];
+    snprintf(with_failure, sizeof with_failure, "TG_FAIL_ALLOC=1000000000 %s", bin);
+    ck_assert_msg(run_program(with_failure, args) == 0, "%s", tg_output);
+    const char *said = strstr(tg_output, "failalloc: ");
+    ck_assert_msg(said != NULL, "%s", tg_output);
+    return strtol(said + strlen("failalloc: "), NULL, 10);
+}
+
+START_TEST(test_train_eval_show_says_when_it_cannot_draw)
+{
+    /* The pictures tg eval --show draws are part of its answer: when one of
+     * the allocations they need fails (each in turn: those an eval with
+     * --show makes beyond the same eval without), tg eval says so and exits
+     * 1, or draws them all; never exit 0 without them. */
+    char args[1024], with_failure[1024];
+    snprintf(args, sizeof args, "eval %s --data-dir %s", model("m.ckpt"), cnn_data());
+    long without = allocations_of(args);
+    strcat(args, " --show 2");
+    long with = allocations_of(args);
+    ck_assert_int_gt(with, without);
+    for (long k = without + 1; k <= with; k++) {
+        snprintf(with_failure, sizeof with_failure, "TG_FAIL_ALLOC=%ld %s", k, getenv("TG_FAILALLOC_BIN"));
+        int status = run_program(with_failure, args);
+        const char *shown = strstr(tg_output, "true: ");
+        ck_assert_msg(status == 1 ? strstr(tg_output, "tg eval: --show: ") && strstr(tg_output, "memory")
+                                  : status == 0 && shown && strstr(shown + 1, "true: "),
+                      "allocation %ld of %ld failed: exit %d:\n%s", k, with, status, tg_output);
+    }
+}
+END_TEST
+
 static Suite *train_suite(void)
 {
     Suite *s = suite_create("train");
@@ -873,6 +910,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, test_train_a_cnn_check_numerics_names_the_op);
     tcase_add_test(tc, test_train_a_cnn_starts_from_init);
     tcase_add_test(tc, test_train_a_cnn_same_bytes_on_1_and_2_threads);
+    tcase_add_test(tc, test_train_eval_show_says_when_it_cannot_draw);
     suite_add_tcase(s, tc);
     return s;
 }
