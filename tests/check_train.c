@@ -729,7 +729,8 @@ START_TEST(test_train_a_cnn_check_numerics_names_the_op)
     /* SGD at lr 1e30 blows a CNN's weights up in one step; at the second,
      * --check-numerics stops at the convolution that overflows and names
      * it, exit 1, and nothing is written: the last checkpoint stays, no
-     * temporary, no metrics. Without it the loss check stops the run. */
+     * temporary, no metrics; on a terminal its message does not end the
+     * bar's line. Without it the loss check stops the run. */
     char args[1024];
     const char *data = cnn_data();
     snprintf(args, sizeof args, "train --data-dir %s --model cnn-bn --epochs 1 --train-samples 64 --save %s", data,
@@ -754,6 +755,12 @@ START_TEST(test_train_a_cnn_check_numerics_names_the_op)
         free(after);
         ck_assert(!exists(in_dir("good.ckpt.tmp")) && !exists(in_dir("m.json")));
     }
+    /* on a terminal the bar is cleared first: the message starts its line */
+    snprintf(args, sizeof args, "train --data-dir %s --model cnn --optimizer sgd --lr 1e30 --epochs 1 --batch-size 32 "
+             "--check-numerics", data);
+    ck_assert_int_eq(run_tg_on_a_terminal(args), 1);
+    ck_assert_msg(strstr(tg_output, "\r\033[Kepoch 1/1 [") && strstr(tg_output, "\r\033[Ktg train: check-numerics: conv2d "),
+                  "%s", tg_output);
     snprintf(args, sizeof args, "train --data-dir %s --model cnn --optimizer sgd --lr 1e30 --epochs 1 --batch-size 32 "
              "--save %s", data, in_dir("good.ckpt"));
     ck_assert_int_eq(run_tg(args), 1);
