@@ -4,9 +4,12 @@
  * checkpoints that resume bit for bit, divergence that keeps the last good
  * checkpoint, clear refusals. */
 #define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, unlockpt, ptsname: a terminal for the progress bar */
+#include <fcntl.h>
 #include <stb_image_write.h>
 
 #include "tg_cli.h"
+#include "tg_tinydata.h"
 
 #define SUBSET "--train-samples 3000 --test-samples 1000 --seed 1"
 
@@ -450,6 +453,445 @@ START_TEST(test_train_a_cnn)
 }
 END_TEST
 
+/* ---- a CNN through every command (issue 15) ---- */
+
+/* The first CNN_TRAIN training and CNN_TEST test images of the real
+ * FashionMNIST as a data set of their own (raw IDX files in the test case's
+ * root), written by the first test that asks: a CNN's runs then read a few
+ * hundred images instead of 70,000, and tg eval, which takes a whole test
+ * set, evaluates CNN_TEST. Written aside and renamed, so a test that failed
+ * half-way leaves no half set to the next. */
+enum { CNN_TRAIN = 256, CNN_TEST = 64 };
+
+static const char *cnn_data(void)
+{
+    static char path[128];
+    snprintf(path, sizeof path, "%s/cnn-data", root);
+    if (exists(path)) return path;
+    char tmp[160], file[256];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    remove_tree(tmp);
+    ck_assert_int_eq(mkdir(tmp, 0755), 0);
+    for (int train = 0; train < 2; train++) {
+        tg_dataset d;
+        ck_assert_int_eq(tg_dataset_open(tg_dataset_find("fashion-mnist"), NULL, train, &d), TG_OK);
+        uint32_t n = train ? CNN_TRAIN : CNN_TEST;
+        snprintf(file, sizeof file, "%s/%s-images-idx3-ubyte", tmp, train ? "train" : "t10k");
+        tiny_idx(file, false, 3, (uint32_t[]){n, 28, 28}, d.images, (size_t)n * 784);
+        snprintf(file, sizeof file, "%s/%s-labels-idx1-ubyte", tmp, train ? "train" : "t10k");
+        tiny_idx(file, false, 1, (uint32_t[]){n}, d.labels, n);
+        tg_dataset_free(&d);
+    }
+    ck_assert_int_eq(rename(tmp, path), 0);
+    return path;
+}
+
+/* The class and percentage ("NAME NN%") that follow each occurrence of
+ * key in text, in order (tg eval --show's "tg:   sneaker 33%", tg
+ * predict's "1. sneaker 32.7%"): up to max names of up to 31 characters.
+ * Returns how many. */
+static int guesses_after(const char *text, const char *key, char names[][32], double *percent, int max)
+{
+    int n = 0;
+    for (const char *p = strstr(text, key); p && n < max; p = strstr(p + 1, key)) {
+        const char *start = p + strlen(key), *pct = strchr(start, '%');
+        ck_assert_ptr_nonnull(pct);
+        const char *end = pct;
+        while (end > start && end[-1] != ' ') end--; /* back over the number */
+        ck_assert(end > start && end - start <= 32);
+        memcpy(names[n], start, (size_t)(end - start - 1));
+        names[n][end - start - 1] = '\0';
+        percent[n++] = strtod(end, NULL);
+    }
+    return n;
+}
+
+START_TEST(test_train_a_cnn_evaluates_shows_and_predicts)
+{
+    /* tg eval (with --show), tg predict and tg export with a CNN: the
+     * checkpoint, its export, and the export stripped of its spec (given
+     * back with --model cnn-bn) all give the same report and pictures;
+     * the guesses --show draws are tg predict's for the same images. */
+    char args[1024];
+    const char *data = cnn_data();
+    snprintf(args, sizeof args, "train --data-dir %s --model cnn-bn --optimizer adam --lr 0.003 --epochs 1 "
+             "--batch-size 32 --seed 1 --save %s", data, in_dir("c.ckpt"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    snprintf(args, sizeof args, "export %s %s", in_dir("c.ckpt"), in_dir("c.safetensors"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    ck_assert_msg(strstr(tg_output, "18 tensors of"), "%s", tg_output); /* 4 convolution, 10 batch norm, 4 linear */
+    enum { N = CNN_TEST, SHOW = 4 };
+    tg_dataset test;
+    ck_assert_int_eq(tg_dataset_open(tg_dataset_find("fashion-mnist"), data, false, &test), TG_OK);
+
+    snprintf(args, sizeof args, "eval %s --data-dir %s --show %d", in_dir("c.ckpt"), data, SHOW);
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    char *from_checkpoint = strdup(tg_output);
+    char head[64];
+    snprintf(head, sizeof head, "fashion-mnist test set: %d images, loss ", N);
+    ck_assert_msg(strstr(from_checkpoint, head), "%s", from_checkpoint);
+    ck_assert_ptr_nonnull(strstr(from_checkpoint, "\nankle boot "));
+    /* the pictures: 14 text lines of SHOW images 28 characters wide (two
+     * pixel rows a line), darker to lighter */
+    int picture_lines = 0;
+    for (const char *line = from_checkpoint; (line = strchr(line, '\n')); line++)
+        picture_lines += strspn(line + 1, " .:-=+*#%@") >= SHOW * (28 + 4) - 4 && line[1] != '\n';
+    ck_assert_int_eq(picture_lines, 14);
+    /* the true classes are the shown images' labels: tg eval shows rows
+     * i * 997 mod n, spread over the set */
+    const char *truth = from_checkpoint;
+    for (int i = 0; i < SHOW; i++) {
+        const char *label = tg_dataset_class_name(&test, test.labels[i * 997 % N]);
+        truth = strstr(truth, "true: ");
+        ck_assert_msg(truth && !strncmp(truth + 6, label, strlen(label)) && truth[6 + strlen(label)] == ' ',
+                      "image %d is a %s:\n%s", i, label, from_checkpoint);
+        truth++;
+    }
+    ck_assert_ptr_null(strstr(truth, "true: "));
+    char guess[SHOW][32];
+    double guess_percent[SHOW];
+    ck_assert_int_eq(guesses_after(from_checkpoint, "tg:   ", guess, guess_percent, SHOW), SHOW);
+
+    /* the export, and the export without its spec, given --model */
+    snprintf(args, sizeof args, "eval %s --data-dir %s --show %d", in_dir("c.safetensors"), data, SHOW);
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    ck_assert_str_eq(tg_output, from_checkpoint);
+    tg_safetensors *st;
+    ck_assert_int_eq(tg_safetensors_read(in_dir("c.safetensors"), &st), TG_OK);
+    tg_rng rng;
+    tg_rng_seed(&rng, 9);
+    tg_module *m = tg_model_parse(tg_safetensors_metadata(st, "spec"), (tg_sample_shape){1, 28, 28}, &rng);
+    tg_safetensors_free(st);
+    ck_assert_msg(m != NULL, "%s", tg_last_error());
+    ck_assert_int_eq(tg_module_load(m, in_dir("c.safetensors")), TG_OK);
+    ck_assert_int_eq(tg_module_save(m, in_dir("bare.safetensors"), NULL), TG_OK);
+    tg_module_free(m);
+    snprintf(args, sizeof args, "eval %s --data-dir %s --show %d", in_dir("bare.safetensors"), data, SHOW);
+    ck_assert_int_eq(run_tg(args), 1);
+    ck_assert_msg(strstr(tg_output, "say which model it holds with --model"), "%s", tg_output);
+    snprintf(args, sizeof args, "eval %s --model cnn-bn --data-dir %s --show %d", in_dir("bare.safetensors"), data,
+             SHOW);
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    ck_assert_str_eq(tg_output, from_checkpoint);
+    snprintf(args, sizeof args, "eval %s --model cnn --data-dir %s", in_dir("bare.safetensors"), data);
+    ck_assert_int_eq(run_tg(args), 1);
+    ck_assert_msg(strstr(tg_output, "unexpected key '1.weight'"), "%s", tg_output); /* cnn has no batch norm */
+
+    /* tg predict on the shown images, written as PNG files: its top class
+     * is --show's guess, from the checkpoint and from the export alike */
+    char images[SHOW * 300] = "";
+    for (int i = 0; i < SHOW; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "shown%d.png", i);
+        ck_assert(stbi_write_png(in_dir(name), 28, 28, 1, test.images + (size_t)(i * 997 % N) * 784, 28));
+        strcat(strcat(images, " "), in_dir(name));
+    }
+    snprintf(args, sizeof args, "predict %s%s", in_dir("c.ckpt"), images);
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    char *predicted = strdup(tg_output);
+    char top[SHOW][32];
+    double top_percent[SHOW];
+    ck_assert_int_eq(guesses_after(predicted, "  1. ", top, top_percent, SHOW), SHOW);
+    for (int i = 0; i < SHOW; i++) { /* the same probability, rounded to 1% there and to 0.1% here */
+        ck_assert_str_eq(top[i], guess[i]);
+        ck_assert_double_le(fabs(top_percent[i] - guess_percent[i]), 0.5 + 0.05 + 1e-9);
+    }
+    snprintf(args, sizeof args, "predict %s%s", in_dir("bare.safetensors"), images);
+    ck_assert_int_eq(run_tg(args), 1);
+    snprintf(args, sizeof args, "predict %s --model cnn-bn%s", in_dir("bare.safetensors"), images);
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    ck_assert_str_eq(tg_output, predicted);
+    snprintf(args, sizeof args, "predict %s%s", in_dir("c.safetensors"), images);
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    ck_assert_str_eq(tg_output, predicted);
+    free(from_checkpoint), free(predicted);
+    tg_dataset_free(&test);
+}
+END_TEST
+
+/* tg with stdout and stderr on a terminal (a pseudo-terminal this process
+ * holds), as at a shell: tg draws its live bar only there. tg_output gets
+ * what the terminal showed (its driver turns "\n" into "\r\n"). */
+static int run_tg_on_a_terminal(const char *args)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    ck_assert_int_ge(master, 0);
+    ck_assert(grantpt(master) == 0 && unlockpt(master) == 0 && ptsname(master));
+    /* held open here until the child has it, so the master never reads a
+     * hang-up before the child starts */
+    int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+    ck_assert_int_ge(slave, 0);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "exec %s %s", getenv("TG_BIN") ? getenv("TG_BIN") : "build/tg", args);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(master);
+        if (dup2(slave, STDOUT_FILENO) < 0 || dup2(slave, STDERR_FILENO) < 0) _exit(127);
+        close(slave);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(slave);
+    size_t n = 0;
+    for (;;) { /* until the child's side closes: EIO on Linux */
+        ssize_t got = read(master, tg_output + n, sizeof tg_output - 1 - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+        n += (size_t)got;
+        ck_assert_msg(n < sizeof tg_output - 1, "too much output");
+    }
+    tg_output[n] = '\0';
+    close(master);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* The number after the first key in text. */
+static double number_after(const char *text, const char *key)
+{
+    const char *p = strstr(text, key);
+    ck_assert_msg(p != NULL, "no '%s' in:\n%s", key, text);
+    return strtod(p + strlen(key), NULL);
+}
+
+START_TEST(test_train_a_cnn_shows_progress_and_logs)
+{
+    /* On a terminal a CNN's training draws the live bar, whose last state
+     * (all samples) shows the epoch's mean loss, cleared before the epoch's
+     * line; not on a terminal there is no bar and the same numbers. The
+     * log has a row every --log-every samples whose losses average to the
+     * epoch's (all batches full), and the epoch's evaluation. */
+    char args[1024];
+    char flags[384];
+    snprintf(flags, sizeof flags, "--data-dir %s --model cnn --optimizer adam --lr 0.003 --epochs 2 --train-samples "
+             "128 --test-samples 32 --batch-size 32 --log-every 64 --seed 1", cnn_data());
+    snprintf(args, sizeof args, "train %s --log %s", flags, in_dir("terminal.csv"));
+    ck_assert_msg(run_tg_on_a_terminal(args) == 0, "%s", tg_output);
+    char *terminal = strdup(tg_output);
+    for (int epoch = 1; epoch <= 2; epoch++) {
+        char key[64];
+        snprintf(key, sizeof key, "\r\033[Kepoch %d/2 [", epoch);
+        ck_assert_msg(strstr(terminal, key), "no bar for epoch %d in:\n%s", epoch, terminal);
+        snprintf(key, sizeof key, "\r\033[Kepoch %d/2 [========================] 128/128  loss ", epoch);
+        double bar_loss = number_after(terminal, key);
+        const char *full = strstr(terminal, key);
+        ck_assert_ptr_nonnull(strstr(full, " samples/s  ETA 0:00"));
+        snprintf(key, sizeof key, "\r\033[Kepoch  %d/2  train loss ", epoch); /* the bar cleared first */
+        ck_assert_msg(strstr(full, key), "epoch %d's line does not replace its bar:\n%s", epoch, terminal);
+        ck_assert_double_eq(bar_loss, number_after(full, key));
+    }
+    snprintf(args, sizeof args, "train %s --log %s", flags, in_dir("pipe.csv"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    ck_assert_msg(!strchr(tg_output, '\033') && !strchr(tg_output, '\r'), "%s", tg_output);
+    ck_assert_double_eq(number_after(tg_output, "epoch  2/2  train loss "),
+                        number_after(terminal, "epoch  2/2  train loss "));
+    ck_assert_double_eq(number_after(tg_output, "test loss "), number_after(terminal, "test loss "));
+    ck_assert(same_file(in_dir("terminal.csv"), in_dir("pipe.csv")));
+
+    char *csv = read_file(in_dir("pipe.csv"), NULL);
+    int step_rows = 0, eval_rows = 0;
+    double step_sum = 0;
+    long last_samples = 0;
+    for (char *line = strtok(strchr(csv, '\n') + 1, "\n"); line; line = strtok(NULL, "\n")) {
+        int epoch;
+        long step, samples;
+        double lr, loss, eval_loss, eval_acc;
+        int fields = sscanf(line, "%d,%ld,%ld,%lf,%lf,%lf,%lf", &epoch, &step, &samples, &lr, &loss, &eval_loss, &eval_acc);
+        if (fields == 5) { /* a step row: 64 more samples, two batches of 32 */
+            ck_assert_int_eq(samples, last_samples + 64);
+            ck_assert_int_eq(step, samples / 32);
+            last_samples = samples;
+            step_sum += loss;
+            step_rows++;
+        } else {
+            ck_assert_int_eq(fields, 7);
+            ck_assert_int_eq(step_rows, 2 * epoch);
+            ck_assert_close(loss, step_sum / 2, 1e-6, 0); /* the epoch's mean of its two step rows */
+            step_sum = 0;
+            char key[64];
+            snprintf(key, sizeof key, "epoch  %d/2  train loss ", epoch);
+            ck_assert_close(loss, number_after(tg_output, key), 1e-8, 5e-5); /* printed to 4 decimals */
+            ck_assert_close(eval_loss, number_after(strstr(tg_output, key), "test loss "), 1e-8, 5e-5);
+            eval_rows++;
+        }
+    }
+    ck_assert_int_eq(eval_rows, 2);
+    free(csv), free(terminal);
+}
+END_TEST
+
+START_TEST(test_train_a_cnn_check_numerics_names_the_op)
+{
+    /* SGD at lr 1e30 blows a CNN's weights up in one step; at the second,
+     * --check-numerics stops at the convolution that overflows and names
+     * it, exit 1, and nothing is written: the last checkpoint stays, no
+     * temporary, no metrics; on a terminal its message does not end the
+     * bar's line. Without it the loss check stops the run. */
+    char args[1024];
+    const char *data = cnn_data();
+    snprintf(args, sizeof args, "train --data-dir %s --model cnn-bn --epochs 1 --train-samples 64 --save %s", data,
+             in_dir("good.ckpt"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    size_t n;
+    char *before = read_file(in_dir("good.ckpt"), &n);
+    const char *models[] = {"cnn-bn", "cnn"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "train --data-dir %s --model %s --optimizer sgd --lr 1e30 --epochs 1 "
+                 "--batch-size 32 --check-numerics --save %s --metrics %s", data, models[k], in_dir("good.ckpt"),
+                 in_dir("m.json"));
+        ck_assert_int_eq(run_tg(args), 1);
+        ck_assert_msg(strstr(tg_output, "tg train: check-numerics: conv2d (node ") &&
+                      strstr(tg_output, "(32,64,14,14)) produced an infinity at element ") &&
+                      strstr(tg_output, "its inputs: 1: (32,32,14,14) in [") &&
+                      strstr(tg_output, "2: (64,32,3,3) in ["), "%s: %s", models[k], tg_output);
+        ck_assert_msg(!strstr(tg_output, "epoch  1/1"), "%s", tg_output);
+        size_t m;
+        char *after = read_file(in_dir("good.ckpt"), &m);
+        ck_assert(n == m && !memcmp(before, after, n));
+        free(after);
+        ck_assert(!exists(in_dir("good.ckpt.tmp")) && !exists(in_dir("m.json")));
+    }
+    /* on a terminal the bar is cleared first: the message starts its line */
+    snprintf(args, sizeof args, "train --data-dir %s --model cnn --optimizer sgd --lr 1e30 --epochs 1 --batch-size 32 "
+             "--check-numerics", data);
+    ck_assert_int_eq(run_tg_on_a_terminal(args), 1);
+    ck_assert_msg(strstr(tg_output, "\r\033[Kepoch 1/1 [") && strstr(tg_output, "\r\033[Ktg train: check-numerics: conv2d "),
+                  "%s", tg_output);
+    snprintf(args, sizeof args, "train --data-dir %s --model cnn --optimizer sgd --lr 1e30 --epochs 1 --batch-size 32 "
+             "--save %s", data, in_dir("good.ckpt"));
+    ck_assert_int_eq(run_tg(args), 1);
+    ck_assert_msg(strstr(tg_output, "training diverged") && strstr(tg_output, "The last checkpoint is untouched."),
+                  "%s", tg_output);
+    size_t m;
+    char *after = read_file(in_dir("good.ckpt"), &m);
+    ck_assert(n == m && !memcmp(before, after, n));
+    free(before), free(after);
+}
+END_TEST
+
+/* Every tensor of a safetensors file, as floats (I64 counters too). */
+static tg_tensor *stored(const tg_safetensors *st, const char *name)
+{
+    tg_dtype dtype;
+    int ndim;
+    int64_t shape64[8];
+    ck_assert_msg(tg_safetensors_info(st, name, &dtype, &ndim, shape64), "no %s", name);
+    int shape[8];
+    for (int d = 0; d < ndim; d++) shape[d] = (int)shape64[d];
+    tg_tensor *t = tg_zeros(NULL, ndim, shape);
+    ck_assert_int_eq(tg_safetensors_get(st, name, dtype, t), TG_OK);
+    return t;
+}
+
+START_TEST(test_train_a_cnn_starts_from_init)
+{
+    /* --init with a CNN: a trained cnn-bn exported, then a run of another
+     * seed started from it at lr 0 keeps every parameter bit for bit, and
+     * its batch norms carry on counting from the file's
+     * num_batches_tracked; the same run without --init has its own
+     * weights. */
+    char args[1024];
+    const char *data = cnn_data();
+    snprintf(args, sizeof args, "train --data-dir %s --model cnn-bn --optimizer adam --lr 0.003 --epochs 1 "
+             "--train-samples 96 --batch-size 32 --seed 1 --save %s", data, in_dir("a.ckpt"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    snprintf(args, sizeof args, "export %s %s", in_dir("a.ckpt"), in_dir("a.safetensors"));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    const char *names[][2] = {{"i.ckpt", "i.safetensors"}, {"own.ckpt", "own.safetensors"}};
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "train --data-dir %s --model cnn-bn %s%s --optimizer sgd --lr 0 --epochs 1 "
+                 "--train-samples 64 --batch-size 32 --seed 7 --save %s", data, k ? "" : "--init ",
+                 k ? "" : in_dir("a.safetensors"), in_dir(names[k][0]));
+        ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+        snprintf(args, sizeof args, "export %s %s", in_dir(names[k][0]), in_dir(names[k][1]));
+        ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    }
+    tg_safetensors *given, *started, *own;
+    ck_assert_int_eq(tg_safetensors_read(in_dir("a.safetensors"), &given), TG_OK);
+    ck_assert_int_eq(tg_safetensors_read(in_dir("i.safetensors"), &started), TG_OK);
+    ck_assert_int_eq(tg_safetensors_read(in_dir("own.safetensors"), &own), TG_OK);
+    ck_assert_int_eq(tg_safetensors_count(given), 18);
+    ck_assert_int_eq(tg_safetensors_count(started), 18);
+    int parameters = 0;
+    for (int i = 0; i < tg_safetensors_count(given); i++) {
+        const char *name = tg_safetensors_name(given, i);
+        tg_tensor *a = stored(given, name), *b = stored(started, name), *c = stored(own, name);
+        if (strstr(name, "num_batches_tracked")) {
+            ck_assert_float_eq(b->data[0], a->data[0] + 2); /* two steps of 32 */
+        } else if (!strstr(name, "running_")) {
+            ck_assert_msg(!memcmp(a->data, b->data, a->size * sizeof(float)), "%s differs from --init's", name);
+            if (strstr(name, "weight") && a->ndim > 1)
+                ck_assert_msg(memcmp(a->data, c->data, a->size * sizeof(float)), "%s: the same without --init", name);
+            parameters++;
+        }
+        tg_tensor_free(a), tg_tensor_free(b), tg_tensor_free(c);
+    }
+    ck_assert_int_eq(parameters, 12); /* 4 convolution, 4 batch norm, 4 linear */
+    tg_safetensors_free(given), tg_safetensors_free(started), tg_safetensors_free(own);
+}
+END_TEST
+
+START_TEST(test_train_a_cnn_same_bytes_on_1_and_2_threads)
+{
+    /* cnn-bn for an epoch on one thread and on two: the same checkpoint,
+     * byte for byte (the convolutions' products are split over threads) */
+    char args[1024];
+    for (int threads = 1; threads <= 2; threads++) {
+        char name[32];
+        snprintf(name, sizeof name, "t%d.ckpt", threads);
+        snprintf(args, sizeof args, "train --data-dir %s --model cnn-bn --optimizer adam --lr 0.003 --epochs 1 "
+                 "--train-samples 128 --batch-size 32 --seed 3 --threads %d --save %s --metrics %s", cnn_data(),
+                 threads, in_dir(name), in_dir("m.json"));
+        ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+        char *json = read_file(in_dir("m.json"), NULL);
+        ck_assert_int_eq((int)json_number(json, "threads"), threads);
+        free(json);
+    }
+    ck_assert(same_file(in_dir("t1.ckpt"), in_dir("t2.ckpt")));
+}
+END_TEST
+
+/* How many allocations `tg_failalloc ARGS` makes (it says so when the
+ * k-th it was told to fail never came). */
+static long allocations_of(const char *args)
+{
+    const char *bin = getenv("TG_FAILALLOC_BIN");
+    ck_assert_msg(bin != NULL, "TG_FAILALLOC_BIN is not set (tests/run.sh sets it)");
+    char with_failure[1024];
+    snprintf(with_failure, sizeof with_failure, "TG_FAIL_ALLOC=1000000000 %s", bin);
+    ck_assert_msg(run_program(with_failure, args) == 0, "%s", tg_output);
+    const char *said = strstr(tg_output, "failalloc: ");
+    ck_assert_msg(said != NULL, "%s", tg_output);
+    return strtol(said + strlen("failalloc: "), NULL, 10);
+}
+
+START_TEST(test_train_eval_show_says_when_it_cannot_draw)
+{
+    /* The pictures tg eval --show draws are part of its answer: when one of
+     * the allocations they need fails (each in turn: those an eval with
+     * --show makes beyond the same eval without), tg eval says so and exits
+     * 1, or draws them all; never exit 0 without them. */
+    char args[1024], with_failure[1024];
+    snprintf(args, sizeof args, "eval %s --data-dir %s", model("m.ckpt"), cnn_data());
+    long without = allocations_of(args);
+    strcat(args, " --show 2");
+    long with = allocations_of(args);
+    ck_assert_int_gt(with, without);
+    for (long k = without + 1; k <= with; k++) {
+        snprintf(with_failure, sizeof with_failure, "TG_FAIL_ALLOC=%ld %s", k, getenv("TG_FAILALLOC_BIN"));
+        int status = run_program(with_failure, args);
+        const char *shown = strstr(tg_output, "true: ");
+        ck_assert_msg(status == 1 ? strstr(tg_output, "tg eval: --show: ") && strstr(tg_output, "memory")
+                                  : status == 0 && shown && strstr(shown + 1, "true: "),
+                      "allocation %ld of %ld failed: exit %d:\n%s", k, with, status, tg_output);
+    }
+}
+END_TEST
+
 static Suite *train_suite(void)
 {
     Suite *s = suite_create("train");
@@ -470,6 +912,12 @@ static Suite *train_suite(void)
     tcase_add_test(tc, test_train_a_model_given_as_layers);
     tcase_add_test(tc, test_train_export_eval_init_and_shuffle_off);
     tcase_add_test(tc, test_train_a_cnn);
+    tcase_add_test(tc, test_train_a_cnn_evaluates_shows_and_predicts);
+    tcase_add_test(tc, test_train_a_cnn_shows_progress_and_logs);
+    tcase_add_test(tc, test_train_a_cnn_check_numerics_names_the_op);
+    tcase_add_test(tc, test_train_a_cnn_starts_from_init);
+    tcase_add_test(tc, test_train_a_cnn_same_bytes_on_1_and_2_threads);
+    tcase_add_test(tc, test_train_eval_show_says_when_it_cannot_draw);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -58,8 +58,10 @@ static void print_confusion(const train_config *c, const long *confusion, int cl
 }
 
 /* Test images side by side as text (two pixels a character, darker to
- * lighter " .:-=+*#%@"), each with its true class and the model's guess. */
-static void show_images(const session *s, const train_config *c, const tg_dataset *d, int n)
+ * lighter " .:-=+*#%@"), each with its true class and the model's guess.
+ * False after a message when they could not all be drawn (no memory, a
+ * failed op): the pictures asked for are part of the answer. */
+static bool show_images(const session *s, const train_config *c, const tg_dataset *d, int n)
 {
     enum { PER_ROW = 4 };
     static const char shades[] = " .:-=+*#%@";
@@ -70,13 +72,15 @@ static void show_images(const session *s, const train_config *c, const tg_datase
     tg_graph *g = tg_graph_new();
     tg_graph_set_grad(g, false);
     tg_module_train(s->model, false);
-    for (int start = 0; g && x && start < n; start += PER_ROW) {
+    bool ok = g && x;
+    for (int start = 0; ok && start < n; start += PER_ROW) {
         int m = n - start < PER_ROW ? n - start : PER_ROW;
         for (int i = 0; i < m; i++) rows[i] = (start + i) * 997 % d->n; /* spread over the set */
-        if (tg_dataset_batch(d, rows, m, s->mean, s->std, x, y) != TG_OK) break;
-        tg_tensor *in = tg_from_blob(g, x, TG_SHAPE(m, d->channels, H, W));
+        ok = tg_dataset_batch(d, rows, m, s->mean, s->std, x, y) == TG_OK;
+        tg_tensor *in = ok ? tg_from_blob(g, x, TG_SHAPE(m, d->channels, H, W)) : NULL;
         tg_tensor *p = tg_softmax(g, tg_module_forward(s->model, g, in), 1);
-        if (!p || tg_argmax(p, 1, pred) != TG_OK) break;
+        ok = p && tg_argmax(p, 1, pred) == TG_OK;
+        if (!ok) break;
         for (int i = 0; i < m; i++) conf[i] = p->data[i * classes + pred[i]];
         printf("\n");
         for (int r = 0; r + 1 < H; r += 2) { /* the first channel, two rows a line */
@@ -100,8 +104,10 @@ static void show_images(const session *s, const train_config *c, const tg_datase
         printf("\n");
         tg_graph_reset(g);
     }
+    if (!ok) fprintf(stderr, "tg eval: --show: %s\n", x ? tg_last_error() : "out of memory");
     tg_graph_free(g);
     free(x);
+    return ok;
 }
 
 int cmd_eval(int argc, char **argv)
@@ -146,8 +152,9 @@ int cmd_eval(int argc, char **argv)
         if (evaluate(&s, &test, rows, test.n, &r, confusion)) {
             printf("%s test set: %d images, loss %.4f, accuracy %.2f%%\n", c.dataset, test.n, r.loss, 100 * r.accuracy);
             print_confusion(&c, confusion, test.n_classes);
-            if (show) show_images(&s, &c, &test, (int)show);
-            code = !p.metrics || write_eval_metrics(p.metrics, &r, confusion, test.n_classes) ? EXIT_OK : EXIT_FAIL;
+            bool shown = !show || show_images(&s, &c, &test, (int)show);
+            bool written = !p.metrics || write_eval_metrics(p.metrics, &r, confusion, test.n_classes);
+            code = shown && written ? EXIT_OK : EXIT_FAIL;
         }
     } else {
         fprintf(stderr, "tg eval: out of memory\n");

@@ -164,8 +164,8 @@ static void log_row(trainer *t, int epoch, double lr, double train_loss, double 
     fflush(t->log);
 }
 
-/* One optimizer step on rows[0..m): false when an op failed (message
- * printed); *loss is the batch's mean cross-entropy. */
+/* One optimizer step on rows[0..m): false when an op failed
+ * (tg_last_error() says why); *loss is the batch's mean cross-entropy. */
 static bool train_step(trainer *t, const int *rows, int m, double *loss_out)
 {
     const train_config *c = t->c;
@@ -187,7 +187,6 @@ static bool train_step(trainer *t, const int *rows, int m, double *loss_out)
     if (st == TG_OK && c->optim.clip_value > 0) tg_clip_grad_value(s->params, s->n_params, c->optim.clip_value);
     if (st == TG_OK) st = tg_optim_step(s->opt);
     if (st == TG_OK && s->sched && !c->schedule_per_epoch) st = tg_sched_step(s->sched);
-    if (st != TG_OK) fprintf(stderr, "tg train: %s\n", tg_last_error());
     *loss_out = st == TG_OK ? loss->data[0] : NAN;
     tg_graph_reset(g);
     t->train_seconds += clock_seconds() - t0;
@@ -222,8 +221,9 @@ static double train_epoch(trainer *t, int epoch, progress *pr)
         double loss;
         bool ok = train_step(t, t->rows + start, m, &loss);
         if (!ok || !isfinite(loss)) {
-            clear_bar(pr);
-            if (ok) diverged(t, epoch, loss);
+            clear_bar(pr); /* first: the message gets a line of its own, not the end of the bar's */
+            if (!ok) fprintf(stderr, "tg train: %s\n", tg_last_error());
+            else diverged(t, epoch, loss);
             return NAN;
         }
         sum += loss * m, since_log += loss * m, seen += m, logged_samples += m;
