@@ -86,9 +86,10 @@ static bool same_width(const tg__conv_geom *gm)
 /* The entries of rows [oh0, oh1) outside columns [lo, hi), set to 0. */
 static void zero_row_ends(float *rows, int oh0, int oh1, int W, int lo, int hi)
 {
-    for (int oh = oh0; oh < oh1; oh++) {
-        memset(rows + (size_t)oh * W, 0, (size_t)lo * sizeof *rows);
-        memset(rows + (size_t)oh * W + hi, 0, (size_t)(W - hi) * sizeof *rows);
+    for (int oh = oh0; oh < oh1; oh++) { /* a padding's width or two: loops, not calls */
+        float *row = rows + (size_t)oh * W;
+        for (int w = 0; w < lo; w++) row[w] = 0.0f;
+        for (int w = hi; w < W; w++) row[w] = 0.0f;
     }
 }
 
