@@ -14,7 +14,7 @@
  * that a batch's graph stays within EVAL_BYTES: memory stays bounded and a
  * batch's tensors stay in the caches. The CNN's 10,000 images on one
  * thread: 1.06 s at 32 MB (batches of 64), 0.88 s at 8 MB (16); the MLP's:
- * 0.112 s at 32 MB (1,000), 0.104 s at 8 MB (292). A forward of
+ * 0.112 s at 32 MB (1,000), 0.104 s at 8 MB (675). A forward of
  * EVAL_PROBE images measures it. */
 enum { EVAL_BATCH = 1000, EVAL_PROBE = 16, EVAL_BYTES = 8 << 20 };
 
