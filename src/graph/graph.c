@@ -374,12 +374,9 @@ static tg_status prepare_grads(tg_graph *g, tg_tensor *y)
     for (size_t i = 0; i <= y->id; i++) {
         tg_tensor *t = g->nodes[i];
         if (!(t->flags & TG__MARK)) continue;
-        if (!t->grad) {
-            if (!(t->grad = arena_alloc(g, t->size * sizeof(float)))) return TG_ERR_NOMEM;
-            memset(t->grad, 0, t->size * sizeof(float));
-        } else if (t->op) {
-            memset(t->grad, 0, t->size * sizeof(float));
-        }
+        bool fresh = !t->grad;
+        if (fresh && !(t->grad = arena_alloc(g, t->size * sizeof(float)))) return TG_ERR_NOMEM;
+        if (fresh || t->op) tg__k_zero(t->size, t->grad); /* over the threads: a CNN's are megabytes */
         for (int k = 0; k < 3; k++) {
             tg_tensor *s = t->src[k];
             if (s && s->requires_grad && !s->graph && !s->grad &&
