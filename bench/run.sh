@@ -90,6 +90,32 @@ awk -v flops="$flops" -v peak="$peak" -v cores="$cores" -v torch=$have_torch -v 
         if (!torch) print "(install python3-torch to compare with PyTorch)"
     }' "$out/rates"
 
+# ---- the lectures' recipe with plain SGD (lr 1e-3, batch 64) ----
+echo
+echo "SGD (lr 1e-3, no momentum), batch 64: one epoch (samples/s, best of $repeat)"
+for rep in $(seq "$repeat"); do
+    for t in 1 "$cores"; do
+        "$TG" train --optimizer sgd --lr 0.001 --batch-size 64 --epochs 1 --seed 0 --threads "$t" \
+            --metrics "$out/sgd_$t.json" > /dev/null
+        echo "tg $t $(json "$out/sgd_$t.json" train_samples_per_s)" >> "$out/sgd"
+        for blas in 1 "$cores"; do
+            if [ $have_torch = 1 ]; then
+                OPENBLAS_NUM_THREADS=$blas /usr/bin/python3 bench/torch_mlp.py 64 "$t" 1 sgd |
+                    awk -v t="$t/$blas" '{ print "torch", t, $4 }' >> "$out/sgd"
+            fi
+        done
+    done
+done
+awk -v cores="$cores" -v torch=$have_torch '
+    $1 == "tg" && $3 > tg[$2] { tg[$2] = $3 }
+    $1 == "torch" && $3 > best { best = $3; setting = $2 }
+    END {
+        top = tg[1] > tg[cores] ? tg[1] : tg[cores]
+        printf "  tg %.0f samples/s on 1 thread, %.0f on %d", tg[1], tg[cores], cores
+        if (torch) printf "; PyTorch best %.0f (t/blas %s): %.2fx", best, setting, top / best
+        printf "\n"
+    }' "$out/sgd"
+
 # ---- the CNN ----
 cnn_flops=$(( 2 * (32 * 784 * 9 * 2 + 64 * 196 * 288 * 3 + 3136 * 128 * 3 + 128 * 10 * 3) ))
 echo

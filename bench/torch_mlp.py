@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""torch_mlp.py BATCH THREADS [EPOCHS] -- the workload of `make bench` in PyTorch.
+"""torch_mlp.py BATCH THREADS [EPOCHS] [adam|sgd] -- the workload of `make bench` in PyTorch.
 
-The lecture MLP (784-512-512-10, ReLU) trained with Adam (lr 1e-3) on the
+The lecture MLP (784-512-512-10, ReLU) trained with Adam (lr 1e-3), or plain
+SGD (lr 1e-3, no momentum: PyTorch's cheapest step) when asked, on the
 60,000 FashionMNIST training images, standardised, reshuffled every epoch,
 the last partial batch kept: what `tg train` does. Prints one line,
 
@@ -41,6 +42,7 @@ def idx(name):
 def main():
     batch, threads = int(sys.argv[1]), int(sys.argv[2])
     epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    optimizer = sys.argv[4] if len(sys.argv) > 4 else "adam"
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     x = torch.from_numpy(idx("train-images-idx3-ubyte").reshape(-1, 784).astype(np.float32) / 255)
@@ -50,7 +52,7 @@ def main():
     xt = (torch.from_numpy(idx("t10k-images-idx3-ubyte").reshape(-1, 784).astype(np.float32) / 255) - mean) / std
     model = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
                                 torch.nn.ReLU(), torch.nn.Linear(512, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     n = x.shape[0]
     seconds = 0.0
