@@ -412,7 +412,7 @@ void tg__k_add_channel_bias(size_t N, size_t C, size_t P, const float *b, float 
 /* Eight running sums in double, lane l taking the positions q = l mod 8
  * of every plane in turn, added in a fixed tree at the end: a vector's
  * worth of independent adds instead of one chain. */
-TG__CLONES double tg__k_channel_sum(size_t N, size_t C, size_t P, size_t c, const float *x)
+TG__CLONES static double channel_sum(size_t N, size_t C, size_t P, size_t c, const float *x)
 {
     enum { LANES = 8 };
     double acc[LANES] = {0};
@@ -424,4 +424,11 @@ TG__CLONES double tg__k_channel_sum(size_t N, size_t C, size_t P, size_t c, cons
         for (; q < P; q++) acc[q % LANES] += row[q];
     }
     return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
+/* The clones are static, the entry point plain: clang resolves an extern
+ * target_clones function only within its own file. */
+double tg__k_channel_sum(size_t N, size_t C, size_t P, size_t c, const float *x)
+{
+    return channel_sum(N, C, P, c, x);
 }

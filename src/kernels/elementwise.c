@@ -245,8 +245,13 @@ void tg__k_dropout(size_t n, const float *x, float p, tg_rng *rng, float *mask, 
 }
 
 /* ---- images: bytes to floats ---- */
-TG__CLONES void tg__k_bytes_to_floats(size_t n, const unsigned char *restrict src, float scale, float shift,
-                                      float *restrict dst)
+TG__CLONES static void bytes_to_floats(size_t n, const unsigned char *restrict src, float scale, float shift,
+                                       float *restrict dst)
 {
     for (size_t k = 0; k < n; k++) dst[k] = (float)src[k] * scale + shift;
+}
+
+void tg__k_bytes_to_floats(size_t n, const unsigned char *src, float scale, float shift, float *dst)
+{
+    bytes_to_floats(n, src, scale, shift, dst);
 }
