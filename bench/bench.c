@@ -273,17 +273,26 @@ static void conv_bench(int cores, const double peak_of[2])
     const conv_layer layers[] = {{"conv2d(32,3,padding=1)", 1, 28, 32, false}, {"conv2d(64,3,padding=1)", 32, 14, 64, true}};
     printf("\nconv layers whole, forward + backward at batch %d (GFLOP/s of their products; share of the peak)\n",
            BATCH);
+    double total_flops = 0, total_s[2] = {0};
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
         const conv_layer *l = &layers[i];
         double flops = 2.0 * BATCH * l->O * l->H * l->H * l->C * 9 * (l->dx ? 3 : 2);
+        total_flops += flops;
         printf("  %-24s", l->what);
         for (int t = 0; t < 2; t++) {
             tg_set_threads(t ? cores : 1);
-            double g = flops / time_conv(l, BATCH) / 1e9;
+            double s = time_conv(l, BATCH), g = flops / s / 1e9;
+            total_s[t] += s;
             printf("  t%d %7.1f (%4.1f%%)", t ? cores : 1, g, 100 * g / peak_of[t]);
         }
         printf("\n");
     }
+    printf("  %-24s", "both, as in a step");
+    for (int t = 0; t < 2; t++) {
+        double g = total_flops / total_s[t] / 1e9;
+        printf("  t%d %7.1f (%4.1f%%)", t ? cores : 1, g, 100 * g / peak_of[t]);
+    }
+    printf("\nCONV_SHARE %.1f\n", 100 * total_flops / total_s[1] / 1e9 / peak_of[1]);
     tg_set_threads(cores);
 }
 
