@@ -30,6 +30,7 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $cores cores; $(uname -s
 echo
 "$BUILD/bench/bench" | tee "$out/kernels.txt"
 peak=$(awk '/^PEAK/ { print $2 }' "$out/kernels.txt")
+conv_share=$(awk '/^CONV_SHARE/ { print $2 }' "$out/kernels.txt")
 tg_eval=$(awk '/^EVAL_MS/ { print $2 }' "$out/kernels.txt")
 
 have_torch=0
@@ -136,7 +137,7 @@ for rep in $(seq "$repeat"); do
     done
 done
 cat "$out/cnn" > "${BENCH_CNN:-/dev/null}" # every run, for docs/PERFORMANCE.md
-awk -v flops="$cnn_flops" -v peak="$peak" -v cores="$cores" -v torch=$have_torch '
+awk -v flops="$cnn_flops" -v peak="$peak" -v cores="$cores" -v torch=$have_torch -v share="$conv_share" '
     function best(key, v) { if (!(key in top) || v > top[key]) top[key] = v }
     function least(key, v) { if (!(key in low) || v < low[key]) low[key] = v }
     $1 == "tg" { best("tg" $2, $3); rss = $4 > rss ? $4 : rss }
@@ -152,4 +153,5 @@ awk -v flops="$cnn_flops" -v peak="$peak" -v cores="$cores" -v torch=$have_torch
         printf "  evaluating the 10,000 test images: tg %.3f s (1 thread %.3f)", e, low["tg_eval1"]
         if (torch) printf ", PyTorch %.2f s (batches of 1,000, its best)", low["torch_eval"]
         printf "\n  peak RSS of tg train --model cnn: %.1f MB\n", rss
+        printf "  its convolution layers (forward and backward, on every core): %.1f%% of the GEMM peak\n", share
     }' "$out/cnn"
