@@ -72,10 +72,11 @@ void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int 
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 /* ---- threads (parallel.c) ----
- * Runs fn(ctx, i, count) for every i in [0, count), task i on worker i of
- * a persistent pool (the caller is worker 0), and returns when all are
- * done. Nested calls, and calls while another thread's job runs, run
- * serially on the caller. */
+ * Runs fn(ctx, i, count) for every i in [0, count) on the caller and a
+ * persistent pool, each task once, whichever thread claims it (a task's
+ * result must not depend on the thread: scratch is indexed by task), and
+ * returns when all are done. Nested calls, and calls while another
+ * thread's job runs, run serially on the caller. */
 typedef void tg__task(void *ctx, int index, int count);
 void tg__parallel_run(int count, tg__task *fn, void *ctx);
 

@@ -1,18 +1,22 @@
 /* parallel.c — a small pool of worker threads for the kernels.
  *
- * tg__parallel_run(count, fn, ctx) runs fn(ctx, 0..count-1) with task i
- * always on the same worker (the caller runs task 0): a fixed split, so a
+ * tg__parallel_run(count, fn, ctx) runs fn(ctx, 0..count-1): the caller
+ * and the workers claim the tasks in index order, each task once, so a
  * kernel that gives each task a fixed part of its output computes the same
- * bits whatever the timing. Workers spin briefly before sleeping on a
- * condition variable: a training step dispatches several GEMMs a
- * millisecond, and waking a sleeping thread costs tens of microseconds.
+ * bits whatever the timing and whichever thread runs which task. Claiming
+ * (rather than task i on worker i) keeps a step going when the host
+ * deschedules a worker: the others take its task instead of waiting for it.
+ * Workers spin briefly before sleeping on a condition variable: a training
+ * step dispatches several GEMMs a millisecond, and waking a sleeping thread
+ * costs tens of microseconds.
  *
  * The pool starts on first use and grows to the largest count asked for;
- * if a thread cannot be started the remaining tasks run on the caller, so
- * a run never fails, it only gets slower. */
+ * if a thread cannot be started the caller claims the tasks it would have
+ * run, so a run never fails, it only gets slower. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -28,8 +32,12 @@ static struct {
     /* the current job, written and read under lock */
     tg__task *fn;
     void *ctx;
-    int count, jobs;             /* tasks 0..count-1; workers take 1..jobs-1 */
+    int count;                   /* tasks 0..count-1 */
     atomic_uint generation;      /* bumped for each job */
+    /* the job's generation (high half) and its next unclaimed task (low
+     * half): a worker that wakes after its job ended cannot claim a task
+     * of the next one */
+    _Atomic uint64_t claim;
     atomic_int pending;          /* tasks of the job not yet finished */
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
@@ -46,9 +54,28 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* Claims and runs job gen's tasks until none is left unclaimed; whoever
+ * finishes the job's last task wakes the caller. */
+static void run_claimed(unsigned gen, tg__task *fn, void *ctx, int count)
+{
+    for (;;) {
+        uint64_t c = atomic_load_explicit(&pool.claim, memory_order_acquire);
+        if ((unsigned)(c >> 32) != gen || (int)(uint32_t)c >= count) return;
+        if (!atomic_compare_exchange_weak_explicit(&pool.claim, &c, c + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        fn(ctx, (int)(uint32_t)c, count);
+        if (atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&pool.lock);
+            pthread_cond_signal(&pool.done);
+            pthread_mutex_unlock(&pool.lock);
+        }
+    }
+}
+
 static void *worker(void *arg)
 {
-    int index = (int)(intptr_t)arg;
+    (void)arg;
     unsigned seen = 0;
     in_task = true;
     for (;;) {
@@ -68,16 +95,9 @@ static void *worker(void *arg)
         seen = atomic_load_explicit(&pool.generation, memory_order_relaxed);
         tg__task *fn = pool.fn;
         void *ctx = pool.ctx;
-        int count = pool.count, jobs = pool.jobs;
+        int count = pool.count;
         pthread_mutex_unlock(&pool.lock);
-        if (index < jobs) {
-            fn(ctx, index, count);
-            if (atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_acq_rel) == 1) {
-                pthread_mutex_lock(&pool.lock);
-                pthread_cond_signal(&pool.done);
-                pthread_mutex_unlock(&pool.lock);
-            }
-        }
+        run_claimed(seen, fn, ctx, count);
     }
     return NULL;
 }
@@ -137,18 +157,17 @@ int tg_threads(void)
 void tg__parallel_run(int count, tg__task *fn, void *ctx)
 {
     if (count > 1 && !in_task && pthread_mutex_trylock(&one_job) == 0) {
-        int helpers = start_workers(count - 1);
-        if (helpers > 0) {
-            int jobs = helpers + 1 < count ? helpers + 1 : count;
+        if (start_workers(count - 1) > 0) {
             pthread_mutex_lock(&pool.lock);
-            pool.fn = fn, pool.ctx = ctx, pool.count = count, pool.jobs = jobs;
-            atomic_store_explicit(&pool.pending, jobs - 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&pool.generation, 1, memory_order_release);
+            pool.fn = fn, pool.ctx = ctx, pool.count = count;
+            atomic_store_explicit(&pool.pending, count, memory_order_relaxed);
+            unsigned gen = atomic_load_explicit(&pool.generation, memory_order_relaxed) + 1;
+            atomic_store_explicit(&pool.claim, (uint64_t)gen << 32, memory_order_release);
+            atomic_store_explicit(&pool.generation, gen, memory_order_release);
             pthread_cond_broadcast(&pool.wake);
             pthread_mutex_unlock(&pool.lock);
             in_task = true;
-            fn(ctx, 0, count);
-            for (int i = jobs; i < count; i++) fn(ctx, i, count); /* tasks no worker could take */
+            run_claimed(gen, fn, ctx, count);
             in_task = false;
             for (int spins = 0; atomic_load_explicit(&pool.pending, memory_order_acquire) > 0 && spins < SPINS; spins++)
                 cpu_relax();

@@ -27,7 +27,7 @@ static bool is_nchw(const char *fn, const char *what, const tg_tensor *x, const 
  * the lectures' CNN keeps 16 MB; recomputing them cost a tenth of a step).
  *
  * Threads: the forward and dx cut the samples into `tasks` fixed blocks,
- * one per thread (task i on worker i), each with its own scratch in the
+ * one per thread, each with its own scratch (by task, not thread) in the
  * graph's memory (aux); dw and db cut the output channels instead, each
  * task summing its rows of dw over the samples in order. Every element is
  * then computed by one task in one order, and a GEMM in a task gives the
