@@ -531,9 +531,10 @@ typedef struct tg_conv2d_opts {
  * x (N,C,H,W), w (O,C/groups,kh,kw), b (O) or NULL -> y (N,O,OH,OW),
  * OH = floor((H + 2 p0 - d0 (kh-1) - 1) / s0) + 1, OW likewise.
  * Computed as im2col into the graph's memory and one GEMM per sample and
- * group, the samples split over min(N, tg_threads()) tasks, each with its
- * own C/groups kh kw x OH OW floats of scratch (twice that when x needs a
- * gradient). NULL if x or w is not 4-D, C or O is not divisible by groups,
+ * group, the samples split over min(N, tg_threads()) tasks. Memory: when w
+ * needs a gradient (training), every sample's C/groups kh kw x OH OW
+ * patch matrix is kept for it (N groups of them); otherwise one per task;
+ * plus one per task when x needs a gradient. NULL if x or w is not 4-D, C or O is not divisible by groups,
  * w's dimension 1 is not C/groups, the padded input is smaller than the
  * dilated kernel, same is given with a stride other than 1 or with
  * padding, an option is negative, or b is not (O). */
