@@ -1,6 +1,7 @@
 /* check_parity.c — tg trains as PyTorch does (issue 14). For each case of
  * parity_cases — an MLP (BatchNorm1d, GELU, LayerNorm, a residual block;
- * 50 steps) — from the same initial state
+ * 50 steps) and a CNN (the layers of --model cnn-bn, and a plain conv with
+ * its bias; 10 steps) — from the same initial state
  * (tests/fixtures/parity/NAME_init.safetensors, torch's), on the same
  * batches of 64 FashionMNIST images in order, tg train's loss at every step
  * and its final state (parameters, BatchNorm's running statistics and
@@ -21,7 +22,7 @@
  *     50th, with LayerNorm eps 1e-6 by 3.6e-5, with Adam eps 1e-7 by 9.8e-6.
  *   - the final tensors: at most 3.8e-6 times the tensor's largest
  *     magnitude (SGD's 2.running_mean, up to 3.5, by 1.3e-5 with the
- *     portable kernel; 2.8e-6 with AVX-512, 3.5e-6 with AVX2; every other
+ *     portable kernel; 2.6e-6 with AVX-512, 3.5e-6 with AVX2; every other
  *     tensor within 1.4e-6). An element's error comes from the whole
  *     tensor's updates (a weight near zero gets updates the size of its
  *     neighbours'), and a running mean is a mean of dot products of 784
@@ -31,13 +32,39 @@
  *     and far below a modelling difference (a biased running variance
  *     differs by 1/63, momentum 0.01 for 0.1 by tens of percent).
  *     num_batches_tracked is exact.
- *   - no exception: the linear layer before batchnorm1d has no bias
- *     (bias=False, as one writes it in torch). With one, BatchNorm's
- *     subtraction of the batch mean leaves that bias without effect: its
- *     true gradient is 0, backward gives rounding noise, and Adam, which
- *     divides a gradient by its own size, turns the noise into steps of lr
- *     in random directions that torch itself does not reproduce from 1
- *     thread to 2 (it moved by 0.010).
+ *   - the CNN, over its 10 steps, within the same bounds: each step's loss
+ *     at most 5.6e-7 relative (SGD with the portable kernel; 1.6e-7 with
+ *     AVX-512 and AVX2, Adam 1.1e-7 with each), the final tensors at most
+ *     3.6e-6 of their scale (SGD, portable: 0.weight; 5.3e-7 with AVX-512
+ *     and AVX2, Adam 2.4e-7 with each); a clang build gives the same bits.
+ *   - why the CNN takes 10 steps, not 50: ReLU and max pooling decide
+ *     (x > 0; which element of a window is largest), and where two
+ *     candidates are within rounding of each other another order of
+ *     summation can decide the other way. The gradient then goes elsewhere:
+ *     a difference of the gradient's size, not of rounding's, which SGD
+ *     carries into the next steps' decisions. torch does it to itself: in
+ *     float32 against float64 from the same state its SGD losses part by
+ *     2e-5 at step 15 and 2e-3 at step 20, and on 2 threads against 1 by
+ *     1.3e-3 at step 50; tg against torch by 3.4e-2 at step 50 (AVX-512),
+ *     and Adam with AVX2 by 5.2e-6 at step 18, one tensor by 3e-4. In ten
+ *     steps one such decision was met, and the portable kernel's 3.6e-6
+ *     above is it: at step 3, two elements of a window of the first max
+ *     pool, from different image patches, are 1.5e-9 apart in float64 and
+ *     equal in torch's float32 (torch takes the first, as tg's AVX kernels
+ *     do); the portable kernel takes the second, as float64 does.
+ *     0.weight's gradient moves by 1.2e-5 and momentum carries it (torch
+ *     made to take the second: 1.4e-6). So a CNN failure after a change of summation
+ *     order may be such a decision, not a bug: compare that step's
+ *     gradients with torch's in float64 before anything else, and do not
+ *     widen the tolerance for it.
+ *   - no exception: the layer before a BatchNorm (linear before
+ *     batchnorm1d, conv2d before batchnorm2d) has no bias (bias=False, as
+ *     one writes it in torch). With one, BatchNorm's subtraction of the
+ *     batch mean leaves that bias without effect: its true gradient is 0,
+ *     backward gives rounding noise, and Adam, which divides a gradient by
+ *     its own size, turns the noise into steps of lr in random directions
+ *     that torch itself does not reproduce from 1 thread to 2 (it moved by
+ *     0.010). The CNN's last conv, with no BatchNorm after it, has its bias.
  *   - tg eval: the accuracy is the number of test images whose argmax is
  *     the label. The two argmaxes can fairly differ only where two logits
  *     are within rounding of each other: the generator counts the images
@@ -189,8 +216,9 @@ static void compare_losses(const char *what, int steps, const float *got, const 
         ck_assert_msg(rel <= LOSS_RTOL, "%s: step %d's loss is %.9g in tg, %.9g in torch (relative %.3g > %g)", what,
                       s + 1, (double)got[s], (double)want[s], rel, LOSS_RTOL);
     }
-    /* first and last losses differ: training happened */
-    ck_assert_float_lt(want[steps - 1], 0.5f * want[0]);
+    /* torch's loss fell (to 0.24 to 0.91 of the first step's over the cases):
+     * the steps moved the model far beyond the tolerances */
+    ck_assert_float_lt(want[steps - 1], 0.95f * want[0]);
 }
 
 /* case c trained with optimizer ("sgd" or "adam", its options in args)
