@@ -13,8 +13,8 @@
  * Tolerances (float32: eps = 1.19e-7). tg and torch do the same arithmetic
  * in another order (tg's blocked GEMM kernels against the BLAS torch
  * calls, other reductions), so results differ by rounding, which 50 steps
- * of training carry along. Measured with each of tg's GEMM kernels (TG_GEMM=avx512,
- * avx2, portable):
+ * of training carry along. Measured with each of tg's GEMM kernels
+ * (TG_GEMM=avx512, avx2, portable):
  *   - each step's loss: at most 5.9e-7 relative (2 to 5 ulps). LOSS_RTOL
  *     is 2e-6, about 17 eps: more than three times what was seen, and
  *     below what a modelling difference gives: torch with GELU's tanh
@@ -53,10 +53,10 @@
  *     equal in torch's float32 (torch takes the first, as tg's AVX kernels
  *     do); the portable kernel takes the second, as float64 does.
  *     0.weight's gradient moves by 1.2e-5 and momentum carries it (torch
- *     made to take the second: 1.4e-6). So a CNN failure after a change of summation
- *     order may be such a decision, not a bug: compare that step's
- *     gradients with torch's in float64 before anything else, and do not
- *     widen the tolerance for it.
+ *     made to take the second: 1.4e-6). So a CNN failure after a change of
+ *     summation order may be such a decision, not a bug: compare that
+ *     step's gradients with torch's in float64 before anything else, and
+ *     do not widen the tolerance for it.
  *   - no exception: the layer before a BatchNorm (linear before
  *     batchnorm1d, conv2d before batchnorm2d) has no bias (bias=False, as
  *     one writes it in torch). With one, BatchNorm's subtraction of the
