@@ -257,10 +257,15 @@ fixtures:
 	/usr/bin/python3 tests/fixtures/gen_safetensors.py > tests/fixtures/safetensors_ref.h
 
 # tests/check_parity.c's references from PyTorch: tests/fixtures/gen_parity.py
-# writes tests/fixtures/parity/ and parity_ref.h (docs/PYTORCH.md).
+# writes tests/fixtures/parity/ and parity_ref.h (docs/PYTORCH.md). torch's
+# matrix products go through whichever BLAS Debian's alternatives make
+# libblas.so.3 (with OpenBLAS the losses differ in the last bits); the
+# references were made with the reference BLAS, which LD_LIBRARY_PATH picks
+# here whatever the alternative says, so they come out the same bytes.
+BLAS_REF = $(dir $(firstword $(wildcard /usr/lib/*/blas/libblas.so.3)))
 fixtures-parity:
-	@scripts/deps.sh --check python3-torch python3-numpy $(DEPS_DATA)
-	/usr/bin/python3 tests/fixtures/gen_parity.py
+	@scripts/deps.sh --check python3-torch python3-numpy libblas3 liblapack3 $(DEPS_DATA)
+	LD_LIBRARY_PATH=$(BLAS_REF):$(BLAS_REF)../lapack /usr/bin/python3 tests/fixtures/gen_parity.py
 
 # A model tg trains, exported, loaded by PyTorch with load_state_dict(strict=True)
 # and scored by it as tg eval scores it (not part of make check; ten seconds).
