@@ -81,8 +81,6 @@
 #define LOSS_RTOL 2e-6
 #define STATE_TOL 1.2e-5
 #define EVAL_RTOL 1e-6
-/* Adam's walk of a parameter whose gradient is rounding noise: about lr a
- * step (see above). */
 
 /* ---- safetensors files as tensors ---- */
 
