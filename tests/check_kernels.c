@@ -198,12 +198,13 @@ START_TEST(test_kernels_gemm_fast_matches_reference)
                     memcpy(C, C0, nc * sizeof *C);
                     tg__gemm(g.ta, g.tb, s->M, s->N, s->K, A, g.lda, B, g.ldb, g.beta, C, g.ldc);
                     ck_assert_msg(!memcmp(C, one, nc * sizeof *C), "tg__gemm differs from %s", kernels[k]->name);
-                    /* and in row blocks of any size, as a caller's tasks split it */
+                    /* and in blocks of rows and columns of any size, as a caller's tasks split it */
                     memcpy(C, C0, nc * sizeof *C);
-                    for (int i0 = 0, step = 1; i0 < s->M; i0 += step, step = 2 * step + 1)
-                        tg__gemm_rows(i0, i0 + step < s->M ? i0 + step : s->M, g.ta, g.tb, s->M, s->N, s->K, A,
-                                      g.lda, B, g.ldb, g.beta, C, g.ldc);
-                    ck_assert_msg(!memcmp(C, one, nc * sizeof *C), "tg__gemm_rows differs from %s", kernels[k]->name);
+                    for (int i0 = 0, h = 1; i0 < s->M; i0 += h, h = 2 * h + 1)
+                        for (int j0 = 0, w = 3; j0 < s->N; j0 += w, w = 2 * w - 1)
+                            tg__gemm_part(i0, i0 + h < s->M ? i0 + h : s->M, j0, j0 + w < s->N ? j0 + w : s->N, g.ta,
+                                          g.tb, s->M, s->N, s->K, A, g.lda, B, g.ldb, g.beta, C, g.ldc);
+                    ck_assert_msg(!memcmp(C, one, nc * sizeof *C), "tg__gemm_part differs from %s", kernels[k]->name);
                     free(C);
                 }
                 free(one);

@@ -346,20 +346,21 @@ void tg__gemm(bool ta, bool tb, int M, int N, int K, const float *A, int lda, co
         tg__gemm_ref(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
-void tg__gemm_rows(int i0, int i1, bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
-                   int ldb, float beta, float *C, int ldc)
+void tg__gemm_part(int i0, int i1, int j0, int j1, bool ta, bool tb, int M, int N, int K, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc)
 {
     const tg__gemm_kernel *k = tg__gemm_kernel_in_use();
-    if (i0 >= i1 || N <= 0) return;
-    if (!k) { /* the reference on rows i0.. of op(A) and C */
-        tg__gemm_ref(ta, tb, i1 - i0, N, K, A + (size_t)i0 * (ta ? 1 : (size_t)lda), lda, B, ldb, beta,
-                     C + (size_t)i0 * ldc, ldc);
+    if (i0 >= i1 || j0 >= j1) return;
+    if (!k) { /* the reference on rows i0.. of op(A), columns j0.. of op(B) and C */
+        tg__gemm_ref(ta, tb, i1 - i0, j1 - j0, K, A + (size_t)i0 * (ta ? 1 : (size_t)lda), lda,
+                     B + (size_t)j0 * (tb ? (size_t)ldb : 1), ldb, beta, C + (size_t)i0 * ldc + j0, ldc);
         return;
     }
     if (K <= 0) {
-        scale_rows(i0, i1, N, beta, C, ldc);
+        for (int i = i0; i < i1; i++)
+            for (int jj = j0; jj < j1; jj++) C[(size_t)i * ldc + jj] = beta != 0.0f ? C[(size_t)i * ldc + jj] : 0.0f;
         return;
     }
     gemm_job j = plan_job(k, 1, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
-    gemm_rect(&j, i0, i1, 0, N);
+    gemm_rect(&j, i0, i1, j0, j1);
 }

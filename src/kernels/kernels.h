@@ -33,11 +33,12 @@
  *   dW = dy^T x  gemm(true, false)                                        */
 void tg__gemm(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
               int ldb, float beta, float *C, int ldc);
-/* Rows [i0, i1) of tg__gemm's C, on the calling thread, the same bits as
- * tg__gemm gives them: for callers that split one product among their own
- * tasks (each row of C is then written by one task). */
-void tg__gemm_rows(int i0, int i1, bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
-                   int ldb, float beta, float *C, int ldc);
+/* Rows [i0, i1) and columns [j0, j1) of tg__gemm's C, on the calling
+ * thread, the same bits as tg__gemm gives them: for callers that split
+ * one product among their own tasks (each element of C then written by
+ * one task). Only the part of op(B) (and op(A)) it needs is packed. */
+void tg__gemm_part(int i0, int i1, int j0, int j1, bool ta, bool tb, int M, int N, int K, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc);
 /* Triple loop, double accumulator: the definition. */
 void tg__gemm_ref(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc);

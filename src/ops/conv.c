@@ -28,11 +28,12 @@ static bool is_nchw(const char *fn, const char *what, const tg_tensor *x, const 
  *
  * Threads: the forward and dx cut the samples into `tasks` fixed blocks,
  * one per thread, each with its own scratch (by task, not thread) in the
- * graph's memory (aux); dw and db cut the output channels instead, each
- * task summing its rows of dw over the samples in order. Every element is
- * then computed by one task in one order, and a GEMM in a task gives the
- * bits tg__gemm would (tg__gemm_rows), so y, dx, dw and db are the same
- * bits on any number of threads. ---- */
+ * graph's memory (aux); dw cuts its columns instead (the patches' rows:
+ * each task packs only its own), db the channels, each task summing its
+ * part over the samples in order. Every element is then computed by one
+ * task in one order, and a GEMM in a task gives the bits tg__gemm would
+ * (tg__gemm_part), so y, dx, dw and db are the same bits on any number of
+ * threads. ---- */
 
 typedef struct conv_plan {
     int N, C, O, G;           /* C and O in all groups */
@@ -194,26 +195,27 @@ static void conv_dx_task(void *ctx, int t, int count)
         }
 }
 
-/* dw and db, task t: output channels [t Og / count, (t + 1) Og / count) of
- * every group, summed over the samples in order. */
+/* dw and db, task t: columns [t K / count, (t + 1) K / count) of every
+ * group's dw (so each task packs only its own rows of the patches), and
+ * the biases of channels [t O / count, (t + 1) O / count), each summed
+ * over the samples in order. */
 static void conv_dw_task(void *ctx, int t, int count)
 {
     const conv_job *j = ctx;
     const conv_plan *p = j->p;
     conv_dims d = dims_of(p);
-    int o0 = (int)((long)t * d.Og / count), o1 = (int)((long)(t + 1) * d.Og / count);
-    for (int gi = 0; gi < p->G; gi++) {
+    int k0 = (int)((long)t * d.K / count), k1 = (int)((long)(t + 1) * d.K / count);
+    for (int gi = 0; j->dw && gi < p->G; gi++) {
         float *dw = j->w->grad + (size_t)gi * (size_t)d.Og * (size_t)d.K;
-        for (int n = 0; j->dw && n < p->N; n++) {
+        for (int n = 0; n < p->N; n++) {
             size_t s = (size_t)n * (size_t)p->G + (size_t)gi;
-            tg__gemm_rows(o0, o1, false, true, d.Og, d.K, d.P, j->y->grad + s * d.y_group, d.P,
+            tg__gemm_part(0, d.Og, k0, k1, false, true, d.Og, d.K, d.P, j->y->grad + s * d.y_group, d.P,
                           cols_of(p, &d, j->x->data, s, 0), d.P, 1.0f, dw, d.K);
         }
-        for (int o = o0; j->db && o < o1; o++) {
-            size_t oc = (size_t)gi * (size_t)d.Og + (size_t)o;
-            j->b->grad[oc] += (float)tg__k_channel_sum((size_t)p->N, (size_t)p->O, (size_t)d.P, oc, j->y->grad);
-        }
     }
+    int c0 = (int)((long)t * p->O / count), c1 = (int)((long)(t + 1) * p->O / count);
+    for (int oc = c0; j->db && oc < c1; oc++)
+        j->b->grad[oc] += (float)tg__k_channel_sum((size_t)p->N, (size_t)p->O, (size_t)d.P, (size_t)oc, j->y->grad);
 }
 
 tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts)
@@ -258,7 +260,7 @@ static void conv2d_backward(tg_tensor *y)
     conv_job job = {p, x, w, b, y, w->requires_grad && (p->keep_cols || p->pointwise), b && b->requires_grad};
     if (x->requires_grad && p->with_dx) tg__parallel_run(p->tasks, conv_dx_task, &job);
     if (!job.dw && !job.db) return;
-    int Og = p->O / p->G, tasks = tg_threads() < Og ? tg_threads() : Og;
+    int K = p->gm.C * p->gm.kh * p->gm.kw, tasks = tg_threads() < K ? tg_threads() : K;
     tg__parallel_run(tasks, conv_dw_task, &job);
 }
 
