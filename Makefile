@@ -200,7 +200,8 @@ demo: deps-demo
 	$(BUILD)/tg eval $(BUILD)/demo.ckpt --show 4
 
 # The lectures' experiments into results/ (REPORT.md, summary.csv, figures/):
-# about an hour on two cores; QUICK=1 runs them on 6,000 images for 1 epoch.
+# about ten minutes on two cores (JOBS=1: one run at a time, seventeen);
+# QUICK=1 runs them on 6,000 images for 1 epoch.
 experiments: deps-demo
 	@scripts/deps.sh $(DEPS_PLOTS)
 	@$(MAKE) --no-print-directory all $(BUILD)/examples/lasso

@@ -2,12 +2,14 @@
 # experiments.sh [--quick] [TG] [OUT] — the lectures' experiments: the
 # FashionMNIST demo grid of COMP4551, the learning-rate sweep of 10-701, AdamW
 # with warmup + cosine and Lasso of CS498 lecture 21, the Rosenbrock
-# comparison of lesson 63. Every training run is one `tg train ... --log`, the
-# command users already know; `tg report` turns the runs into summary.csv,
-# plots.gp and REPORT.md, and gnuplot draws the figures.
+# comparison of lesson 63, and the lectures' MLP against two CNNs (issue 15)
+# with the first convolution's filters. Every training run is one `tg train
+# ... --log`, the command users already know; `tg report` turns the runs into
+# summary.csv, plots.gp and REPORT.md, and gnuplot draws the figures.
 #
-#   --quick   a 6,000-image subset, 1 epoch (minutes instead of an hour)
+#   --quick   a 6,000-image subset, 1 epoch (half a minute instead of ten)
 #   TG        the tg binary (build/tg); OUT the results directory (results)
+#   $JOBS     how many runs at a time (2)
 set -euo pipefail
 
 quick=0
@@ -16,7 +18,8 @@ TG=$(realpath "${1:-build/tg}")
 OUT=${2:-results}
 EXAMPLES=$(dirname "$TG")/examples
 mkdir -p "$OUT/runs" "$OUT/figures"
-rm -f "$OUT"/runs/*.csv "$OUT"/runs/*.json "$OUT"/runs/*.out "$OUT"/runs/*.row "$OUT"/figures/*.png
+rm -f "$OUT"/runs/*.csv "$OUT"/runs/*.json "$OUT"/runs/*.out "$OUT"/runs/*.row "$OUT"/runs/*.ckpt \
+    "$OUT"/runs/*.safetensors "$OUT"/figures/*.png
 
 if [ $quick = 1 ]; then
     echo quick > "$OUT/mode"
@@ -29,8 +32,9 @@ else
 fi
 TRAIN_SAMPLES=$([ $quick = 1 ] && echo 6000 || echo 60000)
 
-# Two runs at a time (two cores), each on one thread; results do not depend
-# on the order in which they finish.
+# Two runs at a time (two cores; $JOBS to change it), each on one thread;
+# results do not depend on the order in which they finish.
+JOBS=${JOBS:-2}
 jobs_running() { jobs -rp | wc -l; }
 
 # train NAME GROUP OPTIMIZER LR MOMENTUM BATCH EPOCHS [more tg train flags]
@@ -43,7 +47,7 @@ train() {
     local flags=(--optimizer "$opt" --lr "$lr" --batch-size "$bs" --epochs "$epochs" --seed 0 --threads 1
                  --log "$OUT/runs/$name.csv" --metrics "$OUT/runs/$name.json")
     [ "$opt" = sgd ] && flags+=(--momentum "$mt")
-    while [ "$(jobs_running)" -ge 2 ]; do wait -n || true; done
+    while [ "$(jobs_running)" -ge "$JOBS" ]; do wait -n || true; done
     (
         start=$(date +%s.%N)
         code=0
@@ -55,8 +59,13 @@ train() {
     ) &
 }
 
-echo "The demo grid (SGD and Adam, one hyperparameter at a time)"
 G=$GRID_EPOCHS
+# Launched first: they are the longest runs, so the rest fill the other slot.
+echo "The MLP against two CNNs (Adam lr 0.001, batch 64; the MLP is the grid's adam_lr0.001_bs64)"
+train cnn cnn adam 0.001 0 64 $G --model cnn --save "$OUT/runs/cnn.ckpt"
+train cnn-bn cnn adam 0.001 0 64 $G --model cnn-bn
+
+echo "The demo grid (SGD and Adam, one hyperparameter at a time)"
 train sgd_lr0.001_mt0_bs64 grid sgd 0.001 0 64 $G
 train sgd_lr0.001_mt0_bs16 grid sgd 0.001 0 16 $G
 train sgd_lr0.001_mt0_bs256 grid sgd 0.001 0 256 $G
@@ -82,6 +91,9 @@ train warmup_constant warmup adamw 0.001 0 64 $WARMUP_EPOCHS
 train warmup_cosine warmup adamw 0.001 0 64 $WARMUP_EPOCHS --schedule warmup_cosine \
     --warmup $(( steps / 20 )) --total $steps
 wait
+
+# the CNN's weights under torch's keys, for the report's picture of its first layer
+if [ -f "$OUT/runs/cnn.ckpt" ]; then "$TG" export "$OUT/runs/cnn.ckpt" "$OUT/runs/cnn.safetensors"; fi
 
 echo "Lasso with Adam, and the Rosenbrock comparison"
 "$EXAMPLES/lasso" $LASSO_EPOCHS > "$OUT/lasso.csv"

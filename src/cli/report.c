@@ -11,7 +11,7 @@
 #include "args.h"
 #include "commands.h"
 
-enum { MAX_RUNS = 64, MAX_POINTS = 20000 };
+enum { MAX_RUNS = 64, MAX_POINTS = 20000, MAX_EPOCHS = 200 };
 
 /* The cross-entropy of a network that knows nothing, -log(1/10): where
  * every FashionMNIST run starts, and the yardstick of "far above" and
@@ -30,7 +30,14 @@ typedef struct run {
     double total_samples;         /* seen by the end (the last evaluation row) */
     double final_train_loss;      /* mean over the last epoch (its evaluation row) */
     double test_loss, test_accuracy;
+    int n_epochs;                 /* evaluation rows: after each epoch, (n_epochs) */
+    double epoch_train_loss[MAX_EPOCHS], epoch_test_loss[MAX_EPOCHS], epoch_accuracy[MAX_EPOCHS];
     bool diverged;
+    /* from its --metrics json, when it has one */
+    double samples_per_s;         /* training steps only; NaN without the file */
+    int threads;
+    /* its first layer's weight, when the run left runs/NAME.safetensors */
+    tg_tensor *filters;           /* (C_out, 1, kh, kw), standalone */
 } run;
 
 typedef struct report {
@@ -115,6 +122,10 @@ static bool read_log(const report *r, run *u)
         if (present[5] && present[6]) {
             u->final_train_loss = v[4], u->test_loss = v[5], u->test_accuracy = v[6];
             u->total_samples = v[2];
+            if (u->n_epochs < MAX_EPOCHS) {
+                u->epoch_train_loss[u->n_epochs] = v[4], u->epoch_test_loss[u->n_epochs] = v[5];
+                u->epoch_accuracy[u->n_epochs++] = v[6];
+            }
         } else if (present[4] && u->n < MAX_POINTS) {
             u->samples[u->n] = v[2], u->loss[u->n] = v[4], u->spread[u->n++] = present[7] ? v[7] : NAN;
         }
@@ -127,6 +138,66 @@ static bool read_log(const report *r, run *u)
     u->diverged = u->exit_code != 0 || peak > 3 * CHANCE_LOSS;
     if (!u->total_samples && u->n) u->total_samples = u->samples[u->n - 1];
     if (!ok) fprintf(stderr, "tg report: %s has no header\n", name);
+    return ok;
+}
+
+/* The number after "key": in a --metrics file; NaN if it has none. */
+static double json_value(const char *text, const char *key)
+{
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "\"%s\":", key);
+    const char *p = strstr(text, quoted);
+    return p ? strtod(p + strlen(quoted), NULL) : NAN;
+}
+
+/* A run's --metrics, if it left one (the manifest may list runs without). */
+static void read_metrics(const report *r, run *u)
+{
+    u->samples_per_s = NAN;
+    char name[128], path[4096], text[4096];
+    snprintf(name, sizeof name, "runs/%s.json", u->name);
+    FILE *f = path_in(r, name, "", path) ? fopen(path, "r") : NULL;
+    if (!f) return;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    u->samples_per_s = json_value(text, "train_samples_per_s");
+    double threads = json_value(text, "threads");
+    u->threads = isnan(threads) ? 0 : (int)threads;
+}
+
+/* The first layer's weight of a run exported to runs/NAME.safetensors (tg
+ * export), if there is such a file: torch's key "0.weight", which must be
+ * a convolution's (C_out, 1, kh, kw) on grey images. A file that is there
+ * but unreadable or of another shape fails the report, said. */
+static bool read_filters(const report *r, run *u)
+{
+    char name[128], path[4096];
+    snprintf(name, sizeof name, "runs/%s.safetensors", u->name);
+    if (!path_in(r, name, "", path)) return false;
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return true; /* not exported: nothing to draw */
+    fclose(probe);
+    tg_safetensors *st = NULL;
+    if (tg_safetensors_read(path, &st) != TG_OK) {
+        fprintf(stderr, "tg report: %s\n", tg_last_error());
+        return false;
+    }
+    tg_dtype dtype;
+    int ndim = 0;
+    int64_t shape[8];
+    /* the caps: more than a picture can show, and within int */
+    bool ok = tg_safetensors_info(st, "0.weight", &dtype, &ndim, shape) && ndim == 4 && shape[1] == 1 &&
+              shape[0] <= 1024 && shape[2] <= 64 && shape[3] <= 64;
+    if (!ok)
+        fprintf(stderr, "tg report: %s: no 0.weight of shape (C_out, 1, kh, kw), a first convolution on grey images, "
+                        "to draw\n", path);
+    if (ok) {
+        u->filters = tg_zeros(NULL, TG_SHAPE((int)shape[0], 1, (int)shape[2], (int)shape[3]));
+        ok = u->filters && tg_safetensors_get(st, "0.weight", TG_F32, u->filters) == TG_OK;
+        if (!ok) fprintf(stderr, "tg report: %s: %s\n", path, tg_last_error());
+    }
+    tg_safetensors_free(st);
     return ok;
 }
 
@@ -144,8 +215,11 @@ static bool read_manifest(report *r)
             fprintf(stderr, "tg report: manifest.tsv: cannot read '%s'\n", line);
             ok = false;
         }
-        if (ok) ok = read_log(r, u);
-        r->n_runs += ok;
+        if (!ok) break;
+        r->n_runs++; /* counted before it is read, so that what a failed read allocated is freed */
+        ok = read_log(r, u);
+        if (ok) read_metrics(r, u);
+        if (ok && !strcmp(u->group, "cnn")) ok = read_filters(r, u);
     }
     fclose(f);
     FILE *mode = open_in(r, "mode");
@@ -320,6 +394,110 @@ static void panel_findings(FILE *f, const report *r, const panel *p)
     fprintf(f, " The lecture's point — %s — %s here.\n\n", p->point, matches ? "holds" : "does not hold");
 }
 
+/* ---- the MLP against the CNNs (issue 15) ---- */
+
+enum { MAX_COMPARED = 8, FILTER_COLUMNS = 8 /* 32 filters as 4 rows of 8 */ };
+
+/* The runs compared, MLP first: the grid's run with the CNNs' recipe (Adam
+ * lr 0.001, batch 64), then every run of the "cnn" group in manifest order.
+ * Returns how many; 0 without CNN runs (results from before issue 15). */
+static int compared_runs(const report *r, const run *out[MAX_COMPARED])
+{
+    int n = 0, cnns = 0;
+    const run *mlp = find(r, "grid", "adam", 0.001, 0, 64);
+    if (mlp) out[n++] = mlp;
+    for (int i = 0; i < r->n_runs && n < MAX_COMPARED; i++)
+        if (!strcmp(r->runs[i].group, "cnn")) out[n++] = &r->runs[i], cnns++;
+    return cnns ? n : 0;
+}
+
+/* A compared run's name in the figures and tables: the grid's run is the
+ * lectures' MLP, a CNN run is named after its --model (its run name). */
+static const char *network_name(const run *u)
+{
+    static const char *names[][2] = {{"cnn", "CNN"}, {"cnn-bn", "CNN + BatchNorm"}};
+    if (!strcmp(u->group, "grid")) return "MLP";
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (!strcmp(u->name, names[k][0])) return names[k][1];
+    return u->name;
+}
+
+/* The threads every compared run with a --metrics file trained on; 0 if
+ * they differ or none has one. */
+static int common_threads(const run *const *c, int n)
+{
+    int threads = 0;
+    for (int i = 0; i < n; i++) {
+        if (isnan(c[i]->samples_per_s)) continue;
+        if (threads && c[i]->threads != threads) return 0;
+        threads = c[i]->threads;
+    }
+    return threads;
+}
+
+/* The most epochs any of the runs c evaluated. */
+static int most_epochs(const run *const *c, int n)
+{
+    int epochs = 0;
+    for (int i = 0; i < n; i++) epochs = c[i]->n_epochs > epochs ? c[i]->n_epochs : epochs;
+    return epochs;
+}
+
+/* The epoch (1-based) where per-epoch values v (n of them) peak, the first
+ * if tied: the largest with sign 1, the smallest with sign -1. */
+static int peak_epoch(const double *v, int n, int sign)
+{
+    int best = 0;
+    for (int e = 1; e < n; e++)
+        if (sign * v[e] > sign * v[best]) best = e;
+    return best + 1;
+}
+
+/* The first epoch after which u's test accuracy reached target; 0 if never. */
+static int epoch_reaching(const run *u, double target)
+{
+    for (int e = 0; e < u->n_epochs; e++)
+        if (u->epoch_accuracy[e] >= target) return e + 1;
+    return 0;
+}
+
+/* The largest |w| of a run's first-layer filters. */
+static double filters_extent(const tg_tensor *w)
+{
+    double m = 0;
+    for (size_t i = 0; i < w->size; i++) m = fmax(m, fabs(w->data[i]));
+    return m;
+}
+
+/* The grid of filters as gnuplot's image: "x y scaled weight" per pixel,
+ * filters FILTER_COLUMNS to a row with a one-pixel gap between them. Each
+ * filter is scaled by its own largest |weight|, so that the pattern of a
+ * weak filter shows as clearly as a strong one's; gaps are NaN, which
+ * gnuplot leaves undrawn. */
+static void filters_data(FILE *f, const report *r, const void *arg)
+{
+    (void)r;
+    const tg_tensor *w = arg;
+    int n = w->shape[0], kh = w->shape[2], kw = w->shape[3];
+    int rows = (n + FILTER_COLUMNS - 1) / FILTER_COLUMNS;
+    int width = FILTER_COLUMNS * (kw + 1) - 1, height = rows * (kh + 1) - 1;
+    for (int y = 0; y < height; y++) {
+        for (int x = 0; x < width; x++) {
+            int k = y / (kh + 1) * FILTER_COLUMNS + x / (kw + 1), i = y % (kh + 1), j = x % (kw + 1);
+            if (i == kh || j == kw || k >= n) {
+                fprintf(f, "%d %d NaN NaN\n", x, y);
+                continue;
+            }
+            const float *filter = w->data + (size_t)k * kh * kw;
+            double largest = 0;
+            for (int p = 0; p < kh * kw; p++) largest = fmax(largest, fabs(filter[p]));
+            double v = filter[i * kw + j];
+            fprintf(f, "%d %d %.9g %.9g\n", x, y, largest > 0 ? v / largest : 0.0, v);
+        }
+        fprintf(f, "\n");
+    }
+}
+
 /* ---- files ---- */
 
 static void run_data(FILE *f, const report *r, const void *arg)
@@ -329,12 +507,27 @@ static void run_data(FILE *f, const report *r, const void *arg)
     for (int k = 0; k < u->n; k++) fprintf(f, "%.0f %.9g\n", u->samples[k], u->loss[k]);
 }
 
+/* Test accuracy (%) after each epoch: "epoch accuracy" */
+static void run_accuracy(FILE *f, const report *r, const void *arg)
+{
+    (void)r;
+    const run *u = arg;
+    for (int e = 0; e < u->n_epochs; e++) fprintf(f, "%d %.9g\n", e + 1, 100 * u->epoch_accuracy[e]);
+}
+
 static bool write_data(const report *r)
 {
+    char name[128];
     for (int i = 0; i < r->n_runs; i++) {
-        char name[128];
         snprintf(name, sizeof name, "runs/%s.dat", r->runs[i].name);
         if (!write_in(r, name, run_data, &r->runs[i])) return false;
+    }
+    const run *c[MAX_COMPARED];
+    for (int i = 0, n = compared_runs(r, c); i < n; i++) {
+        snprintf(name, sizeof name, "runs/%s.accuracy.dat", c[i]->name);
+        if (!write_in(r, name, run_accuracy, c[i])) return false;
+        snprintf(name, sizeof name, "runs/%s_filters.dat", c[i]->name);
+        if (c[i]->filters && !write_in(r, name, filters_data, c[i]->filters)) return false;
     }
     return true;
 }
@@ -376,6 +569,53 @@ static void plot_curve(FILE *g, const run *u, const char *label, bool compare, b
                 PLOT_CAP, PLOT_CAP, label, PLOT_CAP);
     else
         fprintf(g, "using 1:2 with linespoints pt 7 ps 0.5 lw 2 title '%s (diverged)'", label);
+}
+
+/* The MLP against the CNNs: test accuracy per epoch, training speed, and
+ * each exported CNN's first-layer filters. Last in plots.gp, so it sets
+ * every style it relies on. */
+static void comparison_plots(FILE *g, const report *r)
+{
+    const run *c[MAX_COMPARED];
+    int n = compared_runs(r, c);
+    if (!n) return;
+    fprintf(g, "\n# The MLP against the CNNs\nunset logscale\nset format x '%%g'\nset format y '%%g'\nset grid\n"
+               "set output 'figures/cnn_accuracy.png'\nset title 'Test accuracy after each epoch (Adam lr 0.001, "
+               "batch 64)'\nset xlabel 'epoch'\nset ylabel 'test accuracy (%%)'\nset xtics 1\nset xrange [0.5:%d.5]\n"
+               "set yrange [*:*]\nset key bottom right\nplot ", most_epochs(c, n));
+    for (int i = 0; i < n; i++)
+        fprintf(g, "%s'runs/%s.accuracy.dat' using 1:2 with linespoints pt 7 lw 2 title '%s'", i ? ", \\\n     " : "",
+                c[i]->name, network_name(c[i]));
+    /* the bars from a datablock: one number per run, not worth a file */
+    fprintf(g, "\n$speed << EOD\n");
+    int bars = 0;
+    for (int i = 0; i < n; i++)
+        if (!isnan(c[i]->samples_per_s)) fprintf(g, "\"%s\" %.1f\n", network_name(c[i]), c[i]->samples_per_s), bars++;
+    int threads = common_threads(c, n);
+    char on[32] = "";
+    if (threads) snprintf(on, sizeof on, ", %d thread%s", threads, threads == 1 ? "" : "s");
+    fprintf(g, "EOD\nset output 'figures/cnn_speed.png'\nset title 'Training speed (tg train%s)'\n"
+               "set xlabel ''\nset ylabel 'samples/s'\nset xtics autofreq\nset xrange [-0.5:%d.5]\nset yrange [0:*]\n", on,
+            bars - 1);
+    fprintf(g, "set style fill solid 0.5 border -1\nset boxwidth 0.6\nunset key\n"
+               "plot $speed using 0:2:xtic(1) with boxes, $speed using 0:2:(sprintf('%%.0f', $2)) with labels "
+               "offset 0,0.8\n");
+    for (int i = 0; i < n; i++) {
+        const tg_tensor *w = c[i]->filters;
+        if (!w) continue;
+        int rows = (w->shape[0] + FILTER_COLUMNS - 1) / FILTER_COLUMNS;
+        /* a linear grey scale, symmetric so that mid grey is 0; the gaps show the background */
+        fprintf(g, "set output 'figures/%s_filters.png'\nset title '%s: the %d filters of the first layer, %dx%d, "
+                   "in rows of %d'\nset size ratio -1\nunset xtics\nunset ytics\nunset border\nunset grid\n"
+                   "set xlabel ''\nset ylabel ''\nset style fill solid 1 noborder\n"
+                   "set palette defined (-1 'black', 1 'white')\nset cbrange [-1:1]\n"
+                   "set cblabel \"weight / the filter's largest |weight|\"\nset xrange [-0.5:%d.5]\n"
+                   "set yrange [%d.5:-0.5]\nset object 1 rectangle from graph 0,0 to graph 1,1 behind fillcolor "
+                   "rgb '#8fb0d8' fillstyle solid noborder\nplot 'runs/%s_filters.dat' using 1:2:3 with image "
+                   "notitle\nunset object 1\nset size noratio\nset border\nset xtics\nset ytics\nset grid\n",
+                c[i]->name, network_name(c[i]), w->shape[0], w->shape[2], w->shape[3], FILTER_COLUMNS,
+                FILTER_COLUMNS * (w->shape[3] + 1) - 2, rows * (w->shape[2] + 1) - 2, c[i]->name);
+    }
 }
 
 static void plots(FILE *g, const report *r, const void *arg)
@@ -452,6 +692,7 @@ static void plots(FILE *g, const report *r, const void *arg)
         fprintf(g, "%s'runs/rosenbrock_%s.dat' using ($0 * 10):((1 - $1)**2 + 100 * ($2 - $1**2)**2) with lines lw 2 title '%s'",
                 k ? ", \\\n     " : "", paths[k], paths[k]);
     fprintf(g, "\n");
+    comparison_plots(g, r);
 }
 
 /* ---- the report ---- */
@@ -624,6 +865,175 @@ static void rosenbrock_section(FILE *f, const report *r)
     fprintf(f, "```\n");
 }
 
+/* The MLP against the CNNs: what the numbers say about accuracy,
+ * overfitting, BatchNorm and speed. */
+static void comparison_findings(FILE *f, const run *const *c, int n, const run *mlp)
+{
+    if (mlp) {
+        fprintf(f, "After %d epoch%s the MLP classified %.2f%% of the test images correctly (%.2f%% wrong).",
+                mlp->n_epochs, mlp->n_epochs == 1 ? "" : "s", 100 * mlp->test_accuracy, 100 * (1 - mlp->test_accuracy));
+        for (int i = 1; i < n; i++) {
+            double err = 1 - c[i]->test_accuracy, mlp_err = 1 - mlp->test_accuracy;
+            int reached = epoch_reaching(c[i], mlp->test_accuracy);
+            fprintf(f, " The %s reached %.2f%% (%.2f%% wrong: %.0f%% %s errors than the MLP)", network_name(c[i]),
+                    100 * c[i]->test_accuracy, 100 * err, 100 * fabs(1 - err / mlp_err),
+                    err <= mlp_err ? "fewer" : "more");
+            if (reached)
+                fprintf(f, " and matched the MLP's final accuracy after epoch %d.", reached);
+            else
+                fprintf(f, " and never matched the MLP's final accuracy.");
+        }
+        fprintf(f, "\n\n");
+    }
+    /* overfitting: the test loss rose from its lowest while the training loss fell further */
+    int overfit = 0, epochs = most_epochs(c, n);
+    for (int i = 0; i < n; i++) {
+        const run *u = c[i];
+        int last = u->n_epochs, low = last ? peak_epoch(u->epoch_test_loss, last, -1) : 0;
+        if (!last || low == last || u->epoch_train_loss[last - 1] >= u->epoch_train_loss[low - 1]) continue;
+        int best = peak_epoch(u->epoch_accuracy, last, 1);
+        fprintf(f, "%sThe %s's test loss was lowest after epoch %d (%.4f) and ended %.0f%% higher (%.4f), while its "
+                   "training loss fell further, from %.4f to %.4f: it had begun to overfit.",
+                overfit++ ? " " : "", network_name(u), low, u->epoch_test_loss[low - 1],
+                100 * (u->epoch_test_loss[last - 1] / u->epoch_test_loss[low - 1] - 1), u->epoch_test_loss[last - 1],
+                u->epoch_train_loss[low - 1], u->epoch_train_loss[last - 1]);
+        if (best < last)
+            fprintf(f, " Its test accuracy peaked after epoch %d (%.2f%%).", best, 100 * u->epoch_accuracy[best - 1]);
+    }
+    if (overfit)
+        fprintf(f, "\n\n");
+    else if (epochs > 1)
+        fprintf(f, "No network's test loss rose from its lowest while its training loss fell: none began to overfit "
+                   "within these %d epochs.\n\n", epochs);
+    const run *plain = NULL, *bn = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(c[i]->group, "cnn") && !strcmp(c[i]->name, "cnn")) plain = c[i];
+        if (!strcmp(c[i]->group, "cnn") && !strcmp(c[i]->name, "cnn-bn")) bn = c[i];
+    }
+    if (plain && bn && plain->n_epochs && bn->n_epochs) {
+        double first = bn->epoch_accuracy[0] - plain->epoch_accuracy[0], end = bn->test_accuracy - plain->test_accuracy;
+        fprintf(f, "BatchNorm (one seed each): after the first epoch the CNN with it was at %.2f%% against %.2f%% "
+                   "without, %s",
+                100 * bn->epoch_accuracy[0], 100 * plain->epoch_accuracy[0],
+                first > 0 ? "ahead" : first < 0 ? "behind" : "level");
+        if (bn->n_epochs > 1 || plain->n_epochs > 1)
+            fprintf(f, "; after the last at %.2f%% against %.2f%%, %s", 100 * bn->test_accuracy,
+                    100 * plain->test_accuracy, end > 0 ? "ahead" : end < 0 ? "behind" : "level");
+        fprintf(f, ".");
+        if (!isnan(bn->samples_per_s) && !isnan(plain->samples_per_s))
+            fprintf(f, " It trained at %.0f%% of the plain CNN's speed.", 100 * bn->samples_per_s / plain->samples_per_s);
+        fprintf(f, "\n\n");
+    }
+    if (mlp && !isnan(mlp->samples_per_s)) {
+        int threads = common_threads(c, n);
+        fprintf(f, "Speed, as tg train measures it (training steps only");
+        if (threads) fprintf(f, ", %d thread%s each", threads, threads == 1 ? "" : "s");
+        fprintf(f, "): the MLP trained at %.0f samples/s", mlp->samples_per_s);
+        for (int i = 1; i < n; i++)
+            if (!isnan(c[i]->samples_per_s))
+                fprintf(f, ", the %s at %.0f (%.1f times slower)", network_name(c[i]), c[i]->samples_per_s,
+                        mlp->samples_per_s / c[i]->samples_per_s);
+        fprintf(f, ".\n\n");
+    }
+}
+
+/* A CNN's first-layer filters: how far they moved from their
+ * initialisation, and how many became edge detectors. */
+static void filters_findings(FILE *f, const run *u)
+{
+    const tg_tensor *w = u->filters;
+    int n = w->shape[0], kh = w->shape[2], kw = w->shape[3], k = kh * kw;
+    /* PyTorch's default, kaiming_uniform(a = sqrt(5)), draws U(-b, b) with
+     * b = 1/sqrt(fan_in); E[w^2] = b^2/3, so a filter's expected squared
+     * norm is k b^2 / 3 = 1/3 */
+    double bound = 1 / sqrt(k), init_rms = sqrt(1.0 / 3);
+    /* A filter is zero-sum when its mean carries under ZERO_SUM of its
+     * squared norm, (sum w)^2 < ZERO_SUM k sum w^2. For weights drawn
+     * independently, (sum w)^2 / (k sum w^2) is about Z^2 / k (Z standard
+     * normal): that happens by chance with probability erf(sqrt(k ZERO_SUM / 2)). */
+    const double ZERO_SUM = 0.01;
+    int beyond = 0, zero_sum = 0, across = 0, down = 0;
+    double squares = 0, extent = filters_extent(w);
+    for (int i = 0; i < n; i++) {
+        const float *p = w->data + (size_t)i * k;
+        double sum = 0, sq = 0, largest = 0, left = 0, right = 0, top = 0, bottom = 0;
+        for (int a = 0; a < kh; a++)
+            for (int b = 0; b < kw; b++) {
+                double v = p[a * kw + b];
+                sum += v, sq += v * v, largest = fmax(largest, fabs(v));
+                left += b == 0 ? v : 0, right += b == kw - 1 ? v : 0, top += a == 0 ? v : 0, bottom += a == kh - 1 ? v : 0;
+            }
+        beyond += largest > bound;
+        squares += sq;
+        if (sum * sum < ZERO_SUM * k * sq) {
+            zero_sum++;
+            double horizontal = fabs(right - left), vertical = fabs(bottom - top);
+            across += horizontal > 2 * vertical, down += vertical > 2 * horizontal;
+        }
+    }
+    double rms = sqrt(squares / n), by_chance = n * erf(sqrt(k * ZERO_SUM / 2));
+    fprintf(f, "### What the %s's first layer learned\n\n![first-layer filters](figures/%s_filters.png)\n\n"
+               "The %d filters of its first convolution after %d epoch%s, each %dx%d on its own grey scale: mid grey "
+               "is 0, white and black the filter's largest |weight|, positive and negative (the largest of all is "
+               "%.2f). They started within ±%.3f (PyTorch's default initialisation, ±1/√fan_in with fan_in = %d); "
+               "now %d of the %d have a weight beyond that, and their root-mean-square norm has %s from %.2f, as "
+               "initialised, to %.2f.",
+            network_name(u), u->name, n, u->n_epochs, u->n_epochs == 1 ? "" : "s", kh, kw, extent, bound, k, beyond, n,
+            rms >= init_rms ? "grown" : "shrunk", init_rms, rms);
+    fprintf(f, " %d of them have weights that sum to almost zero (their mean carries under %g%% of their squared "
+               "norm), against about %.0f by chance at initialisation: %s. Such a filter responds to a change of "
+               "brightness across its window, an edge or a line, not to the brightness itself. Of those, the change "
+               "runs mostly from left to right in %d (their left and right columns differ by more than twice what "
+               "their top and bottom rows do), mostly from top to bottom in %d, and both ways in %d.\n\n",
+            zero_sum, 100 * ZERO_SUM, by_chance,
+            zero_sum >= 2 * by_chance ? "at least twice as many, so training made edge detectors of them"
+                                      : "under twice as many, too few to say that training made edge detectors",
+            across, down, zero_sum - across - down);
+}
+
+static void comparison_section(FILE *f, const report *r)
+{
+    const run *c[MAX_COMPARED];
+    int n = compared_runs(r, c), epochs = most_epochs(c, n);
+    if (!n) return;
+    const run *mlp = strcmp(c[0]->group, "grid") ? NULL : c[0];
+    fprintf(f, "## The MLP against two CNNs (issue 15)\n\n"
+               "Three networks trained with one recipe, Adam lr 0.001, batch 64, seed 0, on the same images. The MLP "
+               "is the grid's run of that recipe%s; the CNNs are `tg train --model cnn`, two 3x3 convolutions of 32 "
+               "and 64 channels, each followed by ReLU and 2x2 max-pooling, then linear 128, ReLU and linear 10, and "
+               "`--model cnn-bn`, the same with BatchNorm after each convolution.\n\n"
+               "![test accuracy per epoch](figures/cnn_accuracy.png)\n\n| epoch |",
+            mlp ? " (above)" : " — missing from this manifest");
+    for (int i = 0; i < n; i++) fprintf(f, " %s |", network_name(c[i]));
+    fprintf(f, "\n|---:|");
+    for (int i = 0; i < n; i++) fprintf(f, "---:|");
+    for (int e = 0; e < epochs; e++) {
+        fprintf(f, "\n| %d |", e + 1);
+        for (int i = 0; i < n; i++)
+            if (e < c[i]->n_epochs)
+                fprintf(f, " %.2f%% |", 100 * c[i]->epoch_accuracy[e]);
+            else
+                fprintf(f, " - |");
+    }
+    fprintf(f, "\n\n| network | test accuracy | best (after epoch) | final train loss | test loss | samples/s | seconds "
+               "|\n|:---|---:|---:|---:|---:|---:|---:|\n");
+    for (int i = 0; i < n; i++) {
+        const run *u = c[i];
+        char best[32] = "-", rate[32] = "-";
+        if (u->n_epochs) {
+            int e = peak_epoch(u->epoch_accuracy, u->n_epochs, 1);
+            snprintf(best, sizeof best, "%.2f%% (%d)", 100 * u->epoch_accuracy[e - 1], e);
+        }
+        if (!isnan(u->samples_per_s)) snprintf(rate, sizeof rate, "%.0f", u->samples_per_s);
+        fprintf(f, "| %s | %.2f%% | %s | %.4f | %.4f | %s | %.0f |\n", network_name(u), 100 * u->test_accuracy, best,
+                u->final_train_loss, u->test_loss, rate, u->seconds);
+    }
+    fprintf(f, "\n![training speed](figures/cnn_speed.png)\n\n");
+    comparison_findings(f, c, n, mlp);
+    for (int i = 0; i < n; i++)
+        if (c[i]->filters) filters_findings(f, c[i]);
+}
+
 static void report_md(FILE *f, const report *r, const void *arg)
 {
     (void)arg;
@@ -633,6 +1043,7 @@ static void report_md(FILE *f, const report *r, const void *arg)
             r->quick ? " — **QUICK mode: a 6,000-image subset, 1 epoch**, so the curves are short and some "
                        "lecture points need the full run (`make experiments`) to show" : "");
     grid_section(f, r);
+    comparison_section(f, r);
     sweep_section(f, r);
     warmup_section(f, r);
     lasso_section(f, r);
@@ -656,7 +1067,11 @@ int cmd_report(int argc, char **argv)
     printf("tg report: wrote %s/summary.csv, %s/plots.gp and %s/REPORT.md\n", r->dir, r->dir, r->dir);
     code = EXIT_OK;
 done:
-    for (int i = 0; i < r->n_runs; i++) free(r->runs[i].samples), free(r->runs[i].loss), free(r->runs[i].spread);
+    for (int i = 0; i < r->n_runs; i++) {
+        run *u = &r->runs[i];
+        free(u->samples), free(u->loss), free(u->spread);
+        tg_tensor_free(u->filters);
+    }
     free(r);
     return code;
 }
