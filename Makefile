@@ -51,12 +51,14 @@ DEPS_PLOTS = gnuplot-nox bc
 DEPS_TUTORIAL = $(DEPS_BUILD) $(DEPS_DATA) gnuplot-nox graphviz
 DEPS_CHECK = $(DEPS_BUILD) $(DEPS_DATA) check
 DEPS_FUZZ = $(DEPS_BUILD) clang libfuzzer-14-dev
+DEPS_MPI = openmpi-bin libopenmpi-dev
 
 # The library, layer by layer from the bottom (docs/ARCHITECTURE.md; make layers checks it).
 LIB_SRC = $(wildcard src/base/*.c src/kernels/*.c src/tensor/*.c src/io/*.c src/graph/*.c src/ops/*.c src/nn/*.c \
                     src/optim/*.c models/*.c datasets/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-CLI_SRC = $(wildcard src/cli/*.c)
+# dist_mpi.c is build/tg-mpi's alone (make mpi), in place of dist_open.c.
+CLI_SRC = $(filter-out src/cli/dist_mpi.c,$(wildcard src/cli/*.c))
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC = $(wildcard tests/check_*.c)
 TESTS = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -66,7 +68,7 @@ FUZZ_TARGETS = idx dataset image checkpoint safetensors cli
 FUZZERS = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
 .PHONY: all demo check test layers deps deps-build deps-test deps-demo deps-check install uninstall clean fixtures examples accuracy experiments \
-        bench fuzz fuzzers tutorial
+        bench fuzz fuzzers tutorial mpi
 
 all: $(BUILD)/libtg.a $(BUILD)/libtg.so $(BUILD)/tg
 
@@ -74,7 +76,7 @@ all: $(BUILD)/libtg.a $(BUILD)/libtg.so $(BUILD)/tg
 # which are missing and the command that installs them.
 $(BUILD)/obj/%.o: %.c $(HEADERS) Makefile | deps-build
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(KERNEL_OPT) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(KERNEL_OPT) $(OBJ_CFLAGS) -c $< -o $@
 
 # Hot loops get the full vectoriser (gcc -O2 leaves most of them scalar);
 # without -ffast-math it keeps every result the same. -fno-math-errno lets
@@ -125,6 +127,22 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h tests/fixtures/*.h) $(BUILD)/li
 $(BUILD)/bench/bench: bench/bench.c $(BUILD)/libtg.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libtg.a $(LDLIBS_ALL) -ldl
+
+# ---- more than one process (docs/SCALING.md) ----
+# build/tg-mpi is build/tg with the Open MPI engine (src/cli/dist_mpi.c)
+# in place of the one-process one: `mpirun -np 2 build/tg-mpi train ...`.
+# Only it needs MPI; the library never does.
+MPI_CFLAGS = $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS = $(shell pkg-config --libs ompi-c 2>/dev/null)
+HAVE_MPI := $(shell pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null && echo 1)
+$(BUILD)/obj/src/cli/dist_mpi.o: OBJ_CFLAGS = $(MPI_CFLAGS)
+$(BUILD)/tg-mpi: $(filter-out %/dist_open.o,$(CLI_OBJ)) $(BUILD)/obj/src/cli/dist_mpi.o $(BUILD)/libtg.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) $(MPI_LIBS)
+
+# Installs Open MPI when missing, as make demo does its packages, and builds build/tg-mpi.
+mpi:
+	@scripts/deps.sh $(DEPS_BUILD) $(DEPS_MPI)
+	@$(MAKE) --no-print-directory all $(BUILD)/tg-mpi
 
 # How fast tg trains, against PyTorch if python3-torch is installed (see
 # bench/run.sh; never a test: run it on a quiet machine).
@@ -188,8 +206,11 @@ deps-test:
 deps-demo:
 	@scripts/deps.sh $(DEPS_BUILD) $(DEPS_DATA)
 
+# make check installs Open MPI too when it can (root); without it the MPI
+# tests do not run, and tests/run.sh says so.
 deps-check:
 	@scripts/deps.sh $(DEPS_CHECK)
+	@scripts/deps.sh --optional $(DEPS_MPI)
 
 # The main job: the lectures' MLP on FashionMNIST, two epochs of Adam (about
 # a minute on two cores), then its test accuracy and a few test images with
@@ -229,8 +250,9 @@ layers:
 check: deps-check
 	@$(MAKE) --no-print-directory test
 
-test: all $(TESTS) $(EXAMPLES) $(FUZZERS) $(BUILD)/tests/tg_failalloc
-	@$(TEST_ENV) BUILD=$(BUILD) CC="$(CC)" CFLAGS="$(CFLAGS_ALL)" LDFLAGS="$(LDFLAGS)" tests/run.sh $(TESTS)
+test: all $(TESTS) $(EXAMPLES) $(FUZZERS) $(BUILD)/tests/tg_failalloc $(if $(HAVE_MPI),$(BUILD)/tg-mpi)
+	@$(TEST_ENV) $(if $(HAVE_MPI),TG_MPI_BIN=$(BUILD)/tg-mpi) BUILD=$(BUILD) CC="$(CC)" CFLAGS="$(CFLAGS_ALL)" \
+	    LDFLAGS="$(LDFLAGS)" tests/run.sh $(TESTS)
 
 # A system prefix's libraries are found through ld.so's cache: ldconfig
 # refreshes it (as root, installing for real). A private prefix needs an

@@ -861,6 +861,17 @@ double tg_clip_grad_norm(tg_tensor *const *params, int n, double max_norm);
 /* Clamps every gradient element to [-clip, clip] (clip_grad_value_). */
 void tg_clip_grad_value(tg_tensor *const *params, int n, double clip);
 
+/* ---- gradients as one vector (torch.nn.utils.parameters_to_vector, for
+ * the gradients): what a data-parallel loop all-reduces ---- */
+
+/* Writes scale * grad of params[0..n) one after another into flat, which
+ * holds their sizes' sum (tensors without a grad are skipped); returns the
+ * number of floats written. scale 1 copies the bits. */
+size_t tg_grads_to_vector(tg_tensor *const *params, int n, float scale, float *flat);
+/* The reverse: each grad of params[0..n) (those with one) from flat, in the
+ * same order; returns the number of floats read. */
+size_t tg_vector_to_grads(const float *flat, tg_tensor *const *params, int n);
+
 /* ======================================================================
  * Learning-rate schedules (torch.optim.lr_scheduler), stepped after
  * tg_optim_step, per step or per epoch as you choose. Each sets every

@@ -1,12 +1,18 @@
 #!/bin/sh
-# deps.sh [--check] PACKAGE... — make sure these Debian packages are
-# installed. As root it installs the missing ones with apt-get; otherwise
-# (or with --check, which never installs) it names them, prints the exact
-# command that installs them and fails, so nothing half-builds.
+# deps.sh [--check|--optional] PACKAGE... — make sure these Debian packages
+# are installed. As root it installs the missing ones with apt-get;
+# otherwise (or with --check, which never installs) it names them, prints
+# the exact command that installs them and fails, so nothing half-builds.
+# --optional: the same, but without root it only says what is missing and
+# what is then left out, and succeeds.
 set -u
 install=1
+optional=0
 if [ "${1:-}" = --check ]; then
     install=0
+    shift
+elif [ "${1:-}" = --optional ]; then
+    optional=1
     shift
 fi
 command -v dpkg-query >/dev/null 2>&1 || {
@@ -22,9 +28,10 @@ if [ "$(id -u)" -ne 0 ] || [ $install = 0 ]; then
     sudo=sudo
     [ "$(id -u)" -eq 0 ] && sudo=
     echo "tg: missing Debian packages:$missing" >&2
-    echo "tg: install them with:" >&2
+    [ $optional = 1 ] && echo "tg: what needs them is left out; to include it, install them with:" >&2
+    [ $optional = 0 ] && echo "tg: install them with:" >&2
     echo "    ${sudo:+$sudo }apt-get install -y$missing" >&2
-    exit 1
+    exit $((1 - optional))
 fi
 echo "tg: installing Debian packages:$missing"
 export DEBIAN_FRONTEND=noninteractive

@@ -800,6 +800,10 @@ static int eval_batch(const session *s, const tg_dataset *d, const int *rows, in
 bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eval_result *r, long *confusion)
 {
     double started = clock_seconds();
+    if (n == 0) { /* a rank's empty share */
+        *r = (eval_result){.loss = NAN, .accuracy = NAN};
+        return true;
+    }
     bool was_training = tg_module_train(s->model, false);
     int pixels = d->channels * d->rows * d->cols, batch = eval_batch(s, d, rows, n);
     float *x = malloc((size_t)batch * pixels * sizeof *x);
@@ -826,6 +830,7 @@ bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eva
     tg_module_train(s->model, was_training);
     r->loss = n ? total / n : NAN;
     r->accuracy = n ? (double)right / n : NAN;
+    r->loss_sum = total, r->right = right, r->n = n;
     r->seconds = clock_seconds() - started;
     tg_graph_free(g);
     free(x), free(y), free(pred);

@@ -108,6 +108,9 @@ tg_status session_export(const session *s, const train_config *c, const char *pa
 typedef struct eval_result {
     double loss, accuracy;
     double seconds;           /* wall clock, the batches' forwards and the counting */
+    double loss_sum;          /* what loss and accuracy are made of: ranks add these */
+    long right;
+    int n;
 } eval_result;
 bool evaluate(const session *s, const tg_dataset *d, const int *rows, int n, eval_result *r, long *confusion);
 /* A monotonic clock, in seconds. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "data_parallel.h"
 #include "session.h"
 
 /* The flags of the run's configuration come from their tables (session.c's
@@ -138,6 +139,10 @@ static void clear_bar(const progress *pr)
 typedef struct trainer {
     const train_config *c;
     const run_paths *p;
+    const dist_engine *dist;     /* the ranks (mpirun -np N); one process: the local engine */
+    bool rank0;                  /* prints, logs and saves */
+    char who[40];                /* "rank 1 of 2: " before this rank's messages; "" alone */
+    data_parallel dp;
     session s;
     data d;
     tg_graph *g;
@@ -164,14 +169,13 @@ static void log_row(trainer *t, int epoch, double lr, double train_loss, double 
     fflush(t->log);
 }
 
-/* One optimizer step on rows[0..m): false when an op failed
- * (tg_last_error() says why); *loss is the batch's mean cross-entropy. */
-static bool train_step(trainer *t, const int *rows, int m, double *loss_out)
+/* The forward and backward of rows[0..m) (m >= 1): false when an op
+ * failed (tg_last_error() says why); *loss their mean cross-entropy. */
+static bool forward_backward(trainer *t, const int *rows, int m, double *loss_out)
 {
     const train_config *c = t->c;
     session *s = &t->s;
     const tg_dataset *d = &t->d.train;
-    double t0 = clock_seconds();
     tg_graph *g = t->g;
     tg_tensor *x = tg_dataset_batch(d, rows, m, s->mean, s->std, t->x, t->y) == TG_OK
                        ? tg_from_blob(g, t->x, TG_SHAPE(m, d->channels, d->rows, d->cols))
@@ -183,18 +187,42 @@ static bool train_step(trainer *t, const int *rows, int m, double *loss_out)
     if (c->l2 > 0) total = tg_add(g, total, tg_l2_penalty(g, s->weights, s->n_weights, (float)c->l2));
     tg_optim_zero_grad(s->opt);
     tg_status st = total ? tg_backward(total) : TG_ERR_ARG;
+    *loss_out = st == TG_OK ? loss->data[0] : NAN;
+    return st == TG_OK;
+}
+
+/* One optimizer step on the global batch rows[0..m), of which this rank
+ * computes its slice: false when an op failed here (tg_last_error() says
+ * why) or on another rank (*others); *loss is the batch's mean
+ * cross-entropy. */
+static bool train_step(trainer *t, const int *rows, int m, double *loss_out, bool *others)
+{
+    const train_config *c = t->c;
+    session *s = &t->s;
+    double t0 = clock_seconds();
+    int lo, hi;
+    data_parallel_slice(&t->dp, m, &lo, &hi);
+    data_parallel_begin_step(&t->dp, s);
+    bool ok = true;
+    *loss_out = 0.0;
+    if (hi > lo) ok = forward_backward(t, rows + lo, hi - lo, loss_out);
+    else tg_optim_zero_grad(s->opt);
+    tg_status st = data_parallel_sum_gradients(&t->dp, ok, hi - lo, m, loss_out, others) ? TG_OK : TG_ERR_ARG;
     if (st == TG_OK && c->optim.clip_norm > 0) tg_clip_grad_norm(s->params, s->n_params, c->optim.clip_norm);
     if (st == TG_OK && c->optim.clip_value > 0) tg_clip_grad_value(s->params, s->n_params, c->optim.clip_value);
     if (st == TG_OK) st = tg_optim_step(s->opt);
     if (st == TG_OK && s->sched && !c->schedule_per_epoch) st = tg_sched_step(s->sched);
-    *loss_out = st == TG_OK ? loss->data[0] : NAN;
-    tg_graph_reset(g);
+    if (st == TG_OK && !data_parallel_share_buffers(&t->dp)) st = TG_ERR_ARG, *others = true;
+    if (st != TG_OK) *loss_out = NAN;
+    tg_graph_reset(t->g);
     t->train_seconds += clock_seconds() - t0;
     t->train_samples_timed += m;
     s->step++;
     s->samples_seen += (uint64_t)m;
     return st == TG_OK;
 }
+
+static const char *rank_prefix(const trainer *t) { return t->who; }
 
 static void diverged(const trainer *t, int epoch, double loss)
 {
@@ -219,11 +247,13 @@ static double train_epoch(trainer *t, int epoch, progress *pr)
     for (int start = 0; start < t->d.n_train; start += c->batch_size) {
         int m = t->d.n_train - start < c->batch_size ? t->d.n_train - start : c->batch_size;
         double loss;
-        bool ok = train_step(t, t->rows + start, m, &loss);
+        bool others;
+        bool ok = train_step(t, t->rows + start, m, &loss, &others);
         if (!ok || !isfinite(loss)) {
             clear_bar(pr); /* first: the message gets a line of its own, not the end of the bar's */
-            if (!ok) fprintf(stderr, "tg train: %s\n", tg_last_error());
-            else diverged(t, epoch, loss);
+            if (!ok && !others) fprintf(stderr, "tg train: %s%s\n", rank_prefix(t), tg_last_error());
+            else if (!ok && t->rank0) fprintf(stderr, "tg train: another rank stopped (its message is above)\n");
+            else if (ok && t->rank0) diverged(t, epoch, loss);
             return NAN;
         }
         sum += loss * m, since_log += loss * m, seen += m, logged_samples += m;
@@ -257,10 +287,10 @@ static tg_status train_json(FILE *f, void *ctx)
     if (m->val) fprintf(f, "  \"val_loss\": %.9g,\n  \"val_accuracy\": %.9g,\n", m->val->loss, m->val->accuracy);
     struct rusage ru;
     double max_rss_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : 0.0; /* Linux: kilobytes */
-    fprintf(f, "  \"train_samples_per_s\": %.1f,\n  \"threads\": %d,\n  \"max_rss_mb\": %.1f,\n"
+    fprintf(f, "  \"train_samples_per_s\": %.1f,\n  \"threads\": %d,\n  \"ranks\": %d,\n  \"max_rss_mb\": %.1f,\n"
                "  \"seconds\": %.3f\n}\n",
-            t->train_seconds > 0 ? t->train_samples_timed / t->train_seconds : 0.0, tg_threads(), max_rss_mb,
-            m->seconds);
+            t->train_seconds > 0 ? t->train_samples_timed / t->train_seconds : 0.0, tg_threads(), t->dist->size,
+            max_rss_mb, m->seconds);
     return TG_OK;
 }
 
@@ -290,10 +320,35 @@ static bool trainer_buffers(trainer *t)
 static void trainer_free(trainer *t)
 {
     if (t->log) fclose(t->log);
+    data_parallel_free(&t->dp);
     tg_graph_free(t->g);
     free(t->x), free(t->y), free(t->rows);
     session_free(&t->s);
     data_free(&t->d);
+}
+
+/* The loss and accuracy of rows[0..n) of d: each rank evaluates its slice
+ * and the counts are summed; false after a message. */
+static bool evaluate_split(trainer *t, const tg_dataset *d, const int *rows, int n, eval_result *e)
+{
+    int lo, hi;
+    data_parallel_slice(&t->dp, n, &lo, &hi);
+    bool ok = evaluate(&t->s, d, rows + lo, hi - lo, e, NULL);
+    if (data_parallel_sum_eval(&t->dp, ok, e)) return true;
+    if (ok && t->rank0) fprintf(stderr, "tg train: the evaluation failed on another rank (its message is above)\n");
+    return false;
+}
+
+/* The checkpoint after an epoch (--save), written by rank 0 alone; false
+ * after a message when it could not be written. */
+static bool save(trainer *t)
+{
+    bool ok = true;
+    if (t->rank0 && t->p->save && session_save(&t->s, t->c, t->p->save) != TG_OK) {
+        fprintf(stderr, "tg train: %s\n", tg_last_error());
+        ok = false;
+    }
+    return data_parallel_agree(t->dist, ok);
 }
 
 /* Epochs from s.epoch + 1 to c.epochs; EXIT_OK, or EXIT_FAIL after a
@@ -302,20 +357,21 @@ static int run_epochs(trainer *t)
 {
     const train_config *c = t->c;
     session *s = &t->s;
-    progress pr = {.live = isatty(fileno(stderr)) != 0};
+    progress pr = {.live = t->rank0 && isatty(fileno(stderr))};
     for (int epoch = s->epoch + 1; epoch <= c->epochs; epoch++) {
         double started = clock_seconds(), samples_before = (double)t->train_samples_timed, timed_before = t->train_seconds;
         double train_loss = train_epoch(t, epoch, &pr);
         if (isnan(train_loss)) return EXIT_FAIL;
         t->last_train_loss = train_loss;
         eval_result e;
-        if (!evaluate(s, t->d.validating ? &t->d.train : &t->d.test, t->d.eval_rows, t->d.n_eval, &e, NULL))
+        if (!evaluate_split(t, t->d.validating ? &t->d.train : &t->d.test, t->d.eval_rows, t->d.n_eval, &e))
             return EXIT_FAIL;
         clear_bar(&pr);
         const char *what = t->d.validating ? "val" : "test";
         double rate = (t->train_samples_timed - samples_before) / (t->train_seconds - timed_before);
-        printf("epoch %2d/%d  train loss %.4f  %s loss %.4f  %s acc %.2f%%  %.0f samples/s  %.1f s\n", epoch,
-               c->epochs, train_loss, what, e.loss, what, 100 * e.accuracy, rate, clock_seconds() - started);
+        if (t->rank0)
+            printf("epoch %2d/%d  train loss %.4f  %s loss %.4f  %s acc %.2f%%  %.0f samples/s  %.1f s\n", epoch,
+                   c->epochs, train_loss, what, e.loss, what, 100 * e.accuracy, rate, clock_seconds() - started);
         fflush(stdout);
         log_row(t, epoch, tg_optim_lr(s->opt, 0), train_loss, NAN, &e);
         if (s->sched && c->schedule_per_epoch) tg_sched_step_metric(s->sched, e.loss);
@@ -323,12 +379,9 @@ static int run_epochs(trainer *t)
         s->best_eval_loss = better ? e.loss : s->best_eval_loss;
         s->bad_epochs = better ? 0 : s->bad_epochs + 1;
         s->epoch = epoch;
-        if (t->p->save && session_save(s, c, t->p->save) != TG_OK) {
-            fprintf(stderr, "tg train: %s\n", tg_last_error());
-            return EXIT_FAIL;
-        }
+        if (!data_parallel_check(&t->dp, s, c, epoch) || !save(t)) return EXIT_FAIL;
         if (c->early_stop && s->bad_epochs >= c->early_stop) {
-            printf("early stop: the %s loss has not improved for %d epochs\n", what, s->bad_epochs);
+            if (t->rank0) printf("early stop: the %s loss has not improved for %d epochs\n", what, s->bad_epochs);
             break;
         }
     }
@@ -411,6 +464,49 @@ static int parse(int argc, char **argv, train_config *c, run_paths *p, tg_checkp
     return EXIT_OK;
 }
 
+/* Everything before the first epoch, on this rank: false after a message. */
+static bool set_up(trainer *t, tg_checkpoint *ck)
+{
+    const train_config *c = t->c;
+    const run_paths *p = t->p;
+    if (t->rank0 && p->save && !can_save_to(p->save)) return false;
+    if (!data_load(&t->d, c, p)) return false;
+    tg_sample_shape shape = {t->d.train.channels, t->d.train.rows, t->d.train.cols};
+    if (!session_new(&t->s, c, shape, t->d.train.n_classes)) return false;
+    if (ck && !session_load(&t->s, c, ck)) return false;
+    if (p->init && tg_module_load(t->s.model, p->init) != TG_OK) {
+        fprintf(stderr, "tg train: --init: %s\n", tg_last_error());
+        return false;
+    }
+    if (!ck && c->normalize) tg_dataset_stats(&t->d.train, &t->s.mean, &t->s.std);
+    if (!trainer_buffers(t) || !data_parallel_init(&t->dp, t->dist, &t->s, c->seed)) return false;
+    if (t->rank0 && p->log) {
+        bool append = ck != NULL;
+        t->log = fopen(p->log, append ? "a" : "w");
+        if (!t->log) {
+            fprintf(stderr, "tg train: %s: cannot write: %s\n", p->log, strerror(errno));
+            return false;
+        }
+        if (!append || ftell(t->log) == 0)
+            fprintf(t->log, "epoch,step,samples_seen,lr,train_loss,eval_loss,eval_accuracy,batch_loss_std\n");
+    }
+    return true;
+}
+
+/* Under mpirun: which rank this is, and (unless --threads or $TG_THREADS
+ * says) a share of the machine's cores for each of its ranks, so that two
+ * ranks on two cores do not run four threads. */
+static void join_ranks(trainer *t)
+{
+    const dist_engine *e = t->dist;
+    t->rank0 = e->rank == 0;
+    if (e->size > 1) snprintf(t->who, sizeof t->who, "rank %d of %d: ", e->rank, e->size);
+    if (e->local_size > 1 && !t->p->threads && !getenv("TG_THREADS")) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        tg_set_threads(cores > e->local_size ? (int)(cores / e->local_size) : 1);
+    }
+}
+
 int cmd_train(int argc, char **argv)
 {
     double started = clock_seconds();
@@ -422,45 +518,41 @@ int cmd_train(int argc, char **argv)
         tg_checkpoint_free(ck);
         return code < 0 ? EXIT_OK : code;
     }
-    trainer t = {.c = &c, .p = &p};
+    trainer t = {.c = &c, .p = &p, .dist = dist_open()};
+    if (!t.dist) {
+        tg_checkpoint_free(ck);
+        return EXIT_FAIL;
+    }
+    join_ranks(&t);
     code = EXIT_FAIL;
-    if (p.save && !can_save_to(p.save)) goto done;
-    if (!data_load(&t.d, &c, &p)) goto done;
-    tg_sample_shape shape = {t.d.train.channels, t.d.train.rows, t.d.train.cols};
-    if (!session_new(&t.s, &c, shape, t.d.train.n_classes)) goto done;
-    if (ck && !session_load(&t.s, &c, ck)) goto done;
-    if (p.init && tg_module_load(t.s.model, p.init) != TG_OK) {
-        fprintf(stderr, "tg train: --init: %s\n", tg_last_error());
+    bool ok = set_up(&t, ck);
+    if (!data_parallel_agree(t.dist, ok)) {
+        if (ok && t.rank0) fprintf(stderr, "tg train: another rank could not start (its message is above)\n");
         goto done;
     }
-    if (!ck && c.normalize) tg_dataset_stats(&t.d.train, &t.s.mean, &t.s.std);
-    if (!trainer_buffers(&t)) goto done;
-    if (p.log) {
-        bool append = ck != NULL;
-        t.log = fopen(p.log, append ? "a" : "w");
-        if (!t.log) {
-            fprintf(stderr, "tg train: %s: cannot write: %s\n", p.log, strerror(errno));
-            goto done;
-        }
-        if (!append || ftell(t.log) == 0)
-            fprintf(t.log, "epoch,step,samples_seen,lr,train_loss,eval_loss,eval_accuracy,batch_loss_std\n");
-    }
+    if (!data_parallel_check(&t.dp, &t.s, &c, 0)) goto done;
     char desc[512];
     config_describe(&c, desc, sizeof desc);
-    printf("%s%s: %d training images, %d %s images\n", ck ? "resuming " : "", desc, t.d.n_train, t.d.n_eval,
-           t.d.validating ? "validation" : "test");
-    if (ck) printf("resumed after epoch %d of %d (step %llu)\n", t.s.epoch, c.epochs, (unsigned long long)t.s.step);
+    if (t.rank0) {
+        printf("%s%s: %d training images, %d %s images", ck ? "resuming " : "", desc, t.d.n_train, t.d.n_eval,
+               t.d.validating ? "validation" : "test");
+        if (t.dist->size > 1) printf("; %d ranks of %d thread%s", t.dist->size, tg_threads(), tg_threads() > 1 ? "s" : "");
+        printf("\n");
+        if (ck) printf("resumed after epoch %d of %d (step %llu)\n", t.s.epoch, c.epochs, (unsigned long long)t.s.step);
+    }
     fflush(stdout);
     if ((code = run_epochs(&t)) != EXIT_OK) goto done;
     eval_result test, val;
     code = EXIT_FAIL;
-    if (!evaluate(&t.s, &t.d.test, t.d.test_rows, t.d.n_test, &test, NULL)) goto done;
-    if (t.d.validating && !evaluate(&t.s, &t.d.train, t.d.eval_rows, t.d.n_eval, &val, NULL)) goto done;
-    printf("test accuracy %.2f%%  test loss %.4f\n", 100 * test.accuracy, test.loss);
-    if (p.metrics && !write_metrics(p.metrics, &t, &test, t.d.validating ? &val : NULL, clock_seconds() - started)) goto done;
-    code = EXIT_OK;
+    if (!evaluate_split(&t, &t.d.test, t.d.test_rows, t.d.n_test, &test)) goto done;
+    if (t.d.validating && !evaluate_split(&t, &t.d.train, t.d.eval_rows, t.d.n_eval, &val)) goto done;
+    if (t.rank0) printf("test accuracy %.2f%%  test loss %.4f\n", 100 * test.accuracy, test.loss);
+    ok = !t.rank0 || !p.metrics ||
+         write_metrics(p.metrics, &t, &test, t.d.validating ? &val : NULL, clock_seconds() - started);
+    if (data_parallel_agree(t.dist, ok)) code = EXIT_OK;
 done:
     trainer_free(&t);
     tg_checkpoint_free(ck);
+    t.dist->close(code == EXIT_OK);
     return code;
 }

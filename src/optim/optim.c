@@ -440,3 +440,28 @@ void tg_clip_grad_value(tg_tensor *const *params, int n, double clip)
     for (int i = 0; i < n; i++)
         if (params[i] && params[i]->grad) tg__k_clamp(params[i]->size, params[i]->grad, (float)-clip, (float)clip);
 }
+
+/* ---- gradients as one vector ---- */
+
+size_t tg_grads_to_vector(tg_tensor *const *params, int n, float scale, float *flat)
+{
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        if (!params[i] || !params[i]->grad) continue;
+        memcpy(flat + at, params[i]->grad, params[i]->size * sizeof *flat);
+        if (scale != 1.0f) tg__k_scale(params[i]->size, flat + at, scale);
+        at += params[i]->size;
+    }
+    return at;
+}
+
+size_t tg_vector_to_grads(const float *flat, tg_tensor *const *params, int n)
+{
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        if (!params[i] || !params[i]->grad) continue;
+        memcpy(params[i]->grad, flat + at, params[i]->size * sizeof *flat);
+        at += params[i]->size;
+    }
+    return at;
+}
