@@ -139,6 +139,10 @@ $(BUILD)/obj/src/cli/dist_mpi.o: OBJ_CFLAGS = $(MPI_CFLAGS)
 $(BUILD)/tg-mpi: $(filter-out %/dist_open.o,$(CLI_OBJ)) $(BUILD)/obj/src/cli/dist_mpi.o $(BUILD)/libtg.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) $(MPI_LIBS)
 
+$(BUILD)/bench/allreduce: bench/allreduce.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(MPI_CFLAGS) $(LDFLAGS) -o $@ $< $(MPI_LIBS)
+
 # Installs Open MPI when missing, as make demo does its packages, and builds build/tg-mpi.
 mpi:
 	@scripts/deps.sh $(DEPS_BUILD) $(DEPS_MPI)
@@ -147,7 +151,7 @@ mpi:
 # How fast tg trains, against PyTorch if python3-torch is installed (see
 # bench/run.sh; never a test: run it on a quiet machine).
 bench: deps-demo
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/bench
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/bench $(if $(HAVE_MPI),$(BUILD)/tg-mpi $(BUILD)/bench/allreduce)
 	bench/run.sh $(BUILD)
 
 # check_alloc counts libtg's allocations and makes them fail: every call it

@@ -7,7 +7,8 @@
 # the machine's GEMM peak, the products of one step, and evaluation. Then
 # the same for the CNN (`--model cnn`, Adam lr 1e-3, batch 64): one epoch of
 # training, the 10,000-image evaluation and peak memory, against
-# bench/torch_cnn.py.
+# bench/torch_cnn.py. With build/tg-mpi (make mpi), one process on every
+# core against one rank a core under mpirun.
 #
 # Run it on a quiet machine, one benchmark at a time: the numbers are
 # wall-clock rates. Every configuration runs BENCH_REPEAT times (2), and
@@ -155,3 +156,33 @@ awk -v flops="$cnn_flops" -v peak="$peak" -v cores="$cores" -v torch=$have_torch
         printf "\n  peak RSS of tg train --model cnn: %.1f MB\n", rss
         printf "  its convolution layers (forward and backward, on every core): %.1f%% of the GEMM peak\n", share
     }' "$out/cnn"
+
+# ---- more than one process (docs/SCALING.md) ----
+# One process on every core against one rank a core (make mpi builds
+# build/tg-mpi): the same global batch of 64, the MLP and the CNN.
+if [ -x "$BUILD/tg-mpi" ] && command -v mpirun > /dev/null; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    echo
+    echo "one process of $cores threads against $cores ranks of 1 thread (mpirun), Adam, batch 64: one epoch (samples/s, best of $repeat)"
+    for rep in $(seq "$repeat"); do
+        for model in mlp cnn; do
+            "$TG" train --model "$model" --optimizer adam --lr 0.001 --batch-size 64 --epochs 1 --seed 0 \
+                --threads "$cores" --metrics "$out/p_$model.json" > /dev/null
+            echo "$model process $(json "$out/p_$model.json" train_samples_per_s)" >> "$out/mpi"
+            mpirun --oversubscribe -np "$cores" "$BUILD/tg-mpi" train --model "$model" --optimizer adam --lr 0.001 \
+                --batch-size 64 --epochs 1 --seed 0 --threads 1 --metrics "$out/r_$model.json" > /dev/null
+            echo "$model ranks $(json "$out/r_$model.json" train_samples_per_s)" >> "$out/mpi"
+        done
+    done
+    # the gradients of the MLP (669,706 floats) and of the CNN (421,642)
+    mpirun --oversubscribe -np "$cores" "$BUILD/bench/allreduce" 669706 421642 | sed 's/^ALLREDUCE/  all-reduce:/'
+    awk -v cores="$cores" '
+        $3 > top[$1 " " $2] { top[$1 " " $2] = $3 }
+        END {
+            for (m = 1; m <= 2; m++) {
+                model = m == 1 ? "mlp" : "cnn"
+                printf "  %s: 1 x %d threads %.0f samples/s, %d ranks x 1 thread %.0f (%.2fx)\n", model, cores,
+                       top[model " process"], cores, top[model " ranks"], top[model " ranks"] / top[model " process"]
+            }
+        }' "$out/mpi"
+fi

@@ -31,7 +31,9 @@ static void print_usage(FILE *f)
           "             --log FILE.csv  --metrics FILE.json\n"
           "             --threads N (or $TG_THREADS; default: every core; results are the same for any N)\n"
           "  debugging: --check-numerics (or $TG_CHECK_NUMERICS=1): stop at the first NaN or infinity an op\n"
-          "             produces, forward or backward, naming the op and its inputs' ranges\n",
+          "             produces, forward or backward, naming the op and its inputs' ranges\n"
+          "  several processes: mpirun -np N build/tg-mpi train [options] (make mpi builds it): each rank\n"
+          "             takes its slice of every batch; a rank waiting $TG_DIST_TIMEOUT s (60) for the others stops\n",
           f);
 }
 
