@@ -252,23 +252,32 @@ static void resumable(void)
     ck_assert_msg(strstr(tg_output, "test accuracy"), "%s", tg_output);
 }
 
-START_TEST(killed_rank_stops_the_other)
+/* Sends sig to rank 1 of a long run (env: more variables for it) once its
+ * first checkpoint is written; then mpirun must end, non-zero, within 30 s
+ * with rank 0's message (expect), and the checkpoint must resume. */
+static void interrupt_rank_1(int sig, const char *env, const char *expect)
 {
     char marker[64];
-    snprintf(marker, sizeof marker, "TG_CHECK_MPI=kill%d", (int)getpid());
-    pid_t run = long_run(marker, "");
+    snprintf(marker, sizeof marker, "TG_CHECK_MPI=%d.%d", (int)getpid(), sig);
+    pid_t run = long_run(marker, env);
     pid_t victim = rank_pid(1, marker);
     ck_assert_int_gt(victim, 0);
-    ck_assert_int_eq(kill(victim, SIGKILL), 0);
+    ck_assert_int_eq(kill(victim, sig), 0);
     double took = 0;
     int status = wait_for(run, 30, &took);
     char *out = read_file(in_dir("run.out"), NULL);
+    kill(victim, SIGKILL);
     if (status < 0) kill(run, SIGKILL), waitpid(run, NULL, 0);
-    ck_assert_msg(status > 0, "still running 30 s after rank 1 was killed:\n%s", out);
-    printf("killed rank 1: mpirun exited with %d after %.1f s\n", status, took);
-    ck_assert_msg(strstr(out, "rank 0 of 2: stopped by mpirun"), "no message from rank 0:\n%s", out);
+    ck_assert_msg(status > 0, "still running 30 s after rank 1 got signal %d:\n%s", sig, out);
+    printf("rank 1 sent signal %d: mpirun exited with %d after %.1f s\n", sig, status, took);
+    ck_assert_msg(strstr(out, expect), "no '%s' from rank 0:\n%s", expect, out);
     free(out);
     resumable();
+}
+
+START_TEST(killed_rank_stops_the_other)
+{
+    interrupt_rank_1(SIGKILL, "", "rank 0 of 2: stopped by mpirun");
 }
 END_TEST
 
@@ -276,22 +285,7 @@ END_TEST
  * $TG_DIST_TIMEOUT seconds. */
 START_TEST(stopped_rank_times_out)
 {
-    char marker[64];
-    snprintf(marker, sizeof marker, "TG_CHECK_MPI=stop%d", (int)getpid());
-    pid_t run = long_run(marker, "TG_DIST_TIMEOUT=2");
-    pid_t victim = rank_pid(1, marker);
-    ck_assert_int_gt(victim, 0);
-    ck_assert_int_eq(kill(victim, SIGSTOP), 0);
-    double took = 0;
-    int status = wait_for(run, 30, &took);
-    char *out = read_file(in_dir("run.out"), NULL);
-    kill(victim, SIGKILL);
-    if (status < 0) kill(run, SIGKILL), waitpid(run, NULL, 0);
-    ck_assert_msg(status > 0, "still running 30 s after rank 1 stopped:\n%s", out);
-    printf("stopped rank 1: mpirun exited with %d after %.1f s\n", status, took);
-    ck_assert_msg(strstr(out, "rank 0 of 2: no answer from the other ranks for 2 s"), "%s", out);
-    free(out);
-    resumable();
+    interrupt_rank_1(SIGSTOP, "TG_DIST_TIMEOUT=2", "rank 0 of 2: no answer from the other ranks for 2 s");
 }
 END_TEST
 

@@ -78,40 +78,30 @@ static bool finished(int rc, const char *what)
 
 static void begin(void) { atomic_store(&waiting_since, now_seconds()); }
 
-/* MPI counts are ints: larger arrays go in pieces of 2^30. */
-enum { PIECE = 1 << 30 };
-
-static bool sum_floats(float *x, size_t n)
+/* A collective on count elements of x, in place. */
+typedef int collective(void *x, int count, MPI_Datatype type);
+static int allreduce_sum(void *x, int count, MPI_Datatype type)
 {
+    return MPI_Allreduce(MPI_IN_PLACE, x, count, type, MPI_SUM, MPI_COMM_WORLD);
+}
+static int broadcast_from_0(void *x, int count, MPI_Datatype type) { return MPI_Bcast(x, count, type, 0, MPI_COMM_WORLD); }
+
+/* call on x[0..n) (elements of size bytes): MPI counts are ints, so larger
+ * arrays go in pieces of 2^30. */
+static bool in_pieces(collective *call, const char *what, void *x, size_t n, MPI_Datatype type, size_t size)
+{
+    enum { PIECE = 1 << 30 };
     for (size_t i = 0; i < n; i += PIECE) {
         int count = n - i < PIECE ? (int)(n - i) : PIECE;
         begin();
-        if (!finished(MPI_Allreduce(MPI_IN_PLACE, x + i, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce"))
-            return false;
+        if (!finished(call((char *)x + i * size, count, type), what)) return false;
     }
     return true;
 }
 
-static bool sum_doubles(double *x, size_t n)
-{
-    for (size_t i = 0; i < n; i += PIECE) {
-        int count = n - i < PIECE ? (int)(n - i) : PIECE;
-        begin();
-        if (!finished(MPI_Allreduce(MPI_IN_PLACE, x + i, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce"))
-            return false;
-    }
-    return true;
-}
-
-static bool broadcast_floats(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i += PIECE) {
-        int count = n - i < PIECE ? (int)(n - i) : PIECE;
-        begin();
-        if (!finished(MPI_Bcast(x + i, count, MPI_FLOAT, 0, MPI_COMM_WORLD), "MPI_Bcast")) return false;
-    }
-    return true;
-}
+static bool sum_floats(float *x, size_t n) { return in_pieces(allreduce_sum, "MPI_Allreduce", x, n, MPI_FLOAT, sizeof *x); }
+static bool sum_doubles(double *x, size_t n) { return in_pieces(allreduce_sum, "MPI_Allreduce", x, n, MPI_DOUBLE, sizeof *x); }
+static bool broadcast_floats(float *x, size_t n) { return in_pieces(broadcast_from_0, "MPI_Bcast", x, n, MPI_FLOAT, sizeof *x); }
 
 static bool gather_u64(uint64_t v, uint64_t *all)
 {
