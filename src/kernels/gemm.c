@@ -95,42 +95,11 @@ static void pack(const tg__gemm_kernel *k, bool by_k, const float *X, int ld, in
     }
 }
 
-/* ---- per-thread workspace: allocated once per thread, grown if a kernel
- * with bigger tiles asks, freed when the thread ends ---- */
-typedef struct workspace {
-    size_t floats;
-    float *a, *b; /* MC x KC and KC x NC, rounded up to whole tiles */
-} workspace;
-
-static pthread_key_t ws_key;
-static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
-
-static void free_workspace(void *p)
-{
-    workspace *w = p;
-    if (w) free(w->a), free(w);
-}
-static void make_ws_key(void) { (void)pthread_key_create(&ws_key, free_workspace); }
-
-/* NULL when memory is short: the caller then computes without packing. */
-static workspace *thread_workspace(void)
-{
-    if (pthread_once(&ws_once, make_ws_key) != 0) return NULL;
-    workspace *w = pthread_getspecific(ws_key);
-    size_t a_floats = (size_t)(MC + MR_MAX) * KC, b_floats = (size_t)KC * (NC + NR_MAX);
-    if (w && w->floats >= a_floats + b_floats) return w;
-    if (!w && !(w = calloc(1, sizeof *w))) return NULL;
-    free(w->a);
-    w->a = aligned_alloc(64, (a_floats + b_floats) * sizeof(float)); /* both sizes are multiples of 16 floats */
-    w->floats = w->a ? a_floats + b_floats : 0;
-    w->b = w->a ? w->a + a_floats : NULL;
-    if (pthread_setspecific(ws_key, w) != 0 || !w->a) {
-        free_workspace(w);
-        (void)pthread_setspecific(ws_key, NULL);
-        return NULL;
-    }
-    return w;
-}
+/* ---- per-thread workspace: the thread's scratch (parallel.c), an A
+ * block and a B block rounded up to whole tiles ---- */
+enum { A_FLOATS = (MC + MR_MAX) * KC, B_FLOATS = KC * (NC + NR_MAX) };
+_Static_assert(A_FLOATS + B_FLOATS <= TG__SCRATCH_FLOATS, "a worker's scratch holds GEMM's blocks");
+_Static_assert(A_FLOATS % 16 == 0, "B's block starts 64-byte aligned");
 
 /* ---- the blocked product over a sub-rectangle of C ---- */
 typedef struct gemm_job {
@@ -211,9 +180,9 @@ static void gemm_rect(const gemm_job *j, int i0, int i1, int j0, int j1)
         dot_block(j, i0, i1, j0, j1);
         return;
     }
-    workspace *w = thread_workspace();
+    float *w = tg__thread_scratch(A_FLOATS + B_FLOATS);
     if (w) {
-        gemm_block(j, i0, i1, j0, j1, w->a, w->b, MC, NC);
+        gemm_block(j, i0, i1, j0, j1, w, w + A_FLOATS, MC, NC);
     } else { /* out of memory: one tile at a time from the stack (40 KiB),
               * slower, the same bits (found by check_alloc's sweep) */
         _Alignas(64) float pa[MR_MAX * KC], pb[KC * NR_MAX];

@@ -80,6 +80,14 @@ void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int 
  * thread's job runs, run serially on the caller. */
 typedef void tg__task(void *ctx, int index, int count);
 void tg__parallel_run(int count, tg__task *fn, void *ctx);
+/* The calling thread's scratch of at least floats floats (64-byte
+ * aligned), kept for the thread's life and freed when it ends; NULL when
+ * memory is short. Workers allocate TG__SCRATCH_FLOATS before their first
+ * task, and a caller when it first runs a job over them, so a warm
+ * training step allocates nothing whichever thread happens to claim its
+ * first GEMM task late (GEMM's packing buffers, 1.2 MB). */
+enum { TG__SCRATCH_FLOATS = 305152 };
+float *tg__thread_scratch(size_t floats);
 
 /* run(n, bufs, args) over n elements, cut into one fixed slice per thread
  * when n >= TG__SLICE_MIN: each slice gets bufs[k] + its offset (NULL

@@ -15,6 +15,7 @@
  * run, so a run never fails, it only gets slower. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ static struct {
      * of the next one */
     _Atomic uint64_t claim;
     atomic_int pending;          /* tasks of the job not yet finished */
+    atomic_int ready;            /* workers past their set-up */
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
 static atomic_int thread_setting; /* 0: not decided yet */
@@ -46,6 +48,40 @@ static atomic_int thread_setting; /* 0: not decided yet */
 static pthread_mutex_t one_job = PTHREAD_MUTEX_INITIALIZER;
 /* Set while a job runs: a kernel called from inside a task runs serially. */
 static _Thread_local bool in_task;
+
+/* ---- per-thread scratch ---- */
+typedef struct scratch {
+    size_t floats;
+    float *data;
+} scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void free_scratch(void *p)
+{
+    scratch *s = p;
+    if (s) free(s->data), free(s);
+}
+static void make_scratch_key(void) { (void)pthread_key_create(&scratch_key, free_scratch); }
+
+float *tg__thread_scratch(size_t floats)
+{
+    if (pthread_once(&scratch_once, make_scratch_key) != 0) return NULL;
+    scratch *s = pthread_getspecific(scratch_key);
+    if (s && s->floats >= floats) return s->data;
+    if (!s && !(s = calloc(1, sizeof *s))) return NULL;
+    size_t rounded = (floats + 15) / 16 * 16; /* aligned_alloc wants a multiple of the alignment */
+    free(s->data);
+    s->data = aligned_alloc(64, rounded * sizeof(float));
+    s->floats = s->data ? floats : 0;
+    if (pthread_setspecific(scratch_key, s) != 0 || !s->data) {
+        free_scratch(s);
+        (void)pthread_setspecific(scratch_key, NULL);
+        return NULL;
+    }
+    return s->data;
+}
 
 static inline void cpu_relax(void)
 {
@@ -78,6 +114,8 @@ static void *worker(void *arg)
     (void)arg;
     unsigned seen = 0;
     in_task = true;
+    (void)tg__thread_scratch(TG__SCRATCH_FLOATS); /* NULL: GEMM then packs on the stack */
+    atomic_fetch_add_explicit(&pool.ready, 1, memory_order_release);
     for (;;) {
         unsigned gen;
         int spins = 0; /* a job is usually a few microseconds away: spin first */
@@ -107,6 +145,7 @@ static void *worker(void *arg)
 static void forget_workers(void)
 {
     pool.started = 0;
+    atomic_store(&pool.ready, 0);
     pthread_mutex_init(&one_job, NULL);
     pthread_mutex_init(&pool.lock, NULL);
     pthread_cond_init(&pool.wake, NULL);
@@ -128,6 +167,9 @@ static int start_workers(int want)
         if (failed) break;
         pool.started++;
     }
+    /* a new worker's scratch is allocated now, during the step that
+     * started it, not later inside some warm step */
+    while (atomic_load_explicit(&pool.ready, memory_order_acquire) < pool.started) sched_yield();
     return pool.started;
 }
 
@@ -157,6 +199,9 @@ int tg_threads(void)
 void tg__parallel_run(int count, tg__task *fn, void *ctx)
 {
     if (count > 1 && !in_task && pthread_mutex_trylock(&one_job) == 0) {
+        /* the caller's scratch too, whether or not it claims a GEMM task
+         * of this job: the workers may take them all */
+        (void)tg__thread_scratch(TG__SCRATCH_FLOATS);
         if (start_workers(count - 1) > 0) {
             pthread_mutex_lock(&pool.lock);
             pool.fn = fn, pool.ctx = ctx, pool.count = count;
