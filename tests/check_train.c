@@ -31,6 +31,14 @@ static const char *model(const char *name)
     return path;
 }
 
+/* tg export of the test's ckpt to out (both in its directory), which must work. */
+static void export_to(const char *ckpt, const char *out)
+{
+    char args[1024];
+    snprintf(args, sizeof args, "export %s %s", in_dir(ckpt), in_dir(out));
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+}
+
 START_TEST(test_train_learns_a_subset)
 {
     /* 3000 images, 2 epochs of Adam: about 77% on 1000 test images (a full
@@ -322,8 +330,7 @@ START_TEST(test_train_export_eval_init_and_shuffle_off)
     snprintf(args, sizeof args, "train --model '%s' --epochs 1 --train-samples 600 --test-samples 100 --seed 2 "
              "--normalize --save %s", spec, in_dir("a.ckpt"));
     ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
-    snprintf(args, sizeof args, "export %s %s", in_dir("a.ckpt"), in_dir("a.safetensors"));
-    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    export_to("a.ckpt", "a.safetensors");
     ck_assert_msg(strstr(tg_output, "4 tensors of"), "%s", tg_output);
     tg_safetensors *st;
     ck_assert_int_eq(tg_safetensors_read(in_dir("a.safetensors"), &st), TG_OK);
@@ -437,8 +444,7 @@ START_TEST(test_train_a_cnn)
     snprintf(args, sizeof args, "train --resume %s --epochs 2 --save %s", in_dir("r.ckpt"), in_dir("r.ckpt"));
     ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
     ck_assert(same_file(in_dir("r.ckpt"), in_dir("straight.ckpt")));
-    snprintf(args, sizeof args, "export %s %s", in_dir("r.ckpt"), in_dir("cnn.safetensors"));
-    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    export_to("r.ckpt", "cnn.safetensors");
     tg_safetensors *st;
     ck_assert_int_eq(tg_safetensors_read(in_dir("cnn.safetensors"), &st), TG_OK);
     tg_dtype dtype;
@@ -486,6 +492,16 @@ static const char *cnn_data(void)
     return path;
 }
 
+/* One epoch of cnn-bn (Adam lr 0.003, batch 32) on cnn_data with more
+ * flags, which must work. */
+static void train_cnn_bn(const char *flags)
+{
+    char args[1024];
+    snprintf(args, sizeof args, "train --data-dir %s --model cnn-bn --optimizer adam --lr 0.003 --epochs 1 "
+             "--batch-size 32 %s", cnn_data(), flags);
+    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+}
+
 /* The class and percentage ("NAME NN%") that follow each occurrence of
  * key in text, in order (tg eval --show's "tg:   sneaker 33%", tg
  * predict's "1. sneaker 32.7%"): up to max names of up to 31 characters.
@@ -514,11 +530,9 @@ START_TEST(test_train_a_cnn_evaluates_shows_and_predicts)
      * the guesses --show draws are tg predict's for the same images. */
     char args[1024];
     const char *data = cnn_data();
-    snprintf(args, sizeof args, "train --data-dir %s --model cnn-bn --optimizer adam --lr 0.003 --epochs 1 "
-             "--batch-size 32 --seed 1 --save %s", data, in_dir("c.ckpt"));
-    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
-    snprintf(args, sizeof args, "export %s %s", in_dir("c.ckpt"), in_dir("c.safetensors"));
-    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    snprintf(args, sizeof args, "--seed 1 --save %s", in_dir("c.ckpt"));
+    train_cnn_bn(args);
+    export_to("c.ckpt", "c.safetensors");
     ck_assert_msg(strstr(tg_output, "18 tensors of"), "%s", tg_output); /* 4 convolution, 10 batch norm, 4 linear */
     enum { N = CNN_TEST, SHOW = 4 };
     tg_dataset test;
@@ -796,19 +810,16 @@ START_TEST(test_train_a_cnn_starts_from_init)
      * weights. */
     char args[1024];
     const char *data = cnn_data();
-    snprintf(args, sizeof args, "train --data-dir %s --model cnn-bn --optimizer adam --lr 0.003 --epochs 1 "
-             "--train-samples 96 --batch-size 32 --seed 1 --save %s", data, in_dir("a.ckpt"));
-    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
-    snprintf(args, sizeof args, "export %s %s", in_dir("a.ckpt"), in_dir("a.safetensors"));
-    ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+    snprintf(args, sizeof args, "--train-samples 96 --seed 1 --save %s", in_dir("a.ckpt"));
+    train_cnn_bn(args);
+    export_to("a.ckpt", "a.safetensors");
     const char *names[][2] = {{"i.ckpt", "i.safetensors"}, {"own.ckpt", "own.safetensors"}};
     for (int k = 0; k < 2; k++) {
         snprintf(args, sizeof args, "train --data-dir %s --model cnn-bn %s%s --optimizer sgd --lr 0 --epochs 1 "
                  "--train-samples 64 --batch-size 32 --seed 7 --save %s", data, k ? "" : "--init ",
                  k ? "" : in_dir("a.safetensors"), in_dir(names[k][0]));
         ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
-        snprintf(args, sizeof args, "export %s %s", in_dir(names[k][0]), in_dir(names[k][1]));
-        ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+        export_to(names[k][0], names[k][1]);
     }
     tg_safetensors *given, *started, *own;
     ck_assert_int_eq(tg_safetensors_read(in_dir("a.safetensors"), &given), TG_OK);
@@ -843,10 +854,9 @@ START_TEST(test_train_a_cnn_same_bytes_on_1_and_2_threads)
     for (int threads = 1; threads <= 2; threads++) {
         char name[32];
         snprintf(name, sizeof name, "t%d.ckpt", threads);
-        snprintf(args, sizeof args, "train --data-dir %s --model cnn-bn --optimizer adam --lr 0.003 --epochs 1 "
-                 "--train-samples 128 --batch-size 32 --seed 3 --threads %d --save %s --metrics %s", cnn_data(),
-                 threads, in_dir(name), in_dir("m.json"));
-        ck_assert_msg(run_tg(args) == 0, "%s", tg_output);
+        snprintf(args, sizeof args, "--train-samples 128 --seed 3 --threads %d --save %s --metrics %s", threads,
+                 in_dir(name), in_dir("m.json"));
+        train_cnn_bn(args);
         char *json = read_file(in_dir("m.json"), NULL);
         ck_assert_int_eq((int)json_number(json, "threads"), threads);
         free(json);

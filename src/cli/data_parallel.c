@@ -104,18 +104,8 @@ bool data_parallel_share_buffers(data_parallel *dp)
     return true;
 }
 
-/* FNV-1a over 32-bit words (and bytes): any flipped bit changes it. */
-static uint64_t checksum(uint64_t h, const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        uint32_t w;
-        memcpy(&w, x + i, sizeof w);
-        h = (h ^ w) * 0x100000001b3u;
-    }
-    return h;
-}
-
-static uint64_t checksum_bytes(uint64_t h, const void *data, size_t n)
+/* FNV-1a: any flipped bit changes it. */
+static uint64_t checksum(uint64_t h, const void *data, size_t n)
 {
     const unsigned char *b = data;
     for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3u;
@@ -130,14 +120,15 @@ bool data_parallel_check(data_parallel *dp, const session *s, const train_config
     for (int i = 0; i < n; i++) {
         char name[TG_MODULE_NAME_MAX];
         tg_tensor *t = tg_module_state(s->model, i, name, NULL);
-        h = checksum(h, t->data, t->size);
+        h = checksum(h, t->data, t->size * sizeof *t->data);
     }
     /* the configuration too: ranks given different flags would train different models */
     tg_buf flags = {0};
     bool ok = config_to_flags(c, &flags) == TG_OK;
-    if (ok) h = checksum_bytes(h, flags.data, flags.len);
+    if (ok) h = checksum(h, flags.data, flags.len);
+    else fprintf(stderr, "tg train: out of memory\n");
     tg_buf_free(&flags);
-    ok = dp->e->gather_u64(ok ? h : 0, dp->checksums) && ok;
+    if (!dp->e->gather_u64(ok ? h : 0, dp->checksums)) return false;
     int size = dp->e->size, differ = 0;
     for (int r = 1; r < size; r++) differ += dp->checksums[r] != dp->checksums[0];
     if (ok && differ && dp->e->rank == 0) {

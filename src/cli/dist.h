@@ -15,7 +15,6 @@
 #include <stdint.h>
 
 typedef struct dist_engine {
-    const char *name;            /* "local", "mpi" */
     int rank, size;              /* this process, of size (rank 0 writes files and prints) */
     int local_size;              /* ranks on this machine, which share its cores */
     /* x[0..n) becomes the sum over the ranks of their x, the same bits on
@@ -26,8 +25,8 @@ typedef struct dist_engine {
     bool (*broadcast_floats)(float *x, size_t n);
     /* all[0..size) becomes every rank's v, in rank order. */
     bool (*gather_u64)(uint64_t v, uint64_t *all);
-    /* The end of the run (ok: every rank agreed to stop here). */
-    void (*close)(bool ok);
+    /* The end of the run, reached by every rank. */
+    void (*close)(void);
 } dist_engine;
 
 /* The engine this tg was built with; ranks and size as the launcher (mpirun)

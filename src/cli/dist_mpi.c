@@ -18,9 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "dist.h"
 
-enum { DEFAULT_TIMEOUT = 60, EXIT_FAILED = 1 };
+enum { DEFAULT_TIMEOUT = 60 };
 
 static dist_engine engine;
 static int timeout_seconds = DEFAULT_TIMEOUT;
@@ -50,7 +51,7 @@ static void *watchdog(void *arg)
                      "TG_DIST_TIMEOUT sets the wait); stopping. Checkpoints written so far are whole.\n",
                      engine.rank, engine.size, timeout_seconds);
             say(msg);
-            _exit(EXIT_FAILED);
+            _exit(EXIT_FAIL);
         }
     }
     return NULL;
@@ -61,7 +62,7 @@ static void on_term(int sig)
 {
     (void)sig;
     say(term_message);
-    _exit(EXIT_FAILED);
+    _exit(EXIT_FAIL);
 }
 
 /* Ends a collective: true if MPI says it worked, else false after a message. */
@@ -109,9 +110,8 @@ static bool gather_u64(uint64_t v, uint64_t *all)
     return finished(MPI_Allgather(&v, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD), "MPI_Allgather");
 }
 
-static void close_mpi(bool ok)
+static void close_mpi(void)
 {
-    (void)ok;
     begin(); /* MPI_Finalize waits for the others too */
     MPI_Finalize();
     atomic_store(&waiting_since, 0);
@@ -141,7 +141,6 @@ const dist_engine *dist_open(void)
         MPI_Comm_size(local, &engine.local_size);
         MPI_Comm_free(&local);
     }
-    engine.name = "mpi";
     engine.sum_floats = sum_floats, engine.sum_doubles = sum_doubles;
     engine.broadcast_floats = broadcast_floats, engine.gather_u64 = gather_u64, engine.close = close_mpi;
     snprintf(term_message, sizeof term_message,

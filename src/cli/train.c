@@ -224,8 +224,6 @@ static bool train_step(trainer *t, const int *rows, int m, double *loss_out, boo
     return st == TG_OK;
 }
 
-static const char *rank_prefix(const trainer *t) { return t->who; }
-
 static void diverged(const trainer *t, int epoch, double loss)
 {
     fprintf(stderr,
@@ -253,7 +251,7 @@ static double train_epoch(trainer *t, int epoch, progress *pr)
         bool ok = train_step(t, t->rows + start, m, &loss, &others);
         if (!ok || !isfinite(loss)) {
             clear_bar(pr); /* first: the message gets a line of its own, not the end of the bar's */
-            if (!ok && !others) fprintf(stderr, "tg train: %s%s\n", rank_prefix(t), tg_last_error());
+            if (!ok && !others) fprintf(stderr, "tg train: %s%s\n", t->who, tg_last_error());
             else if (!ok && t->rank0) fprintf(stderr, "tg train: another rank stopped (its message is above)\n");
             else if (ok && t->rank0) diverged(t, epoch, loss);
             return NAN;
@@ -555,6 +553,6 @@ int cmd_train(int argc, char **argv)
 done:
     trainer_free(&t);
     tg_checkpoint_free(ck);
-    t.dist->close(code == EXIT_OK);
+    t.dist->close();
     return code;
 }

@@ -9,6 +9,7 @@
  * results are the same bits for any number of threads. */
 #include <math.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -279,7 +280,7 @@ __attribute__((target("avx512f"))) static void max_pool_2x2_avx512(int OH, int O
 
 static bool have_avx512(void)
 {
-    static int known; /* 0 not asked, 1 no, 2 yes: a benign race, every thread finds the same */
+    static _Atomic int known; /* 0 not asked, 1 no, 2 yes: threads that ask at once all find the same */
     if (!known) {
         __builtin_cpu_init();
         known = __builtin_cpu_supports("avx512f") ? 2 : 1;
@@ -409,26 +410,3 @@ void tg__k_add_channel_bias(size_t N, size_t C, size_t P, const float *b, float 
             for (size_t q = 0; q < P; q++) y[q] += b[c];
 }
 
-/* Eight running sums in double, lane l taking the positions q = l mod 8
- * of every plane in turn, added in a fixed tree at the end: a vector's
- * worth of independent adds instead of one chain. */
-TG__CLONES static double channel_sum(size_t N, size_t C, size_t P, size_t c, const float *x)
-{
-    enum { LANES = 8 };
-    double acc[LANES] = {0};
-    for (size_t n = 0; n < N; n++) {
-        const float *row = x + (n * C + c) * P;
-        size_t q = 0;
-        for (; q + LANES <= P; q += LANES)
-            for (int l = 0; l < LANES; l++) acc[l] += row[q + l];
-        for (; q < P; q++) acc[q % LANES] += row[q];
-    }
-    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
-}
-
-/* The clones are static, the entry point plain: clang resolves an extern
- * target_clones function only within its own file. */
-double tg__k_channel_sum(size_t N, size_t C, size_t P, size_t c, const float *x)
-{
-    return channel_sum(N, C, P, c, x);
-}

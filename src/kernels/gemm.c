@@ -209,11 +209,11 @@ static void gemm_task(void *ctx, int t, int count)
  * C = A B^T takes the dot-product path. */
 enum { PARALLEL_MIN = 1 << 17, DOT_MAX_M = 64, DOT_MIN_K = 256, DOT_MAX_A_BYTES = 256 << 10 };
 
-/* C = beta C for an empty sum (K = 0), rows [i0, i1). */
-static void scale_rows(int i0, int i1, int N, float beta, float *C, int ldc)
+/* C = beta C for an empty sum (K = 0), rows [i0, i1) and columns [j0, j1). */
+static void scale_rect(int i0, int i1, int j0, int j1, float beta, float *C, int ldc)
 {
     for (int i = i0; i < i1; i++)
-        for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta != 0.0f ? C[(size_t)i * ldc + j] : 0.0f;
+        for (int j = j0; j < j1; j++) C[(size_t)i * ldc + j] = beta != 0.0f ? C[(size_t)i * ldc + j] : 0.0f;
 }
 
 /* The product's path and split, decided from the whole of it: which path
@@ -248,7 +248,7 @@ void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int 
 {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
-        scale_rows(0, M, N, beta, C, ldc);
+        scale_rect(0, M, 0, N, beta, C, ldc);
         return;
     }
     gemm_job j = plan_job(k, threads, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
@@ -326,8 +326,7 @@ void tg__gemm_part(int i0, int i1, int j0, int j1, bool ta, bool tb, int M, int 
         return;
     }
     if (K <= 0) {
-        for (int i = i0; i < i1; i++)
-            for (int jj = j0; jj < j1; jj++) C[(size_t)i * ldc + jj] = beta != 0.0f ? C[(size_t)i * ldc + jj] : 0.0f;
+        scale_rect(i0, i1, j0, j1, beta, C, ldc);
         return;
     }
     gemm_job j = plan_job(k, 1, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);

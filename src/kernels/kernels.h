@@ -209,7 +209,7 @@ void tg__k_col2im(const tg__conv_geom *gm, float *cols, float *dx);
 /* y[n, c, q] += b[c] over (N, C, P). */
 void tg__k_add_channel_bias(size_t N, size_t C, size_t P, const float *b, float *y);
 /* The sum, in double, of channel c of x (N, C, P) over n and q (the
- * convolution's bias gradient), in a fixed order. */
+ * convolution's bias gradient), in a fixed order: norm.c's group sum. */
 double tg__k_channel_sum(size_t N, size_t C, size_t P, size_t c, const float *x);
 
 /* A pooling window of kh x kw moved by sh, sw over a plane (H, W) padded

@@ -52,6 +52,34 @@ static void run_groups(tg__task *task, norm_job *j)
     tg__parallel_run(tasks, task, j);
 }
 
+/* The sum of group g's elements, in LANES lanes (inlined into each
+ * caller's clones, where it vectorises). */
+static inline double group_sum(size_t A, size_t G, size_t B, size_t g, const float *x)
+{
+    double acc[LANES] = {0};
+    for (size_t a = 0; a < A; a++) {
+        const float *row = x + AT(a, g, 0);
+        size_t b = 0;
+        for (; b < VEC_END(B); b += LANES)
+            for (int l = 0; l < LANES; l++) acc[l] += row[b + l];
+        for (; b < B; b++) acc[b % LANES] += row[b];
+    }
+    return fold(acc);
+}
+
+/* A convolution's bias gradient: channel c of (N, C, P) is group c. The
+ * clones are static, the entry point plain: clang resolves an extern
+ * target_clones function only within its own file. */
+TG__CLONES static double channel_sum(size_t N, size_t C, size_t P, size_t c, const float *x)
+{
+    return group_sum(N, C, P, c, x);
+}
+
+double tg__k_channel_sum(size_t N, size_t C, size_t P, size_t c, const float *x)
+{
+    return channel_sum(N, C, P, c, x);
+}
+
 TG__CLONES static void stats_task(void *ctx, int t, int count)
 {
     const norm_job *j = ctx;
@@ -59,15 +87,8 @@ TG__CLONES static void stats_task(void *ctx, int t, int count)
     double n = (double)(A * B);
     group_range(j, t, count, &g0, &g1);
     for (size_t g = g0; g < g1; g++) {
-        double sum[LANES] = {0}, ss[LANES] = {0};
-        for (size_t a = 0; a < A; a++) {
-            const float *row = j->x + AT(a, g, 0);
-            size_t b = 0;
-            for (; b < VEC_END(B); b += LANES)
-                for (int l = 0; l < LANES; l++) sum[l] += row[b + l];
-            for (; b < B; b++) sum[b % LANES] += row[b];
-        }
-        double m = fold(sum) / n;
+        double ss[LANES] = {0};
+        double m = group_sum(A, G, B, g, j->x) / n;
         for (size_t a = 0; a < A; a++) {
             const float *row = j->x + AT(a, g, 0);
             size_t b = 0;
