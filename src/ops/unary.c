@@ -11,6 +11,22 @@
 
 #define UNUSED(x) (void)(x)
 
+/* The loops over slices of the tensors: every element is computed alone,
+ * so a CNN's megabyte feature maps split over the threads give the same
+ * bits (bufs: x, y, and dy, dx in the backward; args: y, for the op and
+ * its parameters). */
+static void forward_slice(size_t n, float *const *bufs, const void *args)
+{
+    const tg_tensor *y = args;
+    y->op->forward_loop(n, bufs[0], bufs[1], y->fparam);
+}
+
+static void backward_slice(size_t n, float *const *bufs, const void *args)
+{
+    const tg_tensor *y = args;
+    y->op->backward_loop(n, bufs[0], bufs[1], bufs[2], bufs[3], y->fparam);
+}
+
 tg_tensor *tg__unary(const char *fn, tg_graph *g, const tg__op_desc *op, tg_tensor *x, float p0, float p1)
 {
     if (!TG__INPUTS_OK(fn, g, x)) return NULL;
@@ -18,14 +34,15 @@ tg_tensor *tg__unary(const char *fn, tg_graph *g, const tg__op_desc *op, tg_tens
     if (!y) return NULL;
     y->fparam[0] = p0;
     y->fparam[1] = p1;
-    op->forward_loop(x->size, x->data, y->data, y->fparam);
+    tg__run_sliced(forward_slice, x->size, (float *[TG__MAX_SLICE_BUFS]){x->data, y->data}, y);
     return tg__op_done(g, y);
 }
 
 static void unary_backward(tg_tensor *y)
 {
     tg_tensor *x = y->src[0];
-    if (x->requires_grad) y->op->backward_loop(y->size, x->data, y->data, y->grad, x->grad, y->fparam);
+    if (x->requires_grad)
+        tg__run_sliced(backward_slice, y->size, (float *[TG__MAX_SLICE_BUFS]){x->data, y->data, y->grad, x->grad}, y);
 }
 
 /* ---- neg: y = -x ---- */
