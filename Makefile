@@ -278,19 +278,20 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/lib/libtg.so.$(VERSION) $(DESTDIR)$(PREFIX)/include/tg.h \
 	    $(DESTDIR)$(PREFIX)/bin/tg $(DESTDIR)$(PREFIX)/lib/pkgconfig/tg.pc
 
+# torch's matrix products go through whichever BLAS Debian's alternatives
+# make libblas.so.3 (with OpenBLAS results differ in the last bits); the
+# references were made with the reference BLAS, which LD_LIBRARY_PATH picks
+# here whatever the alternative says, so they come out the same bytes.
+BLAS_REF = $(dir $(firstword $(wildcard /usr/lib/*/blas/libblas.so.3)))
 fixtures:
-	@scripts/deps.sh --check python3-torch python3-numpy
-	/usr/bin/python3 tests/fixtures/gen_fixtures.py > tests/fixtures/torch_ref.h
+	@scripts/deps.sh --check python3-torch python3-numpy libblas3
+	LD_LIBRARY_PATH=$(BLAS_REF) /usr/bin/python3 tests/fixtures/gen_fixtures.py > tests/fixtures/torch_ref.h
 	/usr/bin/python3 tests/fixtures/gen_optim_fixtures.py > tests/fixtures/optim_ref.h
 	/usr/bin/python3 tests/fixtures/gen_safetensors.py > tests/fixtures/safetensors_ref.h
 
 # tests/check_parity.c's references from PyTorch: tests/fixtures/gen_parity.py
-# writes tests/fixtures/parity/ and parity_ref.h (docs/PYTORCH.md). torch's
-# matrix products go through whichever BLAS Debian's alternatives make
-# libblas.so.3 (with OpenBLAS the losses differ in the last bits); the
-# references were made with the reference BLAS, which LD_LIBRARY_PATH picks
-# here whatever the alternative says, so they come out the same bytes.
-BLAS_REF = $(dir $(firstword $(wildcard /usr/lib/*/blas/libblas.so.3)))
+# writes tests/fixtures/parity/ and parity_ref.h (docs/PYTORCH.md), with the
+# reference BLAS and LAPACK as above.
 fixtures-parity:
 	@scripts/deps.sh --check python3-torch python3-numpy libblas3 liblapack3 $(DEPS_DATA)
 	LD_LIBRARY_PATH=$(BLAS_REF):$(BLAS_REF)../lapack /usr/bin/python3 tests/fixtures/gen_parity.py

@@ -524,6 +524,11 @@ tg_tensor *tg_dropout(tg_graph *g, tg_tensor *x, float p, bool train, tg_rng *rn
 typedef struct tg_conv2d_opts {
     int stride[2], padding[2], dilation[2], groups;
     bool same;
+    /* y = max(0, the convolution) in one op ("conv2d_relu"), the ReLU done
+     * on each sample's output while it is in cache: the values and
+     * gradients of tg_relu(tg_conv2d(...)) to the bit, without the feature
+     * maps' extra passes. A Sequential fuses a Conv2d and a ReLU so. */
+    bool relu;
 } tg_conv2d_opts;
 /* 2-D convolution (F.conv2d; cross-correlation, as torch):
  *   y[n,o,i,j] = b[o] + sum_{c,u,v} w[o,c,u,v] x[n, g C/G + c, i s0 - p0 + u d0, j s1 - p1 + v d1]
@@ -1104,7 +1109,7 @@ tg_status tg_safetensors_get(const tg_safetensors *st, const char *name, tg_dtyp
  * {
  *     return tg_mul(g, x, tg_module_param(m, "scale"));
  * }
- * static const tg_module_ops scale_ops = {"scale", scale_forward, NULL};
+ * static const tg_module_ops scale_ops = {.name = "scale", .forward = scale_forward};
  *
  * int main(void)
  * {
@@ -1164,6 +1169,13 @@ typedef struct tg_module_ops {
     /* Frees m->impl (not the parameters and buffers: the module frees
      * those); NULL when impl needs no freeing. */
     void (*free_impl)(void *impl);
+    /* Optional, for a Sequential: forward_relu is this module followed by
+     * a ReLU, fused into one op (Conv2d's: the conv2d_relu op), with the
+     * values and gradients of the two; is_relu says the module is
+     * x -> max(0, x). A Sequential calls forward_relu for a module whose
+     * next sibling is_relu, and skips that sibling. */
+    tg_tensor *(*forward_relu)(tg_module *m, tg_graph *g, tg_tensor *x);
+    bool is_relu;
 } tg_module_ops;
 
 struct tg_module {

@@ -84,7 +84,7 @@ static tg_tensor *affine_forward(tg_module *m, tg_graph *g, tg_tensor *x)
 }
 static int impl_freed;
 static void count_free(void *impl) { impl_freed += impl != NULL; }
-static const tg_module_ops affine_ops = {"affine", affine_forward, count_free};
+static const tg_module_ops affine_ops = {.name = "affine", .forward = affine_forward, .free_impl = count_free};
 
 START_TEST(test_models_module_params_buffers_and_mode)
 {
@@ -730,6 +730,43 @@ START_TEST(test_models_cnn_loads_pytorch_weights_and_gives_its_logits)
 }
 END_TEST
 
+START_TEST(test_models_sequential_fuses_a_conv2d_and_its_relu)
+{
+    /* a Conv2d and the ReLU right after it run as one conv2d_relu op; not
+     * across another layer; the state is the Sequential's either way, and
+     * the logits are those of the two ops one after the other */
+    tg_rng rng;
+    tg_rng_seed(&rng, 4);
+    static const struct {
+        const char *spec, *last_op;
+    } seqs[] = {{"conv2d(3,3,padding=1) relu", "conv2d_relu"},
+                {"conv2d(3,3,padding=1) batchnorm2d relu", "relu"},
+                {"conv2d(3,3,padding=1)", "conv2d"},
+                {"residual(conv2d(1,3,padding=1) relu)", "add"}};
+    float x[2 * 6 * 6];
+    for (int i = 0; i < 2 * 6 * 6; i++) x[i] = (float)((i * 7) % 11) - 5.0f;
+    for (size_t k = 0; k < sizeof seqs / sizeof seqs[0]; k++) {
+        tg_module *m = tg_model_parse(seqs[k].spec, (tg_sample_shape){1, 6, 6}, &rng);
+        ck_assert_msg(m != NULL, "%s", tg_last_error());
+        tg_graph *g = tg_graph_new();
+        tg_tensor *y = tg_module_forward(m, g, tg_from_data(g, x, TG_SHAPE(2, 1, 6, 6)));
+        ck_assert_msg(y != NULL, "%s", tg_last_error());
+        ck_assert_str_eq(tg_tensor_op_name(y), seqs[k].last_op);
+        if (k == 0) { /* by hand: the two ops */
+            char name[TG_MODULE_NAME_MAX];
+            ck_assert_int_eq(tg_module_state_size(m), 2);
+            ck_assert_str_eq((tg_module_state(m, 0, name, NULL), name), "0.weight");
+            tg_tensor *in = tg_from_data(g, x, TG_SHAPE(2, 1, 6, 6));
+            tg_tensor *h = tg_relu(g, tg_conv2d(g, in, tg_module_param(m, "0.weight"), tg_module_param(m, "0.bias"),
+                                                &(tg_conv2d_opts){.padding = {1, 1}}));
+            ck_assert_int_eq(memcmp(h->data, y->data, y->size * sizeof(float)), 0);
+        }
+        tg_graph_free(g);
+        tg_module_free(m);
+    }
+}
+END_TEST
+
 START_TEST(test_models_select_count_zero_and_clip_parameters)
 {
     tg_rng rng;
@@ -797,6 +834,7 @@ static Suite *models_suite(void)
     tcase_add_test(tc, test_models_residual_block_adds_its_input);
     tcase_add_test(tc, test_models_batch_norm_layer_norm_embedding_modules);
     tcase_add_test(tc, test_models_cnn_loads_pytorch_weights_and_gives_its_logits);
+    tcase_add_test(tc, test_models_sequential_fuses_a_conv2d_and_its_relu);
     suite_add_tcase(s, tc);
     tc = tcase_create("datasets");
     tcase_add_test(tc, test_models_moons_shape_and_balance);

@@ -996,6 +996,63 @@ START_TEST(test_ops_conv2d_same_bits_on_1_2_and_3_threads)
 }
 END_TEST
 
+/* conv2d with .relu against tg_relu(tg_conv2d(...)): y, and the gradients
+ * of x (unless x_grad is false: the backward then masks dy on its own), w
+ * and b, from an upstream gradient holding -0s and 0s, on 1 and 2 threads
+ * (the samples split over them). Every value is compared as bits. */
+static void conv_relu_against_chain(bool x_grad, int threads)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 91);
+    tg_tensor *x = tg_randn(NULL, &rng, TG_SHAPE(3, 4, 9, 9)), *w = tg_randn(NULL, &rng, TG_SHAPE(6, 4, 3, 3));
+    tg_tensor *b = tg_randn(NULL, &rng, TG_SHAPE(6)), *up = tg_randn(NULL, &rng, TG_SHAPE(3, 6, 9, 9));
+    for (size_t i = 0; i < up->size; i += 7) up->data[i] = i % 2 ? -0.0f : 0.0f;
+    tg_tensor *params[] = {x, w, b};
+    tg_set_threads(threads);
+    float *got[2][4];
+    size_t sizes[4] = {up->size, x->size, w->size, b->size};
+    for (int fused = 0; fused < 2; fused++) {
+        tg_tensor_requires_grad(x, x_grad);
+        for (int k = x_grad ? 0 : 1; k < 3; k++) {
+            tg_tensor_requires_grad(params[k], true);
+            memset(params[k]->grad, 0, params[k]->size * sizeof(float));
+        }
+        tg_graph *g = tg_graph_new();
+        tg_conv2d_opts o = {.padding = {1, 1}, .relu = fused};
+        tg_tensor *y = tg_conv2d(g, x, w, b, &o);
+        if (!fused) y = tg_relu(g, y);
+        ck_assert_msg(y != NULL, "%s", tg_last_error());
+        ck_assert_str_eq(tg_tensor_op_name(y), fused ? "conv2d_relu" : "relu");
+        ck_assert_int_eq(tg_backward_grad(y, up->data), TG_OK);
+        const float *from[4] = {y->data, x_grad ? x->grad : NULL, w->grad, b->grad};
+        for (int k = 0; k < 4; k++) {
+            got[fused][k] = from[k] ? malloc(sizes[k] * sizeof(float)) : NULL;
+            if (from[k]) memcpy(got[fused][k], from[k], sizes[k] * sizeof(float));
+        }
+        tg_graph_free(g);
+    }
+    static const char *const what[] = {"y", "dx", "dw", "db"};
+    for (int k = 0; k < 4; k++) {
+        if (!got[0][k]) continue;
+        ck_assert_msg(!memcmp(got[0][k], got[1][k], sizes[k] * sizeof(float)),
+                      "%s of the fused op differs from relu(conv2d) (x grad %d, %d threads)", what[k], x_grad, threads);
+        free(got[0][k]), free(got[1][k]);
+    }
+    for (int k = 0; k < 3; k++) tg_tensor_free(params[k]);
+    tg_tensor_free(up);
+}
+
+START_TEST(test_ops_conv2d_relu_is_relu_of_conv2d_to_the_bit)
+{
+    int was = tg_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        conv_relu_against_chain(true, threads);
+        conv_relu_against_chain(false, threads);
+    }
+    tg_set_threads(was);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -1044,6 +1101,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_ops_max_pool2d_gradient_to_first_maximum);
     tcase_add_test(tc, test_ops_dropout2d_drops_whole_channels);
     tcase_add_test(tc, test_ops_conv2d_same_bits_on_1_2_and_3_threads);
+    tcase_add_test(tc, test_ops_conv2d_relu_is_relu_of_conv2d_to_the_bit);
     suite_add_tcase(s, tc);
     tc = tcase_create("dropout");
     tcase_add_test(tc, test_ops_dropout_statistics);

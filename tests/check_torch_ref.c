@@ -166,6 +166,7 @@ B(conv2d_same_even, tg_conv2d(g, in[0], in[1], NULL, &(tg_conv2d_opts){.same = t
 B(conv2d_depthwise, tg_conv2d(g, in[0], in[1], NULL, &(tg_conv2d_opts){.stride = {2, 2}, .groups = 3}))
 B(conv2d_pointwise, tg_conv2d(g, in[0], in[1], in[2], &(tg_conv2d_opts){.groups = 2}))
 B(conv2d_pad1, tg_conv2d(g, in[0], in[1], NULL, &(tg_conv2d_opts){.padding = {1, 1}}))
+B(conv2d_relu, tg_conv2d(g, in[0], in[1], in[2], &(tg_conv2d_opts){.padding = {1, 1}, .relu = true}))
 B(max_pool2d, tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {2, 2}}))
 B(max_pool2d_ties, tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {3, 3}, .stride = {1, 1}}))
 B(max_pool2d_pad_ceil,
@@ -257,6 +258,7 @@ static const named_builder builders[] = {
     {"conv2d", b_conv2d}, {"conv2d_stride_pad", b_conv2d_stride_pad}, {"conv2d_dilation_groups", b_conv2d_dilation_groups},
     {"conv2d_same_even", b_conv2d_same_even}, {"conv2d_depthwise", b_conv2d_depthwise},
     {"conv2d_input_only", b_conv2d_pad1}, {"conv2d_pointwise", b_conv2d_pointwise},
+    {"conv2d_relu", b_conv2d_relu},
     {"max_pool2d", b_max_pool2d}, {"max_pool2d_ties", b_max_pool2d_ties}, {"max_pool2d_pad_ceil", b_max_pool2d_pad_ceil},
     {"max_pool2d_ceil_drop", b_max_pool2d_ceil_drop}, {"max_pool2d_rect", b_max_pool2d_rect},
     {"avg_pool2d", b_avg_pool2d}, {"avg_pool2d_pad_include", b_avg_pool2d_pad_include},

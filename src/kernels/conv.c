@@ -410,3 +410,33 @@ void tg__k_add_channel_bias(size_t N, size_t C, size_t P, const float *b, float 
             for (size_t q = 0; q < P; q++) y[q] += b[c];
 }
 
+/* relu(v) as tg_relu's forward writes it: v < 0 ? 0 : v keeps -0 and NaN */
+/* (static clones behind plain entry points: clang 14 does not resolve an
+ * extern clone set from another file) */
+TG__CLONES static void bias_relu(size_t C, size_t P, const float *b, float *y)
+{
+    for (size_t c = 0; c < C; c++, y += P) {
+        if (!b) {
+            for (size_t q = 0; q < P; q++) y[q] = y[q] < 0.0f ? 0.0f : y[q];
+            continue;
+        }
+        float bc = b[c];
+        for (size_t q = 0; q < P; q++) {
+            float v = y[q] + bc;
+            y[q] = v < 0.0f ? 0.0f : v;
+        }
+    }
+}
+
+TG__CLONES static void relu_mask(size_t n, const float *y, const float *dy, float *dz)
+{
+    for (size_t i = 0; i < n; i++) {
+        float g = dy[i]; /* loaded either way, so the select vectorises */
+        dz[i] = 0.0f + (y[i] > 0.0f ? g : 0.0f);
+    }
+}
+
+void tg__k_channel_bias_relu(size_t C, size_t P, const float *b, float *y) { bias_relu(C, P, b, y); }
+
+void tg__k_relu_mask(size_t n, const float *y, const float *dy, float *dz) { relu_mask(n, y, dy, dz); }
+

@@ -208,6 +208,13 @@ void tg__k_col2im(const tg__conv_geom *gm, float *cols, float *dx);
 
 /* y[n, c, q] += b[c] over (N, C, P). */
 void tg__k_add_channel_bias(size_t N, size_t C, size_t P, const float *b, float *y);
+/* The fused ReLU of a convolution (ops/conv.c), on one sample's (C, P)
+ * while it is in cache: y = max(0, y + b[c]) (b NULL: no bias), as the
+ * add and then tg_relu would give; and the gradient before the ReLU,
+ * dz = 0 + (y > 0 ? dy : 0), as tg_relu's backward gives it into a zeroed
+ * gradient (so -0 becomes +0 as there). */
+void tg__k_channel_bias_relu(size_t C, size_t P, const float *b, float *y);
+void tg__k_relu_mask(size_t n, const float *y, const float *dy, float *dz);
 /* The sum, in double, of channel c of x (N, C, P) over n and q (the
  * convolution's bias gradient), in a fixed order: norm.c's group sum. */
 double tg__k_channel_sum(size_t N, size_t C, size_t P, size_t c, const float *x);

@@ -226,6 +226,12 @@ static tg_tensor *b_conv2d_pointwise(tg_graph *g, tg_tensor *const *in)
 {
     return tg_conv2d(g, in[0], in[1], in[2], &(tg_conv2d_opts){.groups = 2});
 }
+/* the ReLU's kink is on the output here: these inputs put no output of
+ * the convolution within the finite difference's step of 0 */
+static tg_tensor *b_conv2d_relu(tg_graph *g, tg_tensor *const *in)
+{
+    return tg_conv2d(g, in[0], in[1], in[2], &(tg_conv2d_opts){.padding = {1, 1}, .relu = true});
+}
 static tg_tensor *b_max_pool2d(tg_graph *g, tg_tensor *const *in)
 {
     return tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true});
@@ -398,6 +404,8 @@ static const suite_case cases[] = {
     {"conv2d_plain", "conv2d", b_conv2d_plain, NULL, 2, {IN(4, S4(2, 3, 4, 4), NORMAL, true), IN(4, S4(2, 3, 3, 3), NORMAL, true)}},
     {"conv2d_same_even", "conv2d", b_conv2d_same, NULL, 3,
      {IN(4, S4(1, 2, 5, 6), NORMAL, true), IN(4, S4(3, 2, 4, 2), NORMAL, true), IN(1, T(3), NORMAL, false)}},
+    {"conv2d_relu", "conv2d_relu", b_conv2d_relu, NULL, 3,
+     {IN(4, S4(2, 2, 4, 4), NORMAL, true), IN(4, S4(3, 2, 3, 3), NORMAL, true), IN(1, T(3), NORMAL, true)}},
     {"max_pool2d", "max_pool2d", b_max_pool2d, NULL, 1, {IN(4, S4(2, 2, 5, 5), DISTINCT, true)}},
     {"avg_pool2d", "avg_pool2d", b_avg_pool2d, NULL, 1, {IN(4, S4(1, 2, 6, 5), NORMAL, true)}},
     {"avg_pool2d_include_pad", "avg_pool2d", b_avg_pool2d_include_pad, NULL, 1, {IN(4, S4(2, 1, 5, 4), NORMAL, true)}},

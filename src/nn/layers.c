@@ -64,7 +64,7 @@ static tg_module *add_weight_and_bias(tg_module *m, int ndim, const int *shape, 
     return m;
 }
 
-static const tg_module_ops linear_ops = {"linear", linear_forward, args_free};
+static const tg_module_ops linear_ops = {.name = "linear", .forward = linear_forward, .free_impl = args_free};
 
 tg_module *tg_linear_new(int in, int out, bool bias, tg_rng *rng)
 {
@@ -82,7 +82,7 @@ static tg_tensor *flatten_forward(tg_module *m, tg_graph *g, tg_tensor *x)
     return tg_flatten(g, x, args_of(m)->i);
 }
 
-static const tg_module_ops flatten_ops = {"flatten", flatten_forward, args_free};
+static const tg_module_ops flatten_ops = {.name = "flatten", .forward = flatten_forward, .free_impl = args_free};
 
 tg_module *tg_flatten_new(int start_dim) { return layer_new(&flatten_ops, (layer_args){.i = start_dim}); }
 
@@ -94,7 +94,7 @@ static tg_tensor *dropout_forward(tg_module *m, tg_graph *g, tg_tensor *x)
     return tg_dropout(g, x, args_of(m)->a, m->training, m->rng);
 }
 
-static const tg_module_ops dropout_ops = {"dropout", dropout_forward, args_free};
+static const tg_module_ops dropout_ops = {.name = "dropout", .forward = dropout_forward, .free_impl = args_free};
 
 tg_module *tg_dropout_new(float p)
 {
@@ -120,12 +120,14 @@ static tg_tensor *softplus_forward(tg_module *m, tg_graph *g, tg_tensor *x)
     return tg_softplus(g, x, args_of(m)->a, args_of(m)->b);
 }
 
-static const tg_module_ops relu_ops = {"relu", relu_forward, args_free};
-static const tg_module_ops gelu_ops = {"gelu", gelu_forward, args_free};
-static const tg_module_ops tanh_ops = {"tanh", tanh_forward, args_free};
-static const tg_module_ops sigmoid_ops = {"sigmoid", sigmoid_forward, args_free};
-static const tg_module_ops leaky_relu_ops = {"leaky_relu", leaky_relu_forward, args_free};
-static const tg_module_ops softplus_ops = {"softplus", softplus_forward, args_free};
+static const tg_module_ops relu_ops = {.name = "relu", .forward = relu_forward,
+                                       .free_impl = args_free, .is_relu = true};
+static const tg_module_ops gelu_ops = {.name = "gelu", .forward = gelu_forward, .free_impl = args_free};
+static const tg_module_ops tanh_ops = {.name = "tanh", .forward = tanh_forward, .free_impl = args_free};
+static const tg_module_ops sigmoid_ops = {.name = "sigmoid", .forward = sigmoid_forward, .free_impl = args_free};
+static const tg_module_ops leaky_relu_ops = {.name = "leaky_relu", .forward = leaky_relu_forward,
+                                             .free_impl = args_free};
+static const tg_module_ops softplus_ops = {.name = "softplus", .forward = softplus_forward, .free_impl = args_free};
 
 tg_module *tg_relu_new(void) { return layer_new(&relu_ops, (layer_args){0}); }
 tg_module *tg_gelu_new(void) { return layer_new(&gelu_ops, (layer_args){0}); }
@@ -164,7 +166,8 @@ static tg_tensor *layer_norm_forward(tg_module *m, tg_graph *g, tg_tensor *x)
                          affine ? tg_module_param(m, "bias") : NULL, a->a);
 }
 
-static const tg_module_ops layer_norm_ops = {"layernorm", layer_norm_forward, args_free};
+static const tg_module_ops layer_norm_ops = {.name = "layernorm", .forward = layer_norm_forward,
+                                             .free_impl = args_free};
 
 tg_module *tg_layer_norm_new(int ndim, const int *shape, float eps, bool elementwise_affine)
 {
@@ -213,8 +216,10 @@ static tg_tensor *batch_norm_forward(tg_module *m, tg_graph *g, tg_tensor *x)
                          affine ? tg_module_param(m, "bias") : NULL, m->training || !track, momentum, a->a);
 }
 
-static const tg_module_ops batch_norm1d_ops = {"batchnorm1d", batch_norm_forward, args_free};
-static const tg_module_ops batch_norm2d_ops = {"batchnorm2d", batch_norm_forward, args_free};
+static const tg_module_ops batch_norm1d_ops = {.name = "batchnorm1d", .forward = batch_norm_forward,
+                                               .free_impl = args_free};
+static const tg_module_ops batch_norm2d_ops = {.name = "batchnorm2d", .forward = batch_norm_forward,
+                                               .free_impl = args_free};
 
 static tg_module *batch_norm_new(const tg_module_ops *ops, int num_features, float eps, float momentum, bool affine,
                                  bool track_running_stats)
@@ -260,7 +265,7 @@ static tg_tensor *embedding_forward(tg_module *m, tg_graph *g, tg_tensor *x)
     return tg_embedding(g, tg_module_param(m, "weight"), x, args_of(m)->i);
 }
 
-static const tg_module_ops embedding_ops = {"embedding", embedding_forward, args_free};
+static const tg_module_ops embedding_ops = {.name = "embedding", .forward = embedding_forward, .free_impl = args_free};
 
 tg_module *tg_embedding_new(int num_embeddings, int embedding_dim, int padding_idx, tg_rng *rng)
 {
@@ -317,7 +322,16 @@ static tg_tensor *conv_forward(tg_module *m, tg_graph *g, tg_tensor *x)
     return tg_conv2d(g, x, tg_module_param(m, "weight"), c->bias ? tg_module_param(m, "bias") : NULL, &c->opts);
 }
 
-static const tg_module_ops conv_ops = {"conv2d", conv_forward, args_free};
+static tg_tensor *conv_relu_forward(tg_module *m, tg_graph *g, tg_tensor *x)
+{
+    const conv_impl *c = m->impl;
+    tg_conv2d_opts o = c->opts;
+    o.relu = true;
+    return tg_conv2d(g, x, tg_module_param(m, "weight"), c->bias ? tg_module_param(m, "bias") : NULL, &o);
+}
+
+static const tg_module_ops conv_ops = {.name = "conv2d", .forward = conv_forward,
+                                       .free_impl = args_free, .forward_relu = conv_relu_forward};
 
 tg_module *tg_conv2d_new(int in_channels, int out_channels, int kh, int kw, const tg_conv2d_opts *opts, bool bias,
                          tg_rng *rng)
@@ -348,10 +362,11 @@ static tg_tensor *dropout2d_forward(tg_module *m, tg_graph *g, tg_tensor *x)
     return tg_dropout2d(g, x, args_of(m)->a, m->training, m->rng);
 }
 
-static const tg_module_ops max_pool_ops = {"maxpool2d", max_pool_forward, args_free};
-static const tg_module_ops avg_pool_ops = {"avgpool2d", avg_pool_forward, args_free};
-static const tg_module_ops adaptive_ops = {"adaptiveavgpool2d", adaptive_forward, args_free};
-static const tg_module_ops dropout2d_ops = {"dropout2d", dropout2d_forward, args_free};
+static const tg_module_ops max_pool_ops = {.name = "maxpool2d", .forward = max_pool_forward, .free_impl = args_free};
+static const tg_module_ops avg_pool_ops = {.name = "avgpool2d", .forward = avg_pool_forward, .free_impl = args_free};
+static const tg_module_ops adaptive_ops = {.name = "adaptiveavgpool2d", .forward = adaptive_forward,
+                                           .free_impl = args_free};
+static const tg_module_ops dropout2d_ops = {.name = "dropout2d", .forward = dropout2d_forward, .free_impl = args_free};
 
 static tg_module *pool_new(const tg_module_ops *ops, const tg_pool2d_opts *opts)
 {

@@ -459,14 +459,33 @@ tg_status tg_module_load(tg_module *m, const char *path)
 
 /* ---- Sequential: children "0", "1", ... applied in turn ---- */
 
+/* The child after entry i, or NULL (a Sequential's entries are its
+ * children; a residual block's too). */
+static tg_module *next_child(const tg_module *m, int i)
+{
+    for (int k = i + 1; k < m->n_entries; k++)
+        if (m->entries[k].kind == CHILD) return m->entries[k].child;
+    return NULL;
+}
+
+/* The children in order; a child with a fused ReLU form and a ReLU after
+ * it run as one op (tg_module_ops.forward_relu). */
 static tg_tensor *sequential_forward(tg_module *m, tg_graph *g, tg_tensor *x)
 {
-    for (int i = 0; x && i < m->n_entries; i++)
-        if (m->entries[i].kind == CHILD) x = tg_module_forward(m->entries[i].child, g, x);
+    for (int i = 0; x && i < m->n_entries; i++) {
+        if (m->entries[i].kind != CHILD) continue;
+        tg_module *child = m->entries[i].child, *next = next_child(m, i);
+        if (child->ops->forward_relu && next && next->ops->is_relu) {
+            x = child->ops->forward_relu(child, g, x);
+            while (m->entries[++i].child != next) {}
+        } else {
+            x = tg_module_forward(child, g, x);
+        }
+    }
     return x;
 }
 
-static const tg_module_ops sequential_ops = {"sequential", sequential_forward, NULL};
+static const tg_module_ops sequential_ops = {.name = "sequential", .forward = sequential_forward};
 
 tg_module *tg_sequential_new(tg_module *const *layers, int n)
 {
@@ -493,7 +512,7 @@ static tg_tensor *residual_forward(tg_module *m, tg_graph *g, tg_tensor *x)
     return tg_add(g, x, sequential_forward(m, g, x));
 }
 
-static const tg_module_ops residual_ops = {"residual", residual_forward, NULL};
+static const tg_module_ops residual_ops = {.name = "residual", .forward = residual_forward};
 
 tg_module *tg_residual_new(tg_module *const *layers, int n)
 {

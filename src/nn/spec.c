@@ -280,7 +280,8 @@ static tg_module *conv2d_word(spec_ctx *c, const double *v)
         !whole(c, "stride", v[2], 1) || !whole(c, "dilation", v[4], 1) || !whole(c, "groups", v[5], 1))
         return NULL;
     if (v[3] != SAME && !whole(c, "padding", v[3], 0)) return NULL;
-    tg_conv2d_opts o = {{(int)v[2], (int)v[2]}, {0, 0}, {(int)v[4], (int)v[4]}, (int)v[5], v[3] == SAME};
+    tg_conv2d_opts o = {.stride = {(int)v[2], (int)v[2]}, .dilation = {(int)v[4], (int)v[4]}, .groups = (int)v[5],
+                        .same = v[3] == SAME};
     if (!o.same) o.padding[0] = o.padding[1] = (int)v[3];
     return tg_conv2d_new(c->in.shape[0], (int)v[0], (int)v[1], (int)v[1], &o, v[6] != 0, c->rng);
 }

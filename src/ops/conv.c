@@ -6,7 +6,7 @@
 #include "ops.h"
 
 /* The ops of this file (each defined after its backward). */
-static const tg__op_desc conv2d_op, max_pool2d_op, avg_pool2d_op, adaptive_avg_pool2d_op, dropout2d_op;
+static const tg__op_desc conv2d_op, conv2d_relu_op, max_pool2d_op, avg_pool2d_op, adaptive_avg_pool2d_op, dropout2d_op;
 
 static bool is_nchw(const char *fn, const char *what, const tg_tensor *x, const char *layout)
 {
@@ -23,6 +23,13 @@ static bool is_nchw(const char *fn, const char *what, const tg_tensor *x, const 
  *      y[n, g] = w[g] cols + b,
  *      dw[g] += dy[n, g] cols^T,  dx[n, g] += col2im(w[g]^T dy[n, g]),
  *      db += dy summed over n and positions.
+ * With opts->relu the op is max(0, that) (torch.ao.nn.intrinsic's
+ * ConvReLU2d; oneDNN calls it a post-op): the ReLU runs on each sample's
+ * output while it is in cache, and the backward first turns dy into the
+ * gradient before the ReLU, dz = dy where y > 0 (kept, as dw needs every
+ * sample's), and goes on with dz. A Sequential fuses a Conv2d and the ReLU
+ * after it this way: the separate relu op read and wrote the feature maps
+ * twice more, and zeroed one more gradient of their size.
  * Training keeps every sample's cols from the forward for dw (at batch 64
  * the lectures' CNN keeps 16 MB; recomputing them cost a tenth of a step).
  *
@@ -45,7 +52,9 @@ typedef struct conv_plan {
     bool pointwise;
     bool with_dx;             /* dx is needed: dcols exists (unless pointwise) */
     bool keep_cols;           /* cols holds all N G samples' (for dw), else one per task */
+    bool relu;                /* y = max(0, the convolution) */
     float *cols, *dcols;      /* (N G or tasks, C/G kh kw, OH OW), (tasks, ...) or NULL */
+    float *dz;                /* with relu and a backward: the gradient before the ReLU, as y */
 } conv_plan;
 
 /* The plan for x, w and opts, or false with a message naming the shapes. */
@@ -54,7 +63,7 @@ static bool conv_plan_make(const char *fn, const tg_tensor *x, const tg_tensor *
 {
     char xs[64], ws[64];
     if (!is_nchw(fn, "x", x, "(N,C,H,W)") || !is_nchw(fn, "w", w, "(O,C/groups,kh,kw)")) return false;
-    tg_conv2d_opts o = opts ? *opts : (tg_conv2d_opts){{0, 0}, {0, 0}, {0, 0}, 0, false};
+    tg_conv2d_opts o = opts ? *opts : (tg_conv2d_opts){0};
     if (o.stride[0] < 0 || o.stride[1] < 0 || o.padding[0] < 0 || o.padding[1] < 0 || o.dilation[0] < 0 ||
         o.dilation[1] < 0 || o.groups < 0) {
         tg__error("%s: stride (%d,%d), padding (%d,%d), dilation (%d,%d), groups %d: none may be negative "
@@ -166,10 +175,30 @@ static void conv_forward_task(void *ctx, int t, int count)
             tg__gemm(false, false, d.Og, d.P, d.K, j->w->data + (size_t)gi * (size_t)d.Og * (size_t)d.K, d.K, cols,
                      d.P, 0.0f, j->y->data + s * d.y_group, d.P);
         }
-        if (j->b) /* while the sample's planes are in cache */
-            tg__k_add_channel_bias(1, (size_t)p->O, (size_t)d.P, j->b->data,
-                                   j->y->data + (size_t)n * (size_t)p->O * (size_t)d.P);
+        float *y = j->y->data + (size_t)n * (size_t)p->O * (size_t)d.P; /* while its planes are in cache */
+        if (p->relu) tg__k_channel_bias_relu((size_t)p->O, (size_t)d.P, j->b ? j->b->data : NULL, y);
+        else if (j->b) tg__k_add_channel_bias(1, (size_t)p->O, (size_t)d.P, j->b->data, y);
     }
+}
+
+/* The gradient of sample n's convolution (before the ReLU): y's own, or
+ * dz, made here from it with make (once per sample: by the dx task when
+ * there is one, else by mask_task). */
+static const float *dy_of(const conv_job *j, int n, bool make)
+{
+    size_t at = (size_t)n * (size_t)j->p->O * (size_t)j->p->gm.OH * (size_t)j->p->gm.OW;
+    if (!j->p->relu) return j->y->grad + at;
+    if (make) tg__k_relu_mask((size_t)j->p->O * (size_t)j->p->gm.OH * (size_t)j->p->gm.OW, j->y->data + at,
+                              j->y->grad + at, j->p->dz + at);
+    return j->p->dz + at;
+}
+
+static void mask_task(void *ctx, int t, int count)
+{
+    const conv_job *j = ctx;
+    int n0, n1;
+    sample_range(j->p, t, count, &n0, &n1);
+    for (int n = n0; n < n1; n++) dy_of(j, n, true);
 }
 
 /* dx, task t: dx[n, g] += col2im(w[g]^T dy[n, g]) for its samples. */
@@ -180,10 +209,11 @@ static void conv_dx_task(void *ctx, int t, int count)
     conv_dims d = dims_of(p);
     int n0, n1;
     sample_range(p, t, count, &n0, &n1);
-    for (int n = n0; n < n1; n++)
+    for (int n = n0; n < n1; n++) {
+        const float *dy_n = dy_of(j, n, true);
         for (int gi = 0; gi < p->G; gi++) {
             size_t s = (size_t)n * (size_t)p->G + (size_t)gi;
-            const float *wg = j->w->data + (size_t)gi * (size_t)d.Og * (size_t)d.K, *dy = j->y->grad + s * d.y_group;
+            const float *wg = j->w->data + (size_t)gi * (size_t)d.Og * (size_t)d.K, *dy = dy_n + gi * d.y_group;
             float *dx = j->x->grad + s * d.x_group;
             if (p->pointwise) {
                 tg__gemm(true, false, d.K, d.P, d.Og, wg, d.K, dy, d.P, 1.0f, dx, d.P);
@@ -193,6 +223,7 @@ static void conv_dx_task(void *ctx, int t, int count)
             tg__gemm(true, false, d.K, d.P, d.Og, wg, d.K, dy, d.P, 0.0f, dcols, d.P);
             tg__k_col2im(&p->gm, dcols, dx);
         }
+    }
 }
 
 /* dw and db, task t: columns [t K / count, (t + 1) K / count) of every
@@ -209,13 +240,14 @@ static void conv_dw_task(void *ctx, int t, int count)
         float *dw = j->w->grad + (size_t)gi * (size_t)d.Og * (size_t)d.K;
         for (int n = 0; n < p->N; n++) {
             size_t s = (size_t)n * (size_t)p->G + (size_t)gi;
-            tg__gemm_part(0, d.Og, k0, k1, false, true, d.Og, d.K, d.P, j->y->grad + s * d.y_group, d.P,
+            tg__gemm_part(0, d.Og, k0, k1, false, true, d.Og, d.K, d.P, dy_of(j, n, false) + gi * d.y_group, d.P,
                           cols_of(p, &d, j->x->data, s, 0), d.P, 1.0f, dw, d.K);
         }
     }
     int c0 = (int)((long)t * p->O / count), c1 = (int)((long)(t + 1) * p->O / count);
     for (int oc = c0; j->db && oc < c1; oc++)
-        j->b->grad[oc] += (float)tg__k_channel_sum((size_t)p->N, (size_t)p->O, (size_t)d.P, (size_t)oc, j->y->grad);
+        j->b->grad[oc] +=
+            (float)tg__k_channel_sum((size_t)p->N, (size_t)p->O, (size_t)d.P, (size_t)oc, dy_of(j, 0, false));
 }
 
 tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts)
@@ -226,7 +258,9 @@ tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, cons
         !tg__vector_arg_ok(fn, g, "b", b, plan.O, "w", w))
         return NULL;
     const tg__conv_geom *gm = &plan.gm;
-    tg_tensor *y = tg__op_new(fn, g, &conv2d_op, 4, (int[]){plan.N, plan.O, gm->OH, gm->OW}, x, w, b);
+    plan.relu = opts && opts->relu;
+    const tg__op_desc *op = plan.relu ? &conv2d_relu_op : &conv2d_op;
+    tg_tensor *y = tg__op_new(fn, g, op, 4, (int[]){plan.N, plan.O, gm->OH, gm->OW}, x, w, b);
     if (!y) return NULL;
     plan.tasks = tg_threads() < plan.N ? tg_threads() : plan.N;
     if (plan.tasks < 1) plan.tasks = 1;
@@ -235,7 +269,7 @@ tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, cons
     plan.keep_cols = y->requires_grad && w->requires_grad;
     plan.pointwise = gm->kh == 1 && gm->kw == 1 && gm->sh == 1 && gm->sw == 1 && gm->pt == 0 && gm->pl == 0 &&
                      plan.pb == 0 && plan.pr == 0;
-    plan.cols = plan.dcols = NULL;
+    plan.cols = plan.dcols = plan.dz = NULL;
     conv_plan *aux = tg__graph_alloc(fn, g, sizeof *aux);
     if (!aux) return NULL;
     if (!plan.pointwise) {
@@ -244,6 +278,7 @@ tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, cons
         if (!(plan.cols = tg__graph_alloc(fn, g, (kept + scratch) * sizeof(float)))) return NULL;
         plan.dcols = plan.with_dx ? plan.cols + kept : NULL;
     }
+    if (plan.relu && y->requires_grad && !(plan.dz = tg__graph_alloc(fn, g, y->size * sizeof(float)))) return NULL;
     *aux = plan;
     y->aux = aux;
     conv_job job = {aux, x, w, b, y, false, false};
@@ -258,14 +293,20 @@ static void conv2d_backward(tg_tensor *y)
     /* w's gradient needs the kept cols: keep_cols was set when the forward
      * ran with w requiring it */
     conv_job job = {p, x, w, b, y, w->requires_grad && (p->keep_cols || p->pointwise), b && b->requires_grad};
-    if (x->requires_grad && p->with_dx) tg__parallel_run(p->tasks, conv_dx_task, &job);
+    bool dx = x->requires_grad && p->with_dx;
+    if (dx) tg__parallel_run(p->tasks, conv_dx_task, &job); /* makes dz too */
     if (!job.dw && !job.db) return;
+    if (p->relu && !dx) tg__parallel_run(p->tasks, mask_task, &job);
     int K = p->gm.C * p->gm.kh * p->gm.kw, tasks = tg_threads() < K ? tg_threads() : K;
     tg__parallel_run(tasks, conv_dw_task, &job);
 }
 
 static const tg__op_desc conv2d_op = {
     .name = "conv2d", .local = "per sample and group: dw += dy cols^T, dx += col2im(w^T dy), db += sum dy",
+    .elementwise = false, .backward = conv2d_backward};
+static const tg__op_desc conv2d_relu_op = {
+    .name = "conv2d_relu",
+    .local = "dz = dy where y > 0; per sample and group: dw += dz cols^T, dx += col2im(w^T dz), db += sum dz",
     .elementwise = false, .backward = conv2d_backward};
 
 /* ---- max_pool2d and avg_pool2d (F.max_pool2d, F.avg_pool2d): windows of
