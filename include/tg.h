@@ -524,11 +524,6 @@ tg_tensor *tg_dropout(tg_graph *g, tg_tensor *x, float p, bool train, tg_rng *rn
 typedef struct tg_conv2d_opts {
     int stride[2], padding[2], dilation[2], groups;
     bool same;
-    /* y = max(0, the convolution) in one op ("conv2d_relu"), the ReLU done
-     * on each sample's output while it is in cache: the values and
-     * gradients of tg_relu(tg_conv2d(...)) to the bit, without the feature
-     * maps' extra passes. A Sequential fuses a Conv2d and a ReLU so. */
-    bool relu;
 } tg_conv2d_opts;
 /* 2-D convolution (F.conv2d; cross-correlation, as torch):
  *   y[n,o,i,j] = b[o] + sum_{c,u,v} w[o,c,u,v] x[n, g C/G + c, i s0 - p0 + u d0, j s1 - p1 + v d1]
@@ -1169,13 +1164,6 @@ typedef struct tg_module_ops {
     /* Frees m->impl (not the parameters and buffers: the module frees
      * those); NULL when impl needs no freeing. */
     void (*free_impl)(void *impl);
-    /* Optional, for a Sequential: forward_relu is this module followed by
-     * a ReLU, fused into one op (Conv2d's: the conv2d_relu op), with the
-     * values and gradients of the two; is_relu says the module is
-     * x -> max(0, x). A Sequential calls forward_relu for a module whose
-     * next sibling is_relu, and skips that sibling. */
-    tg_tensor *(*forward_relu)(tg_module *m, tg_graph *g, tg_tensor *x);
-    bool is_relu;
 } tg_module_ops;
 
 struct tg_module {
@@ -1186,6 +1174,10 @@ struct tg_module {
     /* private */
     struct tg__module_entry *entries;
     int n_entries, cap_entries;
+    /* set by tg's own layers for a Sequential: this module followed by a
+     * ReLU as one op (Conv2d's conv2d_relu), and whether it is a ReLU */
+    tg_tensor *(*fused_relu_forward)(tg_module *m, tg_graph *g, tg_tensor *x);
+    bool is_relu;
 };
 
 /* A new module with no parameters, in training mode, owning impl (freed by
@@ -1266,7 +1258,11 @@ tg_status tg_module_load_state(tg_module *m, const tg_safetensors *st, const cha
 
 /* ---- layers (torch.nn's, with its arguments, defaults, init and names) ---- */
 /* Children "0", "1", ... applied in turn. Owns the layers, also when it
- * fails (a NULL among them fails it, keeping that layer's message). */
+ * fails (a NULL among them fails it, keeping that layer's message). A
+ * Conv2d and the ReLU right after it run as one op, "conv2d_relu", with
+ * the two ops' values and gradients to the bit but without a pass over
+ * the feature maps each way (unless the graph checks numerics: then the
+ * two ops, so that the convolution's own output is looked at). */
 tg_module *tg_sequential_new(tg_module *const *layers, int n);
 /* y = x + layers(x), the layers as a Sequential's children ("0", "1", ...):
  * in PyTorch, class Residual(nn.Sequential) whose forward returns

@@ -733,8 +733,9 @@ END_TEST
 START_TEST(test_models_sequential_fuses_a_conv2d_and_its_relu)
 {
     /* a Conv2d and the ReLU right after it run as one conv2d_relu op; not
-     * across another layer; the state is the Sequential's either way, and
-     * the logits are those of the two ops one after the other */
+     * across another layer, nor when the graph checks numerics; the state
+     * is the Sequential's either way, and the logits are those of the two
+     * ops one after the other */
     tg_rng rng;
     tg_rng_seed(&rng, 4);
     static const struct {
@@ -752,6 +753,7 @@ START_TEST(test_models_sequential_fuses_a_conv2d_and_its_relu)
         tg_tensor *y = tg_module_forward(m, g, tg_from_data(g, x, TG_SHAPE(2, 1, 6, 6)));
         ck_assert_msg(y != NULL, "%s", tg_last_error());
         ck_assert_str_eq(tg_tensor_op_name(y), seqs[k].last_op);
+        if (k == 3) ck_assert_str_eq(tg_tensor_op_name(y->src[1]), "conv2d_relu"); /* inside the block too */
         if (k == 0) { /* by hand: the two ops */
             char name[TG_MODULE_NAME_MAX];
             ck_assert_int_eq(tg_module_state_size(m), 2);
@@ -761,6 +763,11 @@ START_TEST(test_models_sequential_fuses_a_conv2d_and_its_relu)
                                                 &(tg_conv2d_opts){.padding = {1, 1}}));
             ck_assert_int_eq(memcmp(h->data, y->data, y->size * sizeof(float)), 0);
         }
+        tg_graph_free(g);
+        g = tg_graph_new();
+        tg_graph_set_check_numerics(g, true);
+        y = tg_module_forward(m, g, tg_from_data(g, x, TG_SHAPE(2, 1, 6, 6)));
+        ck_assert_str_eq(tg_tensor_op_name(y), k == 0 ? "relu" : seqs[k].last_op);
         tg_graph_free(g);
         tg_module_free(m);
     }

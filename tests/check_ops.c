@@ -7,7 +7,7 @@
 
 #include "tg_test.h"
 
-#include "graph/graph.h"
+#include "ops/ops.h" /* tg__conv2d_relu */
 
 /* ---- the ops: no op ships without a name, a backward and a check ----
  * An op whose output is piecewise constant (a comparison) says so with
@@ -996,46 +996,60 @@ START_TEST(test_ops_conv2d_same_bits_on_1_2_and_3_threads)
 }
 END_TEST
 
-/* conv2d with .relu against tg_relu(tg_conv2d(...)): y, and the gradients
- * of x (unless x_grad is false: the backward then masks dy on its own), w
- * and b, from an upstream gradient holding -0s and 0s, on 1 and 2 threads
- * (the samples split over them). Every value is compared as bits. */
-static void conv_relu_against_chain(bool x_grad, int threads)
+/* One shape of conv2d_relu against tg_relu(tg_conv2d(...)): which inputs
+ * need a gradient (x, w, b; x not: the backward masks dy in its own pass;
+ * only b: neither dx nor dw runs), with or without a bias. */
+typedef struct conv_relu_case {
+    int C, O, k, pad, groups;
+    bool bias, x_grad, w_grad;
+} conv_relu_case;
+
+/* y and the gradients of x, w and b, from one upstream gradient, compared
+ * as bits between the fused op and the two ops, on threads threads. */
+static void conv_relu_against_chain(const conv_relu_case *c, int threads)
 {
     tg_rng rng;
     tg_rng_seed(&rng, 91);
-    tg_tensor *x = tg_randn(NULL, &rng, TG_SHAPE(3, 4, 9, 9)), *w = tg_randn(NULL, &rng, TG_SHAPE(6, 4, 3, 3));
-    tg_tensor *b = tg_randn(NULL, &rng, TG_SHAPE(6)), *up = tg_randn(NULL, &rng, TG_SHAPE(3, 6, 9, 9));
-    for (size_t i = 0; i < up->size; i += 7) up->data[i] = i % 2 ? -0.0f : 0.0f;
+    tg_tensor *x = tg_randn(NULL, &rng, TG_SHAPE(3, c->C, 9, 9));
+    tg_tensor *w = tg_randn(NULL, &rng, TG_SHAPE(c->O, c->C / c->groups, c->k, c->k));
+    tg_tensor *b = c->bias ? tg_randn(NULL, &rng, TG_SHAPE(c->O)) : NULL;
+    int OH = 9 + 2 * c->pad - c->k + 1;
+    tg_tensor *up = tg_randn(NULL, &rng, TG_SHAPE(3, c->O, OH, OH));
     tg_tensor *params[] = {x, w, b};
+    bool grad[] = {c->x_grad, c->w_grad, c->bias};
     tg_set_threads(threads);
-    float *got[2][4];
-    size_t sizes[4] = {up->size, x->size, w->size, b->size};
+    float *got[2][4] = {{NULL}};
+    size_t sizes[4] = {up->size, x->size, w->size, b ? b->size : 0};
     for (int fused = 0; fused < 2; fused++) {
-        tg_tensor_requires_grad(x, x_grad);
-        for (int k = x_grad ? 0 : 1; k < 3; k++) {
-            tg_tensor_requires_grad(params[k], true);
-            memset(params[k]->grad, 0, params[k]->size * sizeof(float));
+        for (int k = 0; k < 3; k++) {
+            if (!params[k]) continue;
+            tg_tensor_requires_grad(params[k], grad[k]);
+            if (grad[k]) memset(params[k]->grad, 0, params[k]->size * sizeof(float));
         }
         tg_graph *g = tg_graph_new();
-        tg_conv2d_opts o = {.padding = {1, 1}, .relu = fused};
-        tg_tensor *y = tg_conv2d(g, x, w, b, &o);
-        if (!fused) y = tg_relu(g, y);
+        tg_conv2d_opts o = {.padding = {c->pad, c->pad}, .groups = c->groups};
+        tg_tensor *y = fused ? tg__conv2d_relu(g, x, w, b, &o) : tg_relu(g, tg_conv2d(g, x, w, b, &o));
         ck_assert_msg(y != NULL, "%s", tg_last_error());
         ck_assert_str_eq(tg_tensor_op_name(y), fused ? "conv2d_relu" : "relu");
         ck_assert_int_eq(tg_backward_grad(y, up->data), TG_OK);
-        const float *from[4] = {y->data, x_grad ? x->grad : NULL, w->grad, b->grad};
+        const float *from[4] = {y->data, c->x_grad ? x->grad : NULL, c->w_grad ? w->grad : NULL,
+                                c->bias ? b->grad : NULL};
         for (int k = 0; k < 4; k++) {
-            got[fused][k] = from[k] ? malloc(sizes[k] * sizeof(float)) : NULL;
-            if (from[k]) memcpy(got[fused][k], from[k], sizes[k] * sizeof(float));
+            if (!from[k]) continue;
+            got[fused][k] = malloc(sizes[k] * sizeof(float));
+            memcpy(got[fused][k], from[k], sizes[k] * sizeof(float));
         }
         tg_graph_free(g);
     }
     static const char *const what[] = {"y", "dx", "dw", "db"};
+    size_t zeros = 0;
+    for (size_t i = 0; i < up->size; i++) zeros += got[1][0][i] == 0.0f;
+    ck_assert_msg(zeros > up->size / 4 && zeros < up->size * 3 / 4, "%zu of %zu outputs are 0", zeros, up->size);
     for (int k = 0; k < 4; k++) {
         if (!got[0][k]) continue;
         ck_assert_msg(!memcmp(got[0][k], got[1][k], sizes[k] * sizeof(float)),
-                      "%s of the fused op differs from relu(conv2d) (x grad %d, %d threads)", what[k], x_grad, threads);
+                      "%s of the fused op differs from relu(conv2d) (C %d O %d k %d groups %d bias %d x %d w %d, "
+                      "%d threads)", what[k], c->C, c->O, c->k, c->groups, c->bias, c->x_grad, c->w_grad, threads);
         free(got[0][k]), free(got[1][k]);
     }
     for (int k = 0; k < 3; k++) tg_tensor_free(params[k]);
@@ -1044,11 +1058,16 @@ static void conv_relu_against_chain(bool x_grad, int threads)
 
 START_TEST(test_ops_conv2d_relu_is_relu_of_conv2d_to_the_bit)
 {
+    static const conv_relu_case cases[] = {
+        {4, 6, 3, 1, 1, true, true, true},   /* the CNN's: 3x3, padding 1 */
+        {4, 6, 3, 1, 1, true, false, true},  /* the first layer's: no dx, dz made by its own pass */
+        {4, 6, 3, 0, 2, false, true, true},  /* groups, no bias */
+        {4, 6, 1, 0, 2, true, true, true},   /* 1x1: dx straight from dz */
+        {4, 6, 3, 1, 1, true, false, false}, /* only the bias */
+    };
     int was = tg_threads();
-    for (int threads = 1; threads <= 2; threads++) {
-        conv_relu_against_chain(true, threads);
-        conv_relu_against_chain(false, threads);
-    }
+    for (int threads = 1; threads <= 2; threads++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) conv_relu_against_chain(&cases[i], threads);
     tg_set_threads(was);
 }
 END_TEST

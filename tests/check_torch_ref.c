@@ -6,6 +6,7 @@
 #include "tg_test.h"
 
 #include "fixtures/torch_ref.h"
+#include "ops/ops.h" /* tg__conv2d_relu, the fused op a Sequential runs */
 
 /* float32 on both sides; the rest is summation order and libm's last bits. */
 #define RTOL 1e-5
@@ -166,7 +167,7 @@ B(conv2d_same_even, tg_conv2d(g, in[0], in[1], NULL, &(tg_conv2d_opts){.same = t
 B(conv2d_depthwise, tg_conv2d(g, in[0], in[1], NULL, &(tg_conv2d_opts){.stride = {2, 2}, .groups = 3}))
 B(conv2d_pointwise, tg_conv2d(g, in[0], in[1], in[2], &(tg_conv2d_opts){.groups = 2}))
 B(conv2d_pad1, tg_conv2d(g, in[0], in[1], NULL, &(tg_conv2d_opts){.padding = {1, 1}}))
-B(conv2d_relu, tg_conv2d(g, in[0], in[1], in[2], &(tg_conv2d_opts){.padding = {1, 1}, .relu = true}))
+B(conv2d_relu, tg__conv2d_relu(g, in[0], in[1], in[2], &(tg_conv2d_opts){.padding = {1, 1}}))
 B(max_pool2d, tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {2, 2}}))
 B(max_pool2d_ties, tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {3, 3}, .stride = {1, 1}}))
 B(max_pool2d_pad_ceil,

@@ -742,7 +742,7 @@ START_TEST(test_train_a_cnn_check_numerics_names_the_op)
 {
     /* SGD at lr 1e30 blows a CNN's weights up in one step; at the second,
      * --check-numerics stops at the convolution that overflows and names
-     * it (with cnn's ReLU: conv2d_relu), exit 1, and nothing is written: the last checkpoint stays, no
+     * it, exit 1, and nothing is written: the last checkpoint stays, no
      * temporary, no metrics; on a terminal its message does not end the
      * bar's line. Without it the loss check stops the run. */
     char args[1024];
@@ -753,15 +753,12 @@ START_TEST(test_train_a_cnn_check_numerics_names_the_op)
     size_t n;
     char *before = read_file(in_dir("good.ckpt"), &n);
     const char *models[] = {"cnn-bn", "cnn"};
-    const char *ops[] = {"conv2d", "conv2d_relu"}; /* cnn's Conv2d and ReLU are one op */
     for (int k = 0; k < 2; k++) {
-        char named[64];
-        snprintf(named, sizeof named, "tg train: check-numerics: %s (node ", ops[k]);
         snprintf(args, sizeof args, "train --data-dir %s --model %s --optimizer sgd --lr 1e30 --epochs 1 "
                  "--batch-size 32 --check-numerics --save %s --metrics %s", data, models[k], in_dir("good.ckpt"),
                  in_dir("m.json"));
         ck_assert_int_eq(run_tg(args), 1);
-        ck_assert_msg(strstr(tg_output, named) &&
+        ck_assert_msg(strstr(tg_output, "tg train: check-numerics: conv2d (node ") &&
                       strstr(tg_output, "(32,64,14,14)) produced an infinity at element ") &&
                       strstr(tg_output, "its inputs: 1: (32,32,14,14) in [") &&
                       strstr(tg_output, "2: (64,32,3,3) in ["), "%s: %s", models[k], tg_output);
@@ -776,8 +773,7 @@ START_TEST(test_train_a_cnn_check_numerics_names_the_op)
     snprintf(args, sizeof args, "train --data-dir %s --model cnn --optimizer sgd --lr 1e30 --epochs 1 --batch-size 32 "
              "--check-numerics", data);
     ck_assert_int_eq(run_tg_on_a_terminal(args), 1);
-    ck_assert_msg(strstr(tg_output, "\r\033[Kepoch 1/1 [") &&
-                      strstr(tg_output, "\r\033[Ktg train: check-numerics: conv2d_relu "),
+    ck_assert_msg(strstr(tg_output, "\r\033[Kepoch 1/1 [") && strstr(tg_output, "\r\033[Ktg train: check-numerics: conv2d "),
                   "%s", tg_output);
     snprintf(args, sizeof args, "train --data-dir %s --model cnn --optimizer sgd --lr 1e30 --epochs 1 --batch-size 32 "
              "--save %s", data, in_dir("good.ckpt"));

@@ -26,6 +26,8 @@ bool tg_graph_set_check_numerics(tg_graph *g, bool on)
     return previous;
 }
 
+bool tg__graph_checks_numerics(const tg_graph *g) { return g && g->check_numerics; }
+
 /* The index of the first NaN or infinity of v[0..n), or n. */
 static size_t first_non_finite(const float *v, size_t n)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../graph/graph.h"
+#include "../ops/ops.h"
 
 /* A layer's own arguments (its impl). */
 typedef struct layer_args {
@@ -120,8 +120,7 @@ static tg_tensor *softplus_forward(tg_module *m, tg_graph *g, tg_tensor *x)
     return tg_softplus(g, x, args_of(m)->a, args_of(m)->b);
 }
 
-static const tg_module_ops relu_ops = {.name = "relu", .forward = relu_forward,
-                                       .free_impl = args_free, .is_relu = true};
+static const tg_module_ops relu_ops = {.name = "relu", .forward = relu_forward, .free_impl = args_free};
 static const tg_module_ops gelu_ops = {.name = "gelu", .forward = gelu_forward, .free_impl = args_free};
 static const tg_module_ops tanh_ops = {.name = "tanh", .forward = tanh_forward, .free_impl = args_free};
 static const tg_module_ops sigmoid_ops = {.name = "sigmoid", .forward = sigmoid_forward, .free_impl = args_free};
@@ -129,7 +128,12 @@ static const tg_module_ops leaky_relu_ops = {.name = "leaky_relu", .forward = le
                                              .free_impl = args_free};
 static const tg_module_ops softplus_ops = {.name = "softplus", .forward = softplus_forward, .free_impl = args_free};
 
-tg_module *tg_relu_new(void) { return layer_new(&relu_ops, (layer_args){0}); }
+tg_module *tg_relu_new(void)
+{
+    tg_module *m = layer_new(&relu_ops, (layer_args){0});
+    if (m) m->is_relu = true;
+    return m;
+}
 tg_module *tg_gelu_new(void) { return layer_new(&gelu_ops, (layer_args){0}); }
 tg_module *tg_tanh_new(void) { return layer_new(&tanh_ops, (layer_args){0}); }
 tg_module *tg_sigmoid_new(void) { return layer_new(&sigmoid_ops, (layer_args){0}); }
@@ -325,13 +329,10 @@ static tg_tensor *conv_forward(tg_module *m, tg_graph *g, tg_tensor *x)
 static tg_tensor *conv_relu_forward(tg_module *m, tg_graph *g, tg_tensor *x)
 {
     const conv_impl *c = m->impl;
-    tg_conv2d_opts o = c->opts;
-    o.relu = true;
-    return tg_conv2d(g, x, tg_module_param(m, "weight"), c->bias ? tg_module_param(m, "bias") : NULL, &o);
+    return tg__conv2d_relu(g, x, tg_module_param(m, "weight"), c->bias ? tg_module_param(m, "bias") : NULL, &c->opts);
 }
 
-static const tg_module_ops conv_ops = {.name = "conv2d", .forward = conv_forward,
-                                       .free_impl = args_free, .forward_relu = conv_relu_forward};
+static const tg_module_ops conv_ops = {.name = "conv2d", .forward = conv_forward, .free_impl = args_free};
 
 tg_module *tg_conv2d_new(int in_channels, int out_channels, int kh, int kw, const tg_conv2d_opts *opts, bool bias,
                          tg_rng *rng)
@@ -345,8 +346,9 @@ tg_module *tg_conv2d_new(int in_channels, int out_channels, int kh, int kw, cons
                                               "out_channels");
         return NULL;
     }
-    return add_weight_and_bias(options_new(&conv_ops, &(conv_impl){o, bias}, sizeof(conv_impl)),
-                               TG_SHAPE(out_channels, in_channels / groups, kh, kw), bias, rng);
+    tg_module *m = options_new(&conv_ops, &(conv_impl){o, bias}, sizeof(conv_impl));
+    if (m) m->fused_relu_forward = conv_relu_forward;
+    return add_weight_and_bias(m, TG_SHAPE(out_channels, in_channels / groups, kh, kw), bias, rng);
 }
 
 /* ---- MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Dropout2d: no parameters ---- */

@@ -469,14 +469,16 @@ static tg_module *next_child(const tg_module *m, int i)
 }
 
 /* The children in order; a child with a fused ReLU form and a ReLU after
- * it run as one op (tg_module_ops.forward_relu). */
+ * it run as one op (fused_relu_forward: Conv2d's conv2d_relu, whose
+ * values and gradients are the two ops' to the bit), the ReLU's forward
+ * not called. */
 static tg_tensor *sequential_forward(tg_module *m, tg_graph *g, tg_tensor *x)
 {
     for (int i = 0; x && i < m->n_entries; i++) {
         if (m->entries[i].kind != CHILD) continue;
         tg_module *child = m->entries[i].child, *next = next_child(m, i);
-        if (child->ops->forward_relu && next && next->ops->is_relu) {
-            x = child->ops->forward_relu(child, g, x);
+        if (child->fused_relu_forward && next && next->is_relu) {
+            x = child->fused_relu_forward(child, g, x);
             while (m->entries[++i].child != next) {}
         } else {
             x = tg_module_forward(child, g, x);

@@ -23,13 +23,14 @@ static bool is_nchw(const char *fn, const char *what, const tg_tensor *x, const 
  *      y[n, g] = w[g] cols + b,
  *      dw[g] += dy[n, g] cols^T,  dx[n, g] += col2im(w[g]^T dy[n, g]),
  *      db += dy summed over n and positions.
- * With opts->relu the op is max(0, that) (torch.ao.nn.intrinsic's
- * ConvReLU2d; oneDNN calls it a post-op): the ReLU runs on each sample's
- * output while it is in cache, and the backward first turns dy into the
- * gradient before the ReLU, dz = dy where y > 0 (kept, as dw needs every
- * sample's), and goes on with dz. A Sequential fuses a Conv2d and the ReLU
- * after it this way: the separate relu op read and wrote the feature maps
- * twice more, and zeroed one more gradient of their size.
+ * conv2d_relu (tg__conv2d_relu, ops.h) is max(0, that) in one op
+ * (torch.ao.nn.intrinsic's ConvReLU2d; oneDNN calls it a post-op): the
+ * ReLU runs on each sample's output while it is in cache, and the backward
+ * first turns dy into the gradient before the ReLU, dz = dy where y > 0
+ * (kept, as dw needs every sample's), and goes on with dz. A Sequential
+ * runs a Conv2d and the ReLU after it this way: the separate relu op read
+ * and wrote the feature maps twice more, and zeroed one more gradient of
+ * their size.
  * Training keeps every sample's cols from the forward for dw (at batch 64
  * the lectures' CNN keeps 16 MB; recomputing them cost a tenth of a step).
  *
@@ -250,15 +251,15 @@ static void conv_dw_task(void *ctx, int t, int count)
             (float)tg__k_channel_sum((size_t)p->N, (size_t)p->O, (size_t)d.P, (size_t)oc, dy_of(j, 0, false));
 }
 
-tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts)
+static tg_tensor *conv2d(const char *fn, tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b,
+                         const tg_conv2d_opts *opts, bool relu)
 {
-    static const char fn[] = "tg_conv2d";
     conv_plan plan;
     if (!TG__INPUTS_OK(fn, g, x, w) || !conv_plan_make(fn, x, w, opts, &plan) ||
         !tg__vector_arg_ok(fn, g, "b", b, plan.O, "w", w))
         return NULL;
     const tg__conv_geom *gm = &plan.gm;
-    plan.relu = opts && opts->relu;
+    plan.relu = relu;
     const tg__op_desc *op = plan.relu ? &conv2d_relu_op : &conv2d_op;
     tg_tensor *y = tg__op_new(fn, g, op, 4, (int[]){plan.N, plan.O, gm->OH, gm->OW}, x, w, b);
     if (!y) return NULL;
@@ -286,6 +287,19 @@ tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, cons
     return tg__op_done(g, y);
 }
 
+tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts)
+{
+    return conv2d("tg_conv2d", g, x, w, b, opts, false);
+}
+
+tg_tensor *tg__conv2d_relu(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts)
+{
+    /* checking numerics looks at each op's output: the convolution's own,
+     * before a ReLU hides its -inf */
+    if (tg__graph_checks_numerics(g)) return tg_relu(g, tg_conv2d(g, x, w, b, opts));
+    return conv2d("tg_conv2d", g, x, w, b, opts, true);
+}
+
 static void conv2d_backward(tg_tensor *y)
 {
     tg_tensor *x = y->src[0], *w = y->src[1], *b = y->src[2];
@@ -296,6 +310,7 @@ static void conv2d_backward(tg_tensor *y)
     bool dx = x->requires_grad && p->with_dx;
     if (dx) tg__parallel_run(p->tasks, conv_dx_task, &job); /* makes dz too */
     if (!job.dw && !job.db) return;
+    if (p->relu && !p->dz) return; /* nothing needed a gradient when it ran: none can be made */
     if (p->relu && !dx) tg__parallel_run(p->tasks, mask_task, &job);
     int K = p->gm.C * p->gm.kh * p->gm.kw, tasks = tg_threads() < K ? tg_threads() : K;
     tg__parallel_run(tasks, conv_dw_task, &job);

@@ -21,4 +21,12 @@ void tg__split_axis(const tg_tensor *x, int axis, size_t *outer, size_t *n, size
 /* x's shape without axis (keepdim false) or with it set to 1 (keepdim true). */
 int tg__reduced_shape(const tg_tensor *x, int axis, bool keepdim, int *shape);
 
+/* ---- fused (ops/conv.c) ---- */
+/* max(0, tg_conv2d(g, x, w, b, opts)) as one op, "conv2d_relu": the same
+ * values and gradients to the bit, the ReLU applied to each sample's
+ * output while it is in cache (a Sequential's Conv2d then ReLU). Memory:
+ * tg_conv2d's, plus a y-sized dz when y needs a gradient. When g checks
+ * numerics it is the two ops, so that a convolution's -inf is named. */
+tg_tensor *tg__conv2d_relu(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts);
+
 #endif /* TG_OPS_H */
