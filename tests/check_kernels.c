@@ -5,6 +5,8 @@
  * own forward; im2col and col2im against their definition. */
 #include "tg_test.h"
 
+#include <dirent.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "kernels/kernels.h"
@@ -951,6 +953,40 @@ START_TEST(test_kernels_channel_sum)
 }
 END_TEST
 
+/* ---- the thread pool ---- */
+
+/* The threads of this process now (Linux: /proc/self/task). */
+static int process_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void count_task(void *ctx, int t, int count)
+{
+    (void)count;
+    atomic_fetch_add((_Atomic int *)ctx + t, 1);
+}
+
+START_TEST(test_kernels_more_tasks_than_threads)
+{
+    /* a job of more tasks than tg_threads(): every task once, claimed in
+     * turn by tg_threads() threads, not one thread a task */
+    enum { TASKS = 16 };
+    _Atomic int ran[TASKS] = {0};
+    int was = tg_threads(), before = process_threads(); /* check runs each test in a fresh child */
+    tg_set_threads(2);
+    tg__parallel_run(TASKS, count_task, ran);
+    for (int t = 0; t < TASKS; t++) ck_assert_int_eq(ran[t], 1);
+    ck_assert_int_le(process_threads(), before + 1);
+    tg_set_threads(was);
+}
+END_TEST
+
 static Suite *kernels_suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -981,6 +1017,10 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_kernels_channel_sum);
     tcase_add_loop_test(tc, test_kernels_im2col_and_col2im_match_definition, 0,
                         (int)(sizeof im2col_cases / sizeof im2col_cases[0]));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("pool");
+    tcase_add_test(tc, test_kernels_more_tasks_than_threads);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("elementwise");

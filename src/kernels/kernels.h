@@ -76,8 +76,9 @@ void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int 
  * Runs fn(ctx, i, count) for every i in [0, count) on the caller and a
  * persistent pool, each task once, whichever thread claims it (a task's
  * result must not depend on the thread: scratch is indexed by task), and
- * returns when all are done. Nested calls, and calls while another
- * thread's job runs, run serially on the caller. */
+ * returns when all are done. count may exceed tg_threads(): at most
+ * tg_threads() threads then claim the tasks in turn. Nested calls, and
+ * calls while another thread's job runs, run serially on the caller. */
 typedef void tg__task(void *ctx, int index, int count);
 void tg__parallel_run(int count, tg__task *fn, void *ctx);
 /* The calling thread's scratch of at least floats floats (64-byte

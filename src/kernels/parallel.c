@@ -202,7 +202,8 @@ void tg__parallel_run(int count, tg__task *fn, void *ctx)
         /* the caller's scratch too, whether or not it claims a GEMM task
          * of this job: the workers may take them all */
         (void)tg__thread_scratch(TG__SCRATCH_FLOATS);
-        if (start_workers(count - 1) > 0) {
+        int threads = count < tg_threads() ? count : tg_threads(); /* more tasks: claimed in turn */
+        if (threads > 1 && start_workers(threads - 1) > 0) {
             pthread_mutex_lock(&pool.lock);
             pool.fn = fn, pool.ctx = ctx, pool.count = count;
             atomic_store_explicit(&pool.pending, count, memory_order_relaxed);
