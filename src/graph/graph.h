@@ -63,15 +63,14 @@ tg_tensor *tg__node_new(const char *fn, tg_graph *g, const tg__op_desc *op, int 
 /* The result of op applied to a, b, c (unused ones NULL), with uninitialised
  * data. It requires grad, and records its inputs for backward, when
  * recording is on, an input requires grad and op is not no_grad. */
-/* Whether g checks numerics (tg_graph_set_check_numerics): a fused op
- * then runs as its parts, so that the part that overflows is named. */
-bool tg__graph_checks_numerics(const tg_graph *g);
-
+tg_tensor *tg__op_new(const char *fn, tg_graph *g, const tg__op_desc *op, int ndim, const int *shape,
+                      tg_tensor *a, tg_tensor *b, tg_tensor *c);
 /* Every op's last step: y, or NULL when checking numerics finds a NaN or an
  * infinity in what the op computed (the message names it). */
 tg_tensor *tg__op_done(tg_graph *g, tg_tensor *y);
-tg_tensor *tg__op_new(const char *fn, tg_graph *g, const tg__op_desc *op, int ndim, const int *shape,
-                      tg_tensor *a, tg_tensor *b, tg_tensor *c);
+/* Whether g checks numerics (tg_graph_set_check_numerics): a fused op
+ * then runs as its parts, so that the part that overflows is named. */
+bool tg__graph_checks_numerics(const tg_graph *g);
 /* Links y to its inputs a, b, c (unused ones NULL), as tg__op_new does, for
  * a node made by tg__node_new. */
 void tg__record(tg_graph *g, tg_tensor *y, tg_tensor *a, tg_tensor *b, tg_tensor *c);

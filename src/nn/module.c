@@ -459,13 +459,11 @@ tg_status tg_module_load(tg_module *m, const char *path)
 
 /* ---- Sequential: children "0", "1", ... applied in turn ---- */
 
-/* The child after entry i, or NULL (a Sequential's entries are its
- * children; a residual block's too). */
-static tg_module *next_child(const tg_module *m, int i)
+/* The index of the first child after entry i, or n_entries. */
+static int next_child(const tg_module *m, int i)
 {
-    for (int k = i + 1; k < m->n_entries; k++)
-        if (m->entries[k].kind == CHILD) return m->entries[k].child;
-    return NULL;
+    while (++i < m->n_entries && m->entries[i].kind != CHILD) {}
+    return i;
 }
 
 /* The children in order; a child with a fused ReLU form and a ReLU after
@@ -474,15 +472,16 @@ static tg_module *next_child(const tg_module *m, int i)
  * not called. */
 static tg_tensor *sequential_forward(tg_module *m, tg_graph *g, tg_tensor *x)
 {
-    for (int i = 0; x && i < m->n_entries; i++) {
-        if (m->entries[i].kind != CHILD) continue;
-        tg_module *child = m->entries[i].child, *next = next_child(m, i);
-        if (child->fused_relu_forward && next && next->is_relu) {
+    for (int i = next_child(m, -1); x && i < m->n_entries;) {
+        tg_module *child = m->entries[i].child;
+        int next = next_child(m, i);
+        if (child->fused_relu_forward && next < m->n_entries && m->entries[next].child->is_relu) {
             x = child->fused_relu_forward(child, g, x);
-            while (m->entries[++i].child != next) {}
+            next = next_child(m, next);
         } else {
             x = tg_module_forward(child, g, x);
         }
+        i = next;
     }
     return x;
 }

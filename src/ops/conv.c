@@ -187,10 +187,9 @@ static void conv_forward_task(void *ctx, int t, int count)
  * there is one, else by mask_task). */
 static const float *dy_of(const conv_job *j, int n, bool make)
 {
-    size_t at = (size_t)n * (size_t)j->p->O * (size_t)j->p->gm.OH * (size_t)j->p->gm.OW;
+    size_t per = (size_t)j->p->O * (size_t)j->p->gm.OH * (size_t)j->p->gm.OW, at = (size_t)n * per;
     if (!j->p->relu) return j->y->grad + at;
-    if (make) tg__k_relu_mask((size_t)j->p->O * (size_t)j->p->gm.OH * (size_t)j->p->gm.OW, j->y->data + at,
-                              j->y->grad + at, j->p->dz + at);
+    if (make) tg__k_relu_mask(per, j->y->data + at, j->y->grad + at, j->p->dz + at);
     return j->p->dz + at;
 }
 
@@ -251,9 +250,10 @@ static void conv_dw_task(void *ctx, int t, int count)
             (float)tg__k_channel_sum((size_t)p->N, (size_t)p->O, (size_t)d.P, (size_t)oc, dy_of(j, 0, false));
 }
 
-static tg_tensor *conv2d(const char *fn, tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b,
-                         const tg_conv2d_opts *opts, bool relu)
+static tg_tensor *conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts,
+                         bool relu)
 {
+    static const char fn[] = "tg_conv2d";
     conv_plan plan;
     if (!TG__INPUTS_OK(fn, g, x, w) || !conv_plan_make(fn, x, w, opts, &plan) ||
         !tg__vector_arg_ok(fn, g, "b", b, plan.O, "w", w))
@@ -289,7 +289,7 @@ static tg_tensor *conv2d(const char *fn, tg_graph *g, tg_tensor *x, tg_tensor *w
 
 tg_tensor *tg_conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts)
 {
-    return conv2d("tg_conv2d", g, x, w, b, opts, false);
+    return conv2d(g, x, w, b, opts, false);
 }
 
 tg_tensor *tg__conv2d_relu(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts)
@@ -297,7 +297,7 @@ tg_tensor *tg__conv2d_relu(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b
     /* checking numerics looks at each op's output: the convolution's own,
      * before a ReLU hides its -inf */
     if (tg__graph_checks_numerics(g)) return tg_relu(g, tg_conv2d(g, x, w, b, opts));
-    return conv2d("tg_conv2d", g, x, w, b, opts, true);
+    return conv2d(g, x, w, b, opts, true);
 }
 
 static void conv2d_backward(tg_tensor *y)
