@@ -218,6 +218,69 @@ START_TEST(test_kernels_gemm_fast_matches_reference)
 }
 END_TEST
 
+/* The documented contract of tg__gemm_b's pack, from a plain (K, N)
+ * matrix: what a caller's packer (the convolution's) must write. */
+typedef struct matrix_src {
+    const float *B;
+    int ldb;
+} matrix_src;
+
+static void pack_from_matrix(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst)
+{
+    const matrix_src *m = ctx;
+    for (int q = 0; q < n; q += width, dst += (size_t)width * kc)
+        for (int p = 0; p < kc; p++)
+            for (int r = 0; r < width; r++)
+                dst[(size_t)p * width + r] = q + r < n ? m->B[(size_t)(p0 + p) * m->ldb + j0 + q + r] : 0.0f;
+}
+
+/* tg__gemm_panels, with op(A) packed ahead (transposed or not) and op(B)
+ * read from B or packed by the caller's function, gives tg__gemm's bits
+ * for every kernel on 1, 2 and 3 threads, the shapes above included
+ * (several KC blocks, partial tiles, N past NC, padded leading dims). */
+START_TEST(test_kernels_gemm_panels_is_gemm_to_the_bit)
+{
+    const gemm_shape *s = &gemm_shapes[_i];
+    const tg__gemm_kernel *kernels[4], *was = tg__gemm_kernel_in_use();
+    int n_kernels = tg__gemm_kernels(kernels, 4), threads_before = tg_threads();
+    tg_rng r;
+    tg_rng_seed(&r, 2000 + (uint64_t)_i);
+    for (int ta = 0; ta < 2; ta++) {
+        int lda = (ta ? s->M : s->K) + s->pad, ldb = s->N + s->pad, ldc = s->N + s->pad;
+        float *A = padded_matrix(ta ? s->K : s->M, ta ? s->M : s->K, lda, &r);
+        float *B = padded_matrix(s->K, s->N, ldb, &r), *C0 = padded_matrix(s->M, s->N, ldc, &r);
+        size_t nc = (size_t)s->M * ldc;
+        float *want = fbuf(nc), *got = fbuf(nc);
+        matrix_src src = {B, ldb};
+        for (int k = 0; k < n_kernels; k++) {
+            tg__gemm_use(kernels[k]);
+            float *panels = fbuf(tg__gemm_a_panels_floats(s->M, s->K));
+            tg__gemm_pack_a(ta, s->M, s->K, A, lda, panels);
+            for (int beta = 0; beta < 2; beta++)
+                for (int packer = 0; packer < 2; packer++)
+                    for (int threads = 1; threads <= 3; threads++) {
+                        memcpy(want, C0, nc * sizeof *want);
+                        tg__gemm_with(kernels[k], 1, ta, false, s->M, s->N, s->K, A, lda, B, ldb, (float)beta, want,
+                                      ldc);
+                        memcpy(got, C0, nc * sizeof *got);
+                        tg_set_threads(threads);
+                        tg__gemm_b b = packer ? (tg__gemm_b){.pack = pack_from_matrix, .ctx = &src}
+                                              : (tg__gemm_b){.B = B, .ldb = ldb};
+                        tg__gemm_panels(panels, &b, s->M, s->N, s->K, (float)beta, got, ldc);
+                        ck_assert_msg(!memcmp(got, want, nc * sizeof *got),
+                                      "%s (%d,%d,%d) ta %d beta %d, B %s, %d threads: not tg__gemm's bits",
+                                      kernels[k]->name, s->M, s->N, s->K, ta, beta, packer ? "packed" : "read",
+                                      threads);
+                    }
+            free(panels);
+        }
+        free(A), free(B), free(C0), free(want), free(got);
+    }
+    tg_set_threads(threads_before);
+    tg__gemm_use(was);
+}
+END_TEST
+
 /* tg__gemm runs the fastest kernel the CPU has unless $TG_GEMM names
  * another; on this machine's x86-64 builds, the SIMD ones are there. */
 START_TEST(test_kernels_gemm_dispatch)
@@ -860,7 +923,38 @@ static const tg__conv_geom im2col_cases[] = {
     {3, 7, 9, 5, 5, 1, 1, 1, 1, 2, 2, 7, 9},
     {2, 6, 7, 3, 5, 1, 1, 1, 1, 1, 2, 6, 7},
     {1, 3, 4, 5, 3, 1, 1, 1, 2, 3, 2, 5, 4},   /* rows wholly in the padding; a tap wholly outside */
+    {2, 7, 9, 3, 3, 1, 1, 1, 1, 0, 1, 5, 9},   /* fewer output rows than input rows */
+    {2, 6, 7, 3, 3, 1, 1, 2, 1, 2, 1, 6, 7},   /* dilated rows */
+    {2, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 28, 28}, /* the lectures' CNN's, panels crossing rows */
+    {3, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 14, 14},
 };
+
+/* tg__k_pack_cols (implicit GEMM) writes the panels that packing cols
+ * would: for panel widths 8, 16 and 32, from several first columns and
+ * rows, every entry cols' bits and 0 past the panel's last column. */
+static void check_pack_cols(const tg__conv_geom *gm, const float *x, const float *cols)
+{
+    int K = gm->C * gm->kh * gm->kw, P = gm->OH * gm->OW;
+    tg__cols_src src = {gm, x};
+    for (int width = 8; width <= 32; width *= 2)
+        for (int j0 = 0; j0 < P; j0 += P / 3 + 1)
+            for (int p0 = 0; p0 < K; p0 += K / 2 + 1) {
+                int n = P - j0, kc = K - p0, panels = (n + width - 1) / width;
+                float *dst = fbuf((size_t)panels * width * kc);
+                tg__k_pack_cols(&src, j0, n, p0, kc, width, dst);
+                for (int q = 0; q < panels; q++)
+                    for (int p = 0; p < kc; p++)
+                        for (int r = 0; r < width; r++) {
+                            int col = q * width + r;
+                            float got = dst[((size_t)q * kc + p) * width + r];
+                            float want = col < n ? cols[(size_t)(p0 + p) * P + j0 + col] : 0.0f;
+                            ck_assert_msg(!memcmp(&got, &want, sizeof got),
+                                          "pack_cols width %d from (%d,%d): panel %d row %d entry %d is %g, not %g",
+                                          width, p0, j0, q, p, r, (double)got, (double)want);
+                        }
+                free(dst);
+            }
+}
 
 START_TEST(test_kernels_im2col_and_col2im_match_definition)
 {
@@ -882,6 +976,13 @@ START_TEST(test_kernels_im2col_and_col2im_match_definition)
                         ck_assert_float_eq(cols[q], in ? x[at] : 0.0f);
                         if (in) want[at] += cols[q] * 0.25f;
                     }
+    if (tg__k_cols_packable(gm)) check_pack_cols(gm, x, cols);
+#if defined(__x86_64__)
+    /* where it should be: stride 1, as wide as the input, with AVX-512 */
+    __builtin_cpu_init();
+    if (gm->sh == 1 && gm->sw == 1 && gm->OW == gm->W && __builtin_cpu_supports("avx512f"))
+        ck_assert(tg__k_cols_packable(gm));
+#endif
     for (size_t q = 0; q < K * P; q++) cols[q] *= 0.25f; /* exact: a power of two */
     tg__k_col2im(gm, cols, dx);
     for (size_t i = 0; i < nx; i++) ck_assert_float_eq(dx[i], want[i]);
@@ -995,6 +1096,7 @@ static Suite *kernels_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_kernels_gemm_fast_matches_reference, 0, N_GEMM_SHAPES);
     tcase_add_test(tc, test_kernels_gemm_dispatch);
+    tcase_add_loop_test(tc, test_kernels_gemm_panels_is_gemm_to_the_bit, 0, N_GEMM_SHAPES);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("updates");

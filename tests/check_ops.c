@@ -1072,6 +1072,74 @@ START_TEST(test_ops_conv2d_relu_is_relu_of_conv2d_to_the_bit)
 }
 END_TEST
 
+/* A forward that keeps no cols (no gradient for w: the evaluation's)
+ * packs them straight from x where stride 1 keeps the output as wide as
+ * the input (implicit GEMM), and packs w once for all samples: y, and dx
+ * when x alone needs a gradient, must be the bits of the forward that
+ * keeps cols for dw. Compared with gradients off, for x and w, and for x
+ * alone, on 1 and 2 threads. */
+typedef struct conv_mode_case {
+    int C, O, H, k, stride, pad, dilation, groups;
+    bool same, relu;
+} conv_mode_case;
+
+static const conv_mode_case conv_mode_cases[] = {
+    {3, 8, 28, 3, 1, 1, 1, 1, false, true},  /* the CNN's first: panels cross rows */
+    {8, 16, 14, 3, 1, 1, 1, 1, false, true}, /* its second */
+    {4, 6, 11, 5, 1, 0, 2, 2, true, false},  /* 'same', dilated, in groups */
+    {4, 6, 10, 4, 1, 0, 1, 1, true, false},  /* an even kernel: 'same' pads more after */
+    {4, 6, 9, 3, 1, 0, 1, 1, false, false},  /* no padding: narrower output, im2col */
+    {4, 6, 9, 3, 2, 1, 1, 1, false, false},  /* stride 2: im2col */
+    {4, 6, 9, 1, 1, 0, 1, 2, false, true},   /* 1x1: x is cols */
+};
+
+START_TEST(test_ops_conv2d_without_w_gradient_same_bits)
+{
+    const conv_mode_case *c = &conv_mode_cases[_i];
+    int was = tg_threads();
+    tg_rng rng;
+    tg_rng_seed(&rng, 17 + (uint64_t)_i);
+    tg_tensor *x = tg_randn(NULL, &rng, TG_SHAPE(3, c->C, c->H, c->H));
+    tg_tensor *w = tg_randn(NULL, &rng, TG_SHAPE(c->O, c->C / c->groups, c->k, c->k));
+    tg_tensor *b = tg_randn(NULL, &rng, TG_SHAPE(c->O));
+    tg_conv2d_opts o = {.stride = {c->stride, c->stride}, .padding = {c->pad, c->pad},
+                        .dilation = {c->dilation, c->dilation}, .groups = c->groups, .same = c->same};
+    float *y[3] = {NULL}, *dx[3] = {NULL};
+    size_t ny = 0;
+    for (int threads = 1; threads <= 2; threads++) {
+        tg_set_threads(threads);
+        for (int mode = 0; mode < 3; mode++) { /* no gradients; x and w; x alone */
+            tg_tensor_requires_grad(x, mode > 0);
+            tg_tensor_requires_grad(w, mode == 1);
+            if (mode > 0) memset(x->grad, 0, x->size * sizeof(float));
+            tg_graph *g = tg_graph_new();
+            tg_graph_set_grad(g, mode > 0);
+            tg_tensor *out = c->relu ? tg__conv2d_relu(g, x, w, b, &o) : tg_conv2d(g, x, w, b, &o);
+            ck_assert_msg(out != NULL, "%s", tg_last_error());
+            ny = out->size;
+            y[mode] = malloc(ny * sizeof(float));
+            memcpy(y[mode], out->data, ny * sizeof(float));
+            if (mode > 0) {
+                tg_tensor *up = tg_ones(NULL, out->ndim, out->shape);
+                ck_assert_int_eq(tg_backward_grad(out, up->data), TG_OK);
+                dx[mode] = malloc(x->size * sizeof(float));
+                memcpy(dx[mode], x->grad, x->size * sizeof(float));
+                tg_tensor_free(up);
+            }
+            tg_graph_free(g);
+        }
+        for (int mode = 0; mode < 3; mode += 2)
+            ck_assert_msg(!memcmp(y[mode], y[1], ny * sizeof(float)),
+                          "case %d, %d threads: y %s differs from the forward keeping cols", _i, threads,
+                          mode ? "with x alone needing a gradient" : "without gradients");
+        ck_assert_msg(!memcmp(dx[2], dx[1], x->size * sizeof(float)), "case %d, %d threads: dx differs", _i, threads);
+        for (int mode = 0; mode < 3; mode++) free(y[mode]), free(dx[mode]), y[mode] = dx[mode] = NULL;
+    }
+    tg_set_threads(was);
+    tg_tensor_free(x), tg_tensor_free(w), tg_tensor_free(b);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -1121,6 +1189,8 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_ops_dropout2d_drops_whole_channels);
     tcase_add_test(tc, test_ops_conv2d_same_bits_on_1_2_and_3_threads);
     tcase_add_test(tc, test_ops_conv2d_relu_is_relu_of_conv2d_to_the_bit);
+    tcase_add_loop_test(tc, test_ops_conv2d_without_w_gradient_same_bits, 0,
+                        (int)(sizeof conv_mode_cases / sizeof conv_mode_cases[0]));
     suite_add_tcase(s, tc);
     tc = tcase_create("dropout");
     tcase_add_test(tc, test_ops_dropout_statistics);

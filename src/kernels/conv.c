@@ -14,6 +14,23 @@
 
 #include "kernels.h"
 
+/* AVX-512 loops, taken where the CPU has it (have_avx512), for what the
+ * vectoriser cannot do alone: pooling's short rows, implicit GEMM's masks */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(TG_NO_CLONES)
+#include <immintrin.h>
+#define TG__CONV_AVX512 1
+
+static bool have_avx512(void)
+{
+    static _Atomic int known; /* 0 not asked, 1 no, 2 yes: threads that ask at once all find the same */
+    if (!known) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512f") ? 2 : 1;
+    }
+    return known == 2;
+}
+#endif
+
 /* ---- im2col / col2im ----
  * Row r = (c kh + i) kw + j of cols holds, for every output position
  * p = oh OW + ow, the input element under kernel tap (i, j) of channel c:
@@ -159,6 +176,97 @@ void tg__k_col2im(const tg__conv_geom *gm, float *dcols, float *dx)
     });
 }
 
+/* ---- implicit GEMM: cols packed straight from x ----
+ * Same width (stride 1, the output as wide as the input): entry (tap
+ * (c, i, j), position q) of cols is x[c H W + q + (i dh - pt) W + j dw - pl]
+ * when that tap of output row q / W and column q % W lies inside the
+ * input, else 0. So a panel's row for one tap is one run of x under a mask
+ * of the positions whose row and column are inside: two masked loads (the
+ * lanes outside are never read) and two stores. The values are im2col's,
+ * so the product gives the same bits; the patches are never written out
+ * (im2col and packing its result were a sixth of the CNN's evaluation). */
+enum { COLS_MAX_TAP = 16, COLS_MAX_WIDTH = 32 };
+
+bool tg__k_cols_packable(const tg__conv_geom *gm)
+{
+#ifdef TG__CONV_AVX512
+    const tg__gemm_kernel *k = tg__gemm_kernel_in_use();
+    return k && k->nr <= COLS_MAX_WIDTH && same_width(gm) && gm->kh <= COLS_MAX_TAP && gm->kw <= COLS_MAX_TAP &&
+           have_avx512();
+#else
+    (void)gm;
+    return false;
+#endif
+}
+
+#ifdef TG__CONV_AVX512
+/* Bit r of rows[i] (cols[j]): position q0 + r (r < m) sits on an output
+ * row (column) whose tap i (j) lies inside the input. */
+static void inside_masks(const tg__conv_geom *gm, int q0, int m, uint32_t *rows, uint32_t *cols)
+{
+    for (int i = 0; i < gm->kh; i++) { /* the rows inside are one run of positions */
+        int first = gm->pt - i * gm->dh, end = gm->H + first; /* oh in [first, end) */
+        long lo = (long)first * gm->W - q0, hi = (long)end * gm->W - q0;
+        lo = lo < 0 ? 0 : lo > m ? m : lo;
+        hi = hi < lo ? lo : hi > m ? m : hi;
+        rows[i] = (uint32_t)(((1ull << (hi - lo)) - 1) << lo);
+    }
+    int ow0 = q0 % gm->W;
+    for (int j = 0; j < gm->kw; j++) {
+        int first = gm->pl - j * gm->dw, end = gm->W + first; /* ow in [first, end) */
+        uint32_t bits = 0;
+        for (int r = 0, ow = ow0; r < m; r++, ow = ow + 1 == gm->W ? 0 : ow + 1)
+            bits |= (uint32_t)(ow >= first && ow < end) << r;
+        cols[j] = bits;
+    }
+}
+
+/* x + off as an address only: off may lie outside x where every lane
+ * that would read there is masked off */
+static inline const float *at_offset(const float *x, long off)
+{
+    return (const float *)((uintptr_t)x + (uintptr_t)(off * (long)sizeof *x));
+}
+
+__attribute__((target("avx512f"))) static void pack_cols_avx512(const tg__cols_src *s, int j0, int n, int p0, int kc,
+                                                                int width, float *dst)
+{
+    const tg__conv_geom *gm = s->gm;
+    int taps = gm->kh * gm->kw;
+    long plane = (long)gm->H * gm->W;
+    __mmask16 keep_lo = (__mmask16)(width >= 16 ? 0xffff : (1u << width) - 1);
+    __mmask16 keep_hi = (__mmask16)(width >= 32 ? 0xffff : width > 16 ? (1u << (width - 16)) - 1 : 0);
+    for (int q = 0; q < n; q += width, dst += (size_t)width * kc) {
+        int m = n - q < width ? n - q : width;
+        uint32_t rows[COLS_MAX_TAP], cols[COLS_MAX_TAP];
+        inside_masks(gm, j0 + q, m, rows, cols);
+        int c = p0 / taps, i = p0 % taps / gm->kw, j = p0 % gm->kw;
+        for (int p = 0; p < kc; p++) {
+            uint32_t in = rows[i] & cols[j];
+            long off = c * plane + j0 + q + (long)(i * gm->dh - gm->pt) * gm->W + j * gm->dw - gm->pl;
+            float *d = dst + (size_t)p * width;
+            _mm512_mask_storeu_ps(d, keep_lo, _mm512_maskz_loadu_ps((__mmask16)in, at_offset(s->x, off)));
+            if (keep_hi)
+                _mm512_mask_storeu_ps(d + 16, keep_hi,
+                                      _mm512_maskz_loadu_ps((__mmask16)(in >> 16), at_offset(s->x, off + 16)));
+            if (++j == gm->kw) {
+                j = 0;
+                if (++i == gm->kh) i = 0, c++;
+            }
+        }
+    }
+}
+#endif
+
+void tg__k_pack_cols(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst)
+{
+#ifdef TG__CONV_AVX512
+    pack_cols_avx512(ctx, j0, n, p0, kc, width, dst);
+#else
+    (void)ctx, (void)j0, (void)n, (void)p0, (void)kc, (void)width, (void)dst; /* never: not packable */
+#endif
+}
+
 /* ---- pooling windows ---- */
 
 /* Output size along one dimension, torch's pooling_output_shape
@@ -232,9 +340,7 @@ TG__CLONES static void max_pool_plane(const tg__pool_geom *gm, const float *xp, 
  * taken unconditionally: against the initial -inf it wins unless it is
  * -inf itself, and then it is both the maximum and the position. Picking
  * is exact, so this gives the bits of the general loop. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(TG_NO_CLONES)
-#include <immintrin.h>
-#define TG__POOL_AVX512 1
+#ifdef TG__CONV_AVX512
 
 __attribute__((target("avx512f"))) static inline void pick16(__m512 v, __m512i pos, __m512 *m, __m512i *at)
 {
@@ -278,21 +384,12 @@ __attribute__((target("avx512f"))) static void max_pool_2x2_avx512(int OH, int O
         }
 }
 
-static bool have_avx512(void)
-{
-    static _Atomic int known; /* 0 not asked, 1 no, 2 yes: threads that ask at once all find the same */
-    if (!known) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx512f") ? 2 : 1;
-    }
-    return known == 2;
-}
 #endif
 
 void tg__k_max_pool2d(const tg__pool_geom *gm, size_t planes, const float *x, float *y, int *idx)
 {
     size_t in_plane = (size_t)gm->H * (size_t)gm->W, out_plane = (size_t)gm->OH * (size_t)gm->OW;
-#ifdef TG__POOL_AVX512
+#ifdef TG__CONV_AVX512
     if (gm->kh == 2 && gm->kw == 2 && gm->sh == 2 && gm->sw == 2 && gm->ph == 0 && gm->pw == 0 && have_avx512()) {
         for (size_t pl = 0; pl < planes; pl++)
             max_pool_2x2_avx512(gm->OH, gm->OW, gm->W, x + pl * in_plane, y + pl * out_plane, idx + pl * out_plane);

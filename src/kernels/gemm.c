@@ -95,6 +95,9 @@ static void pack(const tg__gemm_kernel *k, bool by_k, const float *X, int ld, in
     }
 }
 
+/* n rounded up to whole tiles of t. */
+static int padded(int n, int t) { return (n + t - 1) / t * t; }
+
 /* ---- per-thread workspace: the thread's scratch (parallel.c), an A
  * block and a B block rounded up to whole tiles ---- */
 enum { A_FLOATS = (MC + MR_MAX) * KC, B_FLOATS = KC * (NC + NR_MAX) };
@@ -114,6 +117,11 @@ typedef struct gemm_job {
     int mr, nr;            /* the tile of whichever it is */
     bool split_rows;       /* tasks take row ranges (else column ranges) */
     int tiles;             /* tiles along the split dimension */
+    /* Operands packed ahead (tg__gemm_panels): op(A) already in panels
+     * (NULL: packed here from A), op(B) packed by the caller's function
+     * (NULL: packed here from B) */
+    const float *a_panels;
+    const tg__gemm_b *b_src;
 } gemm_job;
 
 /* One MR x NR tile (or the m x n corner of one) of C at c. */
@@ -146,14 +154,21 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
         for (int pc = 0; pc < j->K; pc += KC) {
             int kc = j->K - pc < KC ? j->K - pc : KC;
             bool accumulate = pc > 0 || j->beta != 0.0f;
-            pack(k, !j->tb, j->B, j->ldb, jc, nc, pc, kc, k->nr, pb);
+            if (j->b_src && j->b_src->pack)
+                j->b_src->pack(j->b_src->ctx, jc, nc, pc, kc, k->nr, pb);
+            else
+                pack(k, !j->tb, j->B, j->ldb, jc, nc, pc, kc, k->nr, pb);
             for (int ic = i0; ic < i1; ic += mc_max) {
                 int mc = i1 - ic < mc_max ? i1 - ic : mc_max;
-                pack(k, j->ta, j->A, j->lda, ic, mc, pc, kc, k->mr, pa);
+                const float *a = pa;
+                if (j->a_panels) /* block pc of every row, then row ic's panel in it */
+                    a = j->a_panels + (size_t)pc * (size_t)padded(j->M, k->mr) + (size_t)ic * (size_t)kc;
+                else
+                    pack(k, j->ta, j->A, j->lda, ic, mc, pc, kc, k->mr, pa);
                 for (int jr = 0; jr < nc; jr += k->nr) {
                     const float *b = pb + (size_t)jr * kc;
                     for (int ir = 0; ir < mc; ir += k->mr)
-                        tile_at(k, kc, pa + (size_t)ir * kc, b, j->C + (size_t)(ic + ir) * j->ldc + jc + jr, j->ldc,
+                        tile_at(k, kc, a + (size_t)ir * kc, b, j->C + (size_t)(ic + ir) * j->ldc + jc + jr, j->ldc,
                                 mc - ir < k->mr ? mc - ir : k->mr, nc - jr < k->nr ? nc - jr : k->nr, accumulate);
                 }
             }
@@ -238,9 +253,19 @@ static gemm_job plan_job(const tg__gemm_kernel *k, int threads, bool ta, bool tb
      * cores measured in docs/PERFORMANCE.md). Otherwise columns, unless
      * there are too few. */
     bool split_rows = row_tiles >= threads && (ta && !tb ? true : col_tiles < threads && row_tiles > col_tiles);
-    gemm_job j = {k, ta, tb, M, N, K, A, B, lda, ldb, ldc, beta, C, dot, mr, nr, split_rows, 0};
+    gemm_job j = {k, ta, tb, M, N, K, A, B, lda, ldb, ldc, beta, C, dot, mr, nr, split_rows, 0, NULL, NULL};
     j.tiles = j.split_rows ? row_tiles : col_tiles;
     return j;
+}
+
+/* The job on up to threads threads. */
+static void run_job(gemm_job *j, int threads)
+{
+    int tasks = (double)j->M * j->N * j->K < PARALLEL_MIN ? 1 : threads < j->tiles ? threads : j->tiles;
+    if (tasks > 1)
+        tg__parallel_run(tasks, gemm_task, j);
+    else
+        gemm_task(j, 0, 1);
 }
 
 void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int M, int N, int K, const float *A,
@@ -252,11 +277,42 @@ void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int 
         return;
     }
     gemm_job j = plan_job(k, threads, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
-    int tasks = (double)M * N * K < PARALLEL_MIN ? 1 : threads < j.tiles ? threads : j.tiles;
-    if (tasks > 1)
-        tg__parallel_run(tasks, gemm_task, &j);
-    else
-        gemm_task(&j, 0, 1);
+    run_job(&j, threads);
+}
+
+/* ---- operands packed ahead ---- */
+
+size_t tg__gemm_a_panels_floats(int M, int K)
+{
+    const tg__gemm_kernel *k = tg__gemm_kernel_in_use();
+    if (!k || M <= 0 || K <= 0) return 0;
+    return (size_t)padded(M, k->mr) * (size_t)K;
+}
+
+/* Block pc (columns pc.. of op(A), kc of them) is padded(M) x kc floats
+ * at pc padded(M): the blocks gemm_block packs, one after the other. */
+void tg__gemm_pack_a(bool ta, int M, int K, const float *A, int lda, float *panels)
+{
+    const tg__gemm_kernel *k = tg__gemm_kernel_in_use();
+    if (!k) return;
+    for (int pc = 0; pc < K; pc += KC) {
+        int kc = K - pc < KC ? K - pc : KC;
+        pack(k, ta, A, lda, 0, M, pc, kc, k->mr, panels + (size_t)pc * (size_t)padded(M, k->mr));
+    }
+}
+
+void tg__gemm_panels(const float *a_panels, const tg__gemm_b *b, int M, int N, int K, float beta, float *C, int ldc)
+{
+    const tg__gemm_kernel *k = tg__gemm_kernel_in_use();
+    if (!k || M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        scale_rect(0, M, 0, N, beta, C, ldc);
+        return;
+    }
+    /* not transposed: never the dot path, whose bits differ */
+    gemm_job j = plan_job(k, tg_threads(), false, false, M, N, K, NULL, 0, b->B, b->ldb, beta, C, ldc);
+    j.a_panels = a_panels, j.b_src = b;
+    run_job(&j, tg_threads());
 }
 
 /* ---- choosing the kernel ---- */

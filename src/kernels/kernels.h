@@ -39,6 +39,30 @@ void tg__gemm(bool ta, bool tb, int M, int N, int K, const float *A, int lda, co
  * one task). Only the part of op(B) (and op(A)) it needs is packed. */
 void tg__gemm_part(int i0, int i1, int j0, int j1, bool ta, bool tb, int M, int N, int K, const float *A, int lda,
                    const float *B, int ldb, float beta, float *C, int ldc);
+/* The same products with operands packed ahead, for a convolution, which
+ * multiplies one set of weights by every sample's patches: op(A) packed
+ * once for all of them (a transpose a sample saved), and op(B) packed by
+ * the caller straight from the input (implicit GEMM: the patches never
+ * written out). The same blocks and micro-kernel: tg__gemm's bits.
+ * tg__gemm_a_panels_floats(M, K): the floats op(A)'s panels take, 0 when
+ * tg__gemm packs nothing (the reference in use): then call tg__gemm. */
+size_t tg__gemm_a_panels_floats(int M, int K);
+/* panels = op(A) (M, K) packed for the kernel in use. */
+void tg__gemm_pack_a(bool ta, int M, int K, const float *A, int lda, float *panels);
+/* op(B) (K, N), not transposed: B with leading dimension ldb, or, when
+ * pack is set, what pack(ctx, j0, n, p0, kc, width, dst) writes: columns
+ * [j0, j0 + n) and rows [p0, p0 + kc) of op(B) as panels of width
+ * columns, panel q at dst + q width kc holding for each row its width
+ * consecutive columns (zero past n), as gemm.c packs B itself. */
+typedef struct tg__gemm_b {
+    const float *B;
+    int ldb;
+    void (*pack)(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst);
+    const void *ctx;
+} tg__gemm_b;
+/* C = (A's panels) op(B) + beta C, on tg_threads() threads (serially
+ * inside a task), the bits tg__gemm(ta, false, ...) gives. */
+void tg__gemm_panels(const float *a_panels, const tg__gemm_b *b, int M, int N, int K, float beta, float *C, int ldc);
 /* Triple loop, double accumulator: the definition. */
 void tg__gemm_ref(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc);
@@ -206,6 +230,18 @@ void tg__k_im2col(const tg__conv_geom *gm, const float *x, float *cols);
 /* Its adjoint: dx[the element under each entry of cols] += that entry.
  * cols is scratch: the entries that fall in the padding may be zeroed. */
 void tg__k_col2im(const tg__conv_geom *gm, float *cols, float *dx);
+
+/* Implicit GEMM: tg__gemm_b's pack for cols = im2col(x), packing a
+ * panel's rows straight from x (ctx a tg__cols_src). Only where
+ * tg__k_cols_packable(gm): stride 1 with the output as wide as the input,
+ * on a CPU with AVX-512, for the GEMM kernel in use; gives im2col's
+ * values, so the product's bits. */
+typedef struct tg__cols_src {
+    const tg__conv_geom *gm;
+    const float *x;           /* one sample and group: (C, H, W) */
+} tg__cols_src;
+bool tg__k_cols_packable(const tg__conv_geom *gm);
+void tg__k_pack_cols(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst);
 
 /* y[n, c, q] += b[c] over (N, C, P). */
 void tg__k_add_channel_bias(size_t N, size_t C, size_t P, const float *b, float *y);

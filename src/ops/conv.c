@@ -56,6 +56,14 @@ typedef struct conv_plan {
     bool relu;                /* y = max(0, the convolution) */
     float *cols, *dcols;      /* (N G or tasks, C/G kh kw, OH OW), (tasks, ...) or NULL */
     float *dz;                /* with relu and a backward: the gradient before the ReLU, as y */
+    /* Each group's w packed once for all the samples' products
+     * (tg__gemm_panels), and w^T for dx; NULL: tg__gemm packs them anew
+     * for every sample (the reference GEMM in use) */
+    float *w_panels, *wt_panels;
+    size_t panel_floats;      /* a group's, in each */
+    /* cols packed straight from x (tg__k_pack_cols): no cols at all, when
+     * dw does not need them kept */
+    bool implicit;
 } conv_plan;
 
 /* The plan for x, w and opts, or false with a message naming the shapes. */
@@ -160,6 +168,28 @@ static float *cols_of(const conv_plan *p, const conv_dims *d, const float *x, si
     return p->cols + (p->keep_cols ? s : (size_t)t) * d->ncols;
 }
 
+/* y[n, g] = w[g] cols for sample and group s, from task t. */
+static void conv_product(const conv_job *j, const conv_dims *d, size_t s, int gi, int t)
+{
+    const conv_plan *p = j->p;
+    const float *x = j->x->data + s * d->x_group;
+    float *y = j->y->data + s * d->y_group;
+    if (p->implicit) {
+        tg__cols_src src = {&p->gm, x};
+        tg__gemm_panels(p->w_panels + (size_t)gi * p->panel_floats, &(tg__gemm_b){.pack = tg__k_pack_cols, .ctx = &src},
+                        d->Og, d->P, d->K, 0.0f, y, d->P);
+        return;
+    }
+    float *cols = cols_of(p, d, j->x->data, s, t);
+    if (!p->pointwise) tg__k_im2col(&p->gm, x, cols);
+    if (p->w_panels)
+        tg__gemm_panels(p->w_panels + (size_t)gi * p->panel_floats, &(tg__gemm_b){.B = cols, .ldb = d->P}, d->Og,
+                        d->P, d->K, 0.0f, y, d->P);
+    else
+        tg__gemm(false, false, d->Og, d->P, d->K, j->w->data + (size_t)gi * (size_t)d->Og * (size_t)d->K, d->K, cols,
+                 d->P, 0.0f, y, d->P);
+}
+
 /* Forward, task t: y = w cols + b for its samples. */
 static void conv_forward_task(void *ctx, int t, int count)
 {
@@ -169,13 +199,7 @@ static void conv_forward_task(void *ctx, int t, int count)
     int n0, n1;
     sample_range(p, t, count, &n0, &n1);
     for (int n = n0; n < n1; n++) {
-        for (int gi = 0; gi < p->G; gi++) {
-            size_t s = (size_t)n * (size_t)p->G + (size_t)gi;
-            float *cols = cols_of(p, &d, j->x->data, s, t);
-            if (!p->pointwise) tg__k_im2col(&p->gm, j->x->data + s * d.x_group, cols);
-            tg__gemm(false, false, d.Og, d.P, d.K, j->w->data + (size_t)gi * (size_t)d.Og * (size_t)d.K, d.K, cols,
-                     d.P, 0.0f, j->y->data + s * d.y_group, d.P);
-        }
+        for (int gi = 0; gi < p->G; gi++) conv_product(j, &d, (size_t)n * (size_t)p->G + (size_t)gi, gi, t);
         float *y = j->y->data + (size_t)n * (size_t)p->O * (size_t)d.P; /* while its planes are in cache */
         if (p->relu) tg__k_channel_bias_relu((size_t)p->O, (size_t)d.P, j->b ? j->b->data : NULL, y);
         else if (j->b) tg__k_add_channel_bias(1, (size_t)p->O, (size_t)d.P, j->b->data, y);
@@ -214,14 +238,14 @@ static void conv_dx_task(void *ctx, int t, int count)
         for (int gi = 0; gi < p->G; gi++) {
             size_t s = (size_t)n * (size_t)p->G + (size_t)gi;
             const float *wg = j->w->data + (size_t)gi * (size_t)d.Og * (size_t)d.K, *dy = dy_n + gi * d.y_group;
-            float *dx = j->x->grad + s * d.x_group;
-            if (p->pointwise) {
-                tg__gemm(true, false, d.K, d.P, d.Og, wg, d.K, dy, d.P, 1.0f, dx, d.P);
-                continue;
-            }
-            float *dcols = p->dcols + (size_t)t * d.ncols;
-            tg__gemm(true, false, d.K, d.P, d.Og, wg, d.K, dy, d.P, 0.0f, dcols, d.P);
-            tg__k_col2im(&p->gm, dcols, dx);
+            float *dx = j->x->grad + s * d.x_group, *out = p->pointwise ? dx : p->dcols + (size_t)t * d.ncols;
+            float beta = p->pointwise ? 1.0f : 0.0f;
+            if (p->wt_panels)
+                tg__gemm_panels(p->wt_panels + (size_t)gi * p->panel_floats, &(tg__gemm_b){.B = dy, .ldb = d.P}, d.K,
+                                d.P, d.Og, beta, out, d.P);
+            else
+                tg__gemm(true, false, d.K, d.P, d.Og, wg, d.K, dy, d.P, beta, out, d.P);
+            if (!p->pointwise) tg__k_col2im(&p->gm, out, dx);
         }
     }
 }
@@ -250,6 +274,37 @@ static void conv_dw_task(void *ctx, int t, int count)
             (float)tg__k_channel_sum((size_t)p->N, (size_t)p->O, (size_t)d.P, (size_t)oc, dy_of(j, 0, false));
 }
 
+/* Each group's w (the forward's A) or w^T (dx's) into its panels. */
+static void pack_weights(const conv_plan *p, const tg_tensor *w, bool transposed)
+{
+    conv_dims d = dims_of(p);
+    for (int gi = 0; gi < p->G; gi++) {
+        const float *wg = w->data + (size_t)gi * (size_t)d.Og * (size_t)d.K;
+        if (transposed)
+            tg__gemm_pack_a(true, d.K, d.Og, wg, d.K, p->wt_panels + (size_t)gi * p->panel_floats);
+        else
+            tg__gemm_pack_a(false, d.Og, d.K, wg, d.K, p->w_panels + (size_t)gi * p->panel_floats);
+    }
+}
+
+/* The weights' panels, and whether the forward packs cols itself; false
+ * when memory is short. */
+static bool plan_panels(const char *fn, tg_graph *g, conv_plan *p)
+{
+    conv_dims d = dims_of(p);
+    /* padded to whole tiles along Og in one, along K in the other: room for either */
+    size_t a = tg__gemm_a_panels_floats(d.Og, d.K), at = tg__gemm_a_panels_floats(d.K, d.Og);
+    p->panel_floats = a > at ? a : at;
+    p->w_panels = p->wt_panels = NULL;
+    p->implicit = false;
+    if (!p->panel_floats) return true;
+    size_t group_sets = (size_t)p->G * p->panel_floats;
+    if (!(p->w_panels = tg__graph_alloc(fn, g, group_sets * sizeof(float)))) return false;
+    if (p->with_dx && !(p->wt_panels = tg__graph_alloc(fn, g, group_sets * sizeof(float)))) return false;
+    p->implicit = !p->keep_cols && !p->pointwise && tg__k_cols_packable(&p->gm);
+    return true;
+}
+
 static tg_tensor *conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts,
                          bool relu)
 {
@@ -272,13 +327,15 @@ static tg_tensor *conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, 
                      plan.pb == 0 && plan.pr == 0;
     plan.cols = plan.dcols = plan.dz = NULL;
     conv_plan *aux = tg__graph_alloc(fn, g, sizeof *aux);
-    if (!aux) return NULL;
+    if (!aux || !plan_panels(fn, g, &plan)) return NULL;
     if (!plan.pointwise) {
-        size_t kept = (plan.keep_cols ? (size_t)plan.N * (size_t)plan.G : (size_t)plan.tasks) * d.ncols;
+        size_t kept = (plan.keep_cols ? (size_t)plan.N * (size_t)plan.G : plan.implicit ? 0 : (size_t)plan.tasks) *
+                      d.ncols;
         size_t scratch = plan.with_dx ? (size_t)plan.tasks * d.ncols : 0;
-        if (!(plan.cols = tg__graph_alloc(fn, g, (kept + scratch) * sizeof(float)))) return NULL;
+        if (kept + scratch && !(plan.cols = tg__graph_alloc(fn, g, (kept + scratch) * sizeof(float)))) return NULL;
         plan.dcols = plan.with_dx ? plan.cols + kept : NULL;
     }
+    if (plan.w_panels) pack_weights(&plan, w, false);
     if (plan.relu && y->requires_grad && !(plan.dz = tg__graph_alloc(fn, g, y->size * sizeof(float)))) return NULL;
     *aux = plan;
     y->aux = aux;
@@ -308,6 +365,7 @@ static void conv2d_backward(tg_tensor *y)
      * ran with w requiring it */
     conv_job job = {p, x, w, b, y, w->requires_grad && (p->keep_cols || p->pointwise), b && b->requires_grad};
     bool dx = x->requires_grad && p->with_dx;
+    if (dx && p->wt_panels) pack_weights(p, w, true);
     if (dx) tg__parallel_run(p->tasks, conv_dx_task, &job); /* makes dz too */
     if (!job.dw && !job.db) return;
     if (p->relu && !p->dz) return; /* nothing needed a gradient when it ran: none can be made */
