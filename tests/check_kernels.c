@@ -1017,7 +1017,14 @@ START_TEST(test_kernels_max_pool_matches_definition)
         float u = tg_rng_uniform(&r);
         x[i] = u < 0.08f ? NAN : u < 0.12f ? -INFINITY : (float)(int)(4.0f * tg_rng_uniform(&r));
     }
-    tg__k_max_pool2d(gm, PLANES, x, y, idx);
+    tg__k_max_pool2d(gm, PLANES, x, y, idx, true);
+    /* the evaluation's call, without positions: the same maxima */
+    float *values = fbuf(PLANES * out);
+    int *scratch = malloc(PLANES * out * sizeof *scratch);
+    ck_assert_ptr_nonnull(scratch);
+    tg__k_max_pool2d(gm, PLANES, x, values, scratch, false);
+    ck_assert_msg(!memcmp(values, y, PLANES * out * sizeof *y), "case %d: the maxima differ without positions", _i);
+    free(values), free(scratch);
     for (int pl = 0; pl < PLANES; pl++)
         for (int oh = 0; oh < gm->OH; oh++)
             for (int ow = 0; ow < gm->OW; ow++) {

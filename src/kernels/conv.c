@@ -361,38 +361,55 @@ __attribute__((target("avx512f"))) static inline void load_pairs(const float *p,
     *odd = _mm512_permutex2var_ps(a, od, b);
 }
 
+/* One output row; with_idx a constant in each caller below, so the
+ * evaluation's copy (no gradient: no positions) does only the picking. */
+__attribute__((target("avx512f"))) static inline void max_pool_2x2_row(int oh, int OW, int W, const float *xp,
+                                                                       float *y, int *idx, bool with_idx)
+{
+    const __m512i twice = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    for (int ow = 0; ow < OW; ow += 16) {
+        int n = OW - ow < 16 ? OW - ow : 16;
+        __mmask16 out = (__mmask16)((1u << n) - 1);
+        const float *r0 = xp + (size_t)(2 * oh) * (size_t)W + 2 * ow;
+        __m512 a, b, c, d;
+        load_pairs(r0, n, &a, &b);
+        load_pairs(r0 + W, n, &c, &d);
+        __m512i pa = _mm512_add_epi32(_mm512_set1_epi32(2 * oh * W + 2 * ow), twice), at = pa;
+        __m512i one = _mm512_set1_epi32(1), row = _mm512_set1_epi32(W);
+        __m512 m = a;
+        pick16(b, _mm512_add_epi32(pa, one), &m, &at);
+        pick16(c, _mm512_add_epi32(pa, row), &m, &at);
+        pick16(d, _mm512_add_epi32(_mm512_add_epi32(pa, row), one), &m, &at);
+        _mm512_mask_storeu_ps(y + ow, out, m);
+        if (with_idx) _mm512_mask_storeu_epi32(idx + ow, out, at);
+    }
+}
+
 __attribute__((target("avx512f"))) static void max_pool_2x2_avx512(int OH, int OW, int W, const float *xp, float *y,
                                                                    int *idx)
 {
-    const __m512i twice = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    for (int oh = 0; oh < OH; oh++, y += OW, idx += OW)
-        for (int ow = 0; ow < OW; ow += 16) {
-            int n = OW - ow < 16 ? OW - ow : 16;
-            __mmask16 out = (__mmask16)((1u << n) - 1);
-            const float *r0 = xp + (size_t)(2 * oh) * (size_t)W + 2 * ow;
-            __m512 a, b, c, d;
-            load_pairs(r0, n, &a, &b);
-            load_pairs(r0 + W, n, &c, &d);
-            __m512i pa = _mm512_add_epi32(_mm512_set1_epi32(2 * oh * W + 2 * ow), twice), at = pa;
-            __m512i one = _mm512_set1_epi32(1), row = _mm512_set1_epi32(W);
-            __m512 m = a;
-            pick16(b, _mm512_add_epi32(pa, one), &m, &at);
-            pick16(c, _mm512_add_epi32(pa, row), &m, &at);
-            pick16(d, _mm512_add_epi32(_mm512_add_epi32(pa, row), one), &m, &at);
-            _mm512_mask_storeu_ps(y + ow, out, m);
-            _mm512_mask_storeu_epi32(idx + ow, out, at);
-        }
+    for (int oh = 0; oh < OH; oh++, y += OW, idx += OW) max_pool_2x2_row(oh, OW, W, xp, y, idx, true);
+}
+
+__attribute__((target("avx512f"))) static void max_pool_2x2_values_avx512(int OH, int OW, int W, const float *xp,
+                                                                          float *y)
+{
+    for (int oh = 0; oh < OH; oh++, y += OW) max_pool_2x2_row(oh, OW, W, xp, y, NULL, false);
 }
 
 #endif
 
-void tg__k_max_pool2d(const tg__pool_geom *gm, size_t planes, const float *x, float *y, int *idx)
+void tg__k_max_pool2d(const tg__pool_geom *gm, size_t planes, const float *x, float *y, int *idx, bool want_idx)
 {
     size_t in_plane = (size_t)gm->H * (size_t)gm->W, out_plane = (size_t)gm->OH * (size_t)gm->OW;
 #ifdef TG__CONV_AVX512
     if (gm->kh == 2 && gm->kw == 2 && gm->sh == 2 && gm->sw == 2 && gm->ph == 0 && gm->pw == 0 && have_avx512()) {
         for (size_t pl = 0; pl < planes; pl++)
-            max_pool_2x2_avx512(gm->OH, gm->OW, gm->W, x + pl * in_plane, y + pl * out_plane, idx + pl * out_plane);
+            if (want_idx)
+                max_pool_2x2_avx512(gm->OH, gm->OW, gm->W, x + pl * in_plane, y + pl * out_plane,
+                                    idx + pl * out_plane);
+            else
+                max_pool_2x2_values_avx512(gm->OH, gm->OW, gm->W, x + pl * in_plane, y + pl * out_plane);
         return;
     }
 #endif

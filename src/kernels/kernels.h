@@ -265,8 +265,9 @@ typedef struct tg__pool_geom {
  * when no window fits. */
 int tg__k_pool_out_size(int in, int kernel, int pad, int stride, bool ceil_mode);
 /* y = max over each window of each of the planes, idx its position in the
- * plane (the first maximum; NaN wins); backward dx[idx] += dy. */
-void tg__k_max_pool2d(const tg__pool_geom *gm, size_t planes, const float *x, float *y, int *idx);
+ * plane (the first maximum; NaN wins); backward dx[idx] += dy. Without
+ * want_idx (no backward will run) idx is scratch, left unspecified. */
+void tg__k_max_pool2d(const tg__pool_geom *gm, size_t planes, const float *x, float *y, int *idx, bool want_idx);
 void tg__k_max_pool2d_backward(const tg__pool_geom *gm, size_t planes, const int *idx, const float *dy, float *dx);
 /* y = window sum / divisor: the window's size clipped to the padded input
  * (count_include_pad) or to the input; and dx += dy / divisor over it. */

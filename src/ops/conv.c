@@ -451,7 +451,7 @@ static void pool_task(void *ctx, int t, int count)
     size_t in = p0 * (size_t)gm->H * (size_t)gm->W, out = p0 * (size_t)gm->OH * (size_t)gm->OW;
     bool pad = j->p->count_include_pad;
     if (j->max && j->backward) tg__k_max_pool2d_backward(gm, n, j->p->idx + out, j->y->grad + out, j->x->grad + in);
-    else if (j->max) tg__k_max_pool2d(gm, n, j->x->data + in, j->y->data + out, j->p->idx + out);
+    else if (j->max) tg__k_max_pool2d(gm, n, j->x->data + in, j->y->data + out, j->p->idx + out, j->y->requires_grad);
     else if (j->backward) tg__k_avg_pool2d_backward(gm, n, pad, j->y->grad + out, j->x->grad + in);
     else tg__k_avg_pool2d(gm, n, pad, j->x->data + in, j->y->data + out);
 }
