@@ -161,6 +161,34 @@ tg_status tg_dataset_slice(const tg_dataset *d, int first, int n, float mean, fl
     return gather("tg_dataset_slice", d, NULL, first, n, mean, std, x, y);
 }
 
+typedef struct gather_job {
+    const tg_dataset *d;
+    const int *rows;
+    int first, n;
+    size_t pixels;
+    float scale, shift;
+    float *x;
+    int *y;
+} gather_job;
+
+/* Rows [t n / count, (t + 1) n / count) of the batch, task t. */
+static void gather_task(void *ctx, int t, int count)
+{
+    const gather_job *j = ctx;
+    int i0 = (int)((long)t * j->n / count), i1 = (int)((long)(t + 1) * j->n / count);
+    enum { AHEAD = 4 }; /* rows fetched ahead: a shuffled batch's rows are cache misses, one 64-byte line at a time */
+    for (int i = i0; i < i1; i++) {
+        if (i + AHEAD < i1) {
+            const unsigned char *next = j->d->images + (size_t)row_of(j->rows, j->first, i + AHEAD) * j->pixels;
+            for (size_t k = 0; k < j->pixels; k += 64) __builtin_prefetch(next + k);
+        }
+        int row = row_of(j->rows, j->first, i);
+        tg__k_bytes_to_floats(j->pixels, j->d->images + (size_t)row * j->pixels, j->scale, j->shift,
+                              j->x + (size_t)i * j->pixels);
+        if (j->y) j->y[i] = j->d->labels[row];
+    }
+}
+
 static tg_status gather(const char *fn, const tg_dataset *d, const int *rows, int first, int n, float mean,
                         float std, float *x, int *y)
 {
@@ -184,19 +212,10 @@ static tg_status gather(const char *fn, const tg_dataset *d, const int *rows, in
         }
     size_t pixels = (size_t)d->channels * d->rows * d->cols;
     /* (p / 255 - mean) / std as one multiply-add per pixel */
-    float scale = 1.0f / (255.0f * std), shift = -mean / std;
-    enum { AHEAD = 4 }; /* rows fetched ahead: a shuffled batch's rows are cache misses, one 64-byte line at a time */
-    for (int i = 0; i < n; i++) {
-        if (i + AHEAD < n) {
-            const unsigned char *next = d->images + (size_t)row_of(rows, first, i + AHEAD) * pixels;
-            for (size_t k = 0; k < pixels; k += 64) __builtin_prefetch(next + k);
-        }
-        int row = row_of(rows, first, i);
-        const unsigned char *src = d->images + (size_t)row * pixels;
-        float *dst = x + (size_t)i * pixels;
-        tg__k_bytes_to_floats(pixels, src, scale, shift, dst);
-        if (y) y[i] = d->labels[row];
-    }
+    gather_job j = {d, rows, first, n, pixels, 1.0f / (255.0f * std), -mean / std, x, y};
+    /* each pixel converted alone: the same bits on any number of threads */
+    int tasks = (size_t)n * pixels < TG__SLICE_MIN ? 1 : tg_threads() < n ? tg_threads() : n;
+    tg__parallel_run(tasks, gather_task, &j);
     return TG_OK;
 }
 
