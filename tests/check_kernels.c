@@ -930,8 +930,10 @@ static const tg__conv_geom im2col_cases[] = {
 };
 
 /* tg__k_pack_cols (implicit GEMM) writes the panels that packing cols
- * would: for panel widths 8, 16 and 32, from several first columns and
- * rows, every entry cols' bits and 0 past the panel's last column. */
+ * would, and tg__k_pack_cols_t those of cols^T: for panel widths 8, 16
+ * and 32 (the kernel in use transposes for the second), from several first
+ * columns and rows, every entry cols' bits and 0 past the panel's last
+ * column. */
 static void check_pack_cols(const tg__conv_geom *gm, const float *x, const float *cols)
 {
     int K = gm->C * gm->kh * gm->kw, P = gm->OH * gm->OW;
@@ -950,6 +952,25 @@ static void check_pack_cols(const tg__conv_geom *gm, const float *x, const float
                             float want = col < n ? cols[(size_t)(p0 + p) * P + j0 + col] : 0.0f;
                             ck_assert_msg(!memcmp(&got, &want, sizeof got),
                                           "pack_cols width %d from (%d,%d): panel %d row %d entry %d is %g, not %g",
+                                          width, p0, j0, q, p, r, (double)got, (double)want);
+                        }
+                free(dst);
+            }
+    /* and dw's op(B) = cols^T: panels of width taps, rows the positions */
+    for (int width = 8; width <= 32; width *= 2)
+        for (int j0 = 0; j0 < K; j0 += K / 2 + 1)
+            for (int p0 = 0; p0 < P; p0 += P / 3 + 1) {
+                int n = K - j0, kc = P - p0 < TG__GEMM_KC ? P - p0 : TG__GEMM_KC, panels = (n + width - 1) / width;
+                float *dst = fbuf((size_t)panels * width * kc);
+                tg__k_pack_cols_t(&src, j0, n, p0, kc, width, dst);
+                for (int q = 0; q < panels; q++)
+                    for (int p = 0; p < kc; p++)
+                        for (int r = 0; r < width; r++) {
+                            int tap = q * width + r;
+                            float got = dst[((size_t)q * kc + p) * width + r];
+                            float want = tap < n ? cols[(size_t)(j0 + tap) * P + p0 + p] : 0.0f;
+                            ck_assert_msg(!memcmp(&got, &want, sizeof got),
+                                          "pack_cols_t width %d from (%d,%d): panel %d row %d entry %d is %g, not %g",
                                           width, p0, j0, q, p, r, (double)got, (double)want);
                         }
                 free(dst);

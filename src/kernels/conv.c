@@ -258,10 +258,53 @@ __attribute__((target("avx512f"))) static void pack_cols_avx512(const tg__cols_s
 }
 #endif
 
+#ifdef TG__CONV_AVX512
+/* dw's op(B) = cols^T (positions, taps): a panel's width taps are rows of
+ * cols, written out from x over positions [p0, p0 + kc) under the same
+ * masks, 16 positions at a time, into a block that stays in L1; the
+ * GEMM's own transpose packs them from there. */
+__attribute__((target("avx512f"))) static void pack_cols_t_avx512(const tg__cols_src *s, int j0, int n, int p0,
+                                                                  int kc, int width, float *dst)
+{
+    _Alignas(64) float block[COLS_MAX_WIDTH * TG__GEMM_KC];
+    const tg__conv_geom *gm = s->gm;
+    int taps = gm->kh * gm->kw;
+    long plane = (long)gm->H * gm->W;
+    for (int q = 0; q < n; q += width, dst += (size_t)width * kc) {
+        int m = n - q < width ? n - q : width;
+        for (int t = 0; t < kc; t += 16) {
+            int len = kc - t < 16 ? kc - t : 16;
+            uint32_t rows[COLS_MAX_TAP], cols[COLS_MAX_TAP];
+            inside_masks(gm, p0 + t, len, rows, cols);
+            int k = j0 + q, c = k / taps, i = k % taps / gm->kw, j = k % gm->kw;
+            for (int r = 0; r < m; r++) {
+                long off = c * plane + p0 + t + (long)(i * gm->dh - gm->pt) * gm->W + j * gm->dw - gm->pl;
+                __m512 v = _mm512_maskz_loadu_ps((__mmask16)(rows[i] & cols[j]), at_offset(s->x, off));
+                _mm512_mask_storeu_ps(block + (size_t)r * kc + t, (__mmask16)((1u << len) - 1), v);
+                if (++j == gm->kw) {
+                    j = 0;
+                    if (++i == gm->kh) i = 0, c++;
+                }
+            }
+        }
+        tg__gemm_pack_panels(block, kc, m, kc, width, dst);
+    }
+}
+#endif
+
 void tg__k_pack_cols(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst)
 {
 #ifdef TG__CONV_AVX512
     pack_cols_avx512(ctx, j0, n, p0, kc, width, dst);
+#else
+    (void)ctx, (void)j0, (void)n, (void)p0, (void)kc, (void)width, (void)dst; /* never: not packable */
+#endif
+}
+
+void tg__k_pack_cols_t(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst)
+{
+#ifdef TG__CONV_AVX512
+    pack_cols_t_avx512(ctx, j0, n, p0, kc, width, dst);
 #else
     (void)ctx, (void)j0, (void)n, (void)p0, (void)kc, (void)width, (void)dst; /* never: not packable */
 #endif

@@ -22,7 +22,7 @@
 
 /* KC x NR floats of B (32 KiB at NR 32) stay in L1 while a tile sweeps
  * them; an MC x KC block of A (128 KiB) stays in L2. */
-enum { KC = 256, MC = 128, NC = 1024, MR_MAX = 8, NR_MAX = 32 };
+enum { KC = TG__GEMM_KC, MC = 128, NC = 1024, MR_MAX = 8, NR_MAX = 32 };
 
 /* Element (r, c) of op(M), where M is stored row-major with leading
  * dimension ld and op transposes when t is set. */
@@ -313,6 +313,33 @@ void tg__gemm_panels(const float *a_panels, const tg__gemm_b *b, int M, int N, i
     gemm_job j = plan_job(k, tg_threads(), false, false, M, N, K, NULL, 0, b->B, b->ldb, beta, C, ldc);
     j.a_panels = a_panels, j.b_src = b;
     run_job(&j, tg_threads());
+}
+
+bool tg__gemm_packs(bool ta, bool tb, int M, int N, int K)
+{
+    const tg__gemm_kernel *k = tg__gemm_kernel_in_use();
+    return k && !plan_job(k, 1, ta, tb, M, N, K, NULL, 0, NULL, 0, 0.0f, NULL, 0).dot;
+}
+
+void tg__gemm_pack_panels(const float *X, int ld, int m, int kc, int width, float *dst)
+{
+    const tg__gemm_kernel *k = tg__gemm_kernel_in_use();
+    if (k) pack(k, false, X, ld, 0, m, 0, kc, width, dst);
+}
+
+void tg__gemm_part_b(int i0, int i1, int j0, int j1, bool ta, bool tb, int M, int N, int K, const float *A, int lda,
+                     const tg__gemm_b *b, float beta, float *C, int ldc)
+{
+    const tg__gemm_kernel *k = tg__gemm_kernel_in_use();
+    if (!k || i0 >= i1 || j0 >= j1) return;
+    if (K <= 0) {
+        scale_rect(i0, i1, j0, j1, beta, C, ldc);
+        return;
+    }
+    gemm_job j = plan_job(k, 1, ta, tb, M, N, K, A, lda, b->B, b->ldb, beta, C, ldc);
+    if (j.dot) return; /* not a packed product: the caller asks tg__gemm_packs first */
+    j.b_src = b;
+    gemm_rect(&j, i0, i1, j0, j1);
 }
 
 /* ---- choosing the kernel ---- */

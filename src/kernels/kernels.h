@@ -39,6 +39,9 @@ void tg__gemm(bool ta, bool tb, int M, int N, int K, const float *A, int lda, co
  * one task). Only the part of op(B) (and op(A)) it needs is packed. */
 void tg__gemm_part(int i0, int i1, int j0, int j1, bool ta, bool tb, int M, int N, int K, const float *A, int lda,
                    const float *B, int ldb, float beta, float *C, int ldc);
+/* The depth of GEMM's blocks: a packer is never asked for more rows of
+ * op(B) at once. */
+enum { TG__GEMM_KC = 256 };
 /* The same products with operands packed ahead, for a convolution, which
  * multiplies one set of weights by every sample's patches: op(A) packed
  * once for all of them (a transpose a sample saved), and op(B) packed by
@@ -63,6 +66,17 @@ typedef struct tg__gemm_b {
 /* C = (A's panels) op(B) + beta C, on tg_threads() threads (serially
  * inside a task), the bits tg__gemm(ta, false, ...) gives. */
 void tg__gemm_panels(const float *a_panels, const tg__gemm_b *b, int M, int N, int K, float beta, float *C, int ldc);
+/* Whether tg__gemm packs both operands of this product (the kernel in
+ * use, not the dot-product path): then op(B) may come from a packer. */
+bool tg__gemm_packs(bool ta, bool tb, int M, int N, int K);
+/* tg__gemm_part with op(B) from b, where tg__gemm_packs(ta, tb, ...):
+ * tg__gemm_part's bits when b gives op(B)'s values. */
+void tg__gemm_part_b(int i0, int i1, int j0, int j1, bool ta, bool tb, int M, int N, int K, const float *A, int lda,
+                     const tg__gemm_b *b, float beta, float *C, int ldc);
+/* For a packer: panels of width of the m rows of X (row r at X + r ld,
+ * kc floats each), transposed as the kernel in use wants op(B)'s columns:
+ * dst[q width kc + p width + r'] = X[(q width + r') ld + p], 0 past m. */
+void tg__gemm_pack_panels(const float *X, int ld, int m, int kc, int width, float *dst);
 /* Triple loop, double accumulator: the definition. */
 void tg__gemm_ref(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc);
@@ -242,6 +256,9 @@ typedef struct tg__cols_src {
 } tg__cols_src;
 bool tg__k_cols_packable(const tg__conv_geom *gm);
 void tg__k_pack_cols(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst);
+/* The same for op(B) = cols^T (positions, taps), the weight gradient's
+ * dw += dy cols^T: where tg__k_cols_packable and tg__gemm_packs. */
+void tg__k_pack_cols_t(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst);
 
 /* y[n, c, q] += b[c] over (N, C, P). */
 void tg__k_add_channel_bias(size_t N, size_t C, size_t P, const float *b, float *y);

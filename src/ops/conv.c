@@ -64,6 +64,10 @@ typedef struct conv_plan {
     /* cols packed straight from x (tg__k_pack_cols): no cols at all, when
      * dw does not need them kept */
     bool implicit;
+    /* dw packs cols^T straight from x too (tg__k_pack_cols_t): training
+     * keeps no cols (not where dw takes GEMM's dot-product path, which
+     * reads cols as stored: the first layer's, 9 taps) */
+    bool dw_from_x;
 } conv_plan;
 
 /* The plan for x, w and opts, or false with a message naming the shapes. */
@@ -264,8 +268,15 @@ static void conv_dw_task(void *ctx, int t, int count)
         float *dw = j->w->grad + (size_t)gi * (size_t)d.Og * (size_t)d.K;
         for (int n = 0; n < p->N; n++) {
             size_t s = (size_t)n * (size_t)p->G + (size_t)gi;
-            tg__gemm_part(0, d.Og, k0, k1, false, true, d.Og, d.K, d.P, dy_of(j, n, false) + gi * d.y_group, d.P,
-                          cols_of(p, &d, j->x->data, s, 0), d.P, 1.0f, dw, d.K);
+            const float *dy = dy_of(j, n, false) + gi * d.y_group;
+            if (p->dw_from_x) {
+                tg__cols_src src = {&p->gm, j->x->data + s * d.x_group};
+                tg__gemm_part_b(0, d.Og, k0, k1, false, true, d.Og, d.K, d.P, dy, d.P,
+                                &(tg__gemm_b){.pack = tg__k_pack_cols_t, .ctx = &src}, 1.0f, dw, d.K);
+            } else {
+                tg__gemm_part(0, d.Og, k0, k1, false, true, d.Og, d.K, d.P, dy, d.P, cols_of(p, &d, j->x->data, s, 0),
+                              d.P, 1.0f, dw, d.K);
+            }
         }
     }
     int c0 = (int)((long)t * p->O / count), c1 = (int)((long)(t + 1) * p->O / count);
@@ -322,9 +333,11 @@ static tg_tensor *conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, 
     if (plan.tasks < 1) plan.tasks = 1;
     conv_dims d = dims_of(&plan);
     plan.with_dx = y->requires_grad && x->requires_grad;
-    plan.keep_cols = y->requires_grad && w->requires_grad;
     plan.pointwise = gm->kh == 1 && gm->kw == 1 && gm->sh == 1 && gm->sw == 1 && gm->pt == 0 && gm->pl == 0 &&
                      plan.pb == 0 && plan.pr == 0;
+    bool dw = y->requires_grad && w->requires_grad;
+    plan.dw_from_x = dw && !plan.pointwise && tg__k_cols_packable(gm) && tg__gemm_packs(false, true, d.Og, d.K, d.P);
+    plan.keep_cols = dw && !plan.dw_from_x;
     plan.cols = plan.dcols = plan.dz = NULL;
     conv_plan *aux = tg__graph_alloc(fn, g, sizeof *aux);
     if (!aux || !plan_panels(fn, g, &plan)) return NULL;
@@ -361,9 +374,10 @@ static void conv2d_backward(tg_tensor *y)
 {
     tg_tensor *x = y->src[0], *w = y->src[1], *b = y->src[2];
     const conv_plan *p = y->aux;
-    /* w's gradient needs the kept cols: keep_cols was set when the forward
-     * ran with w requiring it */
-    conv_job job = {p, x, w, b, y, w->requires_grad && (p->keep_cols || p->pointwise), b && b->requires_grad};
+    /* w's gradient needs the kept cols, or x to pack them from: either
+     * was set up when the forward ran with w requiring it */
+    conv_job job = {p, x, w, b, y, w->requires_grad && (p->keep_cols || p->pointwise || p->dw_from_x),
+                    b && b->requires_grad};
     bool dx = x->requires_grad && p->with_dx;
     if (dx && p->wt_panels) pack_weights(p, w, true);
     if (dx) tg__parallel_run(p->tasks, conv_dx_task, &job); /* makes dz too */
