@@ -1140,60 +1140,80 @@ START_TEST(test_ops_conv2d_without_w_gradient_same_bits)
 }
 END_TEST
 
-/* dw (and db) of conv2d against the definition summed in double, for
- * shapes where training packs cols^T straight from x: the CNN's second
- * layer, positions past one GEMM block (P 400 with 72 output channels,
- * so not the dot-product path), and a dilated 'same' one. A term missing
- * or doubled moves a sum by about sum |terms| / terms, far above the
- * float sum's error bound. */
-START_TEST(test_ops_conv2d_dw_matches_direct_sum)
+/* dx and dw of conv2d against the definition summed in double, for the
+ * geometries the backward treats apart: the CNN's second layer (dw packs
+ * cols^T from x; dx is the adjoint convolution packed from dz), positions
+ * past one GEMM block (400, with 72 output channels: not the dot-product
+ * path), a dilated 'same', an even kernel's 'same' (more padding after) in
+ * groups, fewer output rows than input rows, and stride 2 (dx through
+ * dcols and col2im). A term missing or doubled moves a sum by about
+ * sum |terms| / terms, far above the float sum's error bound. */
+typedef struct conv_grad_case {
+    int N, C, O, H, k, ph, pw, stride, dil, groups;
+    bool same;
+} conv_grad_case;
+
+static const conv_grad_case conv_grad_cases[] = {
+    {3, 32, 64, 14, 3, 1, 1, 1, 1, 1, false}, {2, 4, 72, 20, 3, 1, 1, 1, 1, 1, false},
+    {2, 4, 72, 17, 3, 0, 0, 1, 2, 1, true},   {2, 6, 8, 10, 4, 0, 0, 1, 1, 2, true},
+    {2, 4, 6, 9, 3, 0, 1, 1, 1, 1, false},    {2, 4, 6, 9, 3, 1, 1, 2, 1, 1, false},
+};
+
+/* |got - want| within the float sum's bound (Higham, doubled as
+ * check_kernels' GEMM) for terms terms of magnitudes summing to mag */
+static void check_sum(const char *what, int ci, size_t at, float got, double want, double mag, double terms)
 {
-    static const struct {
-        int N, C, O, H, k, pad, dil;
-        bool same;
-    } cases[] = {{3, 32, 64, 14, 3, 1, 1, false}, {2, 4, 72, 20, 3, 1, 1, false}, {2, 4, 72, 17, 3, 0, 2, true}};
-    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
-        int N = cases[ci].N, C = cases[ci].C, O = cases[ci].O, H = cases[ci].H, k = cases[ci].k;
-        tg_rng rng;
-        tg_rng_seed(&rng, 41 + ci);
-        tg_tensor *x = tg_randn(NULL, &rng, TG_SHAPE(N, C, H, H)), *w = tg_randn(NULL, &rng, TG_SHAPE(O, C, k, k));
-        tg_tensor *b = tg_randn(NULL, &rng, TG_SHAPE(O));
-        tg_tensor_requires_grad(w, true);
-        tg_tensor_requires_grad(b, true);
-        memset(w->grad, 0, w->size * sizeof(float));
-        memset(b->grad, 0, b->size * sizeof(float));
-        tg_graph *g = tg_graph_new();
-        tg_conv2d_opts o = {.padding = {cases[ci].pad, cases[ci].pad}, .dilation = {cases[ci].dil, cases[ci].dil},
-                            .same = cases[ci].same};
-        tg_tensor *y = tg_conv2d(g, x, w, b, &o);
-        ck_assert_msg(y != NULL, "%s", tg_last_error());
-        tg_tensor *up = tg_randn(NULL, &rng, y->ndim, y->shape);
-        ck_assert_int_eq(tg_backward_grad(y, up->data), TG_OK);
-        int OH = y->shape[2], pt = cases[ci].same ? cases[ci].dil * (k - 1) / 2 : cases[ci].pad;
-        for (int oc = 0; oc < O; oc++)
-            for (int c = 0; c < C; c++)
-                for (int i = 0; i < k; i++)
-                    for (int j = 0; j < k; j++) {
-                        double sum = 0, mag = 0;
-                        for (int n = 0; n < N; n++)
-                            for (int oh = 0; oh < OH; oh++)
-                                for (int ow = 0; ow < OH; ow++) {
-                                    int ih = oh - pt + i * cases[ci].dil, iw = ow - pt + j * cases[ci].dil;
-                                    if (ih < 0 || ih >= H || iw < 0 || iw >= H) continue;
-                                    double t = (double)up->data[((size_t)(n * O + oc) * OH + oh) * OH + ow] *
-                                               x->data[((size_t)(n * C + c) * H + ih) * H + iw];
-                                    sum += t, mag += fabs(t);
-                                }
-                        float got = w->grad[((size_t)(oc * C + c) * k + i) * k + j];
-                        /* Higham's bound for a float sum of the terms, doubled (as check_kernels' GEMM) */
-                        double terms = (double)N * OH * OH;
-                        ck_assert_msg(fabs(got - sum) <= (terms + 2) * 0x1p-23 * mag,
-                                      "case %zu: dw[%d,%d,%d,%d] = %.9g, the definition %.9g (sum |terms| %.3g)", ci, oc,
-                                      c, i, j, (double)got, sum, mag);
-                    }
-        tg_graph_free(g);
-        tg_tensor_free(x), tg_tensor_free(w), tg_tensor_free(b), tg_tensor_free(up);
+    ck_assert_msg(fabs(got - want) <= (terms + 2) * 0x1p-23 * mag,
+                  "case %d: %s[%zu] = %.9g, the definition %.9g (sum |terms| %.3g)", ci, what, at, (double)got, want,
+                  mag);
+}
+
+START_TEST(test_ops_conv2d_gradients_match_direct_sums)
+{
+    const conv_grad_case *c = &conv_grad_cases[_i];
+    int N = c->N, C = c->C, O = c->O, H = c->H, k = c->k, Cg = C / c->groups, Og = O / c->groups;
+    tg_rng rng;
+    tg_rng_seed(&rng, 41 + (uint64_t)_i);
+    tg_tensor *x = tg_randn(NULL, &rng, TG_SHAPE(N, C, H, H)), *w = tg_randn(NULL, &rng, TG_SHAPE(O, Cg, k, k));
+    tg_tensor *b = tg_randn(NULL, &rng, TG_SHAPE(O));
+    tg_tensor *params[] = {x, w, b};
+    for (int p = 0; p < 3; p++) {
+        tg_tensor_requires_grad(params[p], true);
+        memset(params[p]->grad, 0, params[p]->size * sizeof(float));
     }
+    tg_graph *g = tg_graph_new();
+    tg_conv2d_opts o = {.stride = {c->stride, c->stride}, .padding = {c->ph, c->pw},
+                        .dilation = {c->dil, c->dil}, .groups = c->groups, .same = c->same};
+    tg_tensor *y = tg_conv2d(g, x, w, b, &o);
+    ck_assert_msg(y != NULL, "%s", tg_last_error());
+    tg_tensor *up = tg_randn(NULL, &rng, y->ndim, y->shape);
+    ck_assert_int_eq(tg_backward_grad(y, up->data), TG_OK);
+    int OH = y->shape[2], OW = y->shape[3];
+    int pt = c->same ? c->dil * (k - 1) / 2 : c->ph, pl = c->same ? c->dil * (k - 1) / 2 : c->pw;
+    double *dx = calloc(x->size, sizeof *dx), *dx_mag = calloc(x->size, sizeof *dx);
+    double *dw = calloc(w->size, sizeof *dw), *dw_mag = calloc(w->size, sizeof *dw);
+    ck_assert(dx && dx_mag && dw && dw_mag);
+    for (int n = 0; n < N; n++)
+        for (int oc = 0; oc < O; oc++)
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    double u = up->data[((size_t)(n * O + oc) * OH + oh) * OW + ow];
+                    for (int ci = 0; ci < Cg; ci++)
+                        for (int i = 0; i < k; i++)
+                            for (int j = 0; j < k; j++) {
+                                int ih = oh * c->stride - pt + i * c->dil, iw = ow * c->stride - pl + j * c->dil;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= H) continue;
+                                size_t xi = ((size_t)(n * C + oc / Og * Cg + ci) * H + ih) * H + iw;
+                                size_t wi = ((size_t)(oc * Cg + ci) * k + i) * k + j;
+                                dx[xi] += u * w->data[wi], dx_mag[xi] += fabs(u * w->data[wi]);
+                                dw[wi] += u * x->data[xi], dw_mag[wi] += fabs(u * x->data[xi]);
+                            }
+                }
+    for (size_t i = 0; i < x->size; i++) check_sum("dx", _i, i, x->grad[i], dx[i], dx_mag[i], (double)Og * k * k);
+    for (size_t i = 0; i < w->size; i++) check_sum("dw", _i, i, w->grad[i], dw[i], dw_mag[i], (double)N * OH * OW);
+    free(dx), free(dx_mag), free(dw), free(dw_mag);
+    tg_graph_free(g);
+    tg_tensor_free(x), tg_tensor_free(w), tg_tensor_free(b), tg_tensor_free(up);
 }
 END_TEST
 
@@ -1246,7 +1266,8 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_ops_dropout2d_drops_whole_channels);
     tcase_add_test(tc, test_ops_conv2d_same_bits_on_1_2_and_3_threads);
     tcase_add_test(tc, test_ops_conv2d_relu_is_relu_of_conv2d_to_the_bit);
-    tcase_add_test(tc, test_ops_conv2d_dw_matches_direct_sum);
+    tcase_add_loop_test(tc, test_ops_conv2d_gradients_match_direct_sums, 0,
+                        (int)(sizeof conv_grad_cases / sizeof conv_grad_cases[0]));
     tcase_add_loop_test(tc, test_ops_conv2d_without_w_gradient_same_bits, 0,
                         (int)(sizeof conv_mode_cases / sizeof conv_mode_cases[0]));
     suite_add_tcase(s, tc);

@@ -68,6 +68,14 @@ typedef struct conv_plan {
      * keeps no cols (not where dw takes GEMM's dot-product path, which
      * reads cols as stored: the first layer's, 9 taps) */
     bool dw_from_x;
+    /* Stride 1, as wide as the input: dx is itself a convolution, of dz
+     * with w's channels swapped and its taps flipped, w'[c, o, i, j] =
+     * w[o, c, kh-1-i, kw-1-j], padding d (k - 1) - p (the adjoint's
+     * geometry gt), packed straight from dz: no dcols, no col2im. wflip:
+     * one group's w' (C/G, O/G kh kw), packed into wt_panels */
+    bool dx_direct;
+    tg__conv_geom gt;
+    float *wflip;
 } conv_plan;
 
 /* The plan for x, w and opts, or false with a message naming the shapes. */
@@ -229,7 +237,8 @@ static void mask_task(void *ctx, int t, int count)
     for (int n = n0; n < n1; n++) dy_of(j, n, true);
 }
 
-/* dx, task t: dx[n, g] += col2im(w[g]^T dy[n, g]) for its samples. */
+/* dx, task t: dx[n, g] += col2im(w[g]^T dy[n, g]) for its samples, or
+ * directly as the adjoint convolution (dx_direct). */
 static void conv_dx_task(void *ctx, int t, int count)
 {
     const conv_job *j = ctx;
@@ -242,8 +251,16 @@ static void conv_dx_task(void *ctx, int t, int count)
         for (int gi = 0; gi < p->G; gi++) {
             size_t s = (size_t)n * (size_t)p->G + (size_t)gi;
             const float *wg = j->w->data + (size_t)gi * (size_t)d.Og * (size_t)d.K, *dy = dy_n + gi * d.y_group;
-            float *dx = j->x->grad + s * d.x_group, *out = p->pointwise ? dx : p->dcols + (size_t)t * d.ncols;
-            float beta = p->pointwise ? 1.0f : 0.0f;
+            float *dx = j->x->grad + s * d.x_group;
+            if (p->dx_direct) { /* dx += w' cols'(dz), of the adjoint's geometry */
+                tg__cols_src src = {&p->gt, dy};
+                int plane = p->gm.H * p->gm.W;
+                tg__gemm_panels(p->wt_panels + (size_t)gi * p->panel_floats,
+                                &(tg__gemm_b){.pack = tg__k_pack_cols, .ctx = &src}, p->gm.C, plane,
+                                d.Og * p->gm.kh * p->gm.kw, 1.0f, dx, plane);
+                continue;
+            }
+            float *out = p->pointwise ? dx : p->dcols + (size_t)t * d.ncols, beta = p->pointwise ? 1.0f : 0.0f;
             if (p->wt_panels)
                 tg__gemm_panels(p->wt_panels + (size_t)gi * p->panel_floats, &(tg__gemm_b){.B = dy, .ldb = d.P}, d.K,
                                 d.P, d.Og, beta, out, d.P);
@@ -285,17 +302,47 @@ static void conv_dw_task(void *ctx, int t, int count)
             (float)tg__k_channel_sum((size_t)p->N, (size_t)p->O, (size_t)d.P, (size_t)oc, dy_of(j, 0, false));
 }
 
-/* Each group's w (the forward's A) or w^T (dx's) into its panels. */
-static void pack_weights(const conv_plan *p, const tg_tensor *w, bool transposed)
+/* w'[c, (o kh + i) kw + j] = w[o, c, kh-1-i, kw-1-j] for group g's w. */
+static void flip_weights(const conv_plan *p, const float *wg, float *wflip)
+{
+    const tg__conv_geom *gm = &p->gm;
+    int Og = p->O / p->G, kh = gm->kh, kw = gm->kw;
+    for (int c = 0; c < gm->C; c++)
+        for (int o = 0; o < Og; o++)
+            for (int i = 0; i < kh; i++)
+                for (int j = 0; j < kw; j++)
+                    wflip[(((size_t)c * Og + o) * kh + i) * kw + j] =
+                        wg[(((size_t)o * gm->C + c) * kh + kh - 1 - i) * kw + kw - 1 - j];
+}
+
+/* Each group's w (the forward's A), or dx's A: w^T, or w' for the direct
+ * dx, into its panels. */
+static void pack_weights(const conv_plan *p, const tg_tensor *w, bool for_dx)
 {
     conv_dims d = dims_of(p);
     for (int gi = 0; gi < p->G; gi++) {
         const float *wg = w->data + (size_t)gi * (size_t)d.Og * (size_t)d.K;
-        if (transposed)
-            tg__gemm_pack_a(true, d.K, d.Og, wg, d.K, p->wt_panels + (size_t)gi * p->panel_floats);
-        else
-            tg__gemm_pack_a(false, d.Og, d.K, wg, d.K, p->w_panels + (size_t)gi * p->panel_floats);
+        float *panels = (for_dx ? p->wt_panels : p->w_panels) + (size_t)gi * p->panel_floats;
+        if (!for_dx) {
+            tg__gemm_pack_a(false, d.Og, d.K, wg, d.K, panels);
+        } else if (p->dx_direct) {
+            int K = d.Og * p->gm.kh * p->gm.kw;
+            flip_weights(p, wg, p->wflip);
+            tg__gemm_pack_a(false, p->gm.C, K, p->wflip, K, panels);
+        } else {
+            tg__gemm_pack_a(true, d.K, d.Og, wg, d.K, panels);
+        }
     }
+}
+
+/* The adjoint's geometry: stride 1, the forward's output read with padding
+ * d (k - 1) - p, giving the input's size. */
+static tg__conv_geom adjoint_geom(const conv_plan *p)
+{
+    const tg__conv_geom *gm = &p->gm;
+    return (tg__conv_geom){.C = p->O / p->G, .H = gm->OH, .W = gm->OW, .kh = gm->kh, .kw = gm->kw, .sh = 1, .sw = 1,
+                           .dh = gm->dh, .dw = gm->dw, .pt = gm->dh * (gm->kh - 1) - gm->pt,
+                           .pl = gm->dw * (gm->kw - 1) - gm->pl, .OH = gm->H, .OW = gm->W};
 }
 
 /* The weights' panels, and whether the forward packs cols itself; false
@@ -303,16 +350,21 @@ static void pack_weights(const conv_plan *p, const tg_tensor *w, bool transposed
 static bool plan_panels(const char *fn, tg_graph *g, conv_plan *p)
 {
     conv_dims d = dims_of(p);
-    /* padded to whole tiles along Og in one, along K in the other: room for either */
+    /* padded to whole tiles along Og, K or C/G: room for any of them */
     size_t a = tg__gemm_a_panels_floats(d.Og, d.K), at = tg__gemm_a_panels_floats(d.K, d.Og);
+    size_t af = tg__gemm_a_panels_floats(p->gm.C, d.K / p->gm.C * d.Og);
     p->panel_floats = a > at ? a : at;
-    p->w_panels = p->wt_panels = NULL;
-    p->implicit = false;
+    p->panel_floats = p->panel_floats > af ? p->panel_floats : af;
+    p->w_panels = p->wt_panels = p->wflip = NULL;
+    p->implicit = p->dx_direct = false;
     if (!p->panel_floats) return true;
     size_t group_sets = (size_t)p->G * p->panel_floats;
     if (!(p->w_panels = tg__graph_alloc(fn, g, group_sets * sizeof(float)))) return false;
     if (p->with_dx && !(p->wt_panels = tg__graph_alloc(fn, g, group_sets * sizeof(float)))) return false;
     p->implicit = !p->keep_cols && !p->pointwise && tg__k_cols_packable(&p->gm);
+    p->gt = adjoint_geom(p);
+    p->dx_direct = p->with_dx && !p->pointwise && p->gm.sh == 1 && p->gm.sw == 1 && tg__k_cols_packable(&p->gt);
+    if (p->dx_direct && !(p->wflip = tg__graph_alloc(fn, g, (size_t)d.K * d.Og * sizeof(float)))) return false;
     return true;
 }
 
@@ -344,9 +396,9 @@ static tg_tensor *conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, 
     if (!plan.pointwise) {
         size_t kept = (plan.keep_cols ? (size_t)plan.N * (size_t)plan.G : plan.implicit ? 0 : (size_t)plan.tasks) *
                       d.ncols;
-        size_t scratch = plan.with_dx ? (size_t)plan.tasks * d.ncols : 0;
+        size_t scratch = plan.with_dx && !plan.dx_direct ? (size_t)plan.tasks * d.ncols : 0;
         if (kept + scratch && !(plan.cols = tg__graph_alloc(fn, g, (kept + scratch) * sizeof(float)))) return NULL;
-        plan.dcols = plan.with_dx ? plan.cols + kept : NULL;
+        plan.dcols = scratch ? plan.cols + kept : NULL;
     }
     if (plan.w_panels) pack_weights(&plan, w, false);
     if (plan.relu && y->requires_grad && !(plan.dz = tg__graph_alloc(fn, g, y->size * sizeof(float)))) return NULL;
