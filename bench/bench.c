@@ -6,8 +6,10 @@
  *           dx, dW for 784-512-512-10) at a batch size, for every kernel
  *           this CPU runs, on 1 thread and on all; OpenBLAS's sgemm too if
  *           libopenblas.so.0 is installed (dlopen, never linked)
- *   eval    classifying the 10,000 FashionMNIST test images (batches of
- *           1,000, the same calls as tg eval), best of five
+ *   eval    classifying the 10,000 FashionMNIST test images with the
+ *           lecture MLP (batches of 1,000, as bench/torch_mlp.py; the
+ *           calls of tg eval: the model as --model mlp builds it), best
+ *           of five
  *   step    one epoch of training (Adam, batch 16, 64, 256) timed phase by
  *           phase: gathering the batch, forward, zeroing the gradients,
  *           backward, the optimizer step: where a step's time goes
@@ -140,7 +142,7 @@ static double time_gemm(const shape *s, const tg__gemm_kernel *k, bool ref, int 
 
 /* ---- evaluation of the test set ---- */
 
-static double eval_ms(const tg_dataset *test, const tg_mlp *m, float mean, float std)
+static double eval_ms(const tg_dataset *test, tg_module *m, float mean, float std)
 {
     enum { BATCH = 1000 };
     static float x[BATCH * 784];
@@ -156,7 +158,7 @@ static double eval_ms(const tg_dataset *test, const tg_mlp *m, float mean, float
         for (int start = 0; start < test->n; start += BATCH) {
             int n = test->n - start < BATCH ? test->n - start : BATCH;
             tg_dataset_batch(test, rows + start, n, mean, std, x, y);
-            tg_tensor *logits = tg_mlp_forward(g, m, tg_from_blob(g, x, 2, (int[]){n, 784}), false, NULL);
+            tg_tensor *logits = tg_module_forward(m, g, tg_from_blob(g, x, 2, (int[]){n, 784}));
             tg_tensor *loss = tg_cross_entropy(g, logits, y, &(tg_class_loss_opts){.reduction = TG_REDUCE_SUM});
             if (!loss || tg_argmax(logits, 1, pred) != TG_OK) return -1;
             tg_graph_reset(g);
@@ -367,8 +369,15 @@ int main(int argc, char **argv)
     tg_dataset_stats(&test, &mean, &std);
     tg_rng rng;
     tg_rng_seed(&rng, 0);
-    tg_mlp *m = tg_mlp_new(784, (int[]){512, 512}, 2, 10, TG_ACT_RELU, 0.0f, &rng);
-    if (!m) return 1;
+    /* --model mlp as tg train and tg eval build it (a Sequential: each
+     * Linear + ReLU one op, the ReLU in the product's epilogue) */
+    tg_module *m = tg_model_parse("flatten linear(512) relu linear(512) relu linear(10)", (tg_sample_shape){1, 28, 28},
+                                  &rng);
+    if (!m) {
+        fprintf(stderr, "bench: %s\n", tg_last_error());
+        return 1;
+    }
+    tg_module_train(m, false);
     printf("eval: the 10,000 test images, batches of 1,000 (ms, best of 5)\n");
     for (int t = 0; t < 2; t++) {
         tg_set_threads(t ? cores : 1);
@@ -376,7 +385,7 @@ int main(int argc, char **argv)
     }
     tg_set_threads(cores);
     printf("EVAL_MS %.1f\n", eval_ms(&test, m, mean, std));
-    tg_mlp_free(m);
+    tg_module_free(m);
     tg_dataset_free(&test);
 
     tg_dataset train;

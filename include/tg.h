@@ -1155,7 +1155,7 @@ enum { TG_MODULE_NAME_MAX = 256 };   /* a state entry's dotted name, with its NU
 /* The input of a model: one sample's channels, height and width. */
 typedef struct tg_sample_shape {
     int channels, height, width;
-} tg_sample_shape;   /* a state entry's dotted name, with its NUL */
+} tg_sample_shape;
 typedef struct tg_module_ops {
     const char *name;        /* the kind of module, "mlp" */
     /* y = the module applied to x on g, in the mode m->training says, drawing
@@ -1175,7 +1175,8 @@ struct tg_module {
     struct tg__module_entry *entries;
     int n_entries, cap_entries;
     /* set by tg's own layers for a Sequential: this module followed by a
-     * ReLU as one op (Conv2d's conv2d_relu), and whether it is a ReLU */
+     * ReLU as one op (Conv2d's conv2d_relu, Linear's linear_relu), and
+     * whether it is a ReLU */
     tg_tensor *(*fused_relu_forward)(tg_module *m, tg_graph *g, tg_tensor *x);
     bool is_relu;
 };

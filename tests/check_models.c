@@ -730,10 +730,11 @@ START_TEST(test_models_cnn_loads_pytorch_weights_and_gives_its_logits)
 }
 END_TEST
 
-START_TEST(test_models_sequential_fuses_a_conv2d_and_its_relu)
+START_TEST(test_models_sequential_fuses_a_layer_and_its_relu)
 {
-    /* a Conv2d and the ReLU right after it run as one conv2d_relu op; not
-     * across another layer, nor when the graph checks numerics; the state
+    /* a Conv2d (a Linear) and the ReLU right after it run as one
+     * conv2d_relu (linear_relu) op; not across another layer, nor when the
+     * graph checks numerics; the state
      * is the Sequential's either way, and the logits are those of the two
      * ops one after the other */
     tg_rng rng;
@@ -741,6 +742,7 @@ START_TEST(test_models_sequential_fuses_a_conv2d_and_its_relu)
     static const struct {
         const char *spec, *last_op;
     } seqs[] = {{"conv2d(3,3,padding=1) relu", "conv2d_relu"},
+                {"flatten linear(8) relu", "linear_relu"},
                 {"conv2d(3,3,padding=1) batchnorm2d relu", "relu"},
                 {"conv2d(3,3,padding=1)", "conv2d"},
                 {"residual(conv2d(1,3,padding=1) relu)", "add"}};
@@ -753,7 +755,7 @@ START_TEST(test_models_sequential_fuses_a_conv2d_and_its_relu)
         tg_tensor *y = tg_module_forward(m, g, tg_from_data(g, x, TG_SHAPE(2, 1, 6, 6)));
         ck_assert_msg(y != NULL, "%s", tg_last_error());
         ck_assert_str_eq(tg_tensor_op_name(y), seqs[k].last_op);
-        if (k == 3) ck_assert_str_eq(tg_tensor_op_name(y->src[1]), "conv2d_relu"); /* inside the block too */
+        if (k == 4) ck_assert_str_eq(tg_tensor_op_name(y->src[1]), "conv2d_relu"); /* inside the block too */
         if (k == 0) { /* by hand: the two ops */
             char name[TG_MODULE_NAME_MAX];
             ck_assert_int_eq(tg_module_state_size(m), 2);
@@ -767,7 +769,7 @@ START_TEST(test_models_sequential_fuses_a_conv2d_and_its_relu)
         g = tg_graph_new();
         tg_graph_set_check_numerics(g, true);
         y = tg_module_forward(m, g, tg_from_data(g, x, TG_SHAPE(2, 1, 6, 6)));
-        ck_assert_str_eq(tg_tensor_op_name(y), k == 0 ? "relu" : seqs[k].last_op);
+        ck_assert_str_eq(tg_tensor_op_name(y), k <= 1 ? "relu" : seqs[k].last_op);
         tg_graph_free(g);
         tg_module_free(m);
     }
@@ -841,7 +843,7 @@ static Suite *models_suite(void)
     tcase_add_test(tc, test_models_residual_block_adds_its_input);
     tcase_add_test(tc, test_models_batch_norm_layer_norm_embedding_modules);
     tcase_add_test(tc, test_models_cnn_loads_pytorch_weights_and_gives_its_logits);
-    tcase_add_test(tc, test_models_sequential_fuses_a_conv2d_and_its_relu);
+    tcase_add_test(tc, test_models_sequential_fuses_a_layer_and_its_relu);
     suite_add_tcase(s, tc);
     tc = tcase_create("datasets");
     tcase_add_test(tc, test_models_moons_shape_and_balance);

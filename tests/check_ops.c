@@ -1140,6 +1140,84 @@ START_TEST(test_ops_conv2d_without_w_gradient_same_bits)
 }
 END_TEST
 
+/* linear_relu against tg_relu(tg_linear(...)): y and the gradients of x,
+ * W and b as bits, on 1 and 2 threads, for the product's paths: packed
+ * (64 x 784 -> 512, the MLP's), dot products (few rows, long K), fewer
+ * outputs than a tile (10), a 3-D x, no bias, and x or W alone needing a
+ * gradient. */
+typedef struct linear_relu_case {
+    int rows, in, out;
+    bool three_d, bias, x_grad, w_grad;
+} linear_relu_case;
+
+static void linear_relu_against_chain(const linear_relu_case *c, int threads)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 23);
+    tg_tensor *x = c->three_d ? tg_randn(NULL, &rng, TG_SHAPE(2, c->rows / 2, c->in))
+                              : tg_randn(NULL, &rng, TG_SHAPE(c->rows, c->in));
+    tg_tensor *W = tg_randn(NULL, &rng, TG_SHAPE(c->out, c->in));
+    tg_tensor *b = c->bias ? tg_randn(NULL, &rng, TG_SHAPE(c->out)) : NULL;
+    tg_tensor *up = c->three_d ? tg_randn(NULL, &rng, TG_SHAPE(2, c->rows / 2, c->out))
+                               : tg_randn(NULL, &rng, TG_SHAPE(c->rows, c->out));
+    tg_tensor *params[] = {x, W, b};
+    bool grad[] = {c->x_grad, c->w_grad, c->bias};
+    size_t sizes[4] = {up->size, x->size, W->size, b ? b->size : 0};
+    float *got[2][4] = {{NULL}};
+    tg_set_threads(threads);
+    for (int fused = 0; fused < 2; fused++) {
+        for (int k = 0; k < 3; k++) {
+            if (!params[k]) continue;
+            tg_tensor_requires_grad(params[k], grad[k]);
+            if (grad[k]) memset(params[k]->grad, 0, params[k]->size * sizeof(float));
+        }
+        tg_graph *g = tg_graph_new();
+        tg_tensor *y = fused ? tg__linear_relu(g, x, W, b) : tg_relu(g, tg_linear(g, x, W, b));
+        ck_assert_msg(y != NULL, "%s", tg_last_error());
+        ck_assert_str_eq(tg_tensor_op_name(y), fused ? "linear_relu" : "relu");
+        ck_assert_int_eq(tg_backward_grad(y, up->data), TG_OK);
+        const float *from[4] = {y->data, c->x_grad ? x->grad : NULL, c->w_grad ? W->grad : NULL,
+                                c->bias ? b->grad : NULL};
+        for (int k = 0; k < 4; k++) {
+            if (!from[k]) continue;
+            got[fused][k] = malloc(sizes[k] * sizeof(float));
+            memcpy(got[fused][k], from[k], sizes[k] * sizeof(float));
+        }
+        tg_graph_free(g);
+    }
+    static const char *const what[] = {"y", "dx", "dW", "db"};
+    size_t zeros = 0;
+    for (size_t i = 0; i < up->size; i++) zeros += got[1][0][i] == 0.0f;
+    ck_assert_msg(zeros > up->size / 4 && zeros < up->size * 3 / 4, "%zu of %zu outputs are 0", zeros, up->size);
+    for (int k = 0; k < 4; k++) {
+        if (!got[0][k]) continue;
+        ck_assert_msg(!memcmp(got[0][k], got[1][k], sizes[k] * sizeof(float)),
+                      "%s of linear_relu differs from relu(linear) (%d x %d -> %d, 3-D %d, bias %d, x %d, W %d, %d "
+                      "threads)", what[k], c->rows, c->in, c->out, c->three_d, c->bias, c->x_grad, c->w_grad, threads);
+        free(got[0][k]), free(got[1][k]);
+    }
+    for (int k = 0; k < 3; k++) tg_tensor_free(params[k]);
+    tg_tensor_free(up);
+}
+
+START_TEST(test_ops_linear_relu_is_relu_of_linear_to_the_bit)
+{
+    static const linear_relu_case cases[] = {
+        {64, 784, 512, false, true, true, true}, /* the MLP's: packed tiles */
+        {16, 300, 40, false, true, true, true},  /* dot products */
+        {64, 512, 10, false, true, true, true},  /* fewer outputs than a tile: dot products */
+        {12, 7, 33, true, true, true, true},     /* 3-D x */
+        {64, 100, 70, false, false, true, true}, /* no bias */
+        {64, 100, 70, false, true, true, false}, /* x alone */
+        {64, 100, 70, false, true, false, true}, /* W alone */
+    };
+    int was = tg_threads();
+    for (int threads = 1; threads <= 2; threads++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) linear_relu_against_chain(&cases[i], threads);
+    tg_set_threads(was);
+}
+END_TEST
+
 /* dx and dw of conv2d against the definition summed in double, for the
  * geometries the backward treats apart: the CNN's second layer (dw packs
  * cols^T from x; dx is the adjoint convolution packed from dz), positions
@@ -1266,6 +1344,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_ops_dropout2d_drops_whole_channels);
     tcase_add_test(tc, test_ops_conv2d_same_bits_on_1_2_and_3_threads);
     tcase_add_test(tc, test_ops_conv2d_relu_is_relu_of_conv2d_to_the_bit);
+    tcase_add_test(tc, test_ops_linear_relu_is_relu_of_linear_to_the_bit);
     tcase_add_loop_test(tc, test_ops_conv2d_gradients_match_direct_sums, 0,
                         (int)(sizeof conv_grad_cases / sizeof conv_grad_cases[0]));
     tcase_add_loop_test(tc, test_ops_conv2d_without_w_gradient_same_bits, 0,

@@ -6,7 +6,7 @@
 #include "tg_test.h"
 
 #include "fixtures/torch_ref.h"
-#include "ops/ops.h" /* tg__conv2d_relu, the fused op a Sequential runs */
+#include "ops/ops.h" /* tg__conv2d_relu and tg__linear_relu, the fused ops a Sequential runs */
 
 /* float32 on both sides; the rest is summation order and libm's last bits. */
 #define RTOL 1e-5
@@ -168,6 +168,7 @@ B(conv2d_depthwise, tg_conv2d(g, in[0], in[1], NULL, &(tg_conv2d_opts){.stride =
 B(conv2d_pointwise, tg_conv2d(g, in[0], in[1], in[2], &(tg_conv2d_opts){.groups = 2}))
 B(conv2d_pad1, tg_conv2d(g, in[0], in[1], NULL, &(tg_conv2d_opts){.padding = {1, 1}}))
 B(conv2d_relu, tg__conv2d_relu(g, in[0], in[1], in[2], &(tg_conv2d_opts){.padding = {1, 1}}))
+B(linear_relu, tg__linear_relu(g, in[0], in[1], in[2]))
 B(max_pool2d, tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {2, 2}}))
 B(max_pool2d_ties, tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {3, 3}, .stride = {1, 1}}))
 B(max_pool2d_pad_ceil,
@@ -209,7 +210,7 @@ static const named_builder builders[] = {
     {"relu", b_relu}, {"leaky_relu", b_leaky_relu}, {"sigmoid", b_sigmoid}, {"tanh", b_tanh},
     {"gelu", b_gelu}, {"softplus", b_softplus}, {"softplus_beta", b_softplus_beta},
     {"matmul", b_matmul}, {"matmul_row_col", b_matmul}, {"transpose", b_transpose},
-    {"linear", b_linear}, {"linear_no_bias", b_linear_no_bias},
+    {"linear", b_linear}, {"linear_no_bias", b_linear_no_bias}, {"linear_relu", b_linear_relu},
     {"reshape", b_reshape}, {"flatten", b_flatten}, {"flatten_all", b_flatten_all},
     {"sum", b_sum}, {"mean", b_mean}, {"sum_axis", b_sum_axis}, {"sum_axis_keepdim", b_sum_axis_keepdim},
     {"mean_axis", b_mean_axis}, {"max_axis_ties", b_max_axis}, {"max_axis_keepdim", b_max_axis_keepdim},

@@ -122,7 +122,25 @@ typedef struct gemm_job {
      * (NULL: packed here from B) */
     const float *a_panels;
     const tg__gemm_b *b_src;
+    /* Applied to each tile of C as its sum completes (tg__gemm_bias_act) */
+    const float *bias;     /* by column, or NULL */
+    bool relu;
 } gemm_job;
+
+/* The epilogue on the m x n block of C at c (its first column's bias at
+ * bias): the operations, and so the bits, of tg__k_add_bias and then
+ * tg_relu's forward. */
+TG__CLONES static void epilogue(int m, int n, const float *bias, bool relu, float *c, int ldc)
+{
+    for (int r = 0; r < m; r++, c += ldc) {
+        if (bias)
+            for (int q = 0; q < n; q++) c[q] += bias[q];
+        if (relu)
+            for (int q = 0; q < n; q++) c[q] = c[q] < 0.0f ? 0.0f : c[q];
+    }
+}
+
+static bool has_epilogue(const gemm_job *j) { return j->bias || j->relu; }
 
 /* One MR x NR tile (or the m x n corner of one) of C at c. */
 static void tile_at(const tg__gemm_kernel *k, int kc, const float *a, const float *b, float *c, int ldc, int m, int n,
@@ -165,11 +183,15 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
                     a = j->a_panels + (size_t)pc * (size_t)padded(j->M, k->mr) + (size_t)ic * (size_t)kc;
                 else
                     pack(k, j->ta, j->A, j->lda, ic, mc, pc, kc, k->mr, pa);
+                bool last = pc + kc == j->K;
                 for (int jr = 0; jr < nc; jr += k->nr) {
                     const float *b = pb + (size_t)jr * kc;
-                    for (int ir = 0; ir < mc; ir += k->mr)
-                        tile_at(k, kc, a + (size_t)ir * kc, b, j->C + (size_t)(ic + ir) * j->ldc + jc + jr, j->ldc,
-                                mc - ir < k->mr ? mc - ir : k->mr, nc - jr < k->nr ? nc - jr : k->nr, accumulate);
+                    for (int ir = 0; ir < mc; ir += k->mr) {
+                        float *c = j->C + (size_t)(ic + ir) * j->ldc + jc + jr;
+                        int m = mc - ir < k->mr ? mc - ir : k->mr, n = nc - jr < k->nr ? nc - jr : k->nr;
+                        tile_at(k, kc, a + (size_t)ir * kc, b, c, j->ldc, m, n, accumulate);
+                        if (last && has_epilogue(j)) epilogue(m, n, j->bias ? j->bias + jc + jr : NULL, j->relu, c, j->ldc);
+                    }
                 }
             }
         }
@@ -182,10 +204,13 @@ static void dot_block(const gemm_job *j, int i0, int i1, int j0, int j1)
 {
     const tg__gemm_kernel *k = j->k;
     for (int jr = j0; jr < j1; jr += k->dot_nr)
-        for (int ir = i0; ir < i1; ir += k->dot_mr)
-            k->dot(j->K, j->A + (size_t)ir * j->lda, j->lda, j->B + (size_t)jr * j->ldb, j->ldb,
-                   j->C + (size_t)ir * j->ldc + jr, j->ldc, i1 - ir < k->dot_mr ? i1 - ir : k->dot_mr,
-                   j1 - jr < k->dot_nr ? j1 - jr : k->dot_nr, j->beta != 0.0f);
+        for (int ir = i0; ir < i1; ir += k->dot_mr) {
+            float *c = j->C + (size_t)ir * j->ldc + jr;
+            int m = i1 - ir < k->dot_mr ? i1 - ir : k->dot_mr, n = j1 - jr < k->dot_nr ? j1 - jr : k->dot_nr;
+            k->dot(j->K, j->A + (size_t)ir * j->lda, j->lda, j->B + (size_t)jr * j->ldb, j->ldb, c, j->ldc, m, n,
+                   j->beta != 0.0f);
+            if (has_epilogue(j)) epilogue(m, n, j->bias ? j->bias + jr : NULL, j->relu, c, j->ldc);
+        }
 }
 
 /* The sub-rectangle [i0, i1) x [j0, j1) of C, on the calling thread. */
@@ -253,7 +278,8 @@ static gemm_job plan_job(const tg__gemm_kernel *k, int threads, bool ta, bool tb
      * cores measured in docs/PERFORMANCE.md). Otherwise columns, unless
      * there are too few. */
     bool split_rows = row_tiles >= threads && (ta && !tb ? true : col_tiles < threads && row_tiles > col_tiles);
-    gemm_job j = {k, ta, tb, M, N, K, A, B, lda, ldb, ldc, beta, C, dot, mr, nr, split_rows, 0, NULL, NULL};
+    gemm_job j = {k, ta, tb, M, N, K, A, B, lda, ldb, ldc, beta, C, dot, mr, nr, split_rows, 0, NULL, NULL, NULL,
+                  false};
     j.tiles = j.split_rows ? row_tiles : col_tiles;
     return j;
 }
@@ -278,6 +304,22 @@ void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int 
     }
     gemm_job j = plan_job(k, threads, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
     run_job(&j, threads);
+}
+
+void tg__gemm_bias_act(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                       const float *bias, bool relu, float *C, int ldc)
+{
+    const tg__gemm_kernel *k = tg__gemm_kernel_in_use();
+    if (M <= 0 || N <= 0) return;
+    if (!k || K <= 0) {
+        if (k) scale_rect(0, M, 0, N, 0.0f, C, ldc);
+        else tg__gemm_ref(ta, tb, M, N, K, A, lda, B, ldb, 0.0f, C, ldc);
+        epilogue(M, N, bias, relu, C, ldc);
+        return;
+    }
+    gemm_job j = plan_job(k, tg_threads(), ta, tb, M, N, K, A, lda, B, ldb, 0.0f, C, ldc);
+    j.bias = bias, j.relu = relu;
+    run_job(&j, tg_threads());
 }
 
 /* ---- operands packed ahead ---- */

@@ -33,6 +33,12 @@
  *   dW = dy^T x  gemm(true, false)                                        */
 void tg__gemm(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
               int ldb, float beta, float *C, int ldc);
+/* C = op(A) op(B) (beta 0), then C[i, j] += bias[j] (bias NULL: none)
+ * and, with relu, C = C < 0 ? 0 : C, each tile as its sum completes,
+ * while it is in cache: the bits of tg__gemm, tg__k_add_bias and tg_relu's
+ * forward one after the other (Linear's bias and a ReLU after it). */
+void tg__gemm_bias_act(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                       const float *bias, bool relu, float *C, int ldc);
 /* Rows [i0, i1) and columns [j0, j1) of tg__gemm's C, on the calling
  * thread, the same bits as tg__gemm gives them: for callers that split
  * one product among their own tasks (each element of C then written by

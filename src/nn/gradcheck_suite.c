@@ -70,6 +70,7 @@ static tg_tensor *b_matmul(tg_graph *g, tg_tensor *const *in) { return tg_matmul
 static tg_tensor *b_transpose(tg_graph *g, tg_tensor *const *in) { return tg_transpose(g, in[0]); }
 static tg_tensor *b_linear(tg_graph *g, tg_tensor *const *in) { return tg_linear(g, in[0], in[1], in[2]); }
 static tg_tensor *b_linear_nobias(tg_graph *g, tg_tensor *const *in) { return tg_linear(g, in[0], in[1], NULL); }
+static tg_tensor *b_linear_relu(tg_graph *g, tg_tensor *const *in) { return tg__linear_relu(g, in[0], in[1], in[2]); }
 static tg_tensor *b_reshape(tg_graph *g, tg_tensor *const *in) { return tg_reshape(g, in[0], 2, (int[]){3, -1}); }
 static tg_tensor *b_flatten(tg_graph *g, tg_tensor *const *in) { return tg_flatten(g, in[0], 1); }
 static tg_tensor *b_sum(tg_graph *g, tg_tensor *const *in) { return tg_sum(g, in[0]); }
@@ -232,16 +233,13 @@ static tg_tensor *b_conv2d_relu(tg_graph *g, tg_tensor *const *in)
     return tg__conv2d_relu(g, in[0], in[1], in[2], &conv_relu_opts);
 }
 
-/* conv2d_relu's kink is on the convolution's output: each channel's bias
- * moves by steps of 0.07 until every output of the channel is 0.05 or
- * more from 0 (x (N, C, H, W), w (O, ...), b (O)). */
-static void off_relu_kink(tg_tensor *const *in)
+/* A fused ReLU's kink is on the product's output z (N, O, ...): each
+ * channel's bias moves by steps of 0.07 until every output of the channel
+ * is 0.05 or more from 0. */
+static void move_biases_off_kink(const tg_tensor *z, float *bias)
 {
-    tg_graph *g = tg_graph_new();
-    tg_graph_set_grad(g, false);
-    tg_tensor *z = g ? tg_conv2d(g, in[0], in[1], in[2], &conv_relu_opts) : NULL;
     int O = z ? z->shape[1] : 0;
-    size_t P = z ? (size_t)z->shape[2] * (size_t)z->shape[3] : 0;
+    size_t P = z ? z->size / ((size_t)z->shape[0] * (size_t)O) : 0;
     for (int o = 0; o < O; o++) {
         float shift = 0.0f;
         for (bool near = true; near; shift += 0.07f) {
@@ -249,9 +247,26 @@ static void off_relu_kink(tg_tensor *const *in)
             for (int n = 0; n < z->shape[0] && !near; n++)
                 for (size_t q = 0; q < P && !near; q++)
                     near = fabsf(z->data[((size_t)n * (size_t)O + (size_t)o) * P + q] + shift) < 0.05f;
-            if (!near) in[2]->data[o] += shift;
+            if (!near) bias[o] += shift;
         }
     }
+}
+
+/* x (N, C, H, W), w (O, ...), b (O) */
+static void off_relu_kink(tg_tensor *const *in)
+{
+    tg_graph *g = tg_graph_new();
+    tg_graph_set_grad(g, false);
+    move_biases_off_kink(g ? tg_conv2d(g, in[0], in[1], in[2], &conv_relu_opts) : NULL, in[2]->data);
+    tg_graph_free(g);
+}
+
+/* x (N, in), W (O, in), b (O) */
+static void off_linear_relu_kink(tg_tensor *const *in)
+{
+    tg_graph *g = tg_graph_new();
+    tg_graph_set_grad(g, false);
+    move_biases_off_kink(g ? tg_linear(g, in[0], in[1], in[2]) : NULL, in[2]->data);
     tg_graph_free(g);
 }
 static tg_tensor *b_max_pool2d(tg_graph *g, tg_tensor *const *in)
@@ -333,6 +348,8 @@ static const suite_case cases[] = {
     {"linear", "linear", b_linear, NULL, 3,
      {IN(2, S2(4, 3), NORMAL, true), IN(2, S2(5, 3), NORMAL, true), IN(1, T(5), NORMAL, true)}},
     {"linear_no_bias", "linear", b_linear_nobias, NULL, 2, {IN(2, S2(4, 3), NORMAL, true), IN(2, S2(5, 3), NORMAL, true)}},
+    {"linear_relu", "linear_relu", b_linear_relu, off_linear_relu_kink, 3,
+     {IN(2, S2(6, 4), NORMAL, true), IN(2, S2(5, 4), NORMAL, true), IN(1, T(5), NORMAL, true)}},
     {"reshape", "view", b_reshape, NULL, 1, {IN(2, S2(2, 6), NORMAL, true)}},
     {"flatten", "view", b_flatten, NULL, 1, {IN(3, S3(2, 3, 4), NORMAL, true)}},
     {"sum", "sum", b_sum, NULL, 1, {IN(2, S2(2, 3), NORMAL, true)}},

@@ -41,6 +41,13 @@ static tg_tensor *linear_forward(tg_module *m, tg_graph *g, tg_tensor *x)
     return tg_linear(g, x, tg_module_param(m, "weight"), b);
 }
 
+/* Linear then ReLU in a Sequential: one op, the ReLU in the product's epilogue */
+static tg_tensor *linear_relu_forward(tg_module *m, tg_graph *g, tg_tensor *x)
+{
+    tg_tensor *b = args_of(m)->flag ? tg_module_param(m, "bias") : NULL;
+    return tg__linear_relu(g, x, tg_module_param(m, "weight"), b);
+}
+
 /* Adds "weight" of shape (out, ...) and, with bias, "bias" (out) to m,
  * drawn as nn.Linear's and nn.Conv2d's reset_parameters draw them
  * (tg_init_linear: bound 1/sqrt(fan_in)); m is freed on failure. */
@@ -72,7 +79,9 @@ tg_module *tg_linear_new(int in, int out, bool bias, tg_rng *rng)
         tg__error("tg_linear_new: %s", rng ? "in and out must be positive" : "rng is NULL");
         return NULL;
     }
-    return add_weight_and_bias(layer_new(&linear_ops, (layer_args){.flag = bias}), TG_SHAPE(out, in), bias, rng);
+    tg_module *m = layer_new(&linear_ops, (layer_args){.flag = bias});
+    if (m) m->fused_relu_forward = linear_relu_forward;
+    return add_weight_and_bias(m, TG_SHAPE(out, in), bias, rng);
 }
 
 /* ---- Flatten(start_dim): (N, ...) to (N, everything else) ---- */

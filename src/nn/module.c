@@ -467,9 +467,9 @@ static int next_child(const tg_module *m, int i)
 }
 
 /* The children in order; a child with a fused ReLU form and a ReLU after
- * it run as one op (fused_relu_forward: Conv2d's conv2d_relu, whose
- * values and gradients are the two ops' to the bit), the ReLU's forward
- * not called. */
+ * it run as one op (fused_relu_forward: Conv2d's conv2d_relu, Linear's
+ * linear_relu, whose values and gradients are the two ops' to the bit),
+ * the ReLU's forward not called. */
 static tg_tensor *sequential_forward(tg_module *m, tg_graph *g, tg_tensor *x)
 {
     for (int i = next_child(m, -1); x && i < m->n_entries;) {

@@ -4,7 +4,7 @@
 #include "ops.h"
 
 /* The ops of this file (each defined after its backward). */
-static const tg__op_desc matmul_op, transpose_op, linear_op;
+static const tg__op_desc matmul_op, transpose_op, linear_op, linear_relu_op;
 
 static bool is_matrix(const char *fn, const char *what, const tg_tensor *x)
 {
@@ -159,7 +159,12 @@ static const tg__op_desc transpose_op = {
  * its leading dimensions are rows of one GEMM, N = x->size / in (a 2-D x
  * is the product it always was, bit for bit);
  *      dx += dy W,  dW += dy^T x,  db += sum over rows of dy ---- */
-tg_tensor *tg_linear(tg_graph *g, tg_tensor *x, tg_tensor *W, tg_tensor *b)
+/* y = x W^T + b, and with relu max(0, that): the bias (and the ReLU) in
+ * the product's epilogue, on each tile of y as its sum completes. The
+ * fused op keeps dz = 0 + (dy where y > 0), the gradient before the ReLU,
+ * for the three products of its backward, as tg_relu's backward would
+ * leave it in a zeroed gradient: the same bits as the two ops. */
+static tg_tensor *linear(tg_graph *g, tg_tensor *x, tg_tensor *W, tg_tensor *b, bool relu)
 {
     static const char fn[] = "tg_linear";
     if (!TG__INPUTS_OK(fn, g, x, W) || !is_matrix(fn, "W", W)) return NULL;
@@ -177,23 +182,55 @@ tg_tensor *tg_linear(tg_graph *g, tg_tensor *x, tg_tensor *W, tg_tensor *b)
     int shape[TG_MAX_DIMS];
     for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
     shape[x->ndim - 1] = out;
-    tg_tensor *y = tg__op_new(fn, g, &linear_op, x->ndim, shape, x, W, b);
+    tg_tensor *y = tg__op_new(fn, g, relu ? &linear_relu_op : &linear_op, x->ndim, shape, x, W, b);
     if (!y) return NULL;
+    if (relu && y->requires_grad && !(y->aux = tg__graph_alloc(fn, g, y->size * sizeof(float)))) return NULL;
     int N = (int)(x->size / (size_t)in);
-    tg__gemm(false, true, N, out, in, x->data, in, W->data, in, 0.0f, y->data, out);
-    if (b) tg__k_add_bias((size_t)N, (size_t)out, b->data, y->data);
+    tg__gemm_bias_act(false, true, N, out, in, x->data, in, W->data, in, b ? b->data : NULL, relu, y->data, out);
     return tg__op_done(g, y);
 }
 
-static void linear_backward(tg_tensor *y)
+tg_tensor *tg_linear(tg_graph *g, tg_tensor *x, tg_tensor *W, tg_tensor *b) { return linear(g, x, W, b, false); }
+
+tg_tensor *tg__linear_relu(tg_graph *g, tg_tensor *x, tg_tensor *W, tg_tensor *b)
+{
+    /* checking numerics looks at each op's output: the product's own,
+     * before a ReLU hides its -inf */
+    if (tg__graph_checks_numerics(g)) return tg_relu(g, tg_linear(g, x, W, b));
+    return linear(g, x, W, b, true);
+}
+
+/* dx += dy W, dW += dy^T x, db += dy summed over rows, for dy the
+ * gradient of the product (y's, or dz before the ReLU). */
+static void linear_grads(tg_tensor *y, const float *dy)
 {
     tg_tensor *x = y->src[0], *W = y->src[1], *b = y->src[2];
     int in = x->shape[x->ndim - 1], out = W->shape[0], N = (int)(x->size / (size_t)in);
-    if (x->requires_grad) tg__gemm(false, false, N, in, out, y->grad, out, W->data, in, 1.0f, x->grad, in);
-    if (W->requires_grad) tg__gemm(true, false, out, in, N, y->grad, out, x->data, in, 1.0f, W->grad, in);
-    if (b && b->requires_grad) tg__k_bias_backward((size_t)N, (size_t)out, y->grad, b->grad);
+    if (x->requires_grad) tg__gemm(false, false, N, in, out, dy, out, W->data, in, 1.0f, x->grad, in);
+    if (W->requires_grad) tg__gemm(true, false, out, in, N, dy, out, x->data, in, 1.0f, W->grad, in);
+    if (b && b->requires_grad) tg__k_bias_backward((size_t)N, (size_t)out, dy, b->grad);
+}
+
+static void linear_backward(tg_tensor *y) { linear_grads(y, y->grad); }
+
+static void relu_mask_slice(size_t n, float *const *bufs, const void *args)
+{
+    (void)args;
+    tg__k_relu_mask(n, bufs[0], bufs[1], bufs[2]);
+}
+
+static void linear_relu_backward(tg_tensor *y)
+{
+    float *dz = y->aux;
+    if (!dz) return; /* nothing needed a gradient when it ran */
+    tg__run_sliced(relu_mask_slice, y->size, (float *[TG__MAX_SLICE_BUFS]){y->data, y->grad, dz}, NULL);
+    linear_grads(y, dz);
 }
 
 static const tg__op_desc linear_op = {
     .name = "linear", .local = "y = x W^T + b: dx = dy W, dW = dy^T x, db = dy summed over rows",
     .elementwise = false, .backward = linear_backward};
+static const tg__op_desc linear_relu_op = {
+    .name = "linear_relu",
+    .local = "y = max(0, x W^T + b): dz = dy where y > 0; dx = dz W, dW = dz^T x, db = dz summed over rows",
+    .elementwise = false, .backward = linear_relu_backward};

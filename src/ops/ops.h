@@ -21,12 +21,17 @@ void tg__split_axis(const tg_tensor *x, int axis, size_t *outer, size_t *n, size
 /* x's shape without axis (keepdim false) or with it set to 1 (keepdim true). */
 int tg__reduced_shape(const tg_tensor *x, int axis, bool keepdim, int *shape);
 
-/* ---- fused (ops/conv.c) ---- */
+/* ---- fused (ops/conv.c, ops/linalg.c) ---- */
 /* max(0, tg_conv2d(g, x, w, b, opts)) as one op, "conv2d_relu": the same
  * values and gradients to the bit, the ReLU applied to each sample's
  * output while it is in cache (a Sequential's Conv2d then ReLU). Memory:
  * tg_conv2d's, plus a y-sized dz when y needs a gradient. When g checks
  * numerics it is the two ops, so that a convolution's -inf is named. */
 tg_tensor *tg__conv2d_relu(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts);
+/* max(0, tg_linear(g, x, W, b)) as one op, "linear_relu" (ops/linalg.c):
+ * the bias and the ReLU in the product's epilogue (tg__gemm_bias_act),
+ * the same values and gradients to the bit as the two ops. Memory: a
+ * y-sized dz when y needs a gradient; two ops when g checks numerics. */
+tg_tensor *tg__linear_relu(tg_graph *g, tg_tensor *x, tg_tensor *W, tg_tensor *b);
 
 #endif /* TG_OPS_H */
