@@ -209,7 +209,9 @@ tg_tensor *tg_arange(tg_graph *g, float start, float stop, float step);
 /* A copy of size floats from data. */
 tg_tensor *tg_from_data(tg_graph *g, const float *data, int ndim, const int *shape);
 /* Wraps the caller's buffer without copying (like libtorch's from_blob): the
- * buffer must outlive the tensor, and tg never frees it. */
+ * buffer must outlive the tensor, and tg never frees it. Its values are
+ * read again by the backward (a Linear's or a convolution's weight
+ * gradient): keep them unchanged until then. */
 tg_tensor *tg_from_blob(tg_graph *g, float *data, int ndim, const int *shape);
 tg_tensor *tg_rand(tg_graph *g, tg_rng *rng, int ndim, const int *shape);  /* U[0,1) */
 tg_tensor *tg_randn(tg_graph *g, tg_rng *rng, int ndim, const int *shape); /* N(0,1) */

@@ -281,6 +281,78 @@ START_TEST(test_kernels_gemm_panels_is_gemm_to_the_bit)
 }
 END_TEST
 
+/* op(B) = B^T for B stored (N, K): the contract again, transposed */
+static void pack_from_transposed(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst)
+{
+    const matrix_src *m = ctx;
+    for (int q = 0; q < n; q += width, dst += (size_t)width * kc)
+        for (int p = 0; p < kc; p++)
+            for (int r = 0; r < width; r++)
+                dst[(size_t)p * width + r] = q + r < n ? m->B[(size_t)(j0 + q + r) * m->ldb + p0 + p] : 0.0f;
+}
+
+/* tg__gemm_bias_act is tg__gemm, then the bias, then the ReLU, to the bit
+ * (both GEMM paths: the shapes include dot-product ones), and
+ * tg__gemm_part_b with a packer is tg__gemm_part over blocks of rows and
+ * columns of any size wherever tg__gemm_packs, for every kernel, every
+ * transposition, on 1, 2 and 3 threads. */
+START_TEST(test_kernels_gemm_epilogue_and_part_b_are_gemm_to_the_bit)
+{
+    const gemm_shape *s = &gemm_shapes[_i];
+    const tg__gemm_kernel *kernels[4], *was = tg__gemm_kernel_in_use();
+    int n_kernels = tg__gemm_kernels(kernels, 4), threads_before = tg_threads();
+    tg_rng r;
+    tg_rng_seed(&r, 3000 + (uint64_t)_i);
+    for (int t = 0; t < 4; t++) {
+        bool ta = t & 1, tb = t & 2;
+        int lda = (ta ? s->M : s->K) + s->pad, ldb = (tb ? s->K : s->N) + s->pad, ldc = s->N + s->pad;
+        float *A = padded_matrix(ta ? s->K : s->M, ta ? s->M : s->K, lda, &r);
+        float *B = padded_matrix(tb ? s->N : s->K, tb ? s->K : s->N, ldb, &r);
+        float *bias = padded_matrix(1, s->N, s->N, &r), *C0 = padded_matrix(s->M, s->N, ldc, &r);
+        size_t nc = (size_t)s->M * ldc;
+        float *want = fbuf(nc), *got = fbuf(nc);
+        matrix_src src = {B, ldb};
+        for (int k = 0; k < n_kernels; k++) {
+            tg__gemm_use(kernels[k]);
+            for (int threads = 1; threads <= 3; threads++) {
+                tg_set_threads(threads);
+                for (int relu = 0; relu < 2; relu++) {
+                    memcpy(want, C0, nc * sizeof *want);
+                    tg__gemm(ta, tb, s->M, s->N, s->K, A, lda, B, ldb, 0.0f, want, ldc);
+                    for (int i = 0; i < s->M; i++)
+                        for (int j = 0; j < s->N; j++) {
+                            float *c = &want[(size_t)i * ldc + j];
+                            *c += bias[j]; /* tg__k_add_bias's operation, then tg_relu's */
+                            if (relu) *c = *c < 0.0f ? 0.0f : *c;
+                        }
+                    memcpy(got, C0, nc * sizeof *got);
+                    tg__gemm_bias_act(ta, tb, s->M, s->N, s->K, A, lda, B, ldb, bias, relu, got, ldc);
+                    ck_assert_msg(!memcmp(got, want, nc * sizeof *got),
+                                  "%s (%d,%d,%d) ta %d tb %d relu %d, %d threads: the epilogue's bits differ",
+                                  kernels[k]->name, s->M, s->N, s->K, ta, tb, relu, threads);
+                }
+                if (!tg__gemm_packs(ta, tb, s->M, s->N, s->K)) continue;
+                tg__gemm_b b = {.pack = tb ? pack_from_transposed : pack_from_matrix, .ctx = &src};
+                memcpy(want, C0, nc * sizeof *want);
+                memcpy(got, C0, nc * sizeof *got);
+                for (int i0 = 0, h = 1; i0 < s->M; i0 += h, h = 2 * h + 1)
+                    for (int j0 = 0, w = 3; j0 < s->N; j0 += w, w = 2 * w - 1) {
+                        int i1 = i0 + h < s->M ? i0 + h : s->M, j1 = j0 + w < s->N ? j0 + w : s->N;
+                        tg__gemm_part(i0, i1, j0, j1, ta, tb, s->M, s->N, s->K, A, lda, B, ldb, 1.0f, want, ldc);
+                        tg__gemm_part_b(i0, i1, j0, j1, ta, tb, s->M, s->N, s->K, A, lda, &b, 1.0f, got, ldc);
+                    }
+                ck_assert_msg(!memcmp(got, want, nc * sizeof *got),
+                              "%s (%d,%d,%d) ta %d tb %d: tg__gemm_part_b differs from tg__gemm_part", kernels[k]->name,
+                              s->M, s->N, s->K, ta, tb);
+            }
+        }
+        free(A), free(B), free(bias), free(C0), free(want), free(got);
+    }
+    tg_set_threads(threads_before);
+    tg__gemm_use(was);
+}
+END_TEST
+
 /* tg__gemm runs the fastest kernel the CPU has unless $TG_GEMM names
  * another; on this machine's x86-64 builds, the SIMD ones are there. */
 START_TEST(test_kernels_gemm_dispatch)
@@ -930,15 +1002,15 @@ static const tg__conv_geom im2col_cases[] = {
 };
 
 /* tg__k_pack_cols (implicit GEMM) writes the panels that packing cols
- * would, and tg__k_pack_cols_t those of cols^T: for panel widths 8, 16
- * and 32 (the kernel in use transposes for the second), from several first
- * columns and rows, every entry cols' bits and 0 past the panel's last
- * column. */
+ * would, and tg__k_pack_cols_t those of cols^T: for panel widths 8, 16, 24
+ * (AVX2's tile: half the upper lanes) and 32 (the kernel in use transposes
+ * for the second), from several first columns and rows, every entry cols'
+ * bits and 0 past the panel's last column. */
 static void check_pack_cols(const tg__conv_geom *gm, const float *x, const float *cols)
 {
     int K = gm->C * gm->kh * gm->kw, P = gm->OH * gm->OW;
     tg__cols_src src = {gm, x};
-    for (int width = 8; width <= 32; width *= 2)
+    for (int width = 8; width <= 32; width += 8)
         for (int j0 = 0; j0 < P; j0 += P / 3 + 1)
             for (int p0 = 0; p0 < K; p0 += K / 2 + 1) {
                 int n = P - j0, kc = K - p0, panels = (n + width - 1) / width;
@@ -957,7 +1029,7 @@ static void check_pack_cols(const tg__conv_geom *gm, const float *x, const float
                 free(dst);
             }
     /* and dw's op(B) = cols^T: panels of width taps, rows the positions */
-    for (int width = 8; width <= 32; width *= 2)
+    for (int width = 8; width <= 32; width += 8)
         for (int j0 = 0; j0 < K; j0 += K / 2 + 1)
             for (int p0 = 0; p0 < P; p0 += P / 3 + 1) {
                 int n = K - j0, kc = P - p0 < TG__GEMM_KC ? P - p0 : TG__GEMM_KC, panels = (n + width - 1) / width;
@@ -998,7 +1070,7 @@ START_TEST(test_kernels_im2col_and_col2im_match_definition)
                         if (in) want[at] += cols[q] * 0.25f;
                     }
     if (tg__k_cols_packable(gm)) check_pack_cols(gm, x, cols);
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(TG_NO_CLONES)
     /* where it should be: stride 1, as wide as the input, with AVX-512 */
     __builtin_cpu_init();
     if (gm->sh == 1 && gm->sw == 1 && gm->OW == gm->W && __builtin_cpu_supports("avx512f"))
@@ -1125,6 +1197,7 @@ static Suite *kernels_suite(void)
     tcase_add_loop_test(tc, test_kernels_gemm_fast_matches_reference, 0, N_GEMM_SHAPES);
     tcase_add_test(tc, test_kernels_gemm_dispatch);
     tcase_add_loop_test(tc, test_kernels_gemm_panels_is_gemm_to_the_bit, 0, N_GEMM_SHAPES);
+    tcase_add_loop_test(tc, test_kernels_gemm_epilogue_and_part_b_are_gemm_to_the_bit, 0, N_GEMM_SHAPES);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("updates");

@@ -756,6 +756,11 @@ START_TEST(test_models_sequential_fuses_a_layer_and_its_relu)
         ck_assert_msg(y != NULL, "%s", tg_last_error());
         ck_assert_str_eq(tg_tensor_op_name(y), seqs[k].last_op);
         if (k == 4) ck_assert_str_eq(tg_tensor_op_name(y->src[1]), "conv2d_relu"); /* inside the block too */
+        if (k == 1) { /* by hand: the two ops */
+            tg_tensor *in = tg_flatten(g, tg_from_data(g, x, TG_SHAPE(2, 1, 6, 6)), 1);
+            tg_tensor *h = tg_relu(g, tg_linear(g, in, tg_module_param(m, "1.weight"), tg_module_param(m, "1.bias")));
+            ck_assert_int_eq(memcmp(h->data, y->data, y->size * sizeof(float)), 0);
+        }
         if (k == 0) { /* by hand: the two ops */
             char name[TG_MODULE_NAME_MAX];
             ck_assert_int_eq(tg_module_state_size(m), 2);

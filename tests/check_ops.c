@@ -7,7 +7,8 @@
 
 #include "tg_test.h"
 
-#include "ops/ops.h" /* tg__conv2d_relu */
+#include "kernels/kernels.h" /* im2col and GEMM: a convolution by hand */
+#include "ops/ops.h"         /* tg__conv2d_relu, tg__linear_relu */
 
 /* ---- the ops: no op ships without a name, a backward and a check ----
  * An op whose output is piecewise constant (a comparison) says so with
@@ -1006,6 +1007,56 @@ typedef struct conv_relu_case {
 
 /* y and the gradients of x, w and b, from one upstream gradient, compared
  * as bits between the fused op and the two ops, on threads threads. */
+/* A fused op against its chain: y and the gradients of in (x, w, b; b may
+ * be NULL), from one upstream gradient, compared as bits; build makes
+ * either (fused or not) from in, with ctx. grad says which inputs need a
+ * gradient; what names the case in a failure. */
+typedef tg_tensor *fused_build(tg_graph *g, tg_tensor *const *in, bool fused, const void *ctx);
+
+static void fused_against_chain(fused_build *build, const void *ctx, tg_tensor *const *in, const bool *grad,
+                                const tg_tensor *up, const char *fused_name, const char *what)
+{
+    float *got[2][4] = {{NULL}};
+    size_t sizes[4] = {up->size, in[0]->size, in[1]->size, in[2] ? in[2]->size : 0};
+    for (int fused = 0; fused < 2; fused++) {
+        for (int k = 0; k < 3; k++) {
+            if (!in[k]) continue;
+            tg_tensor_requires_grad(in[k], grad[k]);
+            if (grad[k]) memset(in[k]->grad, 0, in[k]->size * sizeof(float));
+        }
+        tg_graph *g = tg_graph_new();
+        tg_tensor *y = build(g, in, fused, ctx);
+        ck_assert_msg(y != NULL, "%s", tg_last_error());
+        ck_assert_str_eq(tg_tensor_op_name(y), fused ? fused_name : "relu");
+        ck_assert_int_eq(tg_backward_grad(y, up->data), TG_OK);
+        const float *from[4] = {y->data, grad[0] ? in[0]->grad : NULL, grad[1] ? in[1]->grad : NULL,
+                                in[2] && grad[2] ? in[2]->grad : NULL};
+        for (int k = 0; k < 4; k++) {
+            if (!from[k]) continue;
+            got[fused][k] = malloc(sizes[k] * sizeof(float));
+            memcpy(got[fused][k], from[k], sizes[k] * sizeof(float));
+        }
+        tg_graph_free(g);
+    }
+    static const char *const names[] = {"y", "dx", "dw", "db"};
+    size_t zeros = 0;
+    for (size_t i = 0; i < up->size; i++) zeros += got[1][0][i] == 0.0f;
+    ck_assert_msg(zeros > up->size / 4 && zeros < up->size * 3 / 4, "%zu of %zu outputs are 0", zeros, up->size);
+    for (int k = 0; k < 4; k++) {
+        if (!got[0][k]) continue;
+        ck_assert_msg(!memcmp(got[0][k], got[1][k], sizes[k] * sizeof(float)), "%s of %s differs from its chain (%s)",
+                      names[k], fused_name, what);
+        free(got[0][k]), free(got[1][k]);
+    }
+}
+
+static tg_tensor *build_conv_relu(tg_graph *g, tg_tensor *const *in, bool fused, const void *ctx)
+{
+    const conv_relu_case *c = ctx;
+    tg_conv2d_opts o = {.padding = {c->pad, c->pad}, .groups = c->groups};
+    return fused ? tg__conv2d_relu(g, in[0], in[1], in[2], &o) : tg_relu(g, tg_conv2d(g, in[0], in[1], in[2], &o));
+}
+
 static void conv_relu_against_chain(const conv_relu_case *c, int threads)
 {
     tg_rng rng;
@@ -1017,41 +1068,11 @@ static void conv_relu_against_chain(const conv_relu_case *c, int threads)
     tg_tensor *up = tg_randn(NULL, &rng, TG_SHAPE(3, c->O, OH, OH));
     tg_tensor *params[] = {x, w, b};
     bool grad[] = {c->x_grad, c->w_grad, c->bias};
+    char what[128];
+    snprintf(what, sizeof what, "C %d O %d k %d groups %d bias %d x %d w %d, %d threads", c->C, c->O, c->k,
+             c->groups, c->bias, c->x_grad, c->w_grad, threads);
     tg_set_threads(threads);
-    float *got[2][4] = {{NULL}};
-    size_t sizes[4] = {up->size, x->size, w->size, b ? b->size : 0};
-    for (int fused = 0; fused < 2; fused++) {
-        for (int k = 0; k < 3; k++) {
-            if (!params[k]) continue;
-            tg_tensor_requires_grad(params[k], grad[k]);
-            if (grad[k]) memset(params[k]->grad, 0, params[k]->size * sizeof(float));
-        }
-        tg_graph *g = tg_graph_new();
-        tg_conv2d_opts o = {.padding = {c->pad, c->pad}, .groups = c->groups};
-        tg_tensor *y = fused ? tg__conv2d_relu(g, x, w, b, &o) : tg_relu(g, tg_conv2d(g, x, w, b, &o));
-        ck_assert_msg(y != NULL, "%s", tg_last_error());
-        ck_assert_str_eq(tg_tensor_op_name(y), fused ? "conv2d_relu" : "relu");
-        ck_assert_int_eq(tg_backward_grad(y, up->data), TG_OK);
-        const float *from[4] = {y->data, c->x_grad ? x->grad : NULL, c->w_grad ? w->grad : NULL,
-                                c->bias ? b->grad : NULL};
-        for (int k = 0; k < 4; k++) {
-            if (!from[k]) continue;
-            got[fused][k] = malloc(sizes[k] * sizeof(float));
-            memcpy(got[fused][k], from[k], sizes[k] * sizeof(float));
-        }
-        tg_graph_free(g);
-    }
-    static const char *const what[] = {"y", "dx", "dw", "db"};
-    size_t zeros = 0;
-    for (size_t i = 0; i < up->size; i++) zeros += got[1][0][i] == 0.0f;
-    ck_assert_msg(zeros > up->size / 4 && zeros < up->size * 3 / 4, "%zu of %zu outputs are 0", zeros, up->size);
-    for (int k = 0; k < 4; k++) {
-        if (!got[0][k]) continue;
-        ck_assert_msg(!memcmp(got[0][k], got[1][k], sizes[k] * sizeof(float)),
-                      "%s of the fused op differs from relu(conv2d) (C %d O %d k %d groups %d bias %d x %d w %d, "
-                      "%d threads)", what[k], c->C, c->O, c->k, c->groups, c->bias, c->x_grad, c->w_grad, threads);
-        free(got[0][k]), free(got[1][k]);
-    }
+    fused_against_chain(build_conv_relu, c, params, grad, up, "conv2d_relu", what);
     for (int k = 0; k < 3; k++) tg_tensor_free(params[k]);
     tg_tensor_free(up);
 }
@@ -1072,12 +1093,13 @@ START_TEST(test_ops_conv2d_relu_is_relu_of_conv2d_to_the_bit)
 }
 END_TEST
 
-/* A forward that keeps no cols (no gradient for w: the evaluation's)
- * packs them straight from x where stride 1 keeps the output as wide as
- * the input (implicit GEMM), and packs w once for all samples: y, and dx
- * when x alone needs a gradient, must be the bits of the forward that
- * keeps cols for dw. Compared with gradients off, for x and w, and for x
- * alone, on 1 and 2 threads. */
+/* y of conv2d (and conv2d_relu) with gradients off, for x and w, and for
+ * x alone, on 1 and 2 threads, is the bits of im2col, tg__gemm and the
+ * bias (and the ReLU) computed here sample by sample: whether the op packs
+ * cols straight from x (implicit GEMM, where stride 1 keeps the output as
+ * wide as the input) or copies them, and whether w was packed once for all
+ * samples. dx with x alone needing a gradient is the bits of dx with w
+ * needing one too. */
 typedef struct conv_mode_case {
     int C, O, H, k, stride, pad, dilation, groups;
     bool same, relu;
@@ -1093,6 +1115,38 @@ static const conv_mode_case conv_mode_cases[] = {
     {4, 6, 9, 1, 1, 0, 1, 2, false, true},   /* 1x1: x is cols */
 };
 
+/* y by hand: per sample and group, cols = tg__k_im2col, y = tg__gemm(w,
+ * cols), then the bias (and the ReLU) as tg__k_channel_bias_relu and
+ * tg__k_add_channel_bias do it. The geometry from a graph's conv2d. */
+static float *reference_conv(const conv_mode_case *c, const tg_tensor *x, const tg_tensor *w, const tg_tensor *b,
+                             const tg_conv2d_opts *o)
+{
+    tg_graph *g = tg_graph_new();
+    tg_graph_set_grad(g, false);
+    tg_tensor *probe = tg_conv2d(g, (tg_tensor *)x, (tg_tensor *)w, NULL, o);
+    ck_assert_msg(probe != NULL, "%s", tg_last_error());
+    int N = x->shape[0], G = c->groups, Cg = c->C / G, Og = c->O / G, OH = probe->shape[2], OW = probe->shape[3];
+    int eh = c->dilation * (c->k - 1) + 1;
+    tg__conv_geom gm = {Cg, c->H, c->H, c->k, c->k, c->stride, c->stride, c->dilation, c->dilation,
+                        c->same ? (eh - 1) / 2 : c->pad, c->same ? (eh - 1) / 2 : c->pad, OH, OW};
+    size_t K = (size_t)Cg * c->k * c->k, P = (size_t)OH * OW;
+    float *cols = malloc(K * P * sizeof(float)), *y = malloc((size_t)N * c->O * P * sizeof(float));
+    ck_assert(cols && y);
+    for (int n = 0; n < N; n++) {
+        for (int gi = 0; gi < G; gi++) {
+            tg__k_im2col(&gm, x->data + ((size_t)n * G + gi) * Cg * c->H * c->H, cols);
+            tg__gemm(false, false, Og, (int)P, (int)K, w->data + (size_t)gi * Og * K, (int)K, cols, (int)P, 0.0f,
+                     y + ((size_t)n * G + gi) * Og * P, (int)P);
+        }
+        float *yn = y + (size_t)n * c->O * P;
+        if (c->relu) tg__k_channel_bias_relu((size_t)c->O, P, b->data, yn);
+        else tg__k_add_channel_bias(1, (size_t)c->O, P, b->data, yn);
+    }
+    free(cols);
+    tg_graph_free(g);
+    return y;
+}
+
 START_TEST(test_ops_conv2d_without_w_gradient_same_bits)
 {
     const conv_mode_case *c = &conv_mode_cases[_i];
@@ -1106,6 +1160,7 @@ START_TEST(test_ops_conv2d_without_w_gradient_same_bits)
                         .dilation = {c->dilation, c->dilation}, .groups = c->groups, .same = c->same};
     float *y[3] = {NULL}, *dx[3] = {NULL};
     size_t ny = 0;
+    float *want = reference_conv(c, x, w, b, &o);
     for (int threads = 1; threads <= 2; threads++) {
         tg_set_threads(threads);
         for (int mode = 0; mode < 3; mode++) { /* no gradients; x and w; x alone */
@@ -1128,14 +1183,15 @@ START_TEST(test_ops_conv2d_without_w_gradient_same_bits)
             }
             tg_graph_free(g);
         }
-        for (int mode = 0; mode < 3; mode += 2)
-            ck_assert_msg(!memcmp(y[mode], y[1], ny * sizeof(float)),
-                          "case %d, %d threads: y %s differs from the forward keeping cols", _i, threads,
-                          mode ? "with x alone needing a gradient" : "without gradients");
+        static const char *const modes[] = {"without gradients", "with x and w needing them", "with x alone"};
+        for (int mode = 0; mode < 3; mode++)
+            ck_assert_msg(!memcmp(y[mode], want, ny * sizeof(float)),
+                          "case %d, %d threads: y %s differs from im2col and tg__gemm's", _i, threads, modes[mode]);
         ck_assert_msg(!memcmp(dx[2], dx[1], x->size * sizeof(float)), "case %d, %d threads: dx differs", _i, threads);
         for (int mode = 0; mode < 3; mode++) free(y[mode]), free(dx[mode]), y[mode] = dx[mode] = NULL;
     }
     tg_set_threads(was);
+    free(want);
     tg_tensor_free(x), tg_tensor_free(w), tg_tensor_free(b);
 }
 END_TEST
@@ -1150,6 +1206,12 @@ typedef struct linear_relu_case {
     bool three_d, bias, x_grad, w_grad;
 } linear_relu_case;
 
+static tg_tensor *build_linear_relu(tg_graph *g, tg_tensor *const *in, bool fused, const void *ctx)
+{
+    (void)ctx;
+    return fused ? tg__linear_relu(g, in[0], in[1], in[2]) : tg_relu(g, tg_linear(g, in[0], in[1], in[2]));
+}
+
 static void linear_relu_against_chain(const linear_relu_case *c, int threads)
 {
     tg_rng rng;
@@ -1162,40 +1224,11 @@ static void linear_relu_against_chain(const linear_relu_case *c, int threads)
                                : tg_randn(NULL, &rng, TG_SHAPE(c->rows, c->out));
     tg_tensor *params[] = {x, W, b};
     bool grad[] = {c->x_grad, c->w_grad, c->bias};
-    size_t sizes[4] = {up->size, x->size, W->size, b ? b->size : 0};
-    float *got[2][4] = {{NULL}};
+    char what[128];
+    snprintf(what, sizeof what, "%d x %d -> %d, 3-D %d, bias %d, x %d, W %d, %d threads", c->rows, c->in, c->out,
+             c->three_d, c->bias, c->x_grad, c->w_grad, threads);
     tg_set_threads(threads);
-    for (int fused = 0; fused < 2; fused++) {
-        for (int k = 0; k < 3; k++) {
-            if (!params[k]) continue;
-            tg_tensor_requires_grad(params[k], grad[k]);
-            if (grad[k]) memset(params[k]->grad, 0, params[k]->size * sizeof(float));
-        }
-        tg_graph *g = tg_graph_new();
-        tg_tensor *y = fused ? tg__linear_relu(g, x, W, b) : tg_relu(g, tg_linear(g, x, W, b));
-        ck_assert_msg(y != NULL, "%s", tg_last_error());
-        ck_assert_str_eq(tg_tensor_op_name(y), fused ? "linear_relu" : "relu");
-        ck_assert_int_eq(tg_backward_grad(y, up->data), TG_OK);
-        const float *from[4] = {y->data, c->x_grad ? x->grad : NULL, c->w_grad ? W->grad : NULL,
-                                c->bias ? b->grad : NULL};
-        for (int k = 0; k < 4; k++) {
-            if (!from[k]) continue;
-            got[fused][k] = malloc(sizes[k] * sizeof(float));
-            memcpy(got[fused][k], from[k], sizes[k] * sizeof(float));
-        }
-        tg_graph_free(g);
-    }
-    static const char *const what[] = {"y", "dx", "dW", "db"};
-    size_t zeros = 0;
-    for (size_t i = 0; i < up->size; i++) zeros += got[1][0][i] == 0.0f;
-    ck_assert_msg(zeros > up->size / 4 && zeros < up->size * 3 / 4, "%zu of %zu outputs are 0", zeros, up->size);
-    for (int k = 0; k < 4; k++) {
-        if (!got[0][k]) continue;
-        ck_assert_msg(!memcmp(got[0][k], got[1][k], sizes[k] * sizeof(float)),
-                      "%s of linear_relu differs from relu(linear) (%d x %d -> %d, 3-D %d, bias %d, x %d, W %d, %d "
-                      "threads)", what[k], c->rows, c->in, c->out, c->three_d, c->bias, c->x_grad, c->w_grad, threads);
-        free(got[0][k]), free(got[1][k]);
-    }
+    fused_against_chain(build_linear_relu, NULL, params, grad, up, "linear_relu", what);
     for (int k = 0; k < 3; k++) tg_tensor_free(params[k]);
     tg_tensor_free(up);
 }

@@ -23,6 +23,9 @@
 /* KC x NR floats of B (32 KiB at NR 32) stay in L1 while a tile sweeps
  * them; an MC x KC block of A (128 KiB) stays in L2. */
 enum { KC = TG__GEMM_KC, MC = 128, NC = 1024, MR_MAX = 8, NR_MAX = 32 };
+/* Row blocks start at whole tiles (every kernel's mr divides MR_MAX), so
+ * op(A)'s panels packed ahead are found at ic kc within a K block. */
+_Static_assert(MC % MR_MAX == 0, "a row block is whole tiles");
 
 /* Element (r, c) of op(M), where M is stored row-major with leading
  * dimension ld and op transposes when t is set. */

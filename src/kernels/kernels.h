@@ -56,7 +56,8 @@ enum { TG__GEMM_KC = 256 };
  * tg__gemm_a_panels_floats(M, K): the floats op(A)'s panels take, 0 when
  * tg__gemm packs nothing (the reference in use): then call tg__gemm. */
 size_t tg__gemm_a_panels_floats(int M, int K);
-/* panels = op(A) (M, K) packed for the kernel in use. */
+/* panels = op(A) (M, K) packed for the kernel in use (tg__gemm_use, for
+ * tests, must not switch kernels between packing and use). */
 void tg__gemm_pack_a(bool ta, int M, int K, const float *A, int lda, float *panels);
 /* op(B) (K, N), not transposed: B with leading dimension ldb, or, when
  * pack is set, what pack(ctx, j0, n, p0, kc, width, dst) writes: columns

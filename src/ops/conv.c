@@ -1,7 +1,8 @@
 /* conv.c — the convolutional ops, with torch.nn.functional's semantics:
  * conv2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d and dropout2d, on
  * x (N, C, H, W). The loops are in src/kernels/conv.c; a convolution is
- * im2col into graph scratch and one GEMM per sample and group. */
+ * one GEMM per sample and group on the input's patches (im2col), packed
+ * straight from the input where the geometry allows. */
 #include "../kernels/kernels.h"
 #include "ops.h"
 
@@ -31,8 +32,18 @@ static bool is_nchw(const char *fn, const char *what, const tg_tensor *x, const 
  * runs a Conv2d and the ReLU after it this way: the separate relu op read
  * and wrote the feature maps twice more, and zeroed one more gradient of
  * their size.
- * Training keeps every sample's cols from the forward for dw (at batch 64
- * the lectures' CNN keeps 16 MB; recomputing them cost a tenth of a step).
+ * Where stride 1 keeps the output as wide as the input, no cols are
+ * written: the GEMM packs its panels of cols (and of cols^T, for dw)
+ * straight from x (implicit GEMM, tg__k_pack_cols), and dx is the adjoint
+ * convolution, dx[n, g] += w'[g] cols'(dy[n, g]) with w'[c, o, i, j] =
+ * w[o, c, kh-1-i, kw-1-j] and padding d (k - 1) - p, packed from dy the
+ * same way (one sum over (o, i, j) per element, where col2im added a sum
+ * over o a tap). Elsewhere dx goes through dcols and col2im, and training
+ * keeps every sample's cols from the forward for dw (recomputing them cost
+ * a tenth of a step); so does a dw that GEMM computes by dot products,
+ * which read cols as stored (the first layer's: 9 taps). Packing from x
+ * needs AVX-512 and a packing GEMM kernel (not the reference). w is packed
+ * into GEMM panels once a call, not once a sample.
  *
  * Threads: the forward and dx cut the samples into `tasks` fixed blocks,
  * one per thread, each with its own scratch (by task, not thread) in the
@@ -51,14 +62,14 @@ typedef struct conv_plan {
     /* 1x1, stride 1, no padding: cols is x's group itself (C/G, H W), so
      * no scratch and no copies; dx += w^T dy directly */
     bool pointwise;
-    bool with_dx;             /* dx is needed: dcols exists (unless pointwise) */
+    bool with_dx;             /* dx is needed (dcols exists unless pointwise or dx_direct) */
     bool keep_cols;           /* cols holds all N G samples' (for dw), else one per task */
     bool relu;                /* y = max(0, the convolution) */
     float *cols, *dcols;      /* (N G or tasks, C/G kh kw, OH OW), (tasks, ...) or NULL */
     float *dz;                /* with relu and a backward: the gradient before the ReLU, as y */
     /* Each group's w packed once for all the samples' products
-     * (tg__gemm_panels), and w^T for dx; NULL: tg__gemm packs them anew
-     * for every sample (the reference GEMM in use) */
+     * (tg__gemm_panels), and w^T (or w', dx_direct) for dx; NULL with the
+     * reference GEMM in use, which packs nothing: then tg__gemm */
     float *w_panels, *wt_panels;
     size_t panel_floats;      /* a group's, in each */
     /* cols packed straight from x (tg__k_pack_cols): no cols at all, when
