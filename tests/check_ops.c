@@ -1257,8 +1257,10 @@ END_TEST
  * past one GEMM block (400, with 72 output channels: not the dot-product
  * path), a dilated 'same', an even kernel's 'same' (more padding after) in
  * groups, fewer output rows than input rows, and stride 2 (dx through
- * dcols and col2im). A term missing or doubled moves a sum by about
- * sum |terms| / terms, far above the float sum's error bound. */
+ * dcols and col2im); each also with the reference GEMM, where every
+ * geometry goes through im2col and col2im. A term missing or doubled
+ * moves a sum by about sum |terms| / terms, far above the float sum's
+ * error bound. */
 typedef struct conv_grad_case {
     int N, C, O, H, k, ph, pw, stride, dil, groups;
     bool same;
@@ -1272,16 +1274,21 @@ static const conv_grad_case conv_grad_cases[] = {
 
 /* |got - want| within the float sum's bound (Higham, doubled as
  * check_kernels' GEMM) for terms terms of magnitudes summing to mag */
-static void check_sum(const char *what, int ci, size_t at, float got, double want, double mag, double terms)
+static void check_sum(const char *what, int run, size_t at, float got, double want, double mag, double terms)
 {
     ck_assert_msg(fabs(got - want) <= (terms + 2) * 0x1p-23 * mag,
-                  "case %d: %s[%zu] = %.9g, the definition %.9g (sum |terms| %.3g)", ci, what, at, (double)got, want,
-                  mag);
+                  "case %d%s: %s[%zu] = %.9g, the definition %.9g (sum |terms| %.3g)", run / 2,
+                  run % 2 ? " (the reference GEMM)" : "", what, at, (double)got, want, mag);
 }
 
 START_TEST(test_ops_conv2d_gradients_match_direct_sums)
 {
-    const conv_grad_case *c = &conv_grad_cases[_i];
+    /* odd _i: with the reference GEMM, which packs nothing, so the same
+     * geometries take im2col, kept cols and col2im (as on a CPU without
+     * AVX-512) */
+    const conv_grad_case *c = &conv_grad_cases[_i / 2];
+    const tg__gemm_kernel *kernel = tg__gemm_kernel_in_use();
+    if (_i % 2) tg__gemm_use(NULL);
     int N = c->N, C = c->C, O = c->O, H = c->H, k = c->k, Cg = C / c->groups, Og = O / c->groups;
     tg_rng rng;
     tg_rng_seed(&rng, 41 + (uint64_t)_i);
@@ -1320,6 +1327,7 @@ START_TEST(test_ops_conv2d_gradients_match_direct_sums)
                                 dw[wi] += u * x->data[xi], dw_mag[wi] += fabs(u * x->data[xi]);
                             }
                 }
+    tg__gemm_use(kernel);
     for (size_t i = 0; i < x->size; i++) check_sum("dx", _i, i, x->grad[i], dx[i], dx_mag[i], (double)Og * k * k);
     for (size_t i = 0; i < w->size; i++) check_sum("dw", _i, i, w->grad[i], dw[i], dw_mag[i], (double)N * OH * OW);
     free(dx), free(dx_mag), free(dw), free(dw_mag);
@@ -1379,7 +1387,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, test_ops_conv2d_relu_is_relu_of_conv2d_to_the_bit);
     tcase_add_test(tc, test_ops_linear_relu_is_relu_of_linear_to_the_bit);
     tcase_add_loop_test(tc, test_ops_conv2d_gradients_match_direct_sums, 0,
-                        (int)(sizeof conv_grad_cases / sizeof conv_grad_cases[0]));
+                        2 * (int)(sizeof conv_grad_cases / sizeof conv_grad_cases[0]));
     tcase_add_loop_test(tc, test_ops_conv2d_without_w_gradient_same_bits, 0,
                         (int)(sizeof conv_mode_cases / sizeof conv_mode_cases[0]));
     suite_add_tcase(s, tc);

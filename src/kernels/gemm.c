@@ -193,7 +193,8 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
                         float *c = j->C + (size_t)(ic + ir) * j->ldc + jc + jr;
                         int m = mc - ir < k->mr ? mc - ir : k->mr, n = nc - jr < k->nr ? nc - jr : k->nr;
                         tile_at(k, kc, a + (size_t)ir * kc, b, c, j->ldc, m, n, accumulate);
-                        if (last && has_epilogue(j)) epilogue(m, n, j->bias ? j->bias + jc + jr : NULL, j->relu, c, j->ldc);
+                        if (last && has_epilogue(j))
+                            epilogue(m, n, j->bias ? j->bias + jc + jr : NULL, j->relu, c, j->ldc);
                     }
                 }
             }
