@@ -1262,10 +1262,11 @@ tg_status tg_module_load_state(tg_module *m, const tg_safetensors *st, const cha
 /* ---- layers (torch.nn's, with its arguments, defaults, init and names) ---- */
 /* Children "0", "1", ... applied in turn. Owns the layers, also when it
  * fails (a NULL among them fails it, keeping that layer's message). A
- * Conv2d and the ReLU right after it run as one op, "conv2d_relu", with
- * the two ops' values and gradients to the bit but without a pass over
- * the feature maps each way (unless the graph checks numerics: then the
- * two ops, so that the convolution's own output is looked at). */
+ * Conv2d (a Linear) and the ReLU right after it run as one op,
+ * "conv2d_relu" ("linear_relu"), with the two ops' values and gradients to
+ * the bit but without a pass over the outputs each way (unless the graph
+ * checks numerics: then the two ops, so that the product's own output is
+ * looked at). */
 tg_module *tg_sequential_new(tg_module *const *layers, int n);
 /* y = x + layers(x), the layers as a Sequential's children ("0", "1", ...):
  * in PyTorch, class Residual(nn.Sequential) whose forward returns

@@ -1010,43 +1010,31 @@ static void check_pack_cols(const tg__conv_geom *gm, const float *x, const float
 {
     int K = gm->C * gm->kh * gm->kw, P = gm->OH * gm->OW;
     tg__cols_src src = {gm, x};
-    for (int width = 8; width <= 32; width += 8)
-        for (int j0 = 0; j0 < P; j0 += P / 3 + 1)
-            for (int p0 = 0; p0 < K; p0 += K / 2 + 1) {
-                int n = P - j0, kc = K - p0, panels = (n + width - 1) / width;
-                float *dst = fbuf((size_t)panels * width * kc);
-                tg__k_pack_cols(&src, j0, n, p0, kc, width, dst);
-                for (int q = 0; q < panels; q++)
-                    for (int p = 0; p < kc; p++)
-                        for (int r = 0; r < width; r++) {
-                            int col = q * width + r;
-                            float got = dst[((size_t)q * kc + p) * width + r];
-                            float want = col < n ? cols[(size_t)(p0 + p) * P + j0 + col] : 0.0f;
-                            ck_assert_msg(!memcmp(&got, &want, sizeof got),
-                                          "pack_cols width %d from (%d,%d): panel %d row %d entry %d is %g, not %g",
-                                          width, p0, j0, q, p, r, (double)got, (double)want);
-                        }
-                free(dst);
-            }
-    /* and dw's op(B) = cols^T: panels of width taps, rows the positions */
-    for (int width = 8; width <= 32; width += 8)
-        for (int j0 = 0; j0 < K; j0 += K / 2 + 1)
-            for (int p0 = 0; p0 < P; p0 += P / 3 + 1) {
-                int n = K - j0, kc = P - p0 < TG__GEMM_KC ? P - p0 : TG__GEMM_KC, panels = (n + width - 1) / width;
-                float *dst = fbuf((size_t)panels * width * kc);
-                tg__k_pack_cols_t(&src, j0, n, p0, kc, width, dst);
-                for (int q = 0; q < panels; q++)
-                    for (int p = 0; p < kc; p++)
-                        for (int r = 0; r < width; r++) {
-                            int tap = q * width + r;
-                            float got = dst[((size_t)q * kc + p) * width + r];
-                            float want = tap < n ? cols[(size_t)(j0 + tap) * P + p0 + p] : 0.0f;
-                            ck_assert_msg(!memcmp(&got, &want, sizeof got),
-                                          "pack_cols_t width %d from (%d,%d): panel %d row %d entry %d is %g, not %g",
-                                          width, p0, j0, q, p, r, (double)got, (double)want);
-                        }
-                free(dst);
-            }
+    for (int transposed = 0; transposed < 2; transposed++) { /* cols: columns the positions; cols^T: the taps */
+        int columns = transposed ? K : P, rows = transposed ? P : K;
+        int column_step = transposed ? K / 2 + 1 : P / 3 + 1, row_step = transposed ? P / 3 + 1 : K / 2 + 1;
+        for (int width = 8; width <= 32; width += 8)
+            for (int j0 = 0; j0 < columns; j0 += column_step)
+                for (int p0 = 0; p0 < rows; p0 += row_step) {
+                    int n = columns - j0, kc = rows - p0 < TG__GEMM_KC ? rows - p0 : TG__GEMM_KC;
+                    int panels = (n + width - 1) / width;
+                    float *dst = fbuf((size_t)panels * width * kc);
+                    (transposed ? tg__k_pack_cols_t : tg__k_pack_cols)(&src, j0, n, p0, kc, width, dst);
+                    for (int q = 0; q < panels; q++)
+                        for (int p = 0; p < kc; p++)
+                            for (int r = 0; r < width; r++) {
+                                int col = q * width + r;
+                                size_t at = transposed ? (size_t)(j0 + col) * P + p0 + p
+                                                       : (size_t)(p0 + p) * P + j0 + col;
+                                float got = dst[((size_t)q * kc + p) * width + r], want = col < n ? cols[at] : 0.0f;
+                                ck_assert_msg(!memcmp(&got, &want, sizeof got),
+                                              "pack_cols%s width %d from (%d,%d): panel %d row %d entry %d is %g, "
+                                              "not %g", transposed ? "_t" : "", width, p0, j0, q, p, r, (double)got,
+                                              (double)want);
+                            }
+                    free(dst);
+                }
+    }
 }
 
 START_TEST(test_kernels_im2col_and_col2im_match_definition)

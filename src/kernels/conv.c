@@ -228,63 +228,77 @@ static inline const float *at_offset(const float *x, long off)
     return (const float *)((uintptr_t)x + (uintptr_t)(off * (long)sizeof *x));
 }
 
+/* Tap k of cols (a row): channel c, kernel row i and column j, walked in
+ * cols' row order. */
+typedef struct tap {
+    int c, i, j;
+} tap;
+
+static tap tap_of(const tg__conv_geom *gm, int k)
+{
+    int taps = gm->kh * gm->kw;
+    return (tap){k / taps, k % taps / gm->kw, k % gm->kw};
+}
+
+static void next_tap(const tg__conv_geom *gm, tap *t)
+{
+    if (++t->j == gm->kw) {
+        t->j = 0;
+        if (++t->i == gm->kh) t->i = 0, t->c++;
+    }
+}
+
+/* Where in x the run of tap t starts: position q reads x at this + q. */
+static long tap_offset(const tg__conv_geom *gm, tap t)
+{
+    return (long)t.c * gm->H * gm->W + (long)(t.i * gm->dh - gm->pt) * gm->W + t.j * gm->dw - gm->pl;
+}
+
 __attribute__((target("avx512f"))) static void pack_cols_avx512(const tg__cols_src *s, int j0, int n, int p0, int kc,
                                                                 int width, float *dst)
 {
     const tg__conv_geom *gm = s->gm;
-    int taps = gm->kh * gm->kw;
-    long plane = (long)gm->H * gm->W;
     __mmask16 keep_lo = (__mmask16)(width >= 16 ? 0xffff : (1u << width) - 1);
     __mmask16 keep_hi = (__mmask16)(width >= 32 ? 0xffff : width > 16 ? (1u << (width - 16)) - 1 : 0);
     for (int q = 0; q < n; q += width, dst += (size_t)width * kc) {
         int m = n - q < width ? n - q : width;
         uint32_t rows[COLS_MAX_TAP], cols[COLS_MAX_TAP];
         inside_masks(gm, j0 + q, m, rows, cols);
-        int c = p0 / taps, i = p0 % taps / gm->kw, j = p0 % gm->kw;
-        for (int p = 0; p < kc; p++) {
-            uint32_t in = rows[i] & cols[j];
-            long off = c * plane + j0 + q + (long)(i * gm->dh - gm->pt) * gm->W + j * gm->dw - gm->pl;
+        tap t = tap_of(gm, p0);
+        for (int p = 0; p < kc; p++, next_tap(gm, &t)) {
+            uint32_t in = rows[t.i] & cols[t.j];
+            long off = tap_offset(gm, t) + j0 + q;
             float *d = dst + (size_t)p * width;
             _mm512_mask_storeu_ps(d, keep_lo, _mm512_maskz_loadu_ps((__mmask16)in, at_offset(s->x, off)));
             if (keep_hi)
                 _mm512_mask_storeu_ps(d + 16, keep_hi,
                                       _mm512_maskz_loadu_ps((__mmask16)(in >> 16), at_offset(s->x, off + 16)));
-            if (++j == gm->kw) {
-                j = 0;
-                if (++i == gm->kh) i = 0, c++;
-            }
         }
     }
 }
-#endif
 
-#ifdef TG__CONV_AVX512
 /* dw's op(B) = cols^T (positions, taps): a panel's width taps are rows of
  * cols, written out from x over positions [p0, p0 + kc) under the same
- * masks, 16 positions at a time, into a block that stays in L1; the
- * GEMM's own transpose packs them from there. */
+ * masks (computed once, 16 positions at a time), into a block that stays
+ * in L1; the GEMM's own transpose packs them from there. */
 __attribute__((target("avx512f"))) static void pack_cols_t_avx512(const tg__cols_src *s, int j0, int n, int p0,
                                                                   int kc, int width, float *dst)
 {
+    enum { CHUNKS = TG__GEMM_KC / 16 };
     _Alignas(64) float block[COLS_MAX_WIDTH * TG__GEMM_KC];
+    uint32_t rows[CHUNKS][COLS_MAX_TAP], cols[CHUNKS][COLS_MAX_TAP];
     const tg__conv_geom *gm = s->gm;
-    int taps = gm->kh * gm->kw;
-    long plane = (long)gm->H * gm->W;
+    for (int t = 0; t < kc; t += 16) inside_masks(gm, p0 + t, kc - t < 16 ? kc - t : 16, rows[t / 16], cols[t / 16]);
     for (int q = 0; q < n; q += width, dst += (size_t)width * kc) {
         int m = n - q < width ? n - q : width;
-        for (int t = 0; t < kc; t += 16) {
-            int len = kc - t < 16 ? kc - t : 16;
-            uint32_t rows[COLS_MAX_TAP], cols[COLS_MAX_TAP];
-            inside_masks(gm, p0 + t, len, rows, cols);
-            int k = j0 + q, c = k / taps, i = k % taps / gm->kw, j = k % gm->kw;
-            for (int r = 0; r < m; r++) {
-                long off = c * plane + p0 + t + (long)(i * gm->dh - gm->pt) * gm->W + j * gm->dw - gm->pl;
-                __m512 v = _mm512_maskz_loadu_ps((__mmask16)(rows[i] & cols[j]), at_offset(s->x, off));
-                _mm512_mask_storeu_ps(block + (size_t)r * kc + t, (__mmask16)((1u << len) - 1), v);
-                if (++j == gm->kw) {
-                    j = 0;
-                    if (++i == gm->kh) i = 0, c++;
-                }
+        tap k = tap_of(gm, j0 + q);
+        for (int r = 0; r < m; r++, next_tap(gm, &k)) {
+            long off = tap_offset(gm, k) + p0;
+            for (int t = 0; t < kc; t += 16) {
+                __mmask16 in = (__mmask16)(rows[t / 16][k.i] & cols[t / 16][k.j]);
+                __mmask16 len = (__mmask16)(kc - t < 16 ? (1u << (kc - t)) - 1 : 0xffff);
+                __m512 v = _mm512_maskz_loadu_ps(in, at_offset(s->x, off + t));
+                _mm512_mask_storeu_ps(block + (size_t)r * kc + t, len, v);
             }
         }
         tg__gemm_pack_panels(block, kc, m, kc, width, dst);

@@ -197,19 +197,17 @@ static void conv_product(const conv_job *j, const conv_dims *d, size_t s, int gi
     const conv_plan *p = j->p;
     const float *x = j->x->data + s * d->x_group;
     float *y = j->y->data + s * d->y_group;
-    if (p->implicit) {
-        tg__cols_src src = {&p->gm, x};
-        tg__gemm_panels(p->w_panels + (size_t)gi * p->panel_floats, &(tg__gemm_b){.pack = tg__k_pack_cols, .ctx = &src},
-                        d->Og, d->P, d->K, 0.0f, y, d->P);
-        return;
+    tg__cols_src src = {&p->gm, x};
+    tg__gemm_b b = {.pack = tg__k_pack_cols, .ctx = &src};
+    if (!p->implicit) {
+        float *cols = cols_of(p, d, j->x->data, s, t);
+        if (!p->pointwise) tg__k_im2col(&p->gm, x, cols);
+        b = (tg__gemm_b){.B = cols, .ldb = d->P};
     }
-    float *cols = cols_of(p, d, j->x->data, s, t);
-    if (!p->pointwise) tg__k_im2col(&p->gm, x, cols);
     if (p->w_panels)
-        tg__gemm_panels(p->w_panels + (size_t)gi * p->panel_floats, &(tg__gemm_b){.B = cols, .ldb = d->P}, d->Og,
-                        d->P, d->K, 0.0f, y, d->P);
+        tg__gemm_panels(p->w_panels + (size_t)gi * p->panel_floats, &b, d->Og, d->P, d->K, 0.0f, y, d->P);
     else
-        tg__gemm(false, false, d->Og, d->P, d->K, j->w->data + (size_t)gi * (size_t)d->Og * (size_t)d->K, d->K, cols,
+        tg__gemm(false, false, d->Og, d->P, d->K, j->w->data + (size_t)gi * (size_t)d->Og * (size_t)d->K, d->K, b.B,
                  d->P, 0.0f, y, d->P);
 }
 
