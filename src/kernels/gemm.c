@@ -203,7 +203,9 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
 }
 
 /* The dot-product path over a sub-rectangle: each dot_nr rows of B (four
- * rows of W, in L1) against every row block of A. */
+ * rows of W, in L1) against every row block of A. The epilogue runs once
+ * over the whole sub-rectangle (at most 64 rows, in L2): on each 4 x 4 tile
+ * its calls cost more than its arithmetic. */
 static void dot_block(const gemm_job *j, int i0, int i1, int j0, int j1)
 {
     const tg__gemm_kernel *k = j->k;
@@ -213,8 +215,9 @@ static void dot_block(const gemm_job *j, int i0, int i1, int j0, int j1)
             int m = i1 - ir < k->dot_mr ? i1 - ir : k->dot_mr, n = j1 - jr < k->dot_nr ? j1 - jr : k->dot_nr;
             k->dot(j->K, j->A + (size_t)ir * j->lda, j->lda, j->B + (size_t)jr * j->ldb, j->ldb, c, j->ldc, m, n,
                    j->beta != 0.0f);
-            if (has_epilogue(j)) epilogue(m, n, j->bias ? j->bias + jr : NULL, j->relu, c, j->ldc);
         }
+    if (has_epilogue(j))
+        epilogue(i1 - i0, j1 - j0, j->bias ? j->bias + j0 : NULL, j->relu, j->C + (size_t)i0 * j->ldc + j0, j->ldc);
 }
 
 /* The sub-rectangle [i0, i1) x [j0, j1) of C, on the calling thread. */
