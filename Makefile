@@ -52,6 +52,10 @@ DEPS_TUTORIAL = $(DEPS_BUILD) $(DEPS_DATA) gnuplot-nox graphviz
 DEPS_CHECK = $(DEPS_BUILD) $(DEPS_DATA) check
 DEPS_FUZZ = $(DEPS_BUILD) clang libfuzzer-14-dev
 DEPS_MPI = openmpi-bin libopenmpi-dev
+# PyTorch calls BLAS through libblas.so.3: with only Debian's reference BLAS
+# it runs the MLP 15x slower than at its best, and bench's ratios would be
+# against that (bench/run.sh says which BLAS it found)
+DEPS_BENCH = libopenblas0-pthread
 
 # The library, layer by layer from the bottom (docs/ARCHITECTURE.md; make layers checks it).
 LIB_SRC = $(wildcard src/base/*.c src/kernels/*.c src/tensor/*.c src/io/*.c src/graph/*.c src/ops/*.c src/nn/*.c \
@@ -151,6 +155,7 @@ mpi:
 # How fast tg trains, against PyTorch if python3-torch is installed (see
 # bench/run.sh; never a test: run it on a quiet machine).
 bench: deps-demo
+	@scripts/deps.sh --optional $(DEPS_BENCH)
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/bench $(if $(HAVE_MPI),$(BUILD)/tg-mpi $(BUILD)/bench/allreduce)
 	bench/run.sh $(BUILD)
 

@@ -36,6 +36,16 @@ tg_eval=$(awk '/^EVAL_MS/ { print $2 }' "$out/kernels.txt")
 
 have_torch=0
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then have_torch=1; fi
+# the BLAS PyTorch's Linear layers call: Debian's alternative for libblas.so.3
+blas=$(readlink -f /etc/alternatives/libblas.so.3-* 2>/dev/null | head -n 1)
+if [ $have_torch = 1 ]; then
+    echo "PyTorch's BLAS: ${blas:-not found}"
+    case "$blas" in
+    *openblas*) ;;
+    *) echo "bench: PyTorch is not calling OpenBLAS, so its MLP numbers below are far from its best and the" \
+            "ratios flatter tg; install libopenblas0-pthread (make bench does as root) and run again" >&2 ;;
+    esac
+fi
 
 echo
 echo "training: one epoch, $flops FLOP a sample (samples/s, best of $repeat; t = threads)"
