@@ -266,8 +266,8 @@ static void scale_rect(int i0, int i1, int j0, int j1, float beta, float *C, int
 /* The product's path and split, decided from the whole of it: which path
  * computes an element decides its bits, so a part of C must be computed
  * as the whole would be. */
-static gemm_job plan_job(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int M, int N, int K,
-                         const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+static gemm_job plan_job(const tg__gemm_kernel *k, int threads, bool a_packed_ahead, bool ta, bool tb, int M, int N,
+                         int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
     /* x W^T at a small batch, or onto few outputs: dot products beat
      * packing W^T, or padding N to a whole tile (measured: bench/bench.c)
@@ -282,9 +282,15 @@ static gemm_job plan_job(const tg__gemm_kernel *k, int threads, bool ta, bool tb
     /* A weight gradient, dW = dy^T x, is split by rows, as an optimizer
      * step splits the weights: each core then updates the rows it wrote,
      * still in its cache (moving them costs ~250 ns a line between the
-     * cores measured in docs/PERFORMANCE.md). Otherwise columns, unless
-     * there are too few. */
-    bool split_rows = row_tiles >= threads && (ta && !tb ? true : col_tiles < threads && row_tiles > col_tiles);
+     * cores measured in docs/PERFORMANCE.md). A packed product whose
+     * op(A) is packed here and is taller than op(B) is wide, by rows too:
+     * each task packs its part of one operand and the whole of the other,
+     * and the smaller whole is the cheaper (the MLP's evaluation at batches
+     * of 1,000 packs 19% less and took 41 ms instead of 45). Otherwise
+     * columns, unless there are too few. */
+    bool rows_pack_less = !dot && !a_packed_ahead && M > N;
+    bool split_rows = row_tiles >= threads &&
+                      (ta && !tb ? true : rows_pack_less || (col_tiles < threads && row_tiles > col_tiles));
     gemm_job j = {k, ta, tb, M, N, K, A, B, lda, ldb, ldc, beta, C, dot, mr, nr, split_rows, 0, NULL, NULL, NULL,
                   false};
     j.tiles = j.split_rows ? row_tiles : col_tiles;
@@ -309,7 +315,7 @@ void tg__gemm_with(const tg__gemm_kernel *k, int threads, bool ta, bool tb, int 
         scale_rect(0, M, 0, N, beta, C, ldc);
         return;
     }
-    gemm_job j = plan_job(k, threads, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    gemm_job j = plan_job(k, threads, false, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
     run_job(&j, threads);
 }
 
@@ -324,7 +330,7 @@ void tg__gemm_bias_act(bool ta, bool tb, int M, int N, int K, const float *A, in
         epilogue(M, N, bias, relu, C, ldc);
         return;
     }
-    gemm_job j = plan_job(k, tg_threads(), ta, tb, M, N, K, A, lda, B, ldb, 0.0f, C, ldc);
+    gemm_job j = plan_job(k, tg_threads(), false, ta, tb, M, N, K, A, lda, B, ldb, 0.0f, C, ldc);
     j.bias = bias, j.relu = relu;
     run_job(&j, tg_threads());
 }
@@ -359,7 +365,7 @@ void tg__gemm_panels(const float *a_panels, const tg__gemm_b *b, int M, int N, i
         return;
     }
     /* not transposed: never the dot path, whose bits differ */
-    gemm_job j = plan_job(k, tg_threads(), false, false, M, N, K, NULL, 0, b->B, b->ldb, beta, C, ldc);
+    gemm_job j = plan_job(k, tg_threads(), true, false, false, M, N, K, NULL, 0, b->B, b->ldb, beta, C, ldc);
     j.a_panels = a_panels, j.b_src = b;
     run_job(&j, tg_threads());
 }
@@ -367,7 +373,7 @@ void tg__gemm_panels(const float *a_panels, const tg__gemm_b *b, int M, int N, i
 bool tg__gemm_packs(bool ta, bool tb, int M, int N, int K)
 {
     const tg__gemm_kernel *k = tg__gemm_kernel_in_use();
-    return k && !plan_job(k, 1, ta, tb, M, N, K, NULL, 0, NULL, 0, 0.0f, NULL, 0).dot;
+    return k && !plan_job(k, 1, false, ta, tb, M, N, K, NULL, 0, NULL, 0, 0.0f, NULL, 0).dot;
 }
 
 void tg__gemm_pack_panels(const float *X, int ld, int m, int kc, int width, float *dst)
@@ -385,7 +391,7 @@ void tg__gemm_part_b(int i0, int i1, int j0, int j1, bool ta, bool tb, int M, in
         scale_rect(i0, i1, j0, j1, beta, C, ldc);
         return;
     }
-    gemm_job j = plan_job(k, 1, ta, tb, M, N, K, A, lda, b->B, b->ldb, beta, C, ldc);
+    gemm_job j = plan_job(k, 1, false, ta, tb, M, N, K, A, lda, b->B, b->ldb, beta, C, ldc);
     if (j.dot) return; /* not a packed product: the caller asks tg__gemm_packs first */
     j.b_src = b;
     gemm_rect(&j, i0, i1, j0, j1);
@@ -461,6 +467,6 @@ void tg__gemm_part(int i0, int i1, int j0, int j1, bool ta, bool tb, int M, int 
         scale_rect(i0, i1, j0, j1, beta, C, ldc);
         return;
     }
-    gemm_job j = plan_job(k, 1, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    gemm_job j = plan_job(k, 1, false, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
     gemm_rect(&j, i0, i1, j0, j1);
 }
