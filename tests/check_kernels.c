@@ -44,11 +44,15 @@ typedef struct gemm_shape {
  * NC = 1024 along N; tiles of 8 x 32, 4 x 24 or 4 x 16): several blocks,
  * partial ones, 1 and 7 degenerate; pad > 0 makes ld larger than the width.
  * Most have enough work (M N K >= 2^17) to be split across threads; the
- * (300, 20, 300) one splits by rows, having one column of tiles. */
+ * (300, 20, 300) one splits by rows, having one column of tiles, as does
+ * (300, 5, 300) on the dot path (two columns of 4 x 4 tiles, fewer than 3
+ * threads); (300, 100, 300) has columns enough but is taller than wide, so
+ * packed it splits by rows too. */
 static const gemm_shape gemm_shapes[] = {
-    {1, 1, 1, 0},     {7, 17, 63, 0},   {17, 7, 64, 3},     {64, 65, 65, 0},   {63, 257, 17, 5},
-    {65, 1, 513, 0},  {1, 513, 257, 2}, {257, 63, 7, 1},    {513, 17, 1, 0},   {17, 300, 130, 4},
-    {129, 1025, 9, 1}, {300, 20, 300, 0}, {7, 40, 600, 2},  {64, 512, 784, 0}, {512, 784, 64, 0},
+    {1, 1, 1, 0},      {7, 17, 63, 0},    {17, 7, 64, 3},     {64, 65, 65, 0},    {63, 257, 17, 5},
+    {65, 1, 513, 0},   {1, 513, 257, 2},  {257, 63, 7, 1},    {513, 17, 1, 0},    {17, 300, 130, 4},
+    {129, 1025, 9, 1}, {300, 20, 300, 0}, {7, 40, 600, 2},    {64, 512, 784, 0},  {512, 784, 64, 0},
+    {300, 5, 300, 1},  {300, 100, 300, 0},
 };
 enum { N_GEMM_SHAPES = sizeof gemm_shapes / sizeof gemm_shapes[0] };
 

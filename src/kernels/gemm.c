@@ -125,7 +125,8 @@ typedef struct gemm_job {
      * (NULL: packed here from B) */
     const float *a_panels;
     const tg__gemm_b *b_src;
-    /* Applied to each tile of C as its sum completes (tg__gemm_bias_act) */
+    /* Applied to C as its sums complete (tg__gemm_bias_act): to each tile
+     * on the packed path, to each task's sub-rectangle on the dot path */
     const float *bias;     /* by column, or NULL */
     bool relu;
 } gemm_job;
@@ -204,8 +205,9 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
 
 /* The dot-product path over a sub-rectangle: each dot_nr rows of B (four
  * rows of W, in L1) against every row block of A. The epilogue runs once
- * over the whole sub-rectangle (at most 64 rows, in L2): on each 4 x 4 tile
- * its calls cost more than its arithmetic. */
+ * over the whole sub-rectangle when its sums are complete: called on each
+ * 4 x 4 tile, its calls cost more than its arithmetic (8.6% of an MLP
+ * step). */
 static void dot_block(const gemm_job *j, int i0, int i1, int j0, int j1)
 {
     const tg__gemm_kernel *k = j->k;
@@ -284,11 +286,12 @@ static gemm_job plan_job(const tg__gemm_kernel *k, int threads, bool a_packed_ah
      * still in its cache (moving them costs ~250 ns a line between the
      * cores measured in docs/PERFORMANCE.md). A packed product whose
      * op(A) is packed here and is taller than op(B) is wide, by rows too:
-     * each task packs its part of one operand and the whole of the other,
-     * and the smaller whole is the cheaper (the MLP's evaluation at batches
-     * of 1,000 packs 19% less and took 41 ms instead of 45). Otherwise
-     * columns, unless there are too few. */
-    bool rows_pack_less = !dot && !a_packed_ahead && M > N;
+     * within one block of NC columns each task packs its part of one
+     * operand and the whole of the other, so the smaller whole is the
+     * cheaper (the MLP's evaluation at batches of 1,000 packs 19% less and
+     * took 41 ms instead of 45). Otherwise columns, unless there are too
+     * few. */
+    bool rows_pack_less = !dot && !a_packed_ahead && M > N && N <= NC;
     bool split_rows = row_tiles >= threads &&
                       (ta && !tb ? true : rows_pack_less || (col_tiles < threads && row_tiles > col_tiles));
     gemm_job j = {k, ta, tb, M, N, K, A, B, lda, ldb, ldc, beta, C, dot, mr, nr, split_rows, 0, NULL, NULL, NULL,
