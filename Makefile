@@ -53,7 +53,7 @@ DEPS_CHECK = $(DEPS_BUILD) $(DEPS_DATA) check
 DEPS_FUZZ = $(DEPS_BUILD) clang libfuzzer-14-dev
 DEPS_MPI = openmpi-bin libopenmpi-dev
 # PyTorch calls BLAS through libblas.so.3: with only Debian's reference BLAS
-# it runs the MLP 15x slower than at its best, and bench's ratios would be
+# it ran the MLP with SGD 17x slower than with OpenBLAS, and bench's ratios would be
 # against that (bench/run.sh says which BLAS it found)
 DEPS_BENCH = libopenblas0-pthread
 

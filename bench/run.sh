@@ -37,8 +37,8 @@ tg_eval=$(awk '/^EVAL_MS/ { print $2 }' "$out/kernels.txt")
 have_torch=0
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then have_torch=1; fi
 # the BLAS PyTorch's Linear layers call: Debian's alternative for libblas.so.3
-blas=$(readlink -f /etc/alternatives/libblas.so.3-* 2>/dev/null | head -n 1)
 if [ $have_torch = 1 ]; then
+    blas=$(readlink -e /etc/alternatives/libblas.so.3-* 2>/dev/null | head -n 1 || true)
     echo "PyTorch's BLAS: ${blas:-not found}"
     case "$blas" in
     *openblas*) ;;
