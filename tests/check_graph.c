@@ -517,6 +517,53 @@ START_TEST(test_graph_reset_reuses_memory)
 }
 END_TEST
 
+/* An intermediate with one user whose op zeroes its gradient as it goes
+ * (convolution, max and average pooling: TG__ZERO_ON_WRITE) gets the same
+ * gradient, to the bit, as with a second user adding zeros: step after
+ * step, while the reset arena hands back memory that still holds the
+ * previous step's gradients, on 1 and 2 threads (the parts in tasks). */
+static tg_tensor *user_of(tg_graph *g, int which, tg_tensor *h, tg_tensor *w)
+{
+    if (which == 0) return tg_conv2d(g, h, w, NULL, &(tg_conv2d_opts){.padding = {1, 1}});
+    tg_pool2d_opts o = {.kernel = {2, 2}};
+    return which == 1 ? tg_max_pool2d(g, h, &o) : tg_avg_pool2d(g, h, &o);
+}
+
+START_TEST(test_graph_one_users_gradient_is_written_not_left)
+{
+    tg_rng rng;
+    tg_rng_seed(&rng, 4);
+    tg_tensor *x = tg_randn(NULL, &rng, 4, (int[]){4, 8, 32, 32}), *w = tg_randn(NULL, &rng, 4, (int[]){3, 8, 3, 3});
+    ck_assert_int_eq(tg_tensor_requires_grad(x, true), TG_OK);
+    ck_assert_int_eq(tg_tensor_requires_grad(w, true), TG_OK);
+    tg_graph *g = tg_graph_new();
+    float *want = malloc(x->size * sizeof *want);
+    ck_assert_ptr_nonnull(want);
+    for (int which = 0; which < 3; which++)
+        for (int threads = 1; threads <= 2; threads++) {
+            tg_set_threads(threads);
+            for (int step = 0; step < 3; step++) {
+                bool second_user = step == 0; /* the reference: h's gradient zeroed up front */
+                tg_graph_reset(g);
+                tg_tensor *h = tg_mul_scalar(g, x, 1.5f);
+                tg_tensor *loss = tg_sum(g, tg_square(g, user_of(g, which, h, w)));
+                if (second_user) loss = tg_add(g, loss, tg_sum(g, tg_mul_scalar(g, h, 0.0f)));
+                ck_assert_msg(loss != NULL, "%s", tg_last_error());
+                ck_assert_int_eq(tg_backward(loss), TG_OK);
+                if (second_user) memcpy(want, h->grad, x->size * sizeof *want);
+                else
+                    for (size_t i = 0; i < x->size; i++)
+                        ck_assert_msg(h->grad[i] == want[i], "user %d, %d threads, step %d: h's gradient [%zu] %g, "
+                                      "with a second user %g", which, threads, step, i, h->grad[i], want[i]);
+            }
+        }
+    tg_set_threads(0);
+    free(want);
+    tg_graph_free(g);
+    tg_tensor_free(x), tg_tensor_free(w);
+}
+END_TEST
+
 START_TEST(test_graph_grows_past_one_chunk)
 {
     /* Tensors larger than any chunk, and many of them: all distinct and
@@ -977,6 +1024,7 @@ static Suite *graph_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_test(tc, test_graph_reset_reuses_memory);
+    tcase_add_test(tc, test_graph_one_users_gradient_is_written_not_left);
     tcase_add_test(tc, test_graph_grows_past_one_chunk);
     suite_add_tcase(s, tc);
     tc = tcase_create("dot");

@@ -366,17 +366,43 @@ static tg_status mark_reachable(tg_graph *g, tg_tensor *y)
     return TG_OK;
 }
 
-/* Gives each marked tensor a zeroed gradient. Leaves keep theirs, so they
- * accumulate across calls; so does a standalone input whose requires_grad
- * was set by hand. */
-static tg_status prepare_grads(tg_graph *g, tg_tensor *y)
+/* Which marked nodes the backward will add into once only, by an op that
+ * zeroes as it goes (TG__ZERO_ON_WRITE): each node's marked users counted
+ * in two flags. In creation order, so a node's own flags are cleared
+ * before any user (made later) sets them. */
+static void find_zero_on_write(tg_graph *g, tg_tensor *y)
 {
+    const unsigned counts = TG__USED | TG__USED_TWICE | TG__ZERO_ON_WRITE;
     for (size_t i = 0; i <= y->id; i++) {
         tg_tensor *t = g->nodes[i];
         if (!(t->flags & TG__MARK)) continue;
+        t->flags &= ~counts;
+        for (int k = 0; k < 3; k++) {
+            tg_tensor *s = t->src[k];
+            if (!s || s->graph != g || !(s->flags & TG__MARK)) continue;
+            bool again = s->flags & TG__USED;
+            s->flags |= again ? TG__USED_TWICE : TG__USED;
+            if (again) s->flags &= ~(unsigned)TG__ZERO_ON_WRITE;
+            else if (k == 0 && t->op->zeroes_src0_grad && s->op) s->flags |= TG__ZERO_ON_WRITE;
+        }
+    }
+}
+
+/* Gives each marked tensor a zeroed gradient, or one its only user's op
+ * zeroes as it writes (only when the graph's own backward runs: a step
+ * function may not call it). Leaves keep theirs, so they accumulate across
+ * calls; so does a standalone input whose requires_grad was set by hand. */
+static tg_status prepare_grads(tg_graph *g, tg_tensor *y, bool zero_on_write)
+{
+    if (zero_on_write) find_zero_on_write(g, y);
+    for (size_t i = 0; i <= y->id; i++) {
+        tg_tensor *t = g->nodes[i];
+        if (!(t->flags & TG__MARK)) continue;
+        if (!zero_on_write || t == y) t->flags &= ~(unsigned)TG__ZERO_ON_WRITE;
         bool fresh = !t->grad;
         if (fresh && !(t->grad = arena_alloc(g, t->size * sizeof(float)))) return TG_ERR_NOMEM;
-        if (fresh || t->op) tg__k_zero(t->size, t->grad); /* over the threads: a CNN's are megabytes */
+        if ((fresh || t->op) && !(t->flags & TG__ZERO_ON_WRITE))
+            tg__k_zero(t->size, t->grad); /* over the threads: a CNN's are megabytes */
         for (int k = 0; k < 3; k++) {
             tg_tensor *s = t->src[k];
             if (s && s->requires_grad && !s->graph && !s->grad &&
@@ -385,6 +411,19 @@ static tg_status prepare_grads(tg_graph *g, tg_tensor *y)
         }
     }
     return TG_OK;
+}
+
+/* Ends a backward early (an error): gradients still waiting for their
+ * user's zeroing are zeroed, as they would have been up front, and the
+ * marks of nodes[0..top] cleared. */
+static void stop_sweep(tg_graph *g, size_t top)
+{
+    for (size_t i = 0; i <= top; i++) {
+        tg_tensor *t = g->nodes[i];
+        if ((t->flags & TG__ZERO_ON_WRITE) && t->grad) tg__k_zero(t->size, t->grad);
+        t->flags &= ~(unsigned)TG__ZERO_ON_WRITE;
+    }
+    tg__clear_marks(g, top);
 }
 
 tg_status tg__backward_sweep(tg_tensor *y, const float *dy, tg__backward_step *step, void *ctx)
@@ -403,8 +442,10 @@ tg_status tg__backward_sweep(tg_tensor *y, const float *dy, tg__backward_step *s
     if (g && tg_graph_check_numerics(g) != TG_OK) return TG_ERR_NUMERICS;
     if (g) {
         if (mark_reachable(g, y) != TG_OK) return TG_ERR_ARG;
-        if (prepare_grads(g, y) != TG_OK) {
-            tg__clear_marks(g, y->id);
+        /* zeroing as they go: not under a step function, which need not
+         * call the ops' backward, nor while numerics are checked */
+        if (prepare_grads(g, y, !step && !g->check_numerics) != TG_OK) {
+            stop_sweep(g, y->id);
             tg__error("tg_backward: out of memory for gradients");
             return TG_ERR_NOMEM;
         }
@@ -423,13 +464,15 @@ tg_status tg__backward_sweep(tg_tensor *y, const float *dy, tg__backward_step *s
         if (!t->src[0]) continue;
         tg_status s = step ? step(g, t, y, ctx) : TG_OK;
         if (!step) t->op->backward(t);
+        for (int k = 0; k < 3; k++)
+            if (t->src[k]) t->src[k]->flags &= ~(unsigned)TG__ZERO_ON_WRITE;
         if (s != TG_OK) {
-            tg__clear_marks(g, i);
+            stop_sweep(g, i);
             return s;
         }
         if (!g->retain) t->flags |= TG__DIFFERENTIATED;
         if (g->check_numerics && tg__check_gradients(t) != TG_OK) {
-            tg__clear_marks(g, i);
+            stop_sweep(g, i);
             return TG_ERR_NUMERICS;
         }
     }

@@ -10,7 +10,12 @@
 enum {
     TG__MARK = 2u,           /* reachable from the tensor being differentiated */
     TG__DIFFERENTIATED = 4u, /* a backward has run through it (unless the graph retains) */
-    TG__CHECKED = 8u         /* its values have been looked at (tg_graph_set_check_numerics) */
+    TG__CHECKED = 8u,        /* its values have been looked at (tg_graph_set_check_numerics) */
+    /* During a backward: its gradient is not zeroed; its one user's op
+     * (zeroes_src0_grad) zeroes each part just before adding into it */
+    TG__ZERO_ON_WRITE = 16u,
+    TG__USED = 32u,          /* prepare_grads' count of its marked users: one */
+    TG__USED_TWICE = 64u     /* two or more */
 };
 
 /* ---- ops: what the graph knows of each ----
@@ -27,6 +32,11 @@ typedef struct tg__op_desc {
     bool no_grad;
     /* adds y's contribution to its inputs' gradients (NULL only with no_grad) */
     void (*backward)(tg_tensor *y);
+    /* When src[0] has TG__ZERO_ON_WRITE, backward zeroes every part of its
+     * gradient just before adding into that part (the parts covering it
+     * all), in cache, instead of the graph zeroing megabytes up front:
+     * the same bits, one pass over memory fewer */
+    bool zeroes_src0_grad;
     /* unary elementwise ops (tg__unary): y = f(x) and dx += dy f'(x) given
      * x and y, p = fparam */
     void (*forward_loop)(size_t n, const float *x, float *y, const float *p);

@@ -159,6 +159,7 @@ typedef struct conv_job {
     const tg_tensor *x, *w, *b;
     tg_tensor *y;
     bool dw, db;              /* the backward's: which gradients to sum */
+    bool zero_dx;             /* dx's samples zeroed as they are reached (TG__ZERO_ON_WRITE) */
 } conv_job;
 
 /* The sizes of one sample and group: K rows of cols, P positions, Og
@@ -257,6 +258,7 @@ static void conv_dx_task(void *ctx, int t, int count)
     sample_range(p, t, count, &n0, &n1);
     for (int n = n0; n < n1; n++) {
         const float *dy_n = dy_of(j, n, true);
+        if (j->zero_dx) tg__k_zero((size_t)p->G * d.x_group, j->x->grad + (size_t)n * (size_t)p->G * d.x_group);
         for (int gi = 0; gi < p->G; gi++) {
             size_t s = (size_t)n * (size_t)p->G + (size_t)gi;
             const float *wg = j->w->data + (size_t)gi * (size_t)d.Og * (size_t)d.K, *dy = dy_n + gi * d.y_group;
@@ -413,7 +415,7 @@ static tg_tensor *conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, 
     if (plan.relu && y->requires_grad && !(plan.dz = tg__graph_alloc(fn, g, y->size * sizeof(float)))) return NULL;
     *aux = plan;
     y->aux = aux;
-    conv_job job = {aux, x, w, b, y, false, false};
+    conv_job job = {aux, x, w, b, y, false, false, false};
     tg__parallel_run(aux->tasks, conv_forward_task, &job);
     return tg__op_done(g, y);
 }
@@ -437,9 +439,10 @@ static void conv2d_backward(tg_tensor *y)
     const conv_plan *p = y->aux;
     /* w's gradient needs the kept cols, or x to pack them from: either
      * was set up when the forward ran with w requiring it */
+    bool dx = x->requires_grad && p->with_dx, zero_dx = x->flags & TG__ZERO_ON_WRITE;
     conv_job job = {p, x, w, b, y, w->requires_grad && (p->keep_cols || p->pointwise || p->dw_from_x),
-                    b && b->requires_grad};
-    bool dx = x->requires_grad && p->with_dx;
+                    b && b->requires_grad, zero_dx};
+    if (zero_dx && !dx) tg__k_zero(x->size, x->grad); /* not reached: x is marked only if it needs dx */
     if (dx && p->wt_panels) pack_weights(p, w, true);
     if (dx) tg__parallel_run(p->tasks, conv_dx_task, &job); /* makes dz too */
     if (!job.dw && !job.db) return;
@@ -451,11 +454,11 @@ static void conv2d_backward(tg_tensor *y)
 
 static const tg__op_desc conv2d_op = {
     .name = "conv2d", .local = "per sample and group: dw += dy cols^T, dx += col2im(w^T dy), db += sum dy",
-    .elementwise = false, .backward = conv2d_backward};
+    .elementwise = false, .backward = conv2d_backward, .zeroes_src0_grad = true};
 static const tg__op_desc conv2d_relu_op = {
     .name = "conv2d_relu",
     .local = "dz = dy where y > 0; per sample and group: dw += dz cols^T, dx += col2im(w^T dz), db += sum dz",
-    .elementwise = false, .backward = conv2d_backward};
+    .elementwise = false, .backward = conv2d_backward, .zeroes_src0_grad = true};
 
 /* ---- max_pool2d and avg_pool2d (F.max_pool2d, F.avg_pool2d): windows of
  * kernel (kh, kw) moved by stride over each plane of x padded by padding
@@ -515,14 +518,13 @@ typedef struct pool_job {
     const pool_plan *p;
     tg_tensor *x, *y;
     bool max, backward;
+    bool zero_dx;             /* dx's planes zeroed as they are reached (TG__ZERO_ON_WRITE) */
 } pool_job;
 
-static void pool_task(void *ctx, int t, int count)
+/* Planes [p0, p0 + n). */
+static void pool_planes(const pool_job *j, size_t p0, size_t n)
 {
-    const pool_job *j = ctx;
     const tg__pool_geom *gm = &j->p->gm;
-    size_t planes = (size_t)j->x->shape[0] * (size_t)j->x->shape[1];
-    size_t p0 = planes * (size_t)t / (size_t)count, n = planes * (size_t)(t + 1) / (size_t)count - p0;
     size_t in = p0 * (size_t)gm->H * (size_t)gm->W, out = p0 * (size_t)gm->OH * (size_t)gm->OW;
     bool pad = j->p->count_include_pad;
     if (j->max && j->backward) tg__k_max_pool2d_backward(gm, n, j->p->idx + out, j->y->grad + out, j->x->grad + in);
@@ -531,9 +533,25 @@ static void pool_task(void *ctx, int t, int count)
     else tg__k_avg_pool2d(gm, n, pad, j->x->data + in, j->y->data + out);
 }
 
+static void pool_task(void *ctx, int t, int count)
+{
+    const pool_job *j = ctx;
+    size_t planes = (size_t)j->x->shape[0] * (size_t)j->x->shape[1];
+    size_t p0 = planes * (size_t)t / (size_t)count, n = planes * (size_t)(t + 1) / (size_t)count - p0;
+    if (!j->zero_dx) {
+        pool_planes(j, p0, n);
+        return;
+    }
+    size_t plane = (size_t)j->p->gm.H * (size_t)j->p->gm.W;
+    for (size_t q = p0; q < p0 + n; q++) { /* each plane zeroed while it is about to be used */
+        tg__k_zero(plane, j->x->grad + q * plane);
+        pool_planes(j, q, 1);
+    }
+}
+
 static void pool_run(const pool_plan *p, tg_tensor *x, tg_tensor *y, bool backward)
 {
-    pool_job j = {p, x, y, y->op == &max_pool2d_op, backward};
+    pool_job j = {p, x, y, y->op == &max_pool2d_op, backward, backward && (x->flags & TG__ZERO_ON_WRITE)};
     size_t planes = (size_t)x->shape[0] * (size_t)x->shape[1];
     int tasks = x->size < TG__SLICE_MIN ? 1 : (size_t)tg_threads() < planes ? tg_threads() : (int)planes;
     tg__parallel_run(tasks, pool_task, &j);
@@ -572,11 +590,11 @@ tg_tensor *tg_avg_pool2d(tg_graph *g, tg_tensor *x, const tg_pool2d_opts *opts)
 
 static const tg__op_desc max_pool2d_op = {
     .name = "max_pool2d", .local = "dx[argmax of each window] += dy (the first maximum)",
-    .elementwise = false, .backward = pool2d_backward};
+    .elementwise = false, .backward = pool2d_backward, .zeroes_src0_grad = true};
 
 static const tg__op_desc avg_pool2d_op = {
     .name = "avg_pool2d", .local = "dx += dy / divisor over each window",
-    .elementwise = false, .backward = pool2d_backward};
+    .elementwise = false, .backward = pool2d_backward, .zeroes_src0_grad = true};
 
 /* ---- adaptive_avg_pool2d (F.adaptive_avg_pool2d): output (i, j) is the
  * mean of rows [floor(i H / OH), ceil((i+1) H / OH)) and the columns
