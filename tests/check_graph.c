@@ -521,12 +521,22 @@ END_TEST
  * (convolution, max and average pooling: TG__ZERO_ON_WRITE) gets the same
  * gradient, to the bit, as with a second user adding zeros: step after
  * step, while the reset arena hands back memory that still holds the
- * previous step's gradients, on 1 and 2 threads (the parts in tasks). */
-static tg_tensor *user_of(tg_graph *g, int which, tg_tensor *h, tg_tensor *w)
+ * previous step's gradients, on 1 and 2 threads (the parts in tasks). The
+ * users: a 'same' convolution (the adjoint dx where AVX-512 packs), one in
+ * groups with stride 2 (im2col and col2im), a 1x1 one, the 2x2 pooling,
+ * and pooling with padding and ceil_mode (windows that skip elements). */
+enum { USERS = 6 };
+static tg_tensor *user_of(tg_graph *g, int which, tg_tensor *h, tg_tensor *w, tg_tensor *w_grouped, tg_tensor *w1)
 {
-    if (which == 0) return tg_conv2d(g, h, w, NULL, &(tg_conv2d_opts){.padding = {1, 1}});
-    tg_pool2d_opts o = {.kernel = {2, 2}};
-    return which == 1 ? tg_max_pool2d(g, h, &o) : tg_avg_pool2d(g, h, &o);
+    tg_pool2d_opts two = {.kernel = {2, 2}}, padded = {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true};
+    switch (which) {
+    case 0: return tg_conv2d(g, h, w, NULL, &(tg_conv2d_opts){.padding = {1, 1}});
+    case 1: return tg_conv2d(g, h, w_grouped, NULL, &(tg_conv2d_opts){.stride = {2, 2}, .groups = 2});
+    case 2: return tg_conv2d(g, h, w1, NULL, NULL);
+    case 3: return tg_max_pool2d(g, h, &two);
+    case 4: return tg_max_pool2d(g, h, &padded);
+    default: return tg_avg_pool2d(g, h, &padded);
+    }
 }
 
 START_TEST(test_graph_one_users_gradient_is_written_not_left)
@@ -534,33 +544,35 @@ START_TEST(test_graph_one_users_gradient_is_written_not_left)
     tg_rng rng;
     tg_rng_seed(&rng, 4);
     tg_tensor *x = tg_randn(NULL, &rng, 4, (int[]){4, 8, 32, 32}), *w = tg_randn(NULL, &rng, 4, (int[]){3, 8, 3, 3});
+    tg_tensor *w_grouped = tg_randn(NULL, &rng, 4, (int[]){4, 4, 3, 3}), *w1 = tg_randn(NULL, &rng, 4, (int[]){5, 8, 1, 1});
     ck_assert_int_eq(tg_tensor_requires_grad(x, true), TG_OK);
     ck_assert_int_eq(tg_tensor_requires_grad(w, true), TG_OK);
     tg_graph *g = tg_graph_new();
     float *want = malloc(x->size * sizeof *want);
     ck_assert_ptr_nonnull(want);
-    for (int which = 0; which < 3; which++)
+    for (int which = 0; which < USERS; which++)
         for (int threads = 1; threads <= 2; threads++) {
             tg_set_threads(threads);
             for (int step = 0; step < 3; step++) {
                 bool second_user = step == 0; /* the reference: h's gradient zeroed up front */
                 tg_graph_reset(g);
                 tg_tensor *h = tg_mul_scalar(g, x, 1.5f);
-                tg_tensor *loss = tg_sum(g, tg_square(g, user_of(g, which, h, w)));
+                tg_tensor *loss = tg_sum(g, tg_square(g, user_of(g, which, h, w, w_grouped, w1)));
                 if (second_user) loss = tg_add(g, loss, tg_sum(g, tg_mul_scalar(g, h, 0.0f)));
                 ck_assert_msg(loss != NULL, "%s", tg_last_error());
                 ck_assert_int_eq(tg_backward(loss), TG_OK);
                 if (second_user) memcpy(want, h->grad, x->size * sizeof *want);
                 else
                     for (size_t i = 0; i < x->size; i++)
-                        ck_assert_msg(h->grad[i] == want[i], "user %d, %d threads, step %d: h's gradient [%zu] %g, "
-                                      "with a second user %g", which, threads, step, i, h->grad[i], want[i]);
+                        ck_assert_msg(memcmp(&h->grad[i], &want[i], sizeof *want) == 0,
+                                      "user %d, %d threads, step %d: h's gradient [%zu] %g, with a second user %g",
+                                      which, threads, step, i, h->grad[i], want[i]);
             }
         }
     tg_set_threads(0);
     free(want);
     tg_graph_free(g);
-    tg_tensor_free(x), tg_tensor_free(w);
+    tg_tensor_free(x), tg_tensor_free(w), tg_tensor_free(w_grouped), tg_tensor_free(w1);
 }
 END_TEST
 

@@ -366,13 +366,13 @@ static tg_status mark_reachable(tg_graph *g, tg_tensor *y)
     return TG_OK;
 }
 
-/* Which marked nodes the backward will add into once only, by an op that
- * zeroes as it goes (TG__ZERO_ON_WRITE): each node's marked users counted
- * in two flags. In creation order, so a node's own flags are cleared
- * before any user (made later) sets them. */
+/* Which marked nodes the backward will add into once only, as input x of
+ * an op that zeroes as it goes (TG__ZERO_ON_WRITE): a second marked user
+ * takes the flag away. In creation order, so a node's own flags are
+ * cleared before any user (made later) sets them. */
 static void find_zero_on_write(tg_graph *g, tg_tensor *y)
 {
-    const unsigned counts = TG__USED | TG__USED_TWICE | TG__ZERO_ON_WRITE;
+    const unsigned counts = TG__USED | TG__ZERO_ON_WRITE;
     for (size_t i = 0; i <= y->id; i++) {
         tg_tensor *t = g->nodes[i];
         if (!(t->flags & TG__MARK)) continue;
@@ -381,7 +381,7 @@ static void find_zero_on_write(tg_graph *g, tg_tensor *y)
             tg_tensor *s = t->src[k];
             if (!s || s->graph != g || !(s->flags & TG__MARK)) continue;
             bool again = s->flags & TG__USED;
-            s->flags |= again ? TG__USED_TWICE : TG__USED;
+            s->flags |= TG__USED;
             if (again) s->flags &= ~(unsigned)TG__ZERO_ON_WRITE;
             else if (k == 0 && t->op->zeroes_src0_grad && s->op) s->flags |= TG__ZERO_ON_WRITE;
         }
@@ -464,8 +464,8 @@ tg_status tg__backward_sweep(tg_tensor *y, const float *dy, tg__backward_step *s
         if (!t->src[0]) continue;
         tg_status s = step ? step(g, t, y, ctx) : TG_OK;
         if (!step) t->op->backward(t);
-        for (int k = 0; k < 3; k++)
-            if (t->src[k]) t->src[k]->flags &= ~(unsigned)TG__ZERO_ON_WRITE;
+        for (int k = 0; k < 3; k++) /* g's own nodes only: a standalone input may be shared with other threads */
+            if (t->src[k] && t->src[k]->graph == g) t->src[k]->flags &= ~(unsigned)TG__ZERO_ON_WRITE;
         if (s != TG_OK) {
             stop_sweep(g, i);
             return s;

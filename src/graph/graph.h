@@ -14,8 +14,7 @@ enum {
     /* During a backward: its gradient is not zeroed; its one user's op
      * (zeroes_src0_grad) zeroes each part just before adding into it */
     TG__ZERO_ON_WRITE = 16u,
-    TG__USED = 32u,          /* prepare_grads' count of its marked users: one */
-    TG__USED_TWICE = 64u     /* two or more */
+    TG__USED = 32u           /* find_zero_on_write: a marked user has been seen */
 };
 
 /* ---- ops: what the graph knows of each ----

@@ -442,7 +442,8 @@ static void conv2d_backward(tg_tensor *y)
     bool dx = x->requires_grad && p->with_dx, zero_dx = x->flags & TG__ZERO_ON_WRITE;
     conv_job job = {p, x, w, b, y, w->requires_grad && (p->keep_cols || p->pointwise || p->dw_from_x),
                     b && b->requires_grad, zero_dx};
-    if (zero_dx && !dx) tg__k_zero(x->size, x->grad); /* not reached: x is marked only if it needs dx */
+    /* x made a gradient's way only after this op ran (its forward planned no dx) */
+    if (zero_dx && !dx) tg__k_zero(x->size, x->grad);
     if (dx && p->wt_panels) pack_weights(p, w, true);
     if (dx) tg__parallel_run(p->tasks, conv_dx_task, &job); /* makes dz too */
     if (!job.dw && !job.db) return;
