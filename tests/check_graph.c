@@ -528,7 +528,8 @@ END_TEST
 enum { USERS = 6 };
 static tg_tensor *user_of(tg_graph *g, int which, tg_tensor *h, tg_tensor *w, tg_tensor *w_grouped, tg_tensor *w1)
 {
-    tg_pool2d_opts two = {.kernel = {2, 2}}, padded = {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true};
+    tg_pool2d_opts two = {.kernel = {2, 2}};
+    tg_pool2d_opts padded = {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true};
     switch (which) {
     case 0: return tg_conv2d(g, h, w, NULL, &(tg_conv2d_opts){.padding = {1, 1}});
     case 1: return tg_conv2d(g, h, w_grouped, NULL, &(tg_conv2d_opts){.stride = {2, 2}, .groups = 2});
@@ -544,7 +545,8 @@ START_TEST(test_graph_one_users_gradient_is_written_not_left)
     tg_rng rng;
     tg_rng_seed(&rng, 4);
     tg_tensor *x = tg_randn(NULL, &rng, 4, (int[]){4, 8, 32, 32}), *w = tg_randn(NULL, &rng, 4, (int[]){3, 8, 3, 3});
-    tg_tensor *w_grouped = tg_randn(NULL, &rng, 4, (int[]){4, 4, 3, 3}), *w1 = tg_randn(NULL, &rng, 4, (int[]){5, 8, 1, 1});
+    tg_tensor *w_grouped = tg_randn(NULL, &rng, 4, (int[]){4, 4, 3, 3});
+    tg_tensor *w1 = tg_randn(NULL, &rng, 4, (int[]){5, 8, 1, 1});
     ck_assert_int_eq(tg_tensor_requires_grad(x, true), TG_OK);
     ck_assert_int_eq(tg_tensor_requires_grad(w, true), TG_OK);
     tg_graph *g = tg_graph_new();

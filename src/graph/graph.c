@@ -398,7 +398,6 @@ static tg_status prepare_grads(tg_graph *g, tg_tensor *y, bool zero_on_write)
     for (size_t i = 0; i <= y->id; i++) {
         tg_tensor *t = g->nodes[i];
         if (!(t->flags & TG__MARK)) continue;
-        if (!zero_on_write || t == y) t->flags &= ~(unsigned)TG__ZERO_ON_WRITE;
         bool fresh = !t->grad;
         if (fresh && !(t->grad = arena_alloc(g, t->size * sizeof(float)))) return TG_ERR_NOMEM;
         if ((fresh || t->op) && !(t->flags & TG__ZERO_ON_WRITE))
