@@ -288,11 +288,14 @@ uninstall:
 # references were made with the reference BLAS, which LD_LIBRARY_PATH picks
 # here whatever the alternative says, so they come out the same bytes.
 BLAS_REF = $(dir $(firstword $(wildcard /usr/lib/*/blas/libblas.so.3)))
+# $(call generate,COMMAND,FILE): COMMAND's output becomes FILE only when
+# COMMAND succeeds; a generator that fails halfway leaves the old FILE whole.
+generate = $(1) > $(2).new && mv $(2).new $(2) || { rm -f $(2).new; exit 1; }
 fixtures:
 	@scripts/deps.sh --check python3-torch python3-numpy libblas3
-	LD_LIBRARY_PATH=$(BLAS_REF) /usr/bin/python3 tests/fixtures/gen_fixtures.py > tests/fixtures/torch_ref.h
-	/usr/bin/python3 tests/fixtures/gen_optim_fixtures.py > tests/fixtures/optim_ref.h
-	/usr/bin/python3 tests/fixtures/gen_safetensors.py > tests/fixtures/safetensors_ref.h
+	$(call generate,LD_LIBRARY_PATH=$(BLAS_REF) /usr/bin/python3 tests/fixtures/gen_fixtures.py,tests/fixtures/torch_ref.h)
+	$(call generate,LD_LIBRARY_PATH=$(BLAS_REF) /usr/bin/python3 tests/fixtures/gen_optim_fixtures.py,tests/fixtures/optim_ref.h)
+	$(call generate,LD_LIBRARY_PATH=$(BLAS_REF) /usr/bin/python3 tests/fixtures/gen_safetensors.py,tests/fixtures/safetensors_ref.h)
 
 # tests/check_parity.c's references from PyTorch: tests/fixtures/gen_parity.py
 # writes tests/fixtures/parity/ and parity_ref.h (docs/PYTORCH.md), with the
