@@ -277,6 +277,21 @@ __attribute__((target("avx512f"))) static void pack_cols_avx512(const tg__cols_s
     }
 }
 
+/* cols' rows read in place (tg__gemm_b's rows): tap p's row for
+ * positions [j0, j0 + n) starts in x where pack_cols_avx512 would read
+ * it, under the same mask. */
+static void cols_rows(const tg__cols_src *s, int j0, int n, int p0, int kc, const float **row, uint32_t *mask)
+{
+    const tg__conv_geom *gm = s->gm;
+    uint32_t rows[COLS_MAX_TAP], cols[COLS_MAX_TAP];
+    inside_masks(gm, j0, n, rows, cols);
+    tap t = tap_of(gm, p0);
+    for (int p = 0; p < kc; p++, next_tap(gm, &t)) {
+        row[p] = at_offset(s->x, tap_offset(gm, t) + j0);
+        mask[p] = rows[t.i] & cols[t.j];
+    }
+}
+
 /* dw's op(B) = cols^T (positions, taps): a panel's width taps are rows of
  * cols, written out from x over positions [p0, p0 + kc) under the same
  * masks (computed once, 16 positions at a time), into a block that stays
@@ -312,6 +327,15 @@ void tg__k_pack_cols(const void *ctx, int j0, int n, int p0, int kc, int width, 
     pack_cols_avx512(ctx, j0, n, p0, kc, width, dst);
 #else
     (void)ctx, (void)j0, (void)n, (void)p0, (void)kc, (void)width, (void)dst; /* never: not packable */
+#endif
+}
+
+void tg__k_cols_rows(const void *ctx, int j0, int n, int p0, int kc, const float **row, uint32_t *mask)
+{
+#ifdef TG__CONV_AVX512
+    cols_rows(ctx, j0, n, p0, kc, row, mask);
+#else
+    (void)ctx, (void)j0, (void)n, (void)p0, (void)kc, (void)row, (void)mask; /* never: not packable */
 #endif
 }
 

@@ -62,7 +62,7 @@ static void portable_tile(int kc, const float *restrict a, const float *restrict
         for (int j = 0; j < P_NR; j++) c[j] = accumulate ? c[j] + acc[r][j] : acc[r][j];
 }
 
-const tg__gemm_kernel tg__gemm_portable = {"portable", P_MR, P_NR, portable_tile, NULL, 0, 0, NULL};
+const tg__gemm_kernel tg__gemm_portable = {"portable", P_MR, P_NR, portable_tile, NULL, 0, 0, NULL, NULL};
 
 /* ---- packing ---- */
 
@@ -146,12 +146,27 @@ TG__CLONES static void epilogue(int m, int n, const float *bias, bool relu, floa
 
 static bool has_epilogue(const gemm_job *j) { return j->bias || j->relu; }
 
+/* A tile's op(B): packed at b, or read in place (tile_rows) when row is
+ * not NULL. */
+typedef struct b_tile {
+    const float *b;
+    const float *const *row;
+    const uint32_t *mask;
+} b_tile;
+
+static void run_tile(const tg__gemm_kernel *k, int kc, const float *a, b_tile b, float *c, size_t ldc,
+                     bool accumulate)
+{
+    if (b.row) k->tile_rows(kc, a, b.row, b.mask, c, ldc, accumulate);
+    else k->tile(kc, a, b.b, c, ldc, accumulate);
+}
+
 /* One MR x NR tile (or the m x n corner of one) of C at c. */
-static void tile_at(const tg__gemm_kernel *k, int kc, const float *a, const float *b, float *c, int ldc, int m, int n,
+static void tile_at(const tg__gemm_kernel *k, int kc, const float *a, b_tile b, float *c, int ldc, int m, int n,
                     bool accumulate)
 {
     if (m == k->mr && n == k->nr) {
-        k->tile(kc, a, b, c, (size_t)ldc, accumulate);
+        run_tile(k, kc, a, b, c, (size_t)ldc, accumulate);
         return;
     }
     _Alignas(64) float part[MR_MAX * NR_MAX];
@@ -159,7 +174,7 @@ static void tile_at(const tg__gemm_kernel *k, int kc, const float *a, const floa
         memset(part, 0, sizeof part);
         for (int r = 0; r < m; r++) memcpy(part + r * k->nr, c + (size_t)r * ldc, (size_t)n * sizeof *c);
     }
-    k->tile(kc, a, b, part, (size_t)k->nr, accumulate);
+    run_tile(k, kc, a, b, part, (size_t)k->nr, accumulate);
     for (int r = 0; r < m; r++) memcpy(c + (size_t)r * ldc, part + r * k->nr, (size_t)n * sizeof *c);
 }
 
@@ -171,14 +186,18 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
                        int nc_max)
 {
     const tg__gemm_kernel *k = j->k;
+    /* op(B) read in place: where each of a tile's kc rows starts, and its lanes */
+    bool in_place = j->b_src && j->b_src->rows && k->tile_rows;
+    const float *row[KC];
+    uint32_t mask[KC];
     for (int jc = j0; jc < j1; jc += nc_max) {
         int nc = j1 - jc < nc_max ? j1 - jc : nc_max;
         for (int pc = 0; pc < j->K; pc += KC) {
             int kc = j->K - pc < KC ? j->K - pc : KC;
             bool accumulate = pc > 0 || j->beta != 0.0f;
-            if (j->b_src && j->b_src->pack)
+            if (j->b_src && j->b_src->pack && !in_place)
                 j->b_src->pack(j->b_src->ctx, jc, nc, pc, kc, k->nr, pb);
-            else
+            else if (!in_place)
                 pack(k, !j->tb, j->B, j->ldb, jc, nc, pc, kc, k->nr, pb);
             for (int ic = i0; ic < i1; ic += mc_max) {
                 int mc = i1 - ic < mc_max ? i1 - ic : mc_max;
@@ -189,10 +208,15 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
                     pack(k, j->ta, j->A, j->lda, ic, mc, pc, kc, k->mr, pa);
                 bool last = pc + kc == j->K;
                 for (int jr = 0; jr < nc; jr += k->nr) {
-                    const float *b = pb + (size_t)jr * kc;
+                    int n = nc - jr < k->nr ? nc - jr : k->nr;
+                    b_tile b = {pb + (size_t)jr * kc, NULL, NULL};
+                    if (in_place) {
+                        j->b_src->rows(j->b_src->ctx, jc + jr, n, pc, kc, row, mask);
+                        b = (b_tile){NULL, row, mask};
+                    }
                     for (int ir = 0; ir < mc; ir += k->mr) {
                         float *c = j->C + (size_t)(ic + ir) * j->ldc + jc + jr;
-                        int m = mc - ir < k->mr ? mc - ir : k->mr, n = nc - jr < k->nr ? nc - jr : k->nr;
+                        int m = mc - ir < k->mr ? mc - ir : k->mr;
                         tile_at(k, kc, a + (size_t)ir * kc, b, c, j->ldc, m, n, accumulate);
                         if (last && has_epilogue(j))
                             epilogue(m, n, j->bias ? j->bias + jc + jr : NULL, j->relu, c, j->ldc);

@@ -31,7 +31,7 @@ static void tile(int kc, const float *restrict a, const float *restrict b, float
         }
 }
 
-const tg__gemm_kernel tg__gemm_avx2 = {"avx2", MR, NR, tile, NULL, 0, 0, NULL};
+const tg__gemm_kernel tg__gemm_avx2 = {"avx2", MR, NR, tile, NULL, 0, 0, NULL, NULL};
 #else
-const tg__gemm_kernel tg__gemm_avx2 = {"avx2", 0, 0, NULL, NULL, 0, 0, NULL}; /* not built for this target */
+const tg__gemm_kernel tg__gemm_avx2 = {"avx2", 0, 0, NULL, NULL, 0, 0, NULL, NULL}; /* not built for this target */
 #endif

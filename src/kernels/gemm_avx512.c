@@ -12,27 +12,68 @@ enum { MR = 8, NR = 32 };
 
 /* c (MR x NR, row stride ldc) = [c +] a_panel (MR x kc) b_panel (kc x NR),
  * a packed column by column (MR floats per k), b row by row (NR per k). */
+/* One rank-1 update: row r of the tile += a[r] (b0 b1). */
+ALWAYS_INLINE void update(const float *restrict a, __m512 b0, __m512 b1, __m512 c0[MR], __m512 c1[MR])
+{
+    for (int r = 0; r < MR; r++) {
+        __m512 ar = _mm512_set1_ps(a[r]);
+        c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
+        c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
+    }
+}
+
+/* The tile's sums into c, added to c's own values when accumulating. */
+ALWAYS_INLINE void store(const __m512 c0[MR], const __m512 c1[MR], float *restrict c, size_t ldc, bool accumulate)
+{
+    for (int r = 0; r < MR; r++, c += ldc) {
+        __m512 lo = c0[r], hi = c1[r];
+        if (accumulate) {
+            lo = _mm512_add_ps(lo, _mm512_loadu_ps(c));
+            hi = _mm512_add_ps(hi, _mm512_loadu_ps(c + 16));
+        }
+        _mm512_storeu_ps(c, lo);
+        _mm512_storeu_ps(c + 16, hi);
+    }
+}
+
 static void tile(int kc, const float *restrict a, const float *restrict b, float *restrict c, size_t ldc,
                  bool accumulate)
 {
     __m512 c0[MR], c1[MR];
     for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm512_setzero_ps();
-    for (int p = 0; p < kc; p++, a += MR, b += NR) {
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-        for (int r = 0; r < MR; r++) {
-            __m512 ar = _mm512_set1_ps(a[r]);
-            c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
-            c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
-        }
+    for (int p = 0; p < kc; p++, a += MR, b += NR) update(a, _mm512_load_ps(b), _mm512_load_ps(b + 16), c0, c1);
+    store(c0, c1, c, ldc, accumulate);
+}
+
+/* tile with B's rows read where they lie (a convolution's input: implicit
+ * GEMM without packing), the same operations in the same order, so the
+ * same bits as tile on pack's copy of them. The tile is named registers,
+ * not arrays: with arrays GCC 12 stores them on every step here (its
+ * loads through row[p] defeat store motion), though not in tile. */
+static void tile_rows(int kc, const float *restrict a, const float *const *row, const uint32_t *mask,
+                      float *restrict c, size_t ldc, bool accumulate)
+{
+#define TG__ROWS_OF(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define TG__ZERO(r) __m512 lo##r = _mm512_setzero_ps(), hi##r = lo##r;
+#define TG__FMA(r)                                                                                                     \
+    lo##r = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), b0, lo##r);                                                        \
+    hi##r = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), b1, hi##r);
+#define TG__OUT(r) c0[r] = lo##r, c1[r] = hi##r;
+    _Static_assert(MR == 8, "TG__ROWS_OF names MR rows");
+    TG__ROWS_OF(TG__ZERO)
+    for (int p = 0; p < kc; p++, a += MR) {
+        const float *hi = (const float *)((uintptr_t)row[p] + 16 * sizeof(float)); /* may lie outside: masked */
+        __m512 b0 = _mm512_maskz_loadu_ps((__mmask16)mask[p], row[p]);
+        __m512 b1 = _mm512_maskz_loadu_ps((__mmask16)(mask[p] >> 16), hi);
+        TG__ROWS_OF(TG__FMA)
     }
-    for (int r = 0; r < MR; r++, c += ldc) {
-        if (accumulate) {
-            c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(c));
-            c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(c + 16));
-        }
-        _mm512_storeu_ps(c, c0[r]);
-        _mm512_storeu_ps(c + 16, c1[r]);
-    }
+    __m512 c0[MR], c1[MR];
+    TG__ROWS_OF(TG__OUT)
+    store(c0, c1, c, ldc, accumulate);
+#undef TG__OUT
+#undef TG__FMA
+#undef TG__ZERO
+#undef TG__ROWS_OF
 }
 
 /* A 16 x 16 block transposed in registers: four rounds of shuffles, each
@@ -166,7 +207,7 @@ static void dot_tile(int K, const float *a, int lda, const float *b, int ldb, fl
     }
 }
 
-const tg__gemm_kernel tg__gemm_avx512 = {"avx512", MR, NR, tile, transpose, DOT_MR, DOT_NR, dot_tile};
+const tg__gemm_kernel tg__gemm_avx512 = {"avx512", MR, NR, tile, transpose, DOT_MR, DOT_NR, dot_tile, tile_rows};
 #else
-const tg__gemm_kernel tg__gemm_avx512 = {"avx512", 0, 0, NULL, NULL, 0, 0, NULL}; /* not built for this target */
+const tg__gemm_kernel tg__gemm_avx512 = {"avx512", 0, 0, NULL, NULL, 0, 0, NULL, NULL}; /* not built for this target */
 #endif

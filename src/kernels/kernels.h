@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tg.h"
 
@@ -21,6 +22,15 @@
 #define TG__CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define TG__CLONES
+#endif
+
+/* A helper the compiler must inline: a loop's copies with a constant flag
+ * (optim.c), a micro-kernel's steps whose registers must not be spilled
+ * (gemm_avx512.c). */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE static inline
 #endif
 
 /* ---- GEMM (gemm.c) ----
@@ -69,6 +79,11 @@ typedef struct tg__gemm_b {
     int ldb;
     void (*pack)(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst);
     const void *ctx;
+    /* Optional, for a kernel with tile_rows: instead of packing, where
+     * rows [p0, p0 + kc) of op(B)'s columns [j0, j0 + n) (n <= the
+     * kernel's nr) start, and which lanes to read (as tile_rows takes
+     * them); the values read must be pack's */
+    void (*rows)(const void *ctx, int j0, int n, int p0, int kc, const float **row, uint32_t *mask);
 } tg__gemm_b;
 /* C = (A's panels) op(B) + beta C, on tg_threads() threads (serially
  * inside a task), the bits tg__gemm(ta, false, ...) gives. */
@@ -104,6 +119,12 @@ typedef struct tg__gemm_kernel {
     int dot_mr, dot_nr;
     void (*dot)(int K, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int m, int n,
                 bool accumulate);
+    /* Optional: tile's arithmetic with op(B)'s kc rows read in place, not
+     * packed: row p of the tile's nr columns starts at row[p], and lane q
+     * is read only where bit q of mask[p] is set (0 elsewhere; the address
+     * of a lane not read may lie outside any object). NULL: B is packed. */
+    void (*tile_rows)(int kc, const float *restrict a, const float *const *row, const uint32_t *mask,
+                      float *restrict c, size_t ldc, bool accumulate);
 } tg__gemm_kernel;
 extern const tg__gemm_kernel tg__gemm_avx512, tg__gemm_avx2, tg__gemm_portable;
 /* The kernels this CPU runs, fastest first, into list; returns how many. */
@@ -263,6 +284,8 @@ typedef struct tg__cols_src {
 } tg__cols_src;
 bool tg__k_cols_packable(const tg__conv_geom *gm);
 void tg__k_pack_cols(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst);
+/* tg__gemm_b's rows for the same cols: the kernel reads them from x. */
+void tg__k_cols_rows(const void *ctx, int j0, int n, int p0, int kc, const float **row, uint32_t *mask);
 /* The same for op(B) = cols^T (positions, taps), the weight gradient's
  * dw += dy cols^T: where tg__k_cols_packable and tg__gemm_packs. */
 void tg__k_pack_cols_t(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst);

@@ -14,11 +14,6 @@
  * the same for every element are selects the compiler turns into blends,
  * and an optional buffer gets its own copy of the loop (ALWAYS_INLINE with
  * a constant flag), so no element loads or stores conditionally. */
-#if defined(__GNUC__)
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE static inline
-#endif
 
 /* The gradient the rule sees: -g when maximizing, plus an L2 term. */
 ALWAYS_INLINE float rule_grad(float g, float p, bool maximize, float wd)

@@ -33,8 +33,10 @@ static bool is_nchw(const char *fn, const char *what, const tg_tensor *x, const 
  * and wrote the feature maps twice more, and zeroed one more gradient of
  * their size.
  * Where stride 1 keeps the output as wide as the input, no cols are
- * written: the GEMM packs its panels of cols (and of cols^T, for dw)
- * straight from x (implicit GEMM, tg__k_pack_cols), and dx is the adjoint
+ * written: the GEMM's micro-kernel reads cols' rows where they lie in x
+ * (implicit GEMM, tg__k_cols_rows; a kernel without tile_rows packs them
+ * from x, tg__k_pack_cols), packs cols^T for dw straight from x
+ * (tg__k_pack_cols_t), and dx is the adjoint
  * convolution, dx[n, g] += w'[g] cols'(dy[n, g]) with w'[c, o, i, j] =
  * w[o, c, kh-1-i, kw-1-j] and padding d (k - 1) - p, packed from dy the
  * same way (one sum over (o, i, j) per element, where col2im added a sum
@@ -72,7 +74,7 @@ typedef struct conv_plan {
      * reference GEMM in use, which packs nothing: then tg__gemm */
     float *w_panels, *wt_panels;
     size_t panel_floats;      /* a group's, in each */
-    /* cols packed straight from x (tg__k_pack_cols): no cols at all, when
+    /* cols read from x (tg__k_cols_rows, tg__k_pack_cols): no cols at all, when
      * dw does not need them kept */
     bool implicit;
     /* dw packs cols^T straight from x too (tg__k_pack_cols_t): training
@@ -192,6 +194,12 @@ static float *cols_of(const conv_plan *p, const conv_dims *d, const float *x, si
     return p->cols + (p->keep_cols ? s : (size_t)t) * d->ncols;
 }
 
+/* op(B) = cols of the input src, read where it lies or packed from it. */
+static tg__gemm_b cols_in(const tg__cols_src *src)
+{
+    return (tg__gemm_b){.pack = tg__k_pack_cols, .ctx = src, .rows = tg__k_cols_rows};
+}
+
 /* y[n, g] = w[g] cols for sample and group s, from task t. */
 static void conv_product(const conv_job *j, const conv_dims *d, size_t s, int gi, int t)
 {
@@ -199,7 +207,7 @@ static void conv_product(const conv_job *j, const conv_dims *d, size_t s, int gi
     const float *x = j->x->data + s * d->x_group;
     float *y = j->y->data + s * d->y_group;
     tg__cols_src src = {&p->gm, x};
-    tg__gemm_b b = {.pack = tg__k_pack_cols, .ctx = &src};
+    tg__gemm_b b = cols_in(&src);
     if (!p->implicit) {
         float *cols = cols_of(p, d, j->x->data, s, t);
         if (!p->pointwise) tg__k_im2col(&p->gm, x, cols);
@@ -266,8 +274,8 @@ static void conv_dx_task(void *ctx, int t, int count)
             if (p->dx_direct) { /* dx += w' cols'(dz), of the adjoint's geometry */
                 tg__cols_src src = {&p->gt, dy};
                 int plane = p->gm.H * p->gm.W;
-                tg__gemm_panels(p->wt_panels + (size_t)gi * p->panel_floats,
-                                &(tg__gemm_b){.pack = tg__k_pack_cols, .ctx = &src}, p->gm.C, plane,
+                tg__gemm_b b = cols_in(&src);
+                tg__gemm_panels(p->wt_panels + (size_t)gi * p->panel_floats, &b, p->gm.C, plane,
                                 d.Og * p->gm.kh * p->gm.kw, 1.0f, dx, plane);
                 continue;
             }
