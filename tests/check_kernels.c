@@ -238,16 +238,22 @@ static void pack_from_matrix(const void *ctx, int j0, int n, int p0, int kc, int
                 dst[(size_t)p * width + r] = q + r < n ? m->B[(size_t)(p0 + p) * m->ldb + j0 + q + r] : 0.0f;
 }
 
-/* tg__gemm_b's rows from the same matrix: row p of columns [j0, j0 + n)
- * where it lies, every lane of the n read; the lanes past n are masked
- * off (their addresses may lie past the matrix). */
-static void rows_from_matrix(const void *ctx, int j0, int n, int p0, int kc, const float **row, uint32_t *mask)
+/* tg__gemm_b's taps and masks for the same matrix (origin B): row p at
+ * its place, every lane of the n read under one mask; the lanes past n
+ * are masked off (their addresses may lie past the matrix). */
+static void taps_of_matrix(const void *ctx, int p0, int kc, ptrdiff_t *at, uint8_t *which)
 {
     const matrix_src *m = ctx;
     for (int p = 0; p < kc; p++) {
-        row[p] = m->B + (size_t)(p0 + p) * m->ldb + j0;
-        mask[p] = (uint32_t)((1ull << n) - 1);
+        at[p] = (ptrdiff_t)(p0 + p) * m->ldb * (ptrdiff_t)sizeof(float);
+        which[p] = 0;
     }
+}
+
+static void masks_of_matrix(const void *ctx, int j0, int n, uint32_t *mask)
+{
+    (void)ctx, (void)j0;
+    mask[0] = (uint32_t)((1ull << n) - 1);
 }
 
 /* tg__gemm_panels, with op(A) packed ahead (transposed or not) and op(B)
@@ -283,7 +289,7 @@ START_TEST(test_kernels_gemm_panels_is_gemm_to_the_bit)
                         tg_set_threads(threads);
                         tg__gemm_b b = {.B = B, .ldb = ldb};
                         if (packer) b = (tg__gemm_b){.pack = pack_from_matrix, .ctx = &src};
-                        if (packer == 2) b.rows = rows_from_matrix;
+                        if (packer == 2) b.origin = B, b.taps = taps_of_matrix, b.masks = masks_of_matrix;
                         tg__gemm_panels(panels, &b, s->M, s->N, s->K, (float)beta, got, ldc);
                         ck_assert_msg(!memcmp(got, want, nc * sizeof *got),
                                       "%s (%d,%d,%d) ta %d beta %d, B %s, %d threads: not tg__gemm's bits",
@@ -1055,32 +1061,42 @@ static void check_pack_cols(const tg__conv_geom *gm, const float *x, const float
     }
 }
 
-/* tg__k_cols_rows (implicit GEMM read in place) points each tap's row at
- * cols' values for a tile's positions: for tiles of 1 to 32 positions from
- * several first columns and rows, a lane whose bit is set reads cols'
- * entry, bit for bit; a lane whose bit is clear is a 0 of the padding or
- * past the tile. */
-static void check_cols_rows(const tg__conv_geom *gm, const float *x, const float *cols)
+/* tg__k_cols_taps and tg__k_cols_masks (implicit GEMM read in place)
+ * place each tap's row at cols' values for a tile's positions: for tiles
+ * of 1 to 32 positions from several first columns and rows, a lane whose
+ * bit is set reads cols' entry, bit for bit; a lane whose bit is clear is
+ * a 0 of the padding or past the tile. */
+static void check_cols_in_place(const tg__conv_geom *gm, const float *x, const float *cols)
 {
     int K = gm->C * gm->kh * gm->kw, P = gm->OH * gm->OW;
     tg__cols_src src = {gm, x};
-    const float *row[TG__GEMM_KC];
-    uint32_t mask[TG__GEMM_KC];
-    for (int n = 1; n <= 32; n += n < 8 ? 1 : 8)
-        for (int j0 = 0; j0 < P; j0 += P / 3 + 1)
-            for (int p0 = 0; p0 < K; p0 += K / 2 + 1) {
-                int kc = K - p0 < TG__GEMM_KC ? K - p0 : TG__GEMM_KC, m = P - j0 < n ? P - j0 : n;
-                tg__k_cols_rows(&src, j0, m, p0, kc, row, mask);
+    ptrdiff_t at[TG__GEMM_KC];
+    uint8_t which[TG__GEMM_KC];
+    uint32_t mask[TG__GEMM_MASKS];
+    for (int p0 = 0; p0 < K; p0 += K / 2 + 1) {
+        int kc = K - p0 < TG__GEMM_KC ? K - p0 : TG__GEMM_KC;
+        tg__k_cols_taps(&src, p0, kc, at, which);
+        for (int n = 1; n <= 32; n += n < 8 ? 1 : 8)
+            for (int j0 = 0; j0 < P; j0 += P / 3 + 1) {
+                int m = P - j0 < n ? P - j0 : n;
+                tg__k_cols_masks(&src, j0, m, mask);
                 for (int p = 0; p < kc; p++)
                     for (int r = 0; r < 32; r++) {
-                        bool read = mask[p] >> r & 1;
+                        bool read = mask[which[p]] >> r & 1;
                         float want = r < m ? cols[(size_t)(p0 + p) * P + j0 + r] : 0.0f;
-                        ck_assert_msg(r < m || !read, "cols_rows: lane %d past the tile's %d is read", r, m);
-                        ck_assert_msg(read ? !memcmp(&row[p][r], &want, sizeof want) : want == 0.0f,
-                                      "cols_rows from (%d,%d), %d wide: row %d lane %d (%s) is not cols' %g", p0, j0,
-                                      m, p, r, read ? "read" : "masked", (double)want);
+                        ck_assert_msg(r < m || !read, "cols in place: lane %d past the tile's %d is read", r, m);
+                        if (!read) {
+                            ck_assert_msg(want == 0.0f, "cols in place from (%d,%d): row %d lane %d masked, not 0",
+                                          p0, j0, p, r);
+                            continue;
+                        }
+                        const float *got = x + (at[p] / (ptrdiff_t)sizeof(float) + j0 + r);
+                        ck_assert_msg(!memcmp(got, &want, sizeof want),
+                                      "cols in place from (%d,%d), %d wide: row %d lane %d reads %g, not cols' %g",
+                                      p0, j0, m, p, r, (double)*got, (double)want);
                     }
             }
+    }
 }
 
 START_TEST(test_kernels_im2col_and_col2im_match_definition)
@@ -1103,7 +1119,7 @@ START_TEST(test_kernels_im2col_and_col2im_match_definition)
                         ck_assert_float_eq(cols[q], in ? x[at] : 0.0f);
                         if (in) want[at] += cols[q] * 0.25f;
                     }
-    if (tg__k_cols_packable(gm)) check_pack_cols(gm, x, cols), check_cols_rows(gm, x, cols);
+    if (tg__k_cols_packable(gm)) check_pack_cols(gm, x, cols), check_cols_in_place(gm, x, cols);
 #if defined(__x86_64__) && !defined(TG_NO_CLONES)
     /* where it should be: stride 1, as wide as the input, with AVX-512 */
     __builtin_cpu_init();

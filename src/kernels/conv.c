@@ -186,6 +186,7 @@ void tg__k_col2im(const tg__conv_geom *gm, float *dcols, float *dx)
  * so the product gives the same bits; the patches are never written out
  * (im2col and packing its result were a sixth of the CNN's evaluation). */
 enum { COLS_MAX_TAP = 16, COLS_MAX_WIDTH = 32 };
+_Static_assert(COLS_MAX_TAP * COLS_MAX_TAP <= TG__GEMM_MASKS, "a mask for every kernel row and column");
 
 bool tg__k_cols_packable(const tg__conv_geom *gm)
 {
@@ -277,19 +278,26 @@ __attribute__((target("avx512f"))) static void pack_cols_avx512(const tg__cols_s
     }
 }
 
-/* cols' rows read in place (tg__gemm_b's rows): tap p's row for
- * positions [j0, j0 + n) starts in x where pack_cols_avx512 would read
- * it, under the same mask. */
-static void cols_rows(const tg__cols_src *s, int j0, int n, int p0, int kc, const float **row, uint32_t *mask)
+/* cols' rows read in place (tg__gemm_b's taps and masks): tap p's row
+ * starts in x where pack_cols_avx512 reads it, under the mask of its
+ * kernel row and column. */
+static void cols_taps(const tg__cols_src *s, int p0, int kc, ptrdiff_t *at, uint8_t *which)
+{
+    const tg__conv_geom *gm = s->gm;
+    tap t = tap_of(gm, p0);
+    for (int p = 0; p < kc; p++, next_tap(gm, &t)) {
+        at[p] = (ptrdiff_t)tap_offset(gm, t) * (ptrdiff_t)sizeof(float);
+        which[p] = (uint8_t)(t.i * gm->kw + t.j);
+    }
+}
+
+static void cols_masks(const tg__cols_src *s, int j0, int n, uint32_t *mask)
 {
     const tg__conv_geom *gm = s->gm;
     uint32_t rows[COLS_MAX_TAP], cols[COLS_MAX_TAP];
     inside_masks(gm, j0, n, rows, cols);
-    tap t = tap_of(gm, p0);
-    for (int p = 0; p < kc; p++, next_tap(gm, &t)) {
-        row[p] = at_offset(s->x, tap_offset(gm, t) + j0);
-        mask[p] = rows[t.i] & cols[t.j];
-    }
+    for (int i = 0; i < gm->kh; i++)
+        for (int j = 0; j < gm->kw; j++) mask[i * gm->kw + j] = rows[i] & cols[j];
 }
 
 /* dw's op(B) = cols^T (positions, taps): a panel's width taps are rows of
@@ -330,12 +338,21 @@ void tg__k_pack_cols(const void *ctx, int j0, int n, int p0, int kc, int width, 
 #endif
 }
 
-void tg__k_cols_rows(const void *ctx, int j0, int n, int p0, int kc, const float **row, uint32_t *mask)
+void tg__k_cols_taps(const void *ctx, int p0, int kc, ptrdiff_t *at, uint8_t *which)
 {
 #ifdef TG__CONV_AVX512
-    cols_rows(ctx, j0, n, p0, kc, row, mask);
+    cols_taps(ctx, p0, kc, at, which);
 #else
-    (void)ctx, (void)j0, (void)n, (void)p0, (void)kc, (void)row, (void)mask; /* never: not packable */
+    (void)ctx, (void)p0, (void)kc, (void)at, (void)which; /* never: not packable */
+#endif
+}
+
+void tg__k_cols_masks(const void *ctx, int j0, int n, uint32_t *mask)
+{
+#ifdef TG__CONV_AVX512
+    cols_masks(ctx, j0, n, mask);
+#else
+    (void)ctx, (void)j0, (void)n, (void)mask; /* never: not packable */
 #endif
 }
 

@@ -146,18 +146,17 @@ TG__CLONES static void epilogue(int m, int n, const float *bias, bool relu, floa
 
 static bool has_epilogue(const gemm_job *j) { return j->bias || j->relu; }
 
-/* A tile's op(B): packed at b, or read in place (tile_rows) when row is
+/* A tile's op(B): packed at b, or read in place (tile_rows) when rows is
  * not NULL. */
 typedef struct b_tile {
     const float *b;
-    const float *const *row;
-    const uint32_t *mask;
+    const tg__b_rows *rows;
 } b_tile;
 
 static void run_tile(const tg__gemm_kernel *k, int kc, const float *a, b_tile b, float *c, size_t ldc,
                      bool accumulate)
 {
-    if (b.row) k->tile_rows(kc, a, b.row, b.mask, c, ldc, accumulate);
+    if (b.rows) k->tile_rows(kc, a, b.rows, c, ldc, accumulate);
     else k->tile(kc, a, b.b, c, ldc, accumulate);
 }
 
@@ -186,18 +185,21 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
                        int nc_max)
 {
     const tg__gemm_kernel *k = j->k;
-    /* op(B) read in place: where each of a tile's kc rows starts, and its lanes */
-    bool in_place = j->b_src && j->b_src->rows && k->tile_rows;
-    const float *row[KC];
-    uint32_t mask[KC];
+    /* op(B) read in place: where a block's rows lie and a tile's masks */
+    bool in_place = j->b_src && j->b_src->taps && k->tile_rows;
+    ptrdiff_t at[KC];
+    uint8_t which[KC];
+    uint32_t mask[TG__GEMM_MASKS];
     for (int jc = j0; jc < j1; jc += nc_max) {
         int nc = j1 - jc < nc_max ? j1 - jc : nc_max;
         for (int pc = 0; pc < j->K; pc += KC) {
             int kc = j->K - pc < KC ? j->K - pc : KC;
             bool accumulate = pc > 0 || j->beta != 0.0f;
-            if (j->b_src && j->b_src->pack && !in_place)
+            if (in_place)
+                j->b_src->taps(j->b_src->ctx, pc, kc, at, which);
+            else if (j->b_src && j->b_src->pack)
                 j->b_src->pack(j->b_src->ctx, jc, nc, pc, kc, k->nr, pb);
-            else if (!in_place)
+            else
                 pack(k, !j->tb, j->B, j->ldb, jc, nc, pc, kc, k->nr, pb);
             for (int ic = i0; ic < i1; ic += mc_max) {
                 int mc = i1 - ic < mc_max ? i1 - ic : mc_max;
@@ -209,10 +211,12 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
                 bool last = pc + kc == j->K;
                 for (int jr = 0; jr < nc; jr += k->nr) {
                     int n = nc - jr < k->nr ? nc - jr : k->nr;
-                    b_tile b = {pb + (size_t)jr * kc, NULL, NULL};
+                    tg__b_rows rows;
+                    b_tile b = {pb + (size_t)jr * kc, NULL};
                     if (in_place) {
-                        j->b_src->rows(j->b_src->ctx, jc + jr, n, pc, kc, row, mask);
-                        b = (b_tile){NULL, row, mask};
+                        j->b_src->masks(j->b_src->ctx, jc + jr, n, mask);
+                        rows = (tg__b_rows){j->b_src->origin + jc + jr, at, which, mask};
+                        b = (b_tile){NULL, &rows};
                     }
                     for (int ir = 0; ir < mc; ir += k->mr) {
                         float *c = j->C + (size_t)(ic + ir) * j->ldc + jc + jr;

@@ -50,8 +50,8 @@ static void tile(int kc, const float *restrict a, const float *restrict b, float
  * same bits as tile on pack's copy of them. The tile is named registers,
  * not arrays: with arrays GCC 12 stores them on every step here (its
  * loads through row[p] defeat store motion), though not in tile. */
-static void tile_rows(int kc, const float *restrict a, const float *const *row, const uint32_t *mask,
-                      float *restrict c, size_t ldc, bool accumulate)
+static void tile_rows(int kc, const float *restrict a, const tg__b_rows *b, float *restrict c, size_t ldc,
+                      bool accumulate)
 {
 #define TG__ROWS_OF(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define TG__ZERO(r) __m512 lo##r = _mm512_setzero_ps(), hi##r = lo##r;
@@ -62,9 +62,10 @@ static void tile_rows(int kc, const float *restrict a, const float *const *row, 
     _Static_assert(MR == 8, "TG__ROWS_OF names MR rows");
     TG__ROWS_OF(TG__ZERO)
     for (int p = 0; p < kc; p++, a += MR) {
-        const float *hi = (const float *)((uintptr_t)row[p] + 16 * sizeof(float)); /* may lie outside: masked */
-        __m512 b0 = _mm512_maskz_loadu_ps((__mmask16)mask[p], row[p]);
-        __m512 b1 = _mm512_maskz_loadu_ps((__mmask16)(mask[p] >> 16), hi);
+        uintptr_t lo = (uintptr_t)b->origin + (uintptr_t)b->at[p]; /* lanes may lie outside: masked */
+        uint32_t in = b->mask[b->which[p]];
+        __m512 b0 = _mm512_maskz_loadu_ps((__mmask16)in, (const float *)lo);
+        __m512 b1 = _mm512_maskz_loadu_ps((__mmask16)(in >> 16), (const float *)(lo + 16 * sizeof(float)));
         TG__ROWS_OF(TG__FMA)
     }
     __m512 c0[MR], c1[MR];

@@ -79,11 +79,15 @@ typedef struct tg__gemm_b {
     int ldb;
     void (*pack)(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst);
     const void *ctx;
-    /* Optional, for a kernel with tile_rows: instead of packing, where
-     * rows [p0, p0 + kc) of op(B)'s columns [j0, j0 + n) (n <= the
-     * kernel's nr) start, and which lanes to read (as tile_rows takes
-     * them); the values read must be pack's */
-    void (*rows)(const void *ctx, int j0, int n, int p0, int kc, const float **row, uint32_t *mask);
+    /* Optional, for a kernel with tile_rows (the others pack): op(B)
+     * read in place. taps, once a block of rows [p0, p0 + kc): where
+     * each row's column 0 lies, at[p] bytes from origin, and the mask it
+     * is read under, which[p] < TG__GEMM_MASKS; masks, once a tile of
+     * columns [j0, j0 + n) (n at most the kernel's nr): those masks, bit
+     * q for column j0 + q, clear past n. The values read must be pack's. */
+    const float *origin;
+    void (*taps)(const void *ctx, int p0, int kc, ptrdiff_t *at, uint8_t *which);
+    void (*masks)(const void *ctx, int j0, int n, uint32_t *mask);
 } tg__gemm_b;
 /* C = (A's panels) op(B) + beta C, on tg_threads() threads (serially
  * inside a task), the bits tg__gemm(ta, false, ...) gives. */
@@ -105,6 +109,18 @@ void tg__gemm_ref(bool ta, bool tb, int M, int N, int K, const float *A, int lda
 
 /* A micro-kernel: c (mr x nr, row stride ldc) = [c +] a b, for a packed as
  * kc columns of mr floats and b as kc rows of nr floats (64-byte aligned). */
+/* A tile's op(B) read in place: row p of the tile's columns starts at
+ * origin + at[p] bytes, and its lane q is read where bit q of
+ * mask[which[p]] is set, 0 elsewhere (the address of a lane not read may
+ * lie outside any object). */
+enum { TG__GEMM_MASKS = 256 };
+typedef struct tg__b_rows {
+    const float *origin;
+    const ptrdiff_t *at;
+    const uint8_t *which;
+    const uint32_t *mask;
+} tg__b_rows;
+
 typedef struct tg__gemm_kernel {
     const char *name;
     int mr, nr;   /* 0 when not built for this target */
@@ -120,11 +136,9 @@ typedef struct tg__gemm_kernel {
     void (*dot)(int K, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int m, int n,
                 bool accumulate);
     /* Optional: tile's arithmetic with op(B)'s kc rows read in place, not
-     * packed: row p of the tile's nr columns starts at row[p], and lane q
-     * is read only where bit q of mask[p] is set (0 elsewhere; the address
-     * of a lane not read may lie outside any object). NULL: B is packed. */
-    void (*tile_rows)(int kc, const float *restrict a, const float *const *row, const uint32_t *mask,
-                      float *restrict c, size_t ldc, bool accumulate);
+     * packed (tg__b_rows). NULL: B is always packed. */
+    void (*tile_rows)(int kc, const float *restrict a, const struct tg__b_rows *b, float *restrict c, size_t ldc,
+                      bool accumulate);
 } tg__gemm_kernel;
 extern const tg__gemm_kernel tg__gemm_avx512, tg__gemm_avx2, tg__gemm_portable;
 /* The kernels this CPU runs, fastest first, into list; returns how many. */
@@ -284,8 +298,10 @@ typedef struct tg__cols_src {
 } tg__cols_src;
 bool tg__k_cols_packable(const tg__conv_geom *gm);
 void tg__k_pack_cols(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst);
-/* tg__gemm_b's rows for the same cols: the kernel reads them from x. */
-void tg__k_cols_rows(const void *ctx, int j0, int n, int p0, int kc, const float **row, uint32_t *mask);
+/* tg__gemm_b's taps and masks for the same cols (origin x): the kernel
+ * reads them from x. */
+void tg__k_cols_taps(const void *ctx, int p0, int kc, ptrdiff_t *at, uint8_t *which);
+void tg__k_cols_masks(const void *ctx, int j0, int n, uint32_t *mask);
 /* The same for op(B) = cols^T (positions, taps), the weight gradient's
  * dw += dy cols^T: where tg__k_cols_packable and tg__gemm_packs. */
 void tg__k_pack_cols_t(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst);

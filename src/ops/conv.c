@@ -34,10 +34,9 @@ static bool is_nchw(const char *fn, const char *what, const tg_tensor *x, const 
  * their size.
  * Where stride 1 keeps the output as wide as the input, no cols are
  * written: the GEMM's micro-kernel reads cols' rows where they lie in x
- * (implicit GEMM, tg__k_cols_rows; a kernel without tile_rows packs them
- * from x, tg__k_pack_cols), packs cols^T for dw straight from x
- * (tg__k_pack_cols_t), and dx is the adjoint
- * convolution, dx[n, g] += w'[g] cols'(dy[n, g]) with w'[c, o, i, j] =
+ * (implicit GEMM, tg__k_cols_taps and tg__k_cols_masks; a kernel without
+ * tile_rows packs them from x, tg__k_pack_cols), cols^T for dw is packed
+ * straight from x (tg__k_pack_cols_t), and dx is the adjoint convolution, dx[n, g] += w'[g] cols'(dy[n, g]) with w'[c, o, i, j] =
  * w[o, c, kh-1-i, kw-1-j] and padding d (k - 1) - p, packed from dy the
  * same way (one sum over (o, i, j) per element, where col2im added a sum
  * over o a tap). Elsewhere dx goes through dcols and col2im, and training
@@ -74,7 +73,7 @@ typedef struct conv_plan {
      * reference GEMM in use, which packs nothing: then tg__gemm */
     float *w_panels, *wt_panels;
     size_t panel_floats;      /* a group's, in each */
-    /* cols read from x (tg__k_cols_rows, tg__k_pack_cols): no cols at all, when
+    /* cols read from x (tg__k_cols_taps, tg__k_pack_cols): no cols at all, when
      * dw does not need them kept */
     bool implicit;
     /* dw packs cols^T straight from x too (tg__k_pack_cols_t): training
@@ -197,7 +196,11 @@ static float *cols_of(const conv_plan *p, const conv_dims *d, const float *x, si
 /* op(B) = cols of the input src, read where it lies or packed from it. */
 static tg__gemm_b cols_in(const tg__cols_src *src)
 {
-    return (tg__gemm_b){.pack = tg__k_pack_cols, .ctx = src, .rows = tg__k_cols_rows};
+    return (tg__gemm_b){.pack = tg__k_pack_cols,
+                        .ctx = src,
+                        .origin = src->x,
+                        .taps = tg__k_cols_taps,
+                        .masks = tg__k_cols_masks};
 }
 
 /* y[n, g] = w[g] cols for sample and group s, from task t. */
