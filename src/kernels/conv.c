@@ -18,6 +18,8 @@
  * vectoriser cannot do alone: pooling's short rows, implicit GEMM's masks */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(TG_NO_CLONES)
 #include <immintrin.h>
+
+#include "avx512.h"
 #define TG__CONV_AVX512 1
 
 static bool have_avx512(void)
@@ -301,30 +303,39 @@ static void cols_masks(const tg__cols_src *s, int j0, int n, uint32_t *mask)
 }
 
 /* dw's op(B) = cols^T (positions, taps): a panel's width taps are rows of
- * cols, written out from x over positions [p0, p0 + kc) under the same
- * masks (computed once, 16 positions at a time), into a block that stays
- * in L1; the GEMM's own transpose packs them from there. */
+ * cols, read from x over positions [p0, p0 + kc) under the same masks
+ * (computed once, 16 positions at a time), 16 taps by 16 positions into
+ * registers, transposed there and stored as 16 rows of the panel. */
 __attribute__((target("avx512f"))) static void pack_cols_t_avx512(const tg__cols_src *s, int j0, int n, int p0,
                                                                   int kc, int width, float *dst)
 {
     enum { CHUNKS = TG__GEMM_KC / 16 };
-    _Alignas(64) float block[COLS_MAX_WIDTH * TG__GEMM_KC];
     uint32_t rows[CHUNKS][COLS_MAX_TAP], cols[CHUNKS][COLS_MAX_TAP];
     const tg__conv_geom *gm = s->gm;
     for (int t = 0; t < kc; t += 16) inside_masks(gm, p0 + t, kc - t < 16 ? kc - t : 16, rows[t / 16], cols[t / 16]);
     for (int q = 0; q < n; q += width, dst += (size_t)width * kc) {
         int m = n - q < width ? n - q : width;
-        tap k = tap_of(gm, j0 + q);
-        for (int r = 0; r < m; r++, next_tap(gm, &k)) {
-            long off = tap_offset(gm, k) + p0;
+        for (int h = 0; h < width; h += 16) { /* the panel's taps [h, h + 16) */
+            int lanes = width - h < 16 ? width - h : 16, live = m - h < 0 ? 0 : m - h < lanes ? m - h : lanes;
+            __mmask16 keep = (__mmask16)((1u << lanes) - 1);
+            long off[16];
+            tap k[16];
+            if (live) k[0] = tap_of(gm, j0 + q + h);
+            for (int r = 0; r < live; r++) {
+                if (r) k[r] = k[r - 1], next_tap(gm, &k[r]);
+                off[r] = tap_offset(gm, k[r]) + p0;
+            }
             for (int t = 0; t < kc; t += 16) {
-                __mmask16 in = (__mmask16)(rows[t / 16][k.i] & cols[t / 16][k.j]);
-                __mmask16 len = (__mmask16)(kc - t < 16 ? (1u << (kc - t)) - 1 : 0xffff);
-                __m512 v = _mm512_maskz_loadu_ps(in, at_offset(s->x, off + t));
-                _mm512_mask_storeu_ps(block + (size_t)r * kc + t, len, v);
+                __m512 v[16];
+                for (int r = 0; r < 16; r++) /* taps past the panel's m: 0, as packing pads */
+                    v[r] = r < live ? _mm512_maskz_loadu_ps((__mmask16)(rows[t / 16][k[r].i] & cols[t / 16][k[r].j]),
+                                                            at_offset(s->x, off[r] + t))
+                                    : _mm512_setzero_ps();
+                tg__transpose16(v);
+                for (int i = 0; i < 16 && t + i < kc; i++)
+                    _mm512_mask_storeu_ps(dst + (size_t)(t + i) * width + h, keep, v[i]);
             }
         }
-        tg__gemm_pack_panels(block, kc, m, kc, width, dst);
     }
 }
 #endif

@@ -8,6 +8,8 @@
 #if defined(__x86_64__) && defined(__AVX512F__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "avx512.h"
+
 enum { MR = 8, NR = 32 };
 
 /* c (MR x NR, row stride ldc) = [c +] a_panel (MR x kc) b_panel (kc x NR),
@@ -77,36 +79,7 @@ static void tile_rows(int kc, const float *restrict a, const tg__b_rows *b, floa
 #undef TG__ROWS_OF
 }
 
-/* A 16 x 16 block transposed in registers: four rounds of shuffles, each
- * swapping sub-blocks of half the size before (1, 2, 4, then 8 floats). */
-static inline void transpose16(__m512 r[16])
-{
-    __m512 t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4)
-        for (int h = 0; h < 2; h++) {
-            __m512d a = _mm512_castps_pd(t[i + h]), b = _mm512_castps_pd(t[i + h + 2]);
-            r[i + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-            r[i + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-        }
-    for (int i = 0; i < 4; i++) {
-        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
-        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
-        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
-    }
-}
-
-/* An 8 x 8 block in ymm registers, the same rounds as transpose16's. */
+/* An 8 x 8 block in ymm registers, the same rounds as tg__transpose16's. */
 static inline void transpose8(__m256 r[8])
 {
     __m256 t[8];
@@ -138,7 +111,7 @@ static void transpose(const float *src, int ld, int rows, int kc, int width, flo
         for (int p = 0; p < k16; p += 16) {
             __m512 v[16];
             for (int i = 0; i < 16; i++) v[i] = _mm512_loadu_ps(src + (size_t)(r + i) * ld + p);
-            transpose16(v);
+            tg__transpose16(v);
             for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + (size_t)(p + i) * width + r, v[i]);
         }
     int done16 = r;
