@@ -238,18 +238,9 @@ static void pack_from_matrix(const void *ctx, int j0, int n, int p0, int kc, int
                 dst[(size_t)p * width + r] = q + r < n ? m->B[(size_t)(p0 + p) * m->ldb + j0 + q + r] : 0.0f;
 }
 
-/* tg__gemm_b's taps and masks for the same matrix (origin B): row p at
- * its place, every lane of the n read under one mask; the lanes past n
+/* tg__gemm_b's at, which and masks for the same matrix (origin B): row p
+ * at its place, every lane of the n read under one mask; the lanes past n
  * are masked off (their addresses may lie past the matrix). */
-static void taps_of_matrix(const void *ctx, int p0, int kc, ptrdiff_t *at, uint8_t *which)
-{
-    const matrix_src *m = ctx;
-    for (int p = 0; p < kc; p++) {
-        at[p] = (ptrdiff_t)(p0 + p) * m->ldb * (ptrdiff_t)sizeof(float);
-        which[p] = 0;
-    }
-}
-
 static void masks_of_matrix(const void *ctx, int j0, int n, uint32_t *mask)
 {
     (void)ctx, (void)j0;
@@ -275,6 +266,10 @@ START_TEST(test_kernels_gemm_panels_is_gemm_to_the_bit)
         size_t nc = (size_t)s->M * ldc;
         float *want = fbuf(nc), *got = fbuf(nc);
         matrix_src src = {B, ldb};
+        ptrdiff_t *at = malloc((size_t)s->K * sizeof *at);
+        uint8_t *which = calloc((size_t)s->K, 1);
+        ck_assert(at && which);
+        for (int p = 0; p < s->K; p++) at[p] = (ptrdiff_t)p * ldb * (ptrdiff_t)sizeof(float);
         for (int k = 0; k < n_kernels; k++) {
             tg__gemm_use(kernels[k]);
             float *panels = fbuf(tg__gemm_a_panels_floats(s->M, s->K));
@@ -289,7 +284,7 @@ START_TEST(test_kernels_gemm_panels_is_gemm_to_the_bit)
                         tg_set_threads(threads);
                         tg__gemm_b b = {.B = B, .ldb = ldb};
                         if (packer) b = (tg__gemm_b){.pack = pack_from_matrix, .ctx = &src};
-                        if (packer == 2) b.origin = B, b.taps = taps_of_matrix, b.masks = masks_of_matrix;
+                        if (packer == 2) b.origin = B, b.at = at, b.which = which, b.masks = masks_of_matrix;
                         tg__gemm_panels(panels, &b, s->M, s->N, s->K, (float)beta, got, ldc);
                         ck_assert_msg(!memcmp(got, want, nc * sizeof *got),
                                       "%s (%d,%d,%d) ta %d beta %d, B %s, %d threads: not tg__gemm's bits",
@@ -298,7 +293,7 @@ START_TEST(test_kernels_gemm_panels_is_gemm_to_the_bit)
                     }
             free(panels);
         }
-        free(A), free(B), free(C0), free(want), free(got);
+        free(A), free(B), free(C0), free(want), free(got), free(at), free(which);
     }
     tg_set_threads(threads_before);
     tg__gemm_use(was);
@@ -1063,40 +1058,39 @@ static void check_pack_cols(const tg__conv_geom *gm, const float *x, const float
 
 /* tg__k_cols_taps and tg__k_cols_masks (implicit GEMM read in place)
  * place each tap's row at cols' values for a tile's positions: for tiles
- * of 1 to 32 positions from several first columns and rows, a lane whose
- * bit is set reads cols' entry, bit for bit; a lane whose bit is clear is
- * a 0 of the padding or past the tile. */
+ * of 1 to 32 positions from several first columns (for 32, every one of
+ * two output rows': the rows' ends fall everywhere in a tile), a lane
+ * whose bit is set reads cols' entry, bit for bit; a lane whose bit is
+ * clear is a 0 of the padding or past the tile. */
 static void check_cols_in_place(const tg__conv_geom *gm, const float *x, const float *cols)
 {
     int K = gm->C * gm->kh * gm->kw, P = gm->OH * gm->OW;
     tg__cols_src src = {gm, x};
-    ptrdiff_t at[TG__GEMM_KC];
-    uint8_t which[TG__GEMM_KC];
+    ptrdiff_t *at = malloc((size_t)K * sizeof *at);
+    uint8_t *which = malloc((size_t)K);
     uint32_t mask[TG__GEMM_MASKS];
-    for (int p0 = 0; p0 < K; p0 += K / 2 + 1) {
-        int kc = K - p0 < TG__GEMM_KC ? K - p0 : TG__GEMM_KC;
-        tg__k_cols_taps(&src, p0, kc, at, which);
-        for (int n = 1; n <= 32; n += n < 8 ? 1 : 8)
-            for (int j0 = 0; j0 < P; j0 += P / 3 + 1) {
-                int m = P - j0 < n ? P - j0 : n;
-                tg__k_cols_masks(&src, j0, m, mask);
-                for (int p = 0; p < kc; p++)
-                    for (int r = 0; r < 32; r++) {
-                        bool read = mask[which[p]] >> r & 1;
-                        float want = r < m ? cols[(size_t)(p0 + p) * P + j0 + r] : 0.0f;
-                        ck_assert_msg(r < m || !read, "cols in place: lane %d past the tile's %d is read", r, m);
-                        if (!read) {
-                            ck_assert_msg(want == 0.0f, "cols in place from (%d,%d): row %d lane %d masked, not 0",
-                                          p0, j0, p, r);
-                            continue;
-                        }
-                        const float *got = x + (at[p] / (ptrdiff_t)sizeof(float) + j0 + r);
-                        ck_assert_msg(!memcmp(got, &want, sizeof want),
-                                      "cols in place from (%d,%d), %d wide: row %d lane %d reads %g, not cols' %g",
-                                      p0, j0, m, p, r, (double)*got, (double)want);
+    ck_assert(at && which);
+    tg__k_cols_taps(gm, at, which);
+    for (int n = 1; n <= 32; n += n < 8 ? 1 : 8)
+        for (int j0 = 0; j0 < P; j0 += n == 32 && j0 < 2 * gm->OW ? 1 : P / 3 + 1) {
+            int m = P - j0 < n ? P - j0 : n;
+            tg__k_cols_masks(&src, j0, m, mask);
+            for (int p = 0; p < K; p++)
+                for (int r = 0; r < 32; r++) {
+                    bool read = mask[which[p]] >> r & 1;
+                    float want = r < m ? cols[(size_t)p * P + j0 + r] : 0.0f;
+                    ck_assert_msg(r < m || !read, "cols in place: lane %d past the tile's %d is read", r, m);
+                    if (!read) {
+                        ck_assert_msg(want == 0.0f, "cols in place from %d: row %d lane %d masked, not 0", j0, p, r);
+                        continue;
                     }
-            }
-    }
+                    const float *got = x + (at[p] / (ptrdiff_t)sizeof(float) + j0 + r);
+                    ck_assert_msg(!memcmp(got, &want, sizeof want),
+                                  "cols in place from %d, %d wide: row %d lane %d reads %g, not cols' %g", j0, m, p, r,
+                                  (double)*got, (double)want);
+                }
+        }
+    free(at), free(which);
 }
 
 START_TEST(test_kernels_im2col_and_col2im_match_definition)

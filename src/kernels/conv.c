@@ -214,13 +214,16 @@ static void inside_masks(const tg__conv_geom *gm, int q0, int m, uint32_t *rows,
         hi = hi < lo ? lo : hi > m ? m : hi;
         rows[i] = (uint32_t)(((1ull << (hi - lo)) - 1) << lo);
     }
-    int ow0 = q0 % gm->W;
     for (int j = 0; j < gm->kw; j++) {
         int first = gm->pl - j * gm->dw, end = gm->W + first; /* ow in [first, end) */
-        uint32_t bits = 0;
-        for (int r = 0, ow = ow0; r < m; r++, ow = ow + 1 == gm->W ? 0 : ow + 1)
-            bits |= (uint32_t)(ow >= first && ow < end) << r;
-        cols[j] = bits;
+        uint64_t bits = 0;
+        /* positions [r, r + len) are columns [ow, ow + len) of one output row */
+        for (int r = 0, ow = q0 % gm->W, len; r < m; r += len, ow = 0) {
+            len = gm->W - ow < m - r ? gm->W - ow : m - r;
+            int lo = first > ow ? first : ow, hi = end < ow + len ? end : ow + len;
+            if (lo < hi) bits |= ((1ull << (hi - lo)) - 1) << (r + lo - ow);
+        }
+        cols[j] = (uint32_t)bits;
     }
 }
 
@@ -283,11 +286,10 @@ __attribute__((target("avx512f"))) static void pack_cols_avx512(const tg__cols_s
 /* cols' rows read in place (tg__gemm_b's taps and masks): tap p's row
  * starts in x where pack_cols_avx512 reads it, under the mask of its
  * kernel row and column. */
-static void cols_taps(const tg__cols_src *s, int p0, int kc, ptrdiff_t *at, uint8_t *which)
+static void cols_taps(const tg__conv_geom *gm, ptrdiff_t *at, uint8_t *which)
 {
-    const tg__conv_geom *gm = s->gm;
-    tap t = tap_of(gm, p0);
-    for (int p = 0; p < kc; p++, next_tap(gm, &t)) {
+    tap t = tap_of(gm, 0);
+    for (int p = 0; p < gm->C * gm->kh * gm->kw; p++, next_tap(gm, &t)) {
         at[p] = (ptrdiff_t)tap_offset(gm, t) * (ptrdiff_t)sizeof(float);
         which[p] = (uint8_t)(t.i * gm->kw + t.j);
     }
@@ -349,12 +351,12 @@ void tg__k_pack_cols(const void *ctx, int j0, int n, int p0, int kc, int width, 
 #endif
 }
 
-void tg__k_cols_taps(const void *ctx, int p0, int kc, ptrdiff_t *at, uint8_t *which)
+void tg__k_cols_taps(const tg__conv_geom *gm, ptrdiff_t *at, uint8_t *which)
 {
 #ifdef TG__CONV_AVX512
-    cols_taps(ctx, p0, kc, at, which);
+    cols_taps(gm, at, which);
 #else
-    (void)ctx, (void)p0, (void)kc, (void)at, (void)which; /* never: not packable */
+    (void)gm, (void)at, (void)which; /* never: not packable */
 #endif
 }
 

@@ -185,21 +185,17 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
                        int nc_max)
 {
     const tg__gemm_kernel *k = j->k;
-    /* op(B) read in place: where a block's rows lie and a tile's masks */
-    bool in_place = j->b_src && j->b_src->taps && k->tile_rows;
-    ptrdiff_t at[KC];
-    uint8_t which[KC];
+    /* op(B) read in place: where its rows lie, and a tile's masks */
+    bool in_place = j->b_src && j->b_src->at && k->tile_rows;
     uint32_t mask[TG__GEMM_MASKS];
     for (int jc = j0; jc < j1; jc += nc_max) {
         int nc = j1 - jc < nc_max ? j1 - jc : nc_max;
         for (int pc = 0; pc < j->K; pc += KC) {
             int kc = j->K - pc < KC ? j->K - pc : KC;
             bool accumulate = pc > 0 || j->beta != 0.0f;
-            if (in_place)
-                j->b_src->taps(j->b_src->ctx, pc, kc, at, which);
-            else if (j->b_src && j->b_src->pack)
+            if (j->b_src && j->b_src->pack && !in_place)
                 j->b_src->pack(j->b_src->ctx, jc, nc, pc, kc, k->nr, pb);
-            else
+            else if (!in_place)
                 pack(k, !j->tb, j->B, j->ldb, jc, nc, pc, kc, k->nr, pb);
             for (int ic = i0; ic < i1; ic += mc_max) {
                 int mc = i1 - ic < mc_max ? i1 - ic : mc_max;
@@ -215,7 +211,7 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
                     b_tile b = {pb + (size_t)jr * kc, NULL};
                     if (in_place) {
                         j->b_src->masks(j->b_src->ctx, jc + jr, n, mask);
-                        rows = (tg__b_rows){j->b_src->origin + jc + jr, at, which, mask};
+                        rows = (tg__b_rows){j->b_src->origin + jc + jr, j->b_src->at + pc, j->b_src->which + pc, mask};
                         b = (b_tile){NULL, &rows};
                     }
                     for (int ir = 0; ir < mc; ir += k->mr) {

@@ -80,13 +80,14 @@ typedef struct tg__gemm_b {
     void (*pack)(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst);
     const void *ctx;
     /* Optional, for a kernel with tile_rows (the others pack): op(B)
-     * read in place. taps, once a block of rows [p0, p0 + kc): where
-     * each row's column 0 lies, at[p] bytes from origin, and the mask it
-     * is read under, which[p] < TG__GEMM_MASKS; masks, once a tile of
-     * columns [j0, j0 + n) (n at most the kernel's nr): those masks, bit
-     * q for column j0 + q, clear past n. The values read must be pack's. */
+     * read in place. For each of its K rows p, where its column 0 lies,
+     * at[p] bytes from origin, and the mask it is read under, which[p] <
+     * TG__GEMM_MASKS; masks, once a tile of columns [j0, j0 + n) (n at
+     * most the kernel's nr): those masks, bit q for column j0 + q, clear
+     * past n. The values read must be pack's. */
     const float *origin;
-    void (*taps)(const void *ctx, int p0, int kc, ptrdiff_t *at, uint8_t *which);
+    const ptrdiff_t *at;
+    const uint8_t *which;
     void (*masks)(const void *ctx, int j0, int n, uint32_t *mask);
 } tg__gemm_b;
 /* C = (A's panels) op(B) + beta C, on tg_threads() threads (serially
@@ -298,9 +299,14 @@ typedef struct tg__cols_src {
 } tg__cols_src;
 bool tg__k_cols_packable(const tg__conv_geom *gm);
 void tg__k_pack_cols(const void *ctx, int j0, int n, int p0, int kc, int width, float *dst);
-/* tg__gemm_b's taps and masks for the same cols (origin x): the kernel
- * reads them from x. */
-void tg__k_cols_taps(const void *ctx, int p0, int kc, ptrdiff_t *at, uint8_t *which);
+/* tg__gemm_b's at and which (C kh kw of each) and masks for the same
+ * cols (origin x): the kernel reads them from x. at and which depend on
+ * the geometry alone: a convolution fills them once for all its samples. */
+typedef struct tg__cols_taps {
+    ptrdiff_t *at;
+    uint8_t *which;
+} tg__cols_taps;
+void tg__k_cols_taps(const tg__conv_geom *gm, ptrdiff_t *at, uint8_t *which);
 void tg__k_cols_masks(const void *ctx, int j0, int n, uint32_t *mask);
 /* The same for op(B) = cols^T (positions, taps), the weight gradient's
  * dw += dy cols^T: where tg__k_cols_packable and tg__gemm_packs. */

@@ -74,8 +74,10 @@ typedef struct conv_plan {
     float *w_panels, *wt_panels;
     size_t panel_floats;      /* a group's, in each */
     /* cols read from x (tg__k_cols_taps, tg__k_pack_cols): no cols at all, when
-     * dw does not need them kept */
+     * dw does not need them kept; where each row lies and its mask, for
+     * every sample (taps: gm's; taps_t: gt's, for dx_direct) */
     bool implicit;
+    tg__cols_taps taps, taps_t;
     /* dw packs cols^T straight from x too (tg__k_pack_cols_t): training
      * keeps no cols (not where dw takes GEMM's dot-product path, which
      * reads cols as stored: the first layer's, 9 taps) */
@@ -193,14 +195,27 @@ static float *cols_of(const conv_plan *p, const conv_dims *d, const float *x, si
     return p->cols + (p->keep_cols ? s : (size_t)t) * d->ncols;
 }
 
-/* op(B) = cols of the input src, read where it lies or packed from it. */
-static tg__gemm_b cols_in(const tg__cols_src *src)
+/* op(B) = cols of the input src, read where it lies (at its rows' taps)
+ * or packed from it. */
+static tg__gemm_b cols_in(const tg__cols_src *src, const tg__cols_taps *taps)
 {
     return (tg__gemm_b){.pack = tg__k_pack_cols,
                         .ctx = src,
                         .origin = src->x,
-                        .taps = tg__k_cols_taps,
+                        .at = taps->at,
+                        .which = taps->which,
                         .masks = tg__k_cols_masks};
+}
+
+/* The taps of geometry gm in the graph's memory, or false. */
+static bool taps_make(const char *fn, tg_graph *g, const tg__conv_geom *gm, tg__cols_taps *t)
+{
+    size_t K = (size_t)gm->C * (size_t)gm->kh * (size_t)gm->kw;
+    t->at = tg__graph_alloc(fn, g, K * sizeof *t->at);
+    t->which = t->at ? tg__graph_alloc(fn, g, K * sizeof *t->which) : NULL;
+    if (!t->which) return false;
+    tg__k_cols_taps(gm, t->at, t->which);
+    return true;
 }
 
 /* y[n, g] = w[g] cols for sample and group s, from task t. */
@@ -210,7 +225,7 @@ static void conv_product(const conv_job *j, const conv_dims *d, size_t s, int gi
     const float *x = j->x->data + s * d->x_group;
     float *y = j->y->data + s * d->y_group;
     tg__cols_src src = {&p->gm, x};
-    tg__gemm_b b = cols_in(&src);
+    tg__gemm_b b = cols_in(&src, &p->taps);
     if (!p->implicit) {
         float *cols = cols_of(p, d, j->x->data, s, t);
         if (!p->pointwise) tg__k_im2col(&p->gm, x, cols);
@@ -277,7 +292,7 @@ static void conv_dx_task(void *ctx, int t, int count)
             if (p->dx_direct) { /* dx += w' cols'(dz), of the adjoint's geometry */
                 tg__cols_src src = {&p->gt, dy};
                 int plane = p->gm.H * p->gm.W;
-                tg__gemm_b b = cols_in(&src);
+                tg__gemm_b b = cols_in(&src, &p->taps_t);
                 tg__gemm_panels(p->wt_panels + (size_t)gi * p->panel_floats, &b, p->gm.C, plane,
                                 d.Og * p->gm.kh * p->gm.kw, 1.0f, dx, plane);
                 continue;
@@ -379,6 +394,7 @@ static bool plan_panels(const char *fn, tg_graph *g, conv_plan *p)
     p->panel_floats = p->panel_floats > af ? p->panel_floats : af;
     p->w_panels = p->wt_panels = p->wflip = NULL;
     p->implicit = p->dx_direct = false;
+    p->taps = p->taps_t = (tg__cols_taps){NULL, NULL};
     if (!p->panel_floats) return true;
     size_t group_sets = (size_t)p->G * p->panel_floats;
     if (!(p->w_panels = tg__graph_alloc(fn, g, group_sets * sizeof(float)))) return false;
@@ -387,7 +403,8 @@ static bool plan_panels(const char *fn, tg_graph *g, conv_plan *p)
     p->gt = adjoint_geom(p);
     p->dx_direct = p->with_dx && !p->pointwise && p->gm.sh == 1 && p->gm.sw == 1 && tg__k_cols_packable(&p->gt);
     if (p->dx_direct && !(p->wflip = tg__graph_alloc(fn, g, (size_t)d.K * d.Og * sizeof(float)))) return false;
-    return true;
+    if (p->implicit && !taps_make(fn, g, &p->gm, &p->taps)) return false;
+    return !p->dx_direct || taps_make(fn, g, &p->gt, &p->taps_t);
 }
 
 static tg_tensor *conv2d(tg_graph *g, tg_tensor *x, tg_tensor *w, tg_tensor *b, const tg_conv2d_opts *opts,
