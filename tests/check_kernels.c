@@ -1138,6 +1138,8 @@ static const tg__pool_geom max_pool_cases[] = {
     {7, 7, 3, 3, 2, 2, 1, 1, 4, 4},   /* padding, overlapping windows */
     {5, 6, 3, 2, 1, 3, 1, 1, 5, 3},
     {6, 6, 2, 2, 2, 2, 1, 1, 4, 4},   /* padding with the 2 x 2 window: the general loop */
+    {7, 7, 2, 2, 2, 2, 0, 0, 4, 4},   /* ceil_mode: the last windows cut off by the input's end */
+    {7, 9, 2, 2, 2, 2, 0, 0, 4, 5},
 };
 
 START_TEST(test_kernels_max_pool_matches_definition)

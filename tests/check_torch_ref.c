@@ -175,6 +175,7 @@ B(max_pool2d_pad_ceil,
   tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true}))
 B(max_pool2d_ceil_drop,
   tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {2, 2}, .stride = {3, 3}, .padding = {1, 1}, .ceil_mode = true}))
+B(max_pool2d_ceil_odd, tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {2, 2}, .ceil_mode = true}))
 B(max_pool2d_rect, tg_max_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {2, 3}, .stride = {1, 2}, .padding = {1, 0}}))
 B(avg_pool2d, tg_avg_pool2d(g, in[0], &(tg_pool2d_opts){.kernel = {2, 2}, .count_include_pad = true}))
 B(avg_pool2d_pad_include,
@@ -262,7 +263,8 @@ static const named_builder builders[] = {
     {"conv2d_input_only", b_conv2d_pad1}, {"conv2d_pointwise", b_conv2d_pointwise},
     {"conv2d_relu", b_conv2d_relu},
     {"max_pool2d", b_max_pool2d}, {"max_pool2d_ties", b_max_pool2d_ties}, {"max_pool2d_pad_ceil", b_max_pool2d_pad_ceil},
-    {"max_pool2d_ceil_drop", b_max_pool2d_ceil_drop}, {"max_pool2d_rect", b_max_pool2d_rect},
+    {"max_pool2d_ceil_drop", b_max_pool2d_ceil_drop}, {"max_pool2d_ceil_odd", b_max_pool2d_ceil_odd},
+    {"max_pool2d_rect", b_max_pool2d_rect},
     {"avg_pool2d", b_avg_pool2d}, {"avg_pool2d_pad_include", b_avg_pool2d_pad_include},
     {"avg_pool2d_pad_exclude", b_avg_pool2d_pad_exclude}, {"avg_pool2d_ceil_edge", b_avg_pool2d_ceil_edge},
     {"adaptive_avg_pool2d", b_adaptive_avg_pool2d}, {"adaptive_avg_pool2d_larger", b_adaptive_avg_pool2d_larger},

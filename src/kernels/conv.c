@@ -508,13 +508,21 @@ __attribute__((target("avx512f"))) static void max_pool_2x2_values_avx512(int OH
     for (int oh = 0; oh < OH; oh++, y += OW) max_pool_2x2_row(oh, OW, W, xp, y, NULL, false);
 }
 
+/* 2 x 2 windows at stride 2 without padding, every one inside the input:
+ * not ceil_mode's last ones, which the input's end cuts off (the 2 x 2
+ * loops would read the next row's, or past the plane). */
+static bool whole_2x2(const tg__pool_geom *gm)
+{
+    return gm->kh == 2 && gm->kw == 2 && gm->sh == 2 && gm->sw == 2 && gm->ph == 0 && gm->pw == 0 &&
+           2 * gm->OH <= gm->H && 2 * gm->OW <= gm->W;
+}
 #endif
 
 void tg__k_max_pool2d(const tg__pool_geom *gm, size_t planes, const float *x, float *y, int *idx, bool want_idx)
 {
     size_t in_plane = (size_t)gm->H * (size_t)gm->W, out_plane = (size_t)gm->OH * (size_t)gm->OW;
 #ifdef TG__CONV_AVX512
-    if (gm->kh == 2 && gm->kw == 2 && gm->sh == 2 && gm->sw == 2 && gm->ph == 0 && gm->pw == 0 && have_avx512()) {
+    if (whole_2x2(gm) && have_avx512()) {
         for (size_t pl = 0; pl < planes; pl++)
             if (want_idx)
                 max_pool_2x2_avx512(gm->OH, gm->OW, gm->W, x + pl * in_plane, y + pl * out_plane,
@@ -524,6 +532,7 @@ void tg__k_max_pool2d(const tg__pool_geom *gm, size_t planes, const float *x, fl
         return;
     }
 #endif
+    (void)want_idx; /* the general loop records the positions anyway */
     for (size_t pl = 0; pl < planes; pl++)
         max_pool_plane(gm, x + pl * in_plane, y + pl * out_plane, idx + pl * out_plane);
 }
