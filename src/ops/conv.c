@@ -36,8 +36,9 @@ static bool is_nchw(const char *fn, const char *what, const tg_tensor *x, const 
  * written: the GEMM's micro-kernel reads cols' rows where they lie in x
  * (implicit GEMM, tg__k_cols_taps and tg__k_cols_masks; a kernel without
  * tile_rows packs them from x, tg__k_pack_cols), cols^T for dw is packed
- * straight from x (tg__k_pack_cols_t), and dx is the adjoint convolution, dx[n, g] += w'[g] cols'(dy[n, g]) with w'[c, o, i, j] =
- * w[o, c, kh-1-i, kw-1-j] and padding d (k - 1) - p, packed from dy the
+ * straight from x (tg__k_pack_cols_t), and dx is the adjoint
+ * convolution, dx[n, g] += w'[g] cols'(dy[n, g]) with w'[c, o, i, j] =
+ * w[o, c, kh-1-i, kw-1-j] and padding d (k - 1) - p, read from dy the
  * same way (one sum over (o, i, j) per element, where col2im added a sum
  * over o a tap). Elsewhere dx goes through dcols and col2im, and training
  * keeps every sample's cols from the forward for dw (recomputing them cost
