@@ -239,12 +239,13 @@ static void pack_from_matrix(const void *ctx, int j0, int n, int p0, int kc, int
 }
 
 /* tg__gemm_b's at, which and masks for the same matrix (origin B): row p
- * at its place, every lane of the n read under one mask; the lanes past n
- * are masked off (their addresses may lie past the matrix). */
+ * at its place, every lane of the n read under mask p % 7 (seven alike,
+ * the rest empty: a row read under the wrong one reads zeros); the lanes
+ * past n are masked off (their addresses may lie past the matrix). */
 static void masks_of_matrix(const void *ctx, int j0, int n, uint32_t *mask)
 {
     (void)ctx, (void)j0;
-    mask[0] = (uint32_t)((1ull << n) - 1);
+    for (int k = 0; k < TG__GEMM_MASKS; k++) mask[k] = k < 7 ? (uint32_t)((1ull << n) - 1) : 0;
 }
 
 /* tg__gemm_panels, with op(A) packed ahead (transposed or not) and op(B)
@@ -267,9 +268,9 @@ START_TEST(test_kernels_gemm_panels_is_gemm_to_the_bit)
         float *want = fbuf(nc), *got = fbuf(nc);
         matrix_src src = {B, ldb};
         ptrdiff_t *at = malloc((size_t)s->K * sizeof *at);
-        uint8_t *which = calloc((size_t)s->K, 1);
+        uint8_t *which = malloc((size_t)s->K);
         ck_assert(at && which);
-        for (int p = 0; p < s->K; p++) at[p] = (ptrdiff_t)p * ldb * (ptrdiff_t)sizeof(float);
+        for (int p = 0; p < s->K; p++) at[p] = (ptrdiff_t)p * ldb * (ptrdiff_t)sizeof(float), which[p] = (uint8_t)(p % 7);
         for (int k = 0; k < n_kernels; k++) {
             tg__gemm_use(kernels[k]);
             float *panels = fbuf(tg__gemm_a_panels_floats(s->M, s->K));
@@ -1018,6 +1019,10 @@ static const tg__conv_geom im2col_cases[] = {
     {2, 6, 7, 3, 3, 1, 1, 2, 1, 2, 1, 6, 7},   /* dilated rows */
     {2, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 28, 28}, /* the lectures' CNN's, panels crossing rows */
     {3, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 14, 14},
+    {30, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 5, 6},  /* 270 taps: two blocks of the GEMM's K */
+    {2, 6, 7, 3, 3, 1, 1, 1, 1, -1, 1, 3, 7},  /* negative padding, as an adjoint's rows may have */
+    {1, 9, 10, 7, 7, 1, 1, 1, 1, 3, 3, 9, 10},
+    {1, 17, 18, 16, 16, 1, 1, 1, 1, 7, 7, 17, 18}, /* the largest kernel packed from x: 256 masks */
 };
 
 /* tg__k_pack_cols (implicit GEMM) writes the panels that packing cols
@@ -1046,10 +1051,11 @@ static void check_pack_cols(const tg__conv_geom *gm, const float *x, const float
                                 size_t at = transposed ? (size_t)(j0 + col) * P + p0 + p
                                                        : (size_t)(p0 + p) * P + j0 + col;
                                 float got = dst[((size_t)q * kc + p) * width + r], want = col < n ? cols[at] : 0.0f;
-                                ck_assert_msg(!memcmp(&got, &want, sizeof got),
-                                              "pack_cols%s width %d from (%d,%d): panel %d row %d entry %d is %g, "
-                                              "not %g", transposed ? "_t" : "", width, p0, j0, q, p, r, (double)got,
-                                              (double)want);
+                                if (memcmp(&got, &want, sizeof got)) /* an assertion an entry is a syscall */
+                                    ck_abort_msg("pack_cols%s width %d from (%d,%d): panel %d row %d entry %d is %g, "
+                                                 "not %g",
+                                                 transposed ? "_t" : "", width, p0, j0, q, p, r, (double)got,
+                                                 (double)want);
                             }
                     free(dst);
                 }
@@ -1075,21 +1081,43 @@ static void check_cols_in_place(const tg__conv_geom *gm, const float *x, const f
         for (int j0 = 0; j0 < P; j0 += n == 32 && j0 < 2 * gm->OW ? 1 : P / 3 + 1) {
             int m = P - j0 < n ? P - j0 : n;
             tg__k_cols_masks(&src, j0, m, mask);
-            for (int p = 0; p < K; p++)
+            for (int p = 0; p < K; p++) /* plain ifs: an assertion a lane is a syscall */
                 for (int r = 0; r < 32; r++) {
                     bool read = mask[which[p]] >> r & 1;
                     float want = r < m ? cols[(size_t)p * P + j0 + r] : 0.0f;
-                    ck_assert_msg(r < m || !read, "cols in place: lane %d past the tile's %d is read", r, m);
-                    if (!read) {
-                        ck_assert_msg(want == 0.0f, "cols in place from %d: row %d lane %d masked, not 0", j0, p, r);
-                        continue;
-                    }
-                    const float *got = x + (at[p] / (ptrdiff_t)sizeof(float) + j0 + r);
-                    ck_assert_msg(!memcmp(got, &want, sizeof want),
-                                  "cols in place from %d, %d wide: row %d lane %d reads %g, not cols' %g", j0, m, p, r,
-                                  (double)*got, (double)want);
+                    if (r >= m && read) ck_abort_msg("cols in place: lane %d past the tile's %d is read", r, m);
+                    if (!read && want != 0.0f)
+                        ck_abort_msg("cols in place from %d: row %d lane %d masked, not 0", j0, p, r);
+                    const float *got = read ? x + (at[p] / (ptrdiff_t)sizeof(float) + j0 + r) : &want;
+                    if (memcmp(got, &want, sizeof want))
+                        ck_abort_msg("cols in place from %d, %d wide: row %d lane %d reads %g, not cols' %g", j0, m,
+                                     p, r, (double)*got, (double)want);
                 }
         }
+    /* through the GEMM, for a product as the convolutions make (op(A)
+     * packed ahead, beta 0 for y, 1 for dx): reading cols in place gives
+     * packing's bits, on 1 and 2 threads */
+    enum { M = 11 };
+    tg_rng r;
+    tg_rng_seed(&r, 77);
+    float *A = padded_matrix(M, K, K, &r), *panels = fbuf(tg__gemm_a_panels_floats(M, K));
+    float *C0 = padded_matrix(M, P, P, &r), *want = fbuf((size_t)M * P), *got = fbuf((size_t)M * P);
+    tg__gemm_pack_a(false, M, K, A, K, panels);
+    tg__gemm_b packed = {.pack = tg__k_pack_cols, .ctx = &src};
+    tg__gemm_b in_place = {.pack = tg__k_pack_cols, .ctx = &src, .origin = x, .at = at, .which = which,
+                           .masks = tg__k_cols_masks};
+    int threads_before = tg_threads();
+    for (int beta = 0; beta < 2; beta++)
+        for (int threads = 1; threads <= 2; threads++) {
+            tg_set_threads(threads);
+            memcpy(want, C0, (size_t)M * P * sizeof *want), memcpy(got, C0, (size_t)M * P * sizeof *got);
+            tg__gemm_panels(panels, &packed, M, P, K, (float)beta, want, P);
+            tg__gemm_panels(panels, &in_place, M, P, K, (float)beta, got, P);
+            ck_assert_msg(!memcmp(got, want, (size_t)M * P * sizeof *got),
+                          "cols in place, beta %d, %d threads: not the packed product's bits", beta, threads);
+        }
+    tg_set_threads(threads_before);
+    free(A), free(panels), free(C0), free(want), free(got);
     free(at), free(which);
 }
 
@@ -1261,6 +1289,7 @@ static Suite *kernels_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("conv");
+    tcase_set_timeout(tc, 60); /* a few seconds a case under the sanitizers */
     tcase_add_loop_test(tc, test_kernels_max_pool_matches_definition, 0,
                         (int)(sizeof max_pool_cases / sizeof max_pool_cases[0]));
     tcase_add_test(tc, test_kernels_channel_sum);

@@ -186,7 +186,7 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
 {
     const tg__gemm_kernel *k = j->k;
     /* op(B) read in place: where its rows lie, and a tile's masks */
-    bool in_place = j->b_src && j->b_src->at && k->tile_rows;
+    bool in_place = j->b_src && j->b_src->at && j->b_src->which && j->b_src->masks && k->tile_rows;
     uint32_t mask[TG__GEMM_MASKS];
     for (int jc = j0; jc < j1; jc += nc_max) {
         int nc = j1 - jc < nc_max ? j1 - jc : nc_max;
@@ -211,7 +211,10 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
                     b_tile b = {pb + (size_t)jr * kc, NULL};
                     if (in_place) {
                         j->b_src->masks(j->b_src->ctx, jc + jr, n, mask);
-                        rows = (tg__b_rows){j->b_src->origin + jc + jr, j->b_src->at + pc, j->b_src->which + pc, mask};
+                        /* column jc + jr's address may lie past the source (its
+                         * lanes read there are masked off): made as an integer */
+                        uintptr_t column = (uintptr_t)j->b_src->origin + (uintptr_t)(jc + jr) * sizeof(float);
+                        rows = (tg__b_rows){(const float *)column, j->b_src->at + pc, j->b_src->which + pc, mask};
                         b = (b_tile){NULL, &rows};
                     }
                     for (int ir = 0; ir < mc; ir += k->mr) {

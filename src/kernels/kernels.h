@@ -108,8 +108,6 @@ void tg__gemm_pack_panels(const float *X, int ld, int m, int kc, int width, floa
 void tg__gemm_ref(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc);
 
-/* A micro-kernel: c (mr x nr, row stride ldc) = [c +] a b, for a packed as
- * kc columns of mr floats and b as kc rows of nr floats (64-byte aligned). */
 /* A tile's op(B) read in place: row p of the tile's columns starts at
  * origin + at[p] bytes, and its lane q is read where bit q of
  * mask[which[p]] is set, 0 elsewhere (the address of a lane not read may
@@ -122,6 +120,8 @@ typedef struct tg__b_rows {
     const uint32_t *mask;
 } tg__b_rows;
 
+/* A micro-kernel: c (mr x nr, row stride ldc) = [c +] a b, for a packed as
+ * kc columns of mr floats and b as kc rows of nr floats (64-byte aligned). */
 typedef struct tg__gemm_kernel {
     const char *name;
     int mr, nr;   /* 0 when not built for this target */
