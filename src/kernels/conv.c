@@ -283,8 +283,8 @@ __attribute__((target("avx512f"))) static void pack_cols_avx512(const tg__cols_s
     }
 }
 
-/* cols' rows read in place (tg__gemm_b's taps and masks): tap p's row
- * starts in x where pack_cols_avx512 reads it, under the mask of its
+/* cols' rows read in place (tg__gemm_b's at, which and masks): tap p's
+ * row starts in x where pack_cols_avx512 reads it, under the mask of its
  * kernel row and column. */
 static void cols_taps(const tg__conv_geom *gm, ptrdiff_t *at, uint8_t *which)
 {

@@ -12,8 +12,6 @@
 
 enum { MR = 8, NR = 32 };
 
-/* c (MR x NR, row stride ldc) = [c +] a_panel (MR x kc) b_panel (kc x NR),
- * a packed column by column (MR floats per k), b row by row (NR per k). */
 /* One rank-1 update: row r of the tile += a[r] (b0 b1). */
 ALWAYS_INLINE void update(const float *restrict a, __m512 b0, __m512 b1, __m512 c0[MR], __m512 c1[MR])
 {
@@ -38,6 +36,8 @@ ALWAYS_INLINE void store(const __m512 c0[MR], const __m512 c1[MR], float *restri
     }
 }
 
+/* c (MR x NR, row stride ldc) = [c +] a_panel (MR x kc) b_panel (kc x NR),
+ * a packed column by column (MR floats per k), b row by row (NR per k). */
 static void tile(int kc, const float *restrict a, const float *restrict b, float *restrict c, size_t ldc,
                  bool accumulate)
 {
@@ -50,8 +50,9 @@ static void tile(int kc, const float *restrict a, const float *restrict b, float
 /* tile with B's rows read where they lie (a convolution's input: implicit
  * GEMM without packing), the same operations in the same order, so the
  * same bits as tile on pack's copy of them. The tile is named registers,
- * not arrays: with arrays GCC 12 stores them on every step here (its
- * loads through row[p] defeat store motion), though not in tile. */
+ * not arrays: with arrays GCC 12 stored them on every step here (its
+ * loads of B's rows from unrestricted addresses defeat store motion),
+ * though not in tile. */
 static void tile_rows(int kc, const float *restrict a, const tg__b_rows *b, float *restrict c, size_t ldc,
                       bool accumulate)
 {
