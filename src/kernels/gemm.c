@@ -193,10 +193,10 @@ static void gemm_block(const gemm_job *j, int i0, int i1, int j0, int j1, float 
         for (int pc = 0; pc < j->K; pc += KC) {
             int kc = j->K - pc < KC ? j->K - pc : KC;
             bool accumulate = pc > 0 || j->beta != 0.0f;
-            if (j->b_src && j->b_src->pack && !in_place)
-                j->b_src->pack(j->b_src->ctx, jc, nc, pc, kc, k->nr, pb);
-            else if (!in_place)
-                pack(k, !j->tb, j->B, j->ldb, jc, nc, pc, kc, k->nr, pb);
+            if (!in_place) {
+                if (j->b_src && j->b_src->pack) j->b_src->pack(j->b_src->ctx, jc, nc, pc, kc, k->nr, pb);
+                else pack(k, !j->tb, j->B, j->ldb, jc, nc, pc, kc, k->nr, pb);
+            }
             for (int ic = i0; ic < i1; ic += mc_max) {
                 int mc = i1 - ic < mc_max ? i1 - ic : mc_max;
                 const float *a = pa;
@@ -404,12 +404,6 @@ bool tg__gemm_packs(bool ta, bool tb, int M, int N, int K)
 {
     const tg__gemm_kernel *k = tg__gemm_kernel_in_use();
     return k && !plan_job(k, 1, false, ta, tb, M, N, K, NULL, 0, NULL, 0, 0.0f, NULL, 0).dot;
-}
-
-void tg__gemm_pack_panels(const float *X, int ld, int m, int kc, int width, float *dst)
-{
-    const tg__gemm_kernel *k = tg__gemm_kernel_in_use();
-    if (k) pack(k, false, X, ld, 0, m, 0, kc, width, dst);
 }
 
 void tg__gemm_part_b(int i0, int i1, int j0, int j1, bool ta, bool tb, int M, int N, int K, const float *A, int lda,

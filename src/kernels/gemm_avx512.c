@@ -12,16 +12,6 @@
 
 enum { MR = 8, NR = 32 };
 
-/* One rank-1 update: row r of the tile += a[r] (b0 b1). */
-ALWAYS_INLINE void update(const float *restrict a, __m512 b0, __m512 b1, __m512 c0[MR], __m512 c1[MR])
-{
-    for (int r = 0; r < MR; r++) {
-        __m512 ar = _mm512_set1_ps(a[r]);
-        c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
-        c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
-    }
-}
-
 /* The tile's sums into c, added to c's own values when accumulating. */
 ALWAYS_INLINE void store(const __m512 c0[MR], const __m512 c1[MR], float *restrict c, size_t ldc, bool accumulate)
 {
@@ -43,7 +33,14 @@ static void tile(int kc, const float *restrict a, const float *restrict b, float
 {
     __m512 c0[MR], c1[MR];
     for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm512_setzero_ps();
-    for (int p = 0; p < kc; p++, a += MR, b += NR) update(a, _mm512_load_ps(b), _mm512_load_ps(b + 16), c0, c1);
+    for (int p = 0; p < kc; p++, a += MR, b += NR) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        for (int r = 0; r < MR; r++) {
+            __m512 ar = _mm512_set1_ps(a[r]);
+            c0[r] = _mm512_fmadd_ps(ar, b0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(ar, b1, c1[r]);
+        }
+    }
     store(c0, c1, c, ldc, accumulate);
 }
 

@@ -100,10 +100,6 @@ bool tg__gemm_packs(bool ta, bool tb, int M, int N, int K);
  * tg__gemm_part's bits when b gives op(B)'s values. */
 void tg__gemm_part_b(int i0, int i1, int j0, int j1, bool ta, bool tb, int M, int N, int K, const float *A, int lda,
                      const tg__gemm_b *b, float beta, float *C, int ldc);
-/* For a packer: panels of width of the m rows of X (row r at X + r ld,
- * kc floats each), transposed as the kernel in use wants op(B)'s columns:
- * dst[q width kc + p width + r'] = X[(q width + r') ld + p], 0 past m. */
-void tg__gemm_pack_panels(const float *X, int ld, int m, int kc, int width, float *dst);
 /* Triple loop, double accumulator: the definition. */
 void tg__gemm_ref(bool ta, bool tb, int M, int N, int K, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc);
